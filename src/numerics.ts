@@ -1,0 +1,69 @@
+// Comparison rules and tolerances, in one place, each with the reason for its value
+// (DESIGN.md "Numerics").
+
+/** max |a_i - b_i|; Infinity if lengths differ or anything is non-finite. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+/** max |a_i|. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/**
+ * FlashMLA's cal_diff: 1 - 2<x,y>/(|x|^2+|y|^2). 0 for identical vectors, small and scale-free
+ * for close ones (it is |x-y|^2/(|x|^2+|y|^2)).
+ */
+export function calDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let xy = 0, xx = 0, yy = 0;
+  for (let i = 0; i < x.length; i++) {
+    xy += x[i] * y[i];
+    xx += x[i] * x[i];
+    yy += y[i] * y[i];
+  }
+  const den = xx + yy;
+  return den === 0 ? 0 : 1 - (2 * xy) / den;
+}
+
+/** Every |a-b| <= atol + rtol*|ref|. Returns the index of the first violation, or -1. */
+export function firstMismatch(a: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number): number {
+  if (a.length !== ref.length) return 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - ref[i]);
+    if (!(d <= atol + rtol * Math.abs(ref[i]))) return i;
+  }
+  return -1;
+}
+
+/**
+ * Official vectors: 1e-4 absolute. The official float32 outputs are O(1) (|y| <= ~4) and agree
+ * between their own naive and absorbed paths to <= 1.6e-6; a float64 oracle lands near 1e-6 of
+ * them (float32 rounding of the reference run). Every known bug moves outputs by >= 0.027
+ * (vectors README: half-split rope 0.73, no YaRN ramp 0.027, no mscale 0.06, mscale once 0.03,
+ * no mask 0.87), so 1e-4 is >= 60x above float32 noise and >= 270x below the smallest bug.
+ */
+export const VECTOR_ATOL = 1e-4;
+
+/**
+ * Two float64 computations of the same math in different orders (naive vs absorbed, prefill vs
+ * decodes, layouts). Each output is a sum of <= n products; reordering changes it by at most
+ * ~2*n*u*sum|terms| with u = 2^-53 = 1.1e-16 (Higham, "Accuracy and Stability", 3.1). With test
+ * sizes n <= 2^12 and sum|terms| <= 10^3 * max|y| that is ~1e-9 relative to the output scale, so
+ * 1e-9 * (1 + |ref|) accepts every reordering and fails any real error (>= 1e-6 for one-ulp-of-
+ * float32 mistakes, far more for math bugs).
+ */
+export const F64_REORDER_TOL = 1e-9;
+
+/** allClose with atol = rtol = F64_REORDER_TOL. */
+export function closeF64(a: ArrayLike<number>, ref: ArrayLike<number>): boolean {
+  return firstMismatch(a, ref, F64_REORDER_TOL, F64_REORDER_TOL) === -1;
+}

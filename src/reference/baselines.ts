@@ -1,0 +1,142 @@
+// Baselines through the same layer interface: MHA (n_kv_heads = n_heads), GQA (n_kv_heads divides
+// n_heads) and MQA (n_kv_heads = 1), with RoPE on the last rope_dim elements of every query/key
+// head (rope_dim = head_dim: Llama-style full rope; 0: none).
+
+import { ConfigError, MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import type { RopeLayout } from "../config.js";
+import { checkWeights } from "../weights.js";
+import { attendRow } from "./attention.js";
+import { type Counter, NO_COUNT } from "./counter.js";
+import { linear } from "./linear.js";
+import { applyRope, ropeFrequencies, ropeTable } from "./rope.js";
+import { RowCache } from "./row-cache.js";
+
+export interface MhaConfig {
+  /** D: model dimension. */
+  dim: number;
+  /** Query heads. */
+  n_heads: number;
+  /** Key/value heads: n_heads (MHA), a divisor (GQA), 1 (MQA). */
+  n_kv_heads: number;
+  /** Per-head query/key width. */
+  head_dim: number;
+  /** Per-head value width. */
+  v_head_dim: number;
+  /** Trailing elements of each q/k head that RoPE rotates (even, <= head_dim; 0 = no rope). */
+  rope_dim: number;
+  rope_theta: number;
+  rope_layout: RopeLayout;
+  max_seq_len: number;
+  max_batch_size: number;
+}
+
+export interface MhaWeights {
+  /** [H*head_dim, D] */ wq: ArrayLike<number>;
+  /** [Hkv*head_dim, D] */ wk: ArrayLike<number>;
+  /** [Hkv*v_head_dim, D] */ wv: ArrayLike<number>;
+  /** [D, H*v_head_dim] */ wo: ArrayLike<number>;
+}
+
+export function validateMhaConfig(cfg: MhaConfig, prefix = "mha."): MhaConfig {
+  const c = cfg as unknown as Record<string, unknown>;
+  for (const f of ["dim", "n_heads", "n_kv_heads", "head_dim", "v_head_dim", "max_seq_len", "max_batch_size"]) {
+    const v = c[f];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(prefix + f, v, "a positive integer");
+  }
+  if (cfg.n_heads % cfg.n_kv_heads !== 0) throw new ConfigError(prefix + "n_kv_heads", cfg.n_kv_heads, `a divisor of n_heads (${cfg.n_heads})`);
+  if (!Number.isInteger(cfg.rope_dim) || cfg.rope_dim < 0 || cfg.rope_dim % 2 !== 0 || cfg.rope_dim > cfg.head_dim) {
+    throw new ConfigError(prefix + "rope_dim", cfg.rope_dim, `an even integer in 0..head_dim (${cfg.head_dim})`);
+  }
+  if (!(cfg.rope_theta > 1)) throw new ConfigError(prefix + "rope_theta", cfg.rope_theta, "a finite number > 1");
+  if (cfg.rope_layout !== "interleaved" && cfg.rope_layout !== "half") throw new ConfigError(prefix + "rope_layout", cfg.rope_layout, '"interleaved" or "half"');
+  return cfg;
+}
+
+export function mhaWeightShapes(cfg: MhaConfig): Record<keyof MhaWeights, number[]> {
+  const { dim: D, n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;
+  return { wq: [H * hd, D], wk: [G * hd, D], wv: [G * dv, D], wo: [D, H * dv] };
+}
+
+export function mhaKind(cfg: Pick<MhaConfig, "n_heads" | "n_kv_heads">): "mha" | "gqa" | "mqa" {
+  return cfg.n_kv_heads === cfg.n_heads ? "mha" : cfg.n_kv_heads === 1 ? "mqa" : "gqa";
+}
+
+/** Plain RoPE frequencies theta^(-2i/rope_dim) (no YaRN for the baselines). */
+export function mhaFrequencies(cfg: MhaConfig): Float64Array {
+  if (cfg.rope_dim === 0) return new Float64Array(0);
+  return ropeFrequencies({ qk_rope_head_dim: cfg.rope_dim, rope_theta: cfg.rope_theta, max_seq_len: 1, original_seq_len: 1, rope_factor: 1, beta_fast: 32, beta_slow: 1 });
+}
+
+/** x [N, D] -> q [N, H, hd], k [N, Hkv, hd] (both roped on their last rope_dim), v [N, Hkv, dv]. Row r is token r % s. */
+export function mhaProject(cfg: MhaConfig, w: MhaWeights, x: ArrayLike<number>, N: number, s: number, freqs: Float64Array, startPos: number, count: Counter = NO_COUNT) {
+  const { dim: D, n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv, rope_dim: dr } = cfg;
+  const q = linear(x, N, w.wq, H * hd, D, count, "query");
+  const k = linear(x, N, w.wk, G * hd, D, count, "compression");
+  const v = linear(x, N, w.wv, G * dv, D, count, "compression");
+  if (dr > 0) {
+    const table = ropeTable(freqs, Array.from({ length: s }, (_, t) => startPos + t));
+    for (let r = 0; r < N; r++) {
+      for (let h = 0; h < H; h++) applyRope(q, (r * H + h) * hd + hd - dr, dr, table, r % s, cfg.rope_layout);
+      for (let g = 0; g < G; g++) applyRope(k, (r * G + g) * hd + hd - dr, dr, table, r % s, cfg.rope_layout);
+    }
+  }
+  return { q, k, v };
+}
+
+/** MHA / GQA / MQA with a full K/V cache. */
+export class ReferenceMha implements AttentionLayer {
+  readonly backend = "reference";
+  readonly kind: string;
+  readonly dim: number;
+  readonly cache: RowCache;
+  readonly freqs: Float64Array;
+  readonly scale: number;
+  private disposed = false;
+
+  constructor(readonly cfg: MhaConfig, readonly weights: MhaWeights, readonly options: { counter?: Counter } = {}) {
+    validateMhaConfig(cfg);
+    checkWeights(mhaWeightShapes(cfg), weights as unknown as Record<string, ArrayLike<number>>);
+    this.kind = mhaKind(cfg);
+    this.dim = cfg.dim;
+    this.freqs = mhaFrequencies(cfg);
+    this.scale = 1 / Math.sqrt(cfg.head_dim);
+    this.cache = new RowCache(
+      [
+        { name: "k_cache", tail: [cfg.n_kv_heads, cfg.head_dim] },
+        { name: "v_cache", tail: [cfg.n_kv_heads, cfg.v_head_dim] },
+      ],
+      cfg.max_batch_size,
+      cfg.max_seq_len,
+    );
+  }
+
+  forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
+    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    const cfg = this.cfg;
+    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    const count = this.options.counter ?? NO_COUNT;
+    const { batch: B, seqlen: s, startPos } = opts;
+    const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;
+    const N = B * s, T = startPos + s;
+    const { q, k, v } = mhaProject(cfg, this.weights, x, N, s, this.freqs, startPos, count);
+    this.cache.reserve(B, T);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < s; t++) {
+        this.cache.write(0, b, startPos + t, k, (b * s + t) * G * hd, count);
+        this.cache.write(1, b, startPos + t, v, (b * s + t) * G * dv, count);
+      }
+    this.cache.commit(B, T);
+    const o = new Float64Array(N * H * dv);
+    for (let b = 0; b < B; b++) {
+      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: this.cache.row(0, b), v: this.cache.row(1, b), s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
+      count.add("scores", "cacheReads", T * G * hd);
+      count.add("weightedSum", "cacheReads", T * G * dv);
+    }
+    return linear(o, N, this.weights.wo, cfg.dim, H * dv, count, "output");
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}

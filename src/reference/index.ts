@@ -1,0 +1,19 @@
+// The oracle's public surface.
+import type { Backend } from "../backend.js";
+import { ReferenceMla } from "./mla.js";
+
+export * from "./mla.js";
+export * from "./attention.js";
+export * from "./baselines.js";
+export * from "./seed-lowrank.js";
+export * from "./counter.js";
+export { linear } from "./linear.js";
+export { rmsNorm, RMSNORM_EPS } from "./rmsnorm.js";
+export { softmaxInPlace } from "./softmax.js";
+export { ropeFrequencies, mlaSoftmaxScale, ropeTable, applyRope, yarnCorrectionRange, interleavedToHalf } from "./rope.js";
+
+export const referenceBackend: Backend = {
+  name: "reference",
+  precision: "float64",
+  createMla: (config, weights, { path }) => new ReferenceMla(config, weights, { path }),
+};

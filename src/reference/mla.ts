@@ -1,0 +1,259 @@
+// Multi-head Latent Attention, float64, as DeepSeek-V3 `inference/model.py` class MLA computes it.
+// One short function per equation of DESIGN.md "The math"; the naive and absorbed paths side by
+// side in `forward`, plus `recompute` (cache latents only, decompress every cached token at each
+// step: the picture the seed text has in mind).
+//
+// Shapes: B batch, s new tokens, N = B*s rows, T cached tokens, H heads, D dim, Q q_lora_rank,
+// C kv_lora_rank, dn qk_nope_head_dim, dr qk_rope_head_dim, dv v_head_dim.
+
+import { type MlaConfig, qkHeadDim } from "../config.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { MlaError } from "../errors.js";
+import { type MlaWeights, checkMlaWeights } from "../weights.js";
+import { attendRow } from "./attention.js";
+import { type Counter, NO_COUNT } from "./counter.js";
+import { linear } from "./linear.js";
+import { rmsNorm } from "./rmsnorm.js";
+import { applyRope, mlaSoftmaxScale, ropeFrequencies, ropeTable } from "./rope.js";
+import { RowCache } from "./row-cache.js";
+
+export type MlaPath = "naive" | "absorbed" | "recompute";
+export const MLA_PATHS: readonly MlaPath[] = ["naive", "absorbed", "recompute"];
+
+type RopeTable = { cos: Float64Array; sin: Float64Array };
+
+// ---------------------------------------------------------------------------------------------
+// The equations
+
+/** (1) q = wq(x) or wq_b(q_norm(wq_a(x))): x [N, D] -> q [N, H, dn+dr]; (4) rope on each head's q_pe. Row r is token r % s of its batch row. */
+export function mlaQuery(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number, s: number, table: RopeTable, count: Counter = NO_COUNT): Float64Array {
+  const H = cfg.n_heads, D = cfg.dim, Q = cfg.q_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim;
+  const qk = dn + dr;
+  let q: Float64Array;
+  if (Q === 0) {
+    q = linear(x, N, w.wq!, H * qk, D, count, "query"); // [N, H*qk]
+  } else {
+    const qa = linear(x, N, w.wq_a!, Q, D, count, "query"); // [N, Q]
+    q = linear(rmsNorm(qa, N, Q, w.q_norm!), N, w.wq_b!, H * qk, Q, count, "query"); // [N, H*qk]
+  }
+  for (let r = 0; r < N; r++) for (let h = 0; h < H; h++) applyRope(q, (r * H + h) * qk + dn, dr, table, r % s, cfg.rope_layout);
+  return q;
+}
+
+/** (2)(3)(4) wkv_a(x) = [c_kv | k_pe]: c = kv_norm(c_kv) [N, C]; k_pe [N, dr] roped (one key for all heads). */
+export function mlaCompress(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number, s: number, table: RopeTable, count: Counter = NO_COUNT): { c: Float64Array; kpe: Float64Array } {
+  const C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim;
+  const kv = linear(x, N, w.wkv_a, C + dr, cfg.dim, count, "compression"); // [N, C+dr]
+  const c = rmsNorm(kv, N, C, w.kv_norm, undefined, 0, C + dr); // [N, C]
+  const kpe = new Float64Array(N * dr);
+  for (let r = 0; r < N; r++) {
+    for (let i = 0; i < dr; i++) kpe[r * dr + i] = kv[r * (C + dr) + C + i];
+    applyRope(kpe, r * dr, dr, table, r % s, cfg.rope_layout);
+  }
+  return { c, kpe };
+}
+
+/** (7) kv = wkv_b(c): c [N, C] -> k_nope [N, H, dn], v [N, H, dv]. */
+export function mlaDecompress(cfg: MlaConfig, w: MlaWeights, c: ArrayLike<number>, N: number, count: Counter = NO_COUNT): { kNope: Float64Array; v: Float64Array } {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
+  const kv = linear(c, N, w.wkv_b, H * (dn + dv), C, count, "decompression"); // [N, H, dn+dv]
+  const kNope = new Float64Array(N * H * dn);
+  const v = new Float64Array(N * H * dv);
+  for (let r = 0; r < N; r++) {
+    for (let h = 0; h < H; h++) {
+      const src = (r * H + h) * (dn + dv);
+      for (let d = 0; d < dn; d++) kNope[(r * H + h) * dn + d] = kv[src + d];
+      for (let d = 0; d < dv; d++) v[(r * H + h) * dv + d] = kv[src + dn + d];
+    }
+  }
+  return { kNope, v };
+}
+
+/** (8) q_abs[h] = q_nope[h] W[h, :dn]: q [N, H, dn+dr] -> [N, H, C] with W = wkv_b viewed [H, dn+dv, C]. */
+export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim, qk = qkHeadDim(cfg);
+  const W = w.wkv_b;
+  const out = new Float64Array(N * H * C);
+  for (let r = 0; r < N; r++) {
+    for (let h = 0; h < H; h++) {
+      const o = (r * H + h) * C;
+      for (let d = 0; d < dn; d++) {
+        const qd = q[(r * H + h) * qk + d];
+        const wRow = (h * (dn + dv) + d) * C;
+        for (let c = 0; c < C; c++) out[o + c] += qd * W[wRow + c];
+      }
+    }
+  }
+  count.add("absorption", "madds", N * H * dn * C);
+  return out;
+}
+
+/** (8) o[h] = o_lat[h] W[h, dn:]^T: [N, H, C] -> [N, H, dv]. */
+export function absorbOutput(cfg: MlaConfig, w: MlaWeights, oLat: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
+  const W = w.wkv_b;
+  const out = new Float64Array(N * H * dv);
+  for (let r = 0; r < N; r++) {
+    for (let h = 0; h < H; h++) {
+      const src = (r * H + h) * C;
+      for (let d = 0; d < dv; d++) {
+        const wRow = (h * (dn + dv) + dn + d) * C;
+        let acc = 0;
+        for (let c = 0; c < C; c++) acc += oLat[src + c] * W[wRow + c];
+        out[(r * H + h) * dv + d] = acc;
+      }
+    }
+  }
+  count.add("absorption", "madds", N * H * C * dv);
+  return out;
+}
+
+/** k rows of the naive cache: per head [k_nope (dn) | k_pe (dr)], k_pe broadcast to all heads. */
+export function naiveKeys(cfg: MlaConfig, kNope: ArrayLike<number>, kpe: ArrayLike<number>, N: number): Float64Array {
+  const H = cfg.n_heads, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, qk = dn + dr;
+  const k = new Float64Array(N * H * qk);
+  for (let r = 0; r < N; r++) {
+    for (let h = 0; h < H; h++) {
+      for (let d = 0; d < dn; d++) k[(r * H + h) * qk + d] = kNope[(r * H + h) * dn + d];
+      for (let d = 0; d < dr; d++) k[(r * H + h) * qk + dn + d] = kpe[r * dr + d];
+    }
+  }
+  return k;
+}
+
+/** Latent keys [T, C+dr] = [c | k_pe] and the absorbed query [s, H, C+dr] = [q_abs | q_pe]: MQA in the latent space. */
+function latentKeys(c: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: number, dr: number): Float64Array {
+  const k = new Float64Array(T * (C + dr));
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < C; i++) k[t * (C + dr) + i] = c[t * C + i];
+    for (let i = 0; i < dr; i++) k[t * (C + dr) + C + i] = pe[t * dr + i];
+  }
+  return k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layer
+
+export interface ReferenceMlaOptions {
+  /** naive (official attn_impl="naive"), absorbed (attn_impl="absorb", the default), or recompute. */
+  path?: MlaPath;
+  /** Receives the work performed (madds, reads, writes per term). */
+  counter?: Counter;
+}
+
+export class ReferenceMla implements AttentionLayer {
+  readonly backend = "reference";
+  readonly kind: string;
+  readonly dim: number;
+  readonly path: MlaPath;
+  readonly cache: RowCache;
+  /** f_i of RoPE with YaRN applied, [dr/2]. */
+  readonly freqs: Float64Array;
+  readonly softmaxScale: number;
+  private disposed = false;
+
+  constructor(readonly cfg: MlaConfig, readonly weights: MlaWeights, readonly options: ReferenceMlaOptions = {}) {
+    checkMlaWeights(cfg, weights);
+    this.path = options.path ?? "absorbed";
+    if (!["naive", "absorbed", "recompute"].includes(this.path)) {
+      throw new MlaError("options.path", this.path, '"naive", "absorbed" or "recompute"');
+    }
+    this.kind = `mla-${this.path}`;
+    this.dim = cfg.dim;
+    this.freqs = ropeFrequencies(cfg);
+    this.softmaxScale = mlaSoftmaxScale(cfg);
+    const H = cfg.n_heads;
+    const streams =
+      this.path === "naive"
+        ? [
+            { name: "k_cache", tail: [H, qkHeadDim(cfg)] },
+            { name: "v_cache", tail: [H, cfg.v_head_dim] },
+          ]
+        : [
+            { name: "kv_cache", tail: [cfg.kv_lora_rank] },
+            { name: "pe_cache", tail: [cfg.qk_rope_head_dim] },
+          ];
+    this.cache = new RowCache(streams, cfg.max_batch_size, cfg.max_seq_len);
+  }
+
+  forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
+    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    const cfg = this.cfg, w = this.weights;
+    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    const count = this.options.counter ?? NO_COUNT;
+    const { batch: B, seqlen: s, startPos } = opts;
+    const N = B * s, T = startPos + s;
+    const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
+    const table = ropeTable(this.freqs, Array.from({ length: s }, (_, t) => startPos + t));
+
+    const q = mlaQuery(cfg, w, x, N, s, table, count); // [N, H, dn+dr]
+    const { c, kpe } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]
+    const o = new Float64Array(N * H * dv); // [B, s, H, dv]
+
+    if (this.path === "naive") {
+      // Decompress the new tokens once and cache full per-head K/V.
+      const { kNope, v } = mlaDecompress(cfg, w, c, N, count);
+      const k = naiveKeys(cfg, kNope, kpe, N); // [N, H, dn+dr]
+      this.cache.reserve(B, T);
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < s; t++) {
+          this.cache.write(0, b, startPos + t, k, (b * s + t) * H * qk, count);
+          this.cache.write(1, b, startPos + t, v, (b * s + t) * H * dv, count);
+        }
+      this.cache.commit(B, T);
+      for (let b = 0; b < B; b++) {
+        const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: this.cache.row(0, b), v: this.cache.row(1, b), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
+        o.set(ob, b * s * H * dv);
+        count.add("scores", "cacheReads", T * H * qk);
+        count.add("weightedSum", "cacheReads", T * H * dv);
+      }
+    } else {
+      // Cache only the normalised latent and the roped k_pe.
+      this.cache.reserve(B, T);
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < s; t++) {
+          this.cache.write(0, b, startPos + t, c, (b * s + t) * C, count);
+          this.cache.write(1, b, startPos + t, kpe, (b * s + t) * dr, count);
+        }
+      this.cache.commit(B, T);
+      if (this.path === "absorbed") {
+        const qAbs = absorbQuery(cfg, w, q, N, count); // [N, H, C]
+        const qLat = new Float64Array(N * H * (C + dr)); // [N, H, C+dr] = [q_abs | q_pe]
+        for (let r = 0; r < N * H; r++) {
+          qLat.set(qAbs.subarray(r * C, (r + 1) * C), r * (C + dr));
+          qLat.set(q.subarray(r * qk + dn, (r + 1) * qk), r * (C + dr) + C);
+        }
+        const oLat = new Float64Array(N * H * C); // [N, H, C]
+        for (let b = 0; b < B; b++) {
+          const kv = this.cache.row(0, b), pe = this.cache.row(1, b);
+          const keys = latentKeys(kv, pe, T, C, dr); // [T, C+dr]
+          const ob = attendRow({ q: qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), k: keys, v: kv, s, startPos, hq: H, hkv: 1, dqk: C + dr, dv: C, scale: this.softmaxScale, count });
+          oLat.set(ob, b * s * H * C);
+          count.add("scores", "cacheReads", T * (C + dr)); // c read here, once for all heads ...
+        }
+        o.set(absorbOutput(cfg, w, oLat, N, count)); // ... and reused by the weighted sum
+      } else {
+        // recompute: decompress all T cached latents of every row, then attend as the naive path.
+        const lat = new Float64Array(B * T * C);
+        for (let b = 0; b < B; b++) lat.set(this.cache.row(0, b).subarray(0, T * C), b * T * C);
+        const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
+        for (let b = 0; b < B; b++) {
+          const kpeRow = this.cache.row(1, b);
+          const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRow, T);
+          const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
+          o.set(ob, b * s * H * dv);
+          count.add("decompression", "cacheReads", T * (C + dr));
+        }
+      }
+    }
+    return linear(o, N, w.wo, cfg.dim, H * dv, count, "output"); // (9) [B, s, D]
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+export function createReferenceMla(cfg: MlaConfig, weights: MlaWeights, options: ReferenceMlaOptions = {}): ReferenceMla {
+  return new ReferenceMla(cfg, weights, options);
+}

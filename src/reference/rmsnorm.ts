@@ -1,0 +1,24 @@
+// RMSNorm as the official code (and torch's F.rms_norm) computes it: x * rsqrt(mean(x^2) + eps) * w.
+
+export const RMSNORM_EPS = 1e-6;
+
+/** x [rows, n] -> [rows, n]; w [n]. Reads x at xOff with row stride `stride` (default n). */
+export function rmsNorm(
+  x: ArrayLike<number>,
+  rows: number,
+  n: number,
+  w: ArrayLike<number>,
+  eps = RMSNORM_EPS,
+  xOff = 0,
+  stride = n,
+): Float64Array {
+  const y = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const base = xOff + r * stride;
+    let ss = 0;
+    for (let i = 0; i < n; i++) ss += x[base + i] * x[base + i];
+    const inv = 1 / Math.sqrt(ss / n + eps);
+    for (let i = 0; i < n; i++) y[r * n + i] = x[base + i] * inv * w[i];
+  }
+  return y;
+}

@@ -1,0 +1,106 @@
+// The seed text's scheme (shared/seed/mla-analysis.zh.md), implemented as stated: per head, K and
+// V (d_head wide) are compressed with W_comp [d_head, r] to r values each, which is what is
+// cached; at every step all cached latents are decompressed with W_decomp [r, d_head] and standard
+// attention runs on the reconstructions. This is NOT DeepSeek's MLA (one latent shared by all
+// heads, absorbed up-projections); mlakit implements it to measure the seed's claims.
+// Matrices use the seed's own layout: L = K W_comp (K a row vector), K' = L W_decomp.
+
+import { ConfigError, MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { checkWeights } from "../weights.js";
+import { attendRow } from "./attention.js";
+import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
+import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
+import { linear } from "./linear.js";
+import { RowCache } from "./row-cache.js";
+
+export interface SeedLowRankConfig extends MhaConfig {
+  /** r: latent values cached per head per token, for K and for V each. */
+  rank: number;
+}
+
+export interface SeedLowRankWeights extends MhaWeights {
+  /** [head_dim, r] */ w_comp_k: ArrayLike<number>;
+  /** [r, head_dim] */ w_decomp_k: ArrayLike<number>;
+  /** [v_head_dim, r] */ w_comp_v: ArrayLike<number>;
+  /** [r, v_head_dim] */ w_decomp_v: ArrayLike<number>;
+}
+
+export function seedWeightShapes(cfg: SeedLowRankConfig): Record<keyof SeedLowRankWeights, number[]> {
+  const r = cfg.rank;
+  return { ...mhaWeightShapes(cfg), w_comp_k: [cfg.head_dim, r], w_decomp_k: [r, cfg.head_dim], w_comp_v: [cfg.v_head_dim, r], w_decomp_v: [r, cfg.v_head_dim] };
+}
+
+/** rows x [n, a] times M [a, b] -> [n, b] (the seed's row-vector convention). */
+function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm): Float64Array {
+  const y = new Float64Array(n * b);
+  for (let r = 0; r < n; r++)
+    for (let i = 0; i < a; i++) {
+      const xi = x[r * a + i];
+      for (let j = 0; j < b; j++) y[r * b + j] += xi * M[i * b + j];
+    }
+  count.add(term, "madds", n * a * b);
+  if (n > 0) count.add(term, "weightReads", a * b);
+  return y;
+}
+
+export class ReferenceSeedLowRank implements AttentionLayer {
+  readonly backend = "reference";
+  readonly kind = "seed-lowrank";
+  readonly dim: number;
+  readonly cache: RowCache;
+  readonly freqs: Float64Array;
+  readonly scale: number;
+  private disposed = false;
+
+  constructor(readonly cfg: SeedLowRankConfig, readonly weights: SeedLowRankWeights, readonly options: { counter?: Counter } = {}) {
+    validateMhaConfig(cfg, "seed.");
+    if (!Number.isInteger(cfg.rank) || cfg.rank < 1) throw new ConfigError("seed.rank", cfg.rank, "a positive integer");
+    checkWeights(seedWeightShapes(cfg), weights as unknown as Record<string, ArrayLike<number>>);
+    this.dim = cfg.dim;
+    this.freqs = mhaFrequencies(cfg);
+    this.scale = 1 / Math.sqrt(cfg.head_dim);
+    this.cache = new RowCache(
+      [
+        { name: "lk_cache", tail: [cfg.n_kv_heads, cfg.rank] },
+        { name: "lv_cache", tail: [cfg.n_kv_heads, cfg.rank] },
+      ],
+      cfg.max_batch_size,
+      cfg.max_seq_len,
+    );
+  }
+
+  forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
+    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    const cfg = this.cfg, w = this.weights;
+    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    const count = this.options.counter ?? NO_COUNT;
+    const { batch: B, seqlen: s, startPos } = opts;
+    const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv, rank: r } = cfg;
+    const N = B * s, T = startPos + s;
+    const { q, k, v } = mhaProject(cfg, w, x, N, s, this.freqs, startPos, count);
+    const lk = rowTimes(k, N * G, w.w_comp_k, hd, r, count, "compression"); // [N, G, r]
+    const lv = rowTimes(v, N * G, w.w_comp_v, dv, r, count, "compression"); // [N, G, r]
+    this.cache.reserve(B, T);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < s; t++) {
+        this.cache.write(0, b, startPos + t, lk, (b * s + t) * G * r, count);
+        this.cache.write(1, b, startPos + t, lv, (b * s + t) * G * r, count);
+      }
+    this.cache.commit(B, T);
+    const o = new Float64Array(N * H * dv);
+    for (let b = 0; b < B; b++) {
+      // Online decompression of every cached token (the seed's K' = L_K W_decomp, V' = L_V W_decomp).
+      const kRec = rowTimes(this.cache.row(0, b), T * G, w.w_decomp_k, r, hd, count, "decompression"); // [T, G, hd]
+      const vRec = rowTimes(this.cache.row(1, b), T * G, w.w_decomp_v, r, dv, count, "decompression"); // [T, G, dv]
+      count.add("decompression", "cacheReads", 2 * T * G * r);
+      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kRec, v: vRec, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
+    }
+    return linear(o, N, w.wo, cfg.dim, H * dv, count, "output");
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
