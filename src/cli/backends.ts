@@ -1,0 +1,15 @@
+// Backends by name for --backend. Loaded lazily so `--backend reference` needs no WASM.
+import type { Backend } from "../backend.js";
+import { referenceBackend } from "../reference/index.js";
+import { UsageError } from "./io.js";
+
+export const BACKEND_NAMES = ["reference"] as const;
+
+export async function getBackend(name: string): Promise<Backend> {
+  switch (name) {
+    case "reference":
+      return referenceBackend;
+    default:
+      throw new UsageError(`unknown backend "${name}": expected one of ${BACKEND_NAMES.join(", ")}`);
+  }
+}

@@ -1,0 +1,44 @@
+// mlakit verify <file-or-dir> [--backend NAME] [--json]
+import { parseArgs } from "node:util";
+import { VECTOR_ATOL } from "../numerics.js";
+import { type CaseResult, verifyCase } from "../verify.js";
+import { getBackend } from "./backends.js";
+import { type CliIo, EXIT_FAIL, EXIT_OK, UsageError } from "./io.js";
+import { caseFiles, loadCase } from "./load-vectors.js";
+import { formatTable, sci } from "./table.js";
+
+export const verifyHelp = `mlakit verify <file-or-dir> [--backend reference] [--json]
+  Runs every mla-vectors/1 case through the naive and the absorbed path and compares every output
+  and both caches with the official numbers. Exit 0 when every case passes (max abs error <= ${VECTOR_ATOL}),
+  1 when any fails, 2 for a missing path or a malformed file.`;
+
+export async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: "string", default: "reference" }, json: { type: "boolean", default: false } } });
+  if (positionals.length !== 1) throw new UsageError(`verify takes one path (a case file or a directory), got ${positionals.length}\n${verifyHelp}`);
+  const backend = await getBackend(values.backend as string);
+  const results = await verifyPath(positionals[0], backend, values.json ? undefined : io);
+  const pass = results.every((r) => r.pass);
+  if (values.json) {
+    io.out(JSON.stringify({ pass, backend: backend.name, tolerance: VECTOR_ATOL, cases: results.map((r) => ({ name: r.name, pass: r.pass, maxAbsErr: Math.max(...Object.values(r.maxAbsErr)), errors: r.maxAbsErr })) }, null, 1) + "\n");
+  } else {
+    io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} cases within ${VECTOR_ATOL} (backend ${backend.name})\n`);
+  }
+  return pass ? EXIT_OK : EXIT_FAIL;
+}
+
+/** Verify every case under a path; prints a table row per case when `io` is given. */
+export async function verifyPath(path: string, backend: Awaited<ReturnType<typeof getBackend>>, io?: CliIo): Promise<CaseResult[]> {
+  const files = caseFiles(path);
+  const cases = files.map(loadCase); // parse all first: a malformed file fails before any output
+  const results: CaseResult[] = [];
+  for (const c of cases) results.push(await verifyCase(backend, c));
+  if (io) io.out(verifyTable(results) + "\n");
+  return results;
+}
+
+export function verifyTable(results: CaseResult[]): string {
+  return formatTable(
+    ["case", "naive", "absorbed", "naive cache", "absorbed cache", "freqs", "result"],
+    results.map((r) => [r.name, sci(r.maxAbsErr.naive), sci(r.maxAbsErr.absorbed), sci(r.maxAbsErr.naiveCache), sci(r.maxAbsErr.absorbedCache), sci(r.maxAbsErr.freqs), r.pass ? "pass" : "FAIL"]),
+  );
+}

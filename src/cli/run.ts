@@ -1,0 +1,46 @@
+// Dispatch `mlakit <command> ...`. Each command lives in its own cmd-*.ts file; add one line here.
+import { MlaError } from "../errors.js";
+import { demoCommand, demoHelp } from "./cmd-demo.js";
+import { verifyCommand, verifyHelp } from "./cmd-verify.js";
+import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
+
+type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: string };
+
+export const COMMANDS: Record<string, Command> = {
+  demo: { run: demoCommand, help: demoHelp },
+  verify: { run: verifyCommand, help: verifyHelp },
+};
+
+function usage(): string {
+  return `usage: mlakit <command> [options]\n\n${Object.values(COMMANDS)
+    .map((c) => c.help)
+    .join("\n\n")}\n`;
+}
+
+/** Run the CLI in-process; returns the exit code. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.out(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    io.err(`mlakit: unknown command "${name}"\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(cmd.help + "\n");
+    return EXIT_OK;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    // Bad flags, bad paths, malformed files and bad configs are the user's to fix: one clear line, exit 2.
+    if (e instanceof UsageError || e instanceof MlaError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
+      io.err(`mlakit ${name}: ${(e as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
