@@ -85,6 +85,7 @@ export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>,
     }
   }
   count.add("absorption", "madds", N * H * dn * C);
+  if (N > 0) count.add("absorption", "weightReads", H * dn * C); // W_UK: the k rows of wkv_b, streamed once per call
   return out;
 }
 
@@ -105,6 +106,7 @@ export function absorbOutput(cfg: MlaConfig, w: MlaWeights, oLat: ArrayLike<numb
     }
   }
   count.add("absorption", "madds", N * H * C * dv);
+  if (N > 0) count.add("absorption", "weightReads", H * dv * C); // W_UV: the v rows of wkv_b, streamed once per call
   return out;
 }
 

@@ -32,7 +32,7 @@ export function seedWeightShapes(cfg: SeedLowRankConfig): Record<keyof SeedLowRa
 }
 
 /** rows x [n, a] times M [a, b] -> [n, b] (the seed's row-vector convention). */
-function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm): Float64Array {
+function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm, countWeights = true): Float64Array {
   const y = new Float64Array(n * b);
   for (let r = 0; r < n; r++)
     for (let i = 0; i < a; i++) {
@@ -40,7 +40,7 @@ function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: numb
       for (let j = 0; j < b; j++) y[r * b + j] += xi * M[i * b + j];
     }
   count.add(term, "madds", n * a * b);
-  if (n > 0) count.add(term, "weightReads", a * b);
+  if (n > 0 && countWeights) count.add(term, "weightReads", a * b);
   return y;
 }
 
@@ -91,8 +91,9 @@ export class ReferenceSeedLowRank implements AttentionLayer {
     const o = new Float64Array(N * H * dv);
     for (let b = 0; b < B; b++) {
       // Online decompression of every cached token (the seed's K' = L_K W_decomp, V' = L_V W_decomp).
-      const kRec = rowTimes(this.cache.row(0, b), T * G, w.w_decomp_k, r, hd, count, "decompression"); // [T, G, hd]
-      const vRec = rowTimes(this.cache.row(1, b), T * G, w.w_decomp_v, r, dv, count, "decompression"); // [T, G, dv]
+      // W_decomp is counted once per call (b = 0), as every weight is: it is streamed once and reused by all rows.
+      const kRec = rowTimes(this.cache.row(0, b), T * G, w.w_decomp_k, r, hd, count, "decompression", b === 0); // [T, G, hd]
+      const vRec = rowTimes(this.cache.row(1, b), T * G, w.w_decomp_v, r, dv, count, "decompression", b === 0); // [T, G, dv]
       count.add("decompression", "cacheReads", 2 * T * G * r);
       o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kRec, v: vRec, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
     }
