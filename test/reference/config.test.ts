@@ -1,0 +1,132 @@
+// MlaConfig: validation (each bad field rejected with a typed error naming it), presets, imports.
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.js";
+import { MODEL_ARGS_DEFAULTS, type MlaConfig, PRESET_NAMES, configFromJson, fromHfConfig, fromModelArgs, makeConfig, preset, validateConfig, yarnEnabled } from "../../src/config.js";
+
+const good = (): MlaConfig => makeConfig({ dim: 24, n_heads: 3, kv_lora_rank: 10, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 6, max_seq_len: 64 });
+
+/** [field, bad value, words the expectation must contain] */
+const BAD: [keyof MlaConfig | "n_head", unknown, string][] = [
+  ["dim", 0, "positive integer"],
+  ["dim", -3, "positive integer"],
+  ["dim", 2.5, "positive integer"],
+  ["dim", "24", "positive integer"],
+  ["n_heads", 0, "positive integer"],
+  ["n_heads", NaN, "positive integer"],
+  ["q_lora_rank", -1, "non-negative integer"],
+  ["q_lora_rank", 1.5, "non-negative integer"],
+  ["kv_lora_rank", 0, "positive integer"],
+  ["qk_nope_head_dim", 0, "positive integer"],
+  ["qk_rope_head_dim", 5, "even"],
+  ["qk_rope_head_dim", 0, "positive integer"],
+  ["v_head_dim", -1, "positive integer"],
+  ["max_seq_len", 0, "positive integer"],
+  ["max_batch_size", 0, "positive integer"],
+  ["original_seq_len", 0, "positive integer"],
+  ["rope_theta", 1, "> 1"],
+  ["rope_theta", Infinity, "> 1"],
+  ["rope_factor", 0, "> 0"],
+  ["beta_fast", -1, "> 0"],
+  ["beta_slow", 0, "> 0"],
+  ["mscale", NaN, "finite"],
+  ["rope_layout", "rotate_half", "interleaved"],
+  ["n_layers", 0, "positive integer"],
+  ["n_head", 4, "no such field"],
+];
+
+describe("config validation", () => {
+  it.each(BAD)("rejects %s = %s", (field, value, words) => {
+    const cfg = { ...good(), [field]: value } as unknown;
+    let err: unknown;
+    try {
+      validateConfig(cfg);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).field).toBe(`config.${field}`);
+    expect((err as ConfigError).expected).toContain(words);
+    expect((err as ConfigError).message).toContain(`config.${field}`);
+  });
+
+  it("rejects a missing field", () => {
+    const { dim: _, ...rest } = good();
+    expect(() => validateConfig(rest)).toThrow(/config\.dim = undefined \(missing\): expected a positive integer/);
+  });
+
+  it("rejects rope_factor < 1 only when YaRN is on", () => {
+    const off = { ...good(), rope_factor: 0.5 };
+    expect(yarnEnabled(off)).toBe(false);
+    expect(validateConfig(off).rope_factor).toBe(0.5);
+    const on = { ...off, max_seq_len: 8192, original_seq_len: 4096 };
+    expect(() => validateConfig(on)).toThrow(ConfigError);
+    expect(() => validateConfig(on)).toThrow(/rope_factor = 0\.5: expected a number >= 1 when YaRN is on/);
+  });
+
+  it("rejects a non-object", () => {
+    expect(() => validateConfig(null)).toThrow(ConfigError);
+    expect(() => validateConfig([1])).toThrow(ConfigError);
+  });
+});
+
+describe("presets", () => {
+  it("carry the official values", () => {
+    const v3 = preset("deepseek-v3");
+    expect([v3.dim, v3.n_heads, v3.q_lora_rank, v3.kv_lora_rank, v3.qk_nope_head_dim, v3.qk_rope_head_dim, v3.v_head_dim, v3.n_layers]).toEqual([7168, 128, 1536, 512, 128, 64, 128, 61]);
+    expect([v3.rope_factor, v3.original_seq_len, v3.mscale, yarnEnabled(v3)]).toEqual([40, 4096, 1, true]);
+    const v2 = preset("deepseek-v2");
+    expect([v2.dim, v2.n_heads, v2.q_lora_rank, v2.n_layers, v2.mscale]).toEqual([5120, 128, 1536, 60, 0.707]);
+    const lite = preset("deepseek-v2-lite");
+    expect([lite.dim, lite.n_heads, lite.q_lora_rank, lite.kv_lora_rank, lite.n_layers, lite.mscale]).toEqual([2048, 16, 0, 512, 27, 0.707]);
+    const kimi = preset("kimi-k2");
+    expect([kimi.dim, kimi.n_heads, kimi.kv_lora_rank, kimi.rope_theta]).toEqual([7168, 64, 512, 50000]);
+    expect(PRESET_NAMES).toEqual(["deepseek-v3", "deepseek-v2", "deepseek-v2-lite", "kimi-k2"]);
+    expect(() => preset("llama")).toThrow(/preset = "llama": expected one of deepseek-v3/);
+  });
+});
+
+describe("import", () => {
+  it("from official ModelArgs JSON: unknown keys ignored, defaults for absent ones", () => {
+    const cfg = fromModelArgs({ vocab_size: 102400, dim: 2048, n_heads: 16, n_routed_experts: 64, mscale: 0.707 });
+    expect(cfg.dim).toBe(2048);
+    expect(cfg.kv_lora_rank).toBe(MODEL_ARGS_DEFAULTS.kv_lora_rank);
+    expect(cfg.max_seq_len).toBe(16384);
+    expect(() => fromModelArgs({ dim: 0 })).toThrow(/ModelArgs\.dim = 0/);
+  });
+
+  it("from a Hugging Face config.json (DeepSeek-V3 names) == the preset", () => {
+    // Field names and values as in deepseek-ai/DeepSeek-V3's config.json.
+    const hf = {
+      architectures: ["DeepseekV3ForCausalLM"],
+      hidden_size: 7168,
+      num_attention_heads: 128,
+      num_hidden_layers: 61,
+      q_lora_rank: 1536,
+      kv_lora_rank: 512,
+      qk_nope_head_dim: 128,
+      qk_rope_head_dim: 64,
+      v_head_dim: 128,
+      max_position_embeddings: 163840,
+      rope_theta: 10000,
+      rope_scaling: { beta_fast: 32, beta_slow: 1, factor: 40, mscale: 1.0, mscale_all_dim: 1.0, original_max_position_embeddings: 4096, type: "yarn" },
+    };
+    const { max_batch_size: _a, ...a } = fromHfConfig(hf);
+    const { max_batch_size: _b, ...b } = preset("deepseek-v3");
+    expect(a).toEqual(b);
+    expect(configFromJson(hf).dim).toBe(7168);
+    // V2-Lite: q_lora_rank null means no query compression; mscale_all_dim plays ModelArgs.mscale.
+    const lite = fromHfConfig({ ...hf, hidden_size: 2048, num_attention_heads: 16, q_lora_rank: null, rope_scaling: { ...hf.rope_scaling, mscale: 0.707, mscale_all_dim: 0.707 } });
+    expect([lite.q_lora_rank, lite.mscale]).toEqual([0, 0.707]);
+    // No rope_scaling: YaRN off.
+    expect(yarnEnabled(fromHfConfig({ ...hf, rope_scaling: null }))).toBe(false);
+    expect(fromHfConfig({ ...hf, rope_interleave: false }).rope_layout).toBe("half");
+  });
+
+  it("rejects HF configs the official code cannot express", () => {
+    const hf = { hidden_size: 64, num_attention_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 8192 };
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope_scaling\.type = "linear"/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 4, mscale: 1, mscale_all_dim: 0.7, original_max_position_embeddings: 4096 } })).toThrow(/mscale/);
+    expect(() => fromHfConfig({ ...hf, hidden_size: "64" })).toThrow(/hf\.hidden_size = "64": expected a number/);
+    expect(() => fromHfConfig({ num_attention_heads: 2 })).toThrow(/hf\.hidden_size/);
+  });
+});
