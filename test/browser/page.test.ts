@@ -1,0 +1,149 @@
+// End to end in a real browser: Debian's chromium, driven by playwright-core, opens the built
+// page, runs the official vectors and a decode step there, and every number is checked against
+// the float64 oracle run here in Node, with the tolerances of src/numerics.ts.
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseVectorCaseText } from "../../src/io/mla-vectors.js";
+import { F64_REORDER_TOL, VECTOR_ATOL, maxAbsDiff } from "../../src/numerics.js";
+import { referenceBackend } from "../../src/reference/index.js";
+import { verifyCase } from "../../src/verify.js";
+import { Rng, randomMlaWeights } from "../../src/weights.js";
+import { preset, validateConfig } from "../../src/config.js";
+import type { PageState } from "../../web/src/state.js";
+import { forbidNodeBuiltins } from "../../web/forbid-node-builtins.js";
+import { CHROMIUM_PATH, HAVE_CHROMIUM, REQUIRE_BROWSER, ROOT, buildPage, launchChromium, servePage } from "./harness.js";
+
+const VECTORS = `${ROOT}vectors/deepseek-v3-mla/`;
+const BENCH_PRESET = "deepseek-v2-lite";
+/** Small enough that the Node oracle recomputes the step in a second or two. */
+const BENCH_CONTEXT = "16";
+
+describe("browser bundle has no Node built-ins", () => {
+  // The check the page build relies on must be able to fail: a fixture importing each kind of
+  // built-in is rejected with a message naming it.
+  for (const spec of ["node:fs", "path", "v8"]) {
+    it(`rejects an import of ${spec}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "mlakit-builtin-"));
+      writeFileSync(join(dir, "entry.js"), `import * as m from "${spec}";\nconsole.log(m);\n`);
+      const run = build({ configFile: false, root: dir, logLevel: "silent", plugins: [forbidNodeBuiltins()], build: { write: false, lib: { entry: join(dir, "entry.js"), formats: ["es"] } } });
+      await expect(run).rejects.toThrow(`Node built-in "${spec}"`);
+    });
+  }
+});
+
+const why = HAVE_CHROMIUM ? "" : ` (SKIPPED: no chromium at ${CHROMIUM_PATH}; apt-get install chromium, or set CHROMIUM_PATH)`;
+if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
+  describe("real browser", () => {
+    it("needs chromium (MLAKIT_REQUIRE_BROWSER=1)", () => {
+      throw new Error(`MLAKIT_REQUIRE_BROWSER=1 but ${CHROMIUM_PATH} does not exist`);
+    });
+  });
+} else {
+  describe.skipIf(!HAVE_CHROMIUM)(`real browser: web/ page in Debian chromium${why}`, () => {
+    let browser: Browser;
+    let server: { url: string; close: () => Promise<void> };
+    let page: Page;
+    const pageErrors: string[] = [];
+
+    beforeAll(async () => {
+      await buildPage(); // the bundle of the library's entry; throws on a Node built-in
+      server = await servePage();
+      browser = await launchChromium();
+      page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      page.on("pageerror", (e) => pageErrors.push(String(e)));
+      page.on("console", (m) => {
+        if (m.type() === "error") pageErrors.push(m.text());
+      });
+      page.on("response", (r) => {
+        if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} ${r.url()}`);
+      });
+      await page.goto(server.url);
+      await page.waitForSelector("body[data-state=ready], body[data-state=error]");
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    const pageState = (): Promise<PageState> => page.evaluate(() => window.__mlakit);
+
+    it("loads the library entry and its backends without errors", async () => {
+      const s = await pageState();
+      expect(s.errors).toEqual([]);
+      expect(await page.getAttribute("body", "data-state")).toBe("ready");
+      for (const name of ["verifyCase", "parseVectorCaseText", "referenceBackend", "randomMlaWeights", "preset"]) expect(s.entryExports).toContain(name);
+      expect(s.backends.map((b) => b.name)).toContain("reference");
+      expect(pageErrors).toEqual([]);
+    });
+
+    it("verifies every bundled official vector, agreeing with the oracle in Node", async () => {
+      await page.click("#verify-run");
+      await page.waitForSelector("body[data-verify]", { timeout: 60_000 });
+      const s = await pageState();
+      expect(s.errors).toEqual([]);
+      const rows = s.verify!;
+      const files = readdirSync(VECTORS).filter((f) => f.endsWith(".json")).sort();
+      const cases = files.map((f) => parseVectorCaseText(readFileSync(VECTORS + f, "utf8"), f));
+      for (const b of s.backends) {
+        const mine = rows.filter((r) => r.backend === b.name);
+        expect(mine.map((r) => r.name).sort()).toEqual(cases.map((c) => c.name).sort());
+      }
+      for (const r of rows) {
+        expect(r.tolerance).toBe(VECTOR_ATOL);
+        for (const e of Object.values(r.maxAbsErr)) expect(e).toBeLessThanOrEqual(VECTOR_ATOL);
+        expect(r.pass).toBe(true);
+      }
+      // The reference backend is the same float64 code in both engines: its errors against the
+      // official numbers must match Node's up to float64 reordering.
+      for (const c of cases) {
+        const node = await verifyCase(referenceBackend, c);
+        const inBrowser = rows.find((r) => r.backend === "reference" && r.name === c.name)!;
+        for (const [k, v] of Object.entries(node.maxAbsErr)) expect(Math.abs(inBrowser.maxAbsErr[k] - v)).toBeLessThanOrEqual(F64_REORDER_TOL);
+      }
+      expect(await page.textContent("#verify-summary")).toBe(`${rows.length}/${rows.length} pass (max |error| <= ${VECTOR_ATOL})`);
+    }, 90_000);
+
+    it("runs an absorbed and a naive decode step whose outputs match the oracle in Node", async () => {
+      await page.selectOption("#bench-preset", BENCH_PRESET);
+      await page.selectOption("#bench-context", BENCH_CONTEXT);
+      await page.click("#bench-run");
+      await page.waitForSelector("body[data-bench]", { timeout: 60_000 });
+      const s = await pageState();
+      expect(s.errors).toEqual([]);
+      const run = s.bench!;
+      const cfg = validateConfig({ ...preset(BENCH_PRESET), max_batch_size: 1 });
+      expect(run.config).toEqual(cfg);
+      expect(run.context).toBe(Number(BENCH_CONTEXT));
+      expect(run.backend).toBe(s.backends[0].name);
+      // The recipe the page documents (state.ts BenchRun.seed), recomputed here.
+      const T = run.context, D = cfg.dim;
+      const weights = randomMlaWeights(cfg, new Rng(run.seed));
+      const prefill = new Rng(run.seed + 1).normalArray(T * D);
+      const step = new Rng(run.seed + 2).normalArray(D);
+      expect(run.paths.map((p) => p.path)).toEqual(["absorbed", "naive"]);
+      for (const p of run.paths) {
+        const layer = await referenceBackend.createMla(cfg, weights, { path: p.path });
+        layer.forward(prefill, { batch: 1, seqlen: T, startPos: 0 });
+        const want = layer.forward(step, { batch: 1, seqlen: 1, startPos: T });
+        expect(p.y.length).toBe(D);
+        expect(maxAbsDiff(p.y, want)).toBeLessThanOrEqual(VECTOR_ATOL);
+        expect(p.ms).toBeGreaterThan(0);
+        expect(Number.isFinite(p.ms)).toBe(true);
+        expect(p.reps).toBeGreaterThanOrEqual(5);
+      }
+    }, 90_000);
+
+    // `npm run web:screenshot`: the page after a verification and a default-sized decode step.
+    it.runIf(Boolean(process.env.MLAKIT_SCREENSHOT))("writes the screenshot for the README", async () => {
+      await page.selectOption("#bench-context", "1024");
+      await page.click("#bench-run");
+      await page.waitForFunction(() => window.__mlakit.bench?.context === 1024, undefined, { timeout: 120_000 });
+      await page.screenshot({ path: process.env.MLAKIT_SCREENSHOT!, fullPage: true });
+    }, 150_000);
+  });
+}

@@ -1,0 +1,116 @@
+// A live decode step in this browser: a layer of the chosen preset's shape with seeded random
+// weights, a prefill of `context` tokens, then one new token at position `context`, through the
+// absorbed and the naive path. Timing is the median of repeated identical steps (each call at the
+// same startPos rolls the cache back first, per the layer interface).
+import { type AttentionLayer, type MlaConfig, PRESET_NAMES, Rng, mlaWeightShapes, preset, randomMlaWeights, validateConfig } from "mlakit";
+import type { PageBackend } from "./backends.js";
+import { decodeStepFlops } from "./cost.js";
+import { byId, bytes, el, int, labelled, sci, select, table } from "./dom.js";
+import { type BenchPath, type BenchRun, state } from "./state.js";
+
+/** Weights above this many bytes (float32) are too large to generate in a page. */
+const WEIGHT_BUDGET = 128 * 2 ** 20;
+const CONTEXTS = [16, 128, 512, 1024, 2048, 4096];
+const SEED = 7;
+const MIN_REPS = 5;
+const MIN_MS = 300;
+
+export function benchConfig(name: string): MlaConfig {
+  return validateConfig({ ...preset(name), max_batch_size: 1 });
+}
+
+function weightBytes(cfg: MlaConfig): number {
+  return Object.values(mlaWeightShapes(cfg)).reduce((n, s) => n + (s as number[]).reduce((a, b) => a * b, 1), 0) * 4;
+}
+
+export function mountBenchSection(backends: PageBackend[]): void {
+  const presetSel = select(
+    "bench-preset",
+    PRESET_NAMES.map((p) => {
+      const w = weightBytes(benchConfig(p));
+      return { value: p, label: w > WEIGHT_BUDGET ? `${p} (weights ${bytes(w)}: too large for a page)` : `${p} (weights ${bytes(w)})`, disabled: w > WEIGHT_BUDGET };
+    }),
+    "deepseek-v2-lite",
+  );
+  const ctxSel = select("bench-context", CONTEXTS.map((c) => ({ value: String(c), label: int(c) })), "1024");
+  const backendSel = select("bench-backend", backends.map((b, i) => ({ value: String(i), label: b.build ? `${b.backend.name} (${b.build})` : b.backend.name })), "0");
+  const button = el("button", { id: "bench-run" }, "Run decode step");
+  const out = byId("bench-result");
+  byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), button);
+  out.append(el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1."));
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    out.replaceChildren(el("p", {}, "Generating weights and prefilling the cache…"));
+    try {
+      const run = await runBench(backends[Number(backendSel.value)], presetSel.value, Number(ctxSel.value), (msg) => out.replaceChildren(el("p", {}, msg)));
+      state.bench = run;
+      render(out, run);
+    } catch (e) {
+      state.errors.push(`bench: ${String(e)}`);
+      out.replaceChildren(el("p", { class: "error" }, String(e)));
+    } finally {
+      button.disabled = false;
+      document.body.dataset.bench = state.bench ? "done" : "error";
+    }
+  });
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+async function runBench(pb: PageBackend, presetName: string, context: number, progress: (msg: string) => void): Promise<BenchRun> {
+  const cfg = benchConfig(presetName);
+  const D = cfg.dim;
+  const weights = randomMlaWeights(cfg, new Rng(SEED));
+  const prefill = new Rng(SEED + 1).normalArray(context * D);
+  const step = new Rng(SEED + 2).normalArray(D);
+  const paths: BenchPath[] = [];
+  for (const path of ["absorbed", "naive"] as const) {
+    progress(`${path}: prefilling ${int(context)} tokens…`);
+    await tick();
+    const layer = await pb.backend.createMla(cfg, weights, { path });
+    try {
+      layer.forward(prefill, { batch: 1, seqlen: context, startPos: 0 });
+      progress(`${path}: timing the decode step…`);
+      await tick();
+      const { ms, reps, y } = timeStep(layer, step, context);
+      paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse() });
+    } finally {
+      layer.dispose();
+    }
+  }
+  return { backend: pb.backend.name, build: pb.build, preset: presetName, config: cfg, context, seed: SEED, paths };
+}
+
+function timeStep(layer: AttentionLayer, x: Float32Array, startPos: number): { ms: number; reps: number; y: number[] } {
+  const opts = { batch: 1, seqlen: 1, startPos };
+  const y = Array.from(layer.forward(x, opts)); // first call: warm-up and the output the test checks
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < MIN_REPS || (performance.now() - t0 < MIN_MS && times.length < 1000)) {
+    const a = performance.now();
+    layer.forward(x, opts);
+    times.push(performance.now() - a);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[times.length >> 1], reps: times.length, y };
+}
+
+function render(out: HTMLElement, run: BenchRun): void {
+  const [abs, naive] = run.paths;
+  let diff = 0;
+  for (let i = 0; i < abs.y.length; i++) diff = Math.max(diff, Math.abs(abs.y[i] - naive.y[i]));
+  out.replaceChildren(
+    table(
+      ["path", "ms / step (median)", "GFLOP/s", "FLOPs / step", "cache in use", "steps timed"],
+      run.paths.map((p) => [p.path, p.ms.toFixed(3), p.flops === null ? "—" : (p.flops / p.ms / 1e6).toFixed(2), p.flops === null ? "—" : sci(p.flops), bytes(p.cacheBytes), p.reps]),
+    ),
+    el(
+      "p",
+      { class: "note", id: "bench-summary" },
+      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.build ? ` — WASM build chosen: ${run.build}` : ""}. ` +
+        `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
+        `performance.now() is coarsened by the browser; each figure is the median of many steps.`,
+    ),
+  );
+}
