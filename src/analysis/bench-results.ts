@@ -1,0 +1,116 @@
+// Reads what the benchmarks measured (bench/results/latest.json, written by the WASM issue's
+// `npm run bench`) without depending on its exact shape: the machine probe's peak GFLOP/s and
+// streaming GB/s, and decode-step timings (path, heads, context, time) wherever they appear.
+// Pure: takes parsed JSON; the CLI reads the file.
+
+import type { Machine } from "./roofline.js";
+
+export interface MeasuredDecode {
+  path: "naive" | "absorbed";
+  /** Heads of the measured layer (128: DeepSeek-V3 shapes, 16: V2-Lite), when the entry says. */
+  heads?: number;
+  context: number;
+  /** Seconds per decode step of one layer. */
+  seconds: number;
+  label: string;
+}
+
+export interface BenchResults {
+  machine?: Machine;
+  decode: MeasuredDecode[];
+}
+
+type Json = unknown;
+const isObj = (x: Json): x is Record<string, Json> => typeof x === "object" && x !== null && !Array.isArray(x);
+const num = (x: Json): number | undefined => (typeof x === "number" && Number.isFinite(x) && x > 0 ? x : undefined);
+
+function* walk(x: Json, path: string[] = [], depth = 0): Generator<[string[], Record<string, Json>]> {
+  if (depth > 8) return;
+  if (Array.isArray(x)) for (let i = 0; i < x.length; i++) yield* walk(x[i], [...path, String(i)], depth + 1);
+  else if (isObj(x)) {
+    yield [path, x];
+    for (const [k, v] of Object.entries(x)) yield* walk(v, [...path, k], depth + 1);
+  }
+}
+
+/** The probe: the first object under a key containing "probe" with a GFLOP/s and a GB/s figure. */
+function findMachine(json: Json): Machine | undefined {
+  for (const [path, o] of walk(json)) {
+    if (!path.some((p) => /probe/i.test(p))) continue;
+    let gflops: number | undefined, gbps: number | undefined;
+    for (const [k, v] of Object.entries(o)) {
+      const n = num(v);
+      if (n === undefined) continue;
+      if (/gflop/i.test(k)) gflops = Math.max(gflops ?? 0, n); // the best build (relaxed FMA if present)
+      else if (/(gb\/?s|gbps|bandwidth)/i.test(k) && !/l[123]|cache/i.test(k)) gbps = Math.max(gbps ?? 0, n); // DRAM streaming, not cache-resident
+    }
+    if (gflops !== undefined && gbps !== undefined) return { gflops, gbps, source: `measured by the benchmark probe (${path.join(".")})` };
+  }
+  return undefined;
+}
+
+const UNIT: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, sec: 1, seconds: 1 };
+/** medianMs, mean_us, timeNs, ms, seconds, msPerStep ... -> seconds per unit. */
+function timeUnit(key: string): number | undefined {
+  const k = key.toLowerCase();
+  const m = /^(median|mean|avg|min|p50)?_?(time)?_?(ns|us|ms|s|sec|seconds)$/.exec(k) ?? /^(ns|us|ms)_?per_?(step|token|call|iter)$/.exec(k);
+  if (!m) return undefined;
+  return UNIT[m[3] ?? m[1]];
+}
+
+function timeOf(o: Record<string, Json>): number | undefined {
+  for (const pref of [/median|p50/i, /mean|avg/i, /./]) {
+    for (const [k, v] of Object.entries(o)) {
+      const n = num(v), unit = timeUnit(k);
+      if (n !== undefined && unit !== undefined && pref.test(k)) return n * unit;
+    }
+  }
+  return undefined;
+}
+
+function labelOf(path: string[], o: Record<string, Json>): string {
+  const own = ["name", "label", "id", "case", "task", "kernel"].map((k) => o[k]).find((v) => typeof v === "string") as string | undefined;
+  return [...path, own ?? ""].join(" ").trim();
+}
+
+/** Decode timings: entries whose label says decode and naive/absorbed, with a context and a time. */
+function findDecodes(json: Json): MeasuredDecode[] {
+  const out: MeasuredDecode[] = [];
+  for (const [path, o] of walk(json)) {
+    const label = labelOf(path, o);
+    if (!/decode/i.test(label)) continue;
+    const pathName = /absorb/i.test(label) ? "absorbed" : /naive/i.test(label) ? "naive" : undefined;
+    if (!pathName) continue;
+    const seconds = timeOf(o);
+    if (seconds === undefined) continue;
+    let context = num(o.context) ?? num(o.S) ?? num(o.seqlen) ?? num(o.seqLen) ?? num(o.T) ?? num(o.tokens);
+    if (context === undefined) {
+      const m = /\bS\s*=?\s*(\d+)\s*(k?)\b/i.exec(label) ?? /(\d+)\s*(k)\b/i.exec(label);
+      if (m) context = Number(m[1]) * (m[2] ? 1024 : 1);
+    }
+    if (context === undefined) continue;
+    let heads = num(o.H) ?? num(o.heads) ?? num(o.n_heads);
+    if (heads === undefined) {
+      const m = /\bH\s*=?\s*(\d+)\b/.exec(label);
+      if (m) heads = Number(m[1]);
+      else if (/lite/i.test(label)) heads = 16;
+      else if (/v3/i.test(label)) heads = 128;
+    }
+    out.push({ path: pathName, heads, context, seconds, label });
+  }
+  return out;
+}
+
+export function parseBenchResults(json: Json): BenchResults {
+  return { machine: findMachine(json), decode: findDecodes(json) };
+}
+
+/**
+ * Used when neither --machine nor a probe result is available: one core of this project's 2-core
+ * Zen 3 machine as TOOLCHAIN.md records it (WASM f32x4 mul+add peak ~31 GFLOP/s, streaming read
+ * 13-16 GB/s). Always printed with its source.
+ */
+export const DEFAULT_MACHINE: Machine = { gflops: 31, gbps: 14, source: "default: one Zen 3 core as TOOLCHAIN.md records it (31 GFLOP/s WASM SIMD, 14 GB/s streaming read); pass --machine or run `npm run bench` to measure" };
+
+/** Datasheet figures of an H100/H800 SXM (bf16 dense tensor cores, HBM3), for scale only: not measured here. */
+export const DATASHEET_GPU: Machine = { gflops: 989_000, gbps: 3_350, source: "datasheet H100/H800 SXM: 989 TFLOP/s bf16 dense, 3.35 TB/s (not measured)" };

@@ -1,0 +1,108 @@
+// From counted work to FLOPs and bytes moved, per term, for one layer and for the whole model.
+//
+// FLOPs = 2 x multiply-adds. Softmax exponentials are reported apart (B*H*K per call, under 1 % of
+// the score FLOPs for every DeepSeek config) and are not in `flops`.
+// Bytes = weights read (each matrix once per call) x weight bytes + cache elements read and
+// written x the storage format's bytes per element. Activations (x, q, o: O(N*(D + H*head)) per
+// call) are not counted: they are small next to weights in decode and stay in on-chip caches.
+// `recompute` is priced as a fused kernel: the K/V it decompresses for every cached token never
+// touch memory, which is the most favourable reading of the seed text's picture.
+
+import type { MlaConfig } from "../config.js";
+import { type CacheFormat } from "./formats.js";
+import { type KvScheme, type KvSchemeOptions, kvBytesPerTokenPerLayer, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
+import { type AnyPath, type CallShape, type Work, type WorkTerm, WORK_TERMS, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork, totalWork } from "./work.js";
+
+/** Which cache each path keeps. */
+export const PATH_SCHEME: Record<AnyPath, KvScheme> = {
+  naive: "mlaNaiveCache",
+  recompute: "mla",
+  absorbed: "mla",
+  mha: "mha",
+  gqa: "gqa",
+  mqa: "mqa",
+  seedPerHead: "seedPerHead",
+};
+
+export interface CostOptions extends KvSchemeOptions {
+  /** Storage format of the KV cache. */
+  format: CacheFormat;
+  /** Bytes per weight element (default: the format's value width: f32 4, bf16/f16 2, int8/fp8 1). */
+  weightBytes?: number;
+}
+
+export function defaultWeightBytes(format: CacheFormat): number {
+  return format === "f32" ? 4 : format === "int8" || format === "fp8" ? 1 : 2;
+}
+
+/** One layer's work for a path and a call shape (the closed forms of work.ts). */
+export function pathWork(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: KvSchemeOptions = {}): Work {
+  const { groups, seedRank } = resolveSchemeOptions(cfg, opts);
+  switch (path) {
+    case "naive":
+    case "recompute":
+    case "absorbed":
+      return mlaWork(cfg, path, shape);
+    case "mha":
+      return mhaWork(baselineConfig(cfg, cfg.n_heads), shape);
+    case "gqa":
+      return mhaWork(baselineConfig(cfg, groups), shape);
+    case "mqa":
+      return mhaWork(baselineConfig(cfg, 1), shape);
+    case "seedPerHead":
+      return seedWork(seedConfig(cfg, seedRank), shape);
+  }
+}
+
+export interface TermCost {
+  flops: number;
+  bytes: number;
+  exps: number;
+}
+
+export interface LayerCost {
+  path: AnyPath;
+  terms: Record<WorkTerm, TermCost>;
+  flops: number;
+  bytes: number;
+  exps: number;
+  /** Of `bytes`: weights / cache. */
+  weightBytes: number;
+  cacheBytes: number;
+}
+
+export function layerCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: CostOptions): LayerCost {
+  const work = pathWork(cfg, path, shape, opts);
+  const scheme = PATH_SCHEME[path];
+  // Reads and writes are whole tokens, so bytes per element = bytes per token / elements per token (exact for scaled formats too).
+  const cachePerElement = kvBytesPerTokenPerLayer(cfg, scheme, opts.format, opts) / kvElementsPerTokenPerLayer(cfg, scheme, opts);
+  const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
+  const terms = {} as Record<WorkTerm, TermCost>;
+  for (const t of WORK_TERMS) {
+    const c = work[t];
+    terms[t] = { flops: 2 * c.madds, bytes: c.weightReads * wb + (c.cacheReads + c.cacheWrites) * cachePerElement, exps: c.exps };
+  }
+  const tot = totalWork(work);
+  const weightBytes = tot.weightReads * wb;
+  const cacheBytes = (tot.cacheReads + tot.cacheWrites) * cachePerElement;
+  return { path, terms, flops: 2 * tot.madds, bytes: weightBytes + cacheBytes, exps: tot.exps, weightBytes, cacheBytes };
+}
+
+/** A decode step at context L: one new token per row attending L keys (L-1 cached + itself). */
+export function decodeShape(context: number, batch: number): CallShape {
+  return { batch, seqlen: 1, startPos: context - 1 };
+}
+
+/** A prefill of L tokens from an empty cache. */
+export function prefillShape(context: number, batch: number): CallShape {
+  return { batch, seqlen: context, startPos: 0 };
+}
+
+/** Whole model: every layer is the same attention layer, so figures scale by n_layers. */
+export function modelCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: CostOptions): LayerCost {
+  const l = layerCost(cfg, path, shape, opts);
+  const k = cfg.n_layers;
+  const terms = {} as Record<WorkTerm, TermCost>;
+  for (const t of WORK_TERMS) terms[t] = { flops: l.terms[t].flops * k, bytes: l.terms[t].bytes * k, exps: l.terms[t].exps * k };
+  return { path, terms, flops: l.flops * k, bytes: l.bytes * k, exps: l.exps * k, weightBytes: l.weightBytes * k, cacheBytes: l.cacheBytes * k };
+}

@@ -1,0 +1,113 @@
+// Roofline: a kernel that does F FLOPs and moves M bytes takes at least max(F / peak, M / bandwidth)
+// (Williams, Waterman, Patterson, "Roofline", CACM 2009). It is compute-bound when its arithmetic
+// intensity F/M exceeds the machine's ridge point peak/bandwidth, memory-bound otherwise.
+
+import type { MlaConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { type CostOptions, decodeShape, modelCost, prefillShape } from "./cost.js";
+import type { AnyPath } from "./work.js";
+
+export interface Machine {
+  /** Peak FLOP/s, in GFLOP/s. */
+  gflops: number;
+  /** Memory bandwidth, in GB/s (1e9 bytes). */
+  gbps: number;
+  /** Where the figures come from. */
+  source: string;
+}
+
+export function checkMachine(m: Machine, field = "machine"): Machine {
+  if (!(Number.isFinite(m.gflops) && m.gflops > 0)) throw new ConfigError(`${field}.gflops`, m.gflops, "a finite number > 0");
+  if (!(Number.isFinite(m.gbps) && m.gbps > 0)) throw new ConfigError(`${field}.gbps`, m.gbps, "a finite number > 0");
+  return m;
+}
+
+export type Bound = "compute" | "memory";
+
+export interface Roofline {
+  flops: number;
+  bytes: number;
+  /** FLOPs per byte. */
+  intensity: number;
+  bound: Bound;
+  /** Lower bound on the time, seconds. */
+  seconds: number;
+}
+
+export function roofline(flops: number, bytes: number, m: Machine): Roofline {
+  const tc = flops / (m.gflops * 1e9), tm = bytes / (m.gbps * 1e9);
+  return { flops, bytes, intensity: bytes > 0 ? flops / bytes : Infinity, bound: tc >= tm ? "compute" : "memory", seconds: Math.max(tc, tm) };
+}
+
+/** The machine's ridge point, FLOPs per byte. */
+export function ridge(m: Machine): number {
+  return m.gflops / m.gbps;
+}
+
+export type Phase = "decode" | "prefill";
+
+/** Roofline of the whole model's attention layers for one decode step (per step, all rows) or one prefill. */
+export function pathRoofline(cfg: MlaConfig, path: AnyPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine): Roofline {
+  const shape = phase === "decode" ? decodeShape(context, batch) : prefillShape(context, batch);
+  const c = modelCost(cfg, path, shape, opts);
+  return roofline(c.flops, c.bytes, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crossovers
+
+export interface Crossover {
+  /** The varied quantity where the order changes: the first value at which `faster` is faster. */
+  at: number;
+  faster: AnyPath;
+  slower: AnyPath;
+}
+
+/**
+ * Integer points in [lo, hi] where the sign of f changes (f(x) < 0: a faster). Times are piecewise
+ * linear in the context (a max of two lines), so a fine geometric scan plus bisection finds every
+ * change that spans more than one grid cell; the scan has 64 points per octave.
+ */
+export function signChanges(f: (x: number) => number, lo: number, hi: number): number[] {
+  const xs: number[] = [];
+  for (let x = lo; x <= hi; x = Math.max(x + 1, Math.floor(x * 2 ** (1 / 64)))) xs.push(x);
+  if (xs[xs.length - 1] !== hi) xs.push(hi);
+  const out: number[] = [];
+  const sgn = (x: number) => (f(x) < 0 ? -1 : 1); // a tie counts as "a not faster"
+  for (let i = 1; i < xs.length; i++) {
+    let a = xs[i - 1], b = xs[i];
+    const sa = sgn(a), sb = sgn(b);
+    if (sa === sb) continue;
+    // first integer in (a, b] with sign sb
+    while (b - a > 1) {
+      const mid = Math.floor((a + b) / 2);
+      if (sgn(mid) === sb) b = mid;
+      else a = mid;
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+/** Contexts in [1, maxContext] where `a` and `b` swap order (roofline time of the whole model). */
+export function contextCrossovers(cfg: MlaConfig, a: AnyPath, b: AnyPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): Crossover[] {
+  const t = (path: AnyPath, L: number) => pathRoofline(cfg, path, phase, L, batch, opts, m).seconds;
+  const f = (L: number) => t(a, L) - t(b, L);
+  return signChanges(f, 1, maxContext).map((at) => (f(at) < 0 ? { at, faster: a, slower: b } : { at, faster: b, slower: a }));
+}
+
+/** Head counts in [1, maxHeads] where `a` and `b` swap order at a fixed context (other sizes fixed). */
+export function headCrossovers(cfg: MlaConfig, a: AnyPath, b: AnyPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine, maxHeads = 512): Crossover[] {
+  const withHeads = (H: number): MlaConfig => ({ ...cfg, n_heads: H });
+  // GQA's groups must divide H: let them follow H (default rule) rather than a fixed count.
+  const o = { ...opts, groups: undefined };
+  const f = (H: number) => pathRoofline(withHeads(H), a, phase, context, batch, o, m).seconds - pathRoofline(withHeads(H), b, phase, context, batch, o, m).seconds;
+  return signChanges(f, 1, maxHeads).map((at) => (f(at) < 0 ? { at, faster: a, slower: b } : { at, faster: b, slower: a }));
+}
+
+/** Contexts where a path's bound flips (memory <-> compute). */
+export function boundChanges(cfg: MlaConfig, path: AnyPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): { at: number; bound: Bound }[] {
+  const r = (L: number) => pathRoofline(cfg, path, phase, L, batch, opts, m);
+  const f = (L: number) => (r(L).bound === "compute" ? 1 : -1);
+  return signChanges(f, 1, maxContext).map((at) => ({ at, bound: r(at).bound }));
+}
