@@ -1,0 +1,58 @@
+// The machine probe: SIMD peak FLOP/s (both builds) and read bandwidth (DRAM-streaming and
+// L2-resident). Every other figure is reported as a fraction of these, measured in the same run.
+import { availableIsas, instantiateFile, type Isa } from "./lib/env.js";
+import { timeIt, type TimingPlan } from "./lib/timing.js";
+
+interface ProbeExports {
+  memory: WebAssembly.Memory;
+  scratch(bytes: number): number;
+  peak(iters: number): number;
+  read(ptr: number, bytes: number, reps: number): number;
+  fill(ptr: number, n: number): void;
+  relaxed(): number;
+}
+
+export interface ProbeResult {
+  /** GFLOP/s of 12 independent f32x4 mul+add chains (simd128 build). */
+  peakSimd128Gflops: number;
+  /** GFLOP/s of 12 independent f32x4.relaxed_madd chains; null when the engine lacks relaxed SIMD. */
+  peakRelaxedGflops: number | null;
+  /** GB/s reading a 256 MiB buffer once with v128 loads (DRAM). */
+  streamGBs: number;
+  /** GB/s reading a 256 KiB buffer repeatedly (L2-resident: lscpu reports 1 MiB of L2 per core here). */
+  l2GBs: number;
+}
+
+export const STREAM_BYTES = 256 * 1024 * 1024;
+export const L2_BYTES = 256 * 1024;
+const PEAK_ITERS = 4_000_000; // 12 chains x 8 FLOP x 4M = 384 MFLOP, ~10 ms at 40 GFLOP/s
+const PEAK_FLOP = 12 * 8 * PEAK_ITERS;
+
+async function load(isa: Isa): Promise<ProbeExports> {
+  return (await instantiateFile(`build/probe-${isa}.wasm`)).exports as unknown as ProbeExports;
+}
+
+export async function runProbe(plan: TimingPlan): Promise<ProbeResult> {
+  const isas = availableIsas();
+  const simd = await load("simd128");
+  const gflops = (m: ProbeExports, isa: Isa) => PEAK_FLOP / (timeIt(`peak ${isa}`, () => void m.peak(PEAK_ITERS), plan).medianMs * 1e6);
+  const peakSimd128Gflops = gflops(simd, "simd128");
+  let peakRelaxedGflops: number | null = null;
+  if (isas.includes("relaxed")) {
+    const rel = await load("relaxed");
+    if (rel.relaxed() !== 1) throw new Error("build/probe-relaxed.wasm was not built with relaxed-simd");
+    peakRelaxedGflops = gflops(rel, "relaxed");
+  }
+  // Bandwidth: its own instance, so the 256 MiB stays out of the peak instances.
+  const bw = await load("simd128");
+  const ptr = bw.scratch(STREAM_BYTES);
+  bw.fill(ptr, STREAM_BYTES / 4);
+  // The sum is checked so a broken read loop cannot report a fantasy bandwidth.
+  const want = (STREAM_BYTES / 4 / 8) * (0 + 1 + 2 + 3 + 4 + 5 + 6 + 7) * 0.125;
+  const got = bw.read(ptr, STREAM_BYTES, 1);
+  if (Math.abs(got - want) > 1e-3 * want) throw new Error(`probe read sum ${got}, expected ${want}`);
+  const streamGBs = STREAM_BYTES / (timeIt("read 256 MiB", () => void bw.read(ptr, STREAM_BYTES, 1), plan).medianMs * 1e6);
+  const reps = 512; // 128 MiB per call from a 256 KiB buffer
+  const l2GBs = (L2_BYTES * reps) / (timeIt("read L2", () => void bw.read(ptr, L2_BYTES, reps), plan).medianMs * 1e6);
+  return { peakSimd128Gflops, peakRelaxedGflops, streamGBs, l2GBs };
+}

@@ -1,0 +1,109 @@
+// llm.c dev/cuda-style harness: every numbered variant in assembly/variants/ (both builds) is
+// checked against a float64 reference at edge sizes and at a benchmark shape, then timed by the
+// same tinybench harness. Prints a table and writes bench/results/variants.json.
+//   node build/bench-js/bench/variants.js [gemm|gemv|attn_absorbed|attn_naive] [--quick]
+import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { availableIsas, rootPath, type Isa } from "./lib/env.js";
+import { loadVariant, gemmCase, gemvCase, absorbedCase, naiveCase, type KernelCase, type VariantModule } from "./lib/kernels.js";
+import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows, type CheckResult } from "./lib/check.js";
+import { randomMatrix, randomVector } from "./lib/data.js";
+import { timeIt, QUICK, FULL, type TimingPlan } from "./lib/timing.js";
+import { V3, V2_LITE } from "./shapes.js";
+
+export const FAMILIES = ["gemm", "gemv", "attn_absorbed", "attn_naive"] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export function variantNames(family: Family): string[] {
+  return readdirSync(rootPath("assembly", "variants"))
+    .filter((f) => f.startsWith(family + "_") && f.endsWith(".ts"))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+interface Shape { label: string; flop: number; bytes: number; make(m: VariantModule): { kc: KernelCase; check(): CheckResult } }
+
+function gemmShape(label: string, M: number, N: number, K: number): Shape {
+  const x = randomVector(M * K, 11), w = randomMatrix(N, K, 12);
+  return { label, flop: 2 * M * N * K, bytes: 4 * (N * K + M * K + M * N), make: (m) => {
+    const kc = gemmCase(m, x, w, M, N, K);
+    return { kc, check: () => { kc.run(); return checkLinear(kc.output(), x, w, M, N, K, M * N <= 4096 ? M * N : 256); } };
+  } };
+}
+function gemvShape(label: string, N: number, K: number): Shape {
+  const x = randomVector(K, 21), w = randomMatrix(N, K, 22);
+  return { label, flop: 2 * N * K, bytes: 4 * (N * K + K + N), make: (m) => {
+    const kc = gemvCase(m, x, w, N, K);
+    return { kc, check: () => { kc.run(); return checkLinear(kc.output(), x, w, 1, N, K, N <= 4096 ? N : 256); } };
+  } };
+}
+function absorbedShape(label: string, H: number, S: number, C: number, dr: number): Shape {
+  const q = randomVector(H * (C + dr), 31, 0.2), kv = randomVector(S * C, 32), pe = randomVector(S * dr, 33);
+  const scale = 1 / Math.sqrt(192);
+  const heads = H <= 8 ? [...Array(H).keys()] : [0, 1, 7, H >> 1, H - 1];
+  return { label, flop: 2 * H * S * (2 * C + dr), bytes: 4 * S * (C + dr), make: (m) => {
+    const kc = absorbedCase(m, q, kv, pe, H, S, C, dr, scale);
+    return { kc, check: () => { kc.run(); return checkCalDiff(pickRows(kc.output(), C, heads), absorbedAttention64(q, kv, pe, H, S, C, dr, scale, heads), label); } };
+  } };
+}
+function naiveShape(label: string, H: number, S: number, dqk: number, dv: number): Shape {
+  const q = randomVector(H * dqk, 41, 0.2), k = randomVector(S * H * dqk, 42), v = randomVector(S * H * dv, 43);
+  const scale = 1 / Math.sqrt(dqk);
+  const heads = H <= 8 ? [...Array(H).keys()] : [0, 3, H - 1];
+  return { label, flop: 2 * H * S * (dqk + dv), bytes: 4 * S * H * (dqk + dv), make: (m) => {
+    const kc = naiveCase(m, q, k, v, H, S, dqk, dv, scale);
+    return { kc, check: () => { kc.run(); return checkCalDiff(pickRows(kc.output(), dv, heads), naiveAttention64(q, k, v, H, S, dqk, dv, scale, heads), label); } };
+  } };
+}
+
+/** Small and odd sizes: rows < tile, odd K, one head, s = 1, lengths not multiples of any tile. */
+export function edgeShapes(family: Family): Shape[] {
+  switch (family) {
+    case "gemm": return [gemmShape("1x1x1", 1, 1, 1), gemmShape("3x5x7", 3, 5, 7), gemmShape("5x9x33", 5, 9, 33), gemmShape("4x8x16", 4, 8, 16), gemmShape("13x17x129", 13, 17, 129)];
+    case "gemv": return [gemvShape("1x1", 1, 1), gemvShape("5x7", 5, 7), gemvShape("9x33", 9, 33), gemvShape("17x130", 17, 130)];
+    case "attn_absorbed": return [absorbedShape("H1 S1 C8 dr2", 1, 1, 8, 2), absorbedShape("H3 S5 C16 dr4", 3, 5, 16, 4), absorbedShape("H9 S37 C24 dr6", 9, 37, 24, 6), absorbedShape("H16 S300 C64 dr8", 16, 300, 64, 8)];
+    case "attn_naive": return [naiveShape("H1 S1 4/4", 1, 1, 4, 4), naiveShape("H3 S5 12/8", 3, 5, 12, 8), naiveShape("H5 S33 20/12", 5, 33, 20, 12)];
+  }
+}
+
+/** The shapes the variants are timed at (subsets of the main bench's, chosen to run in seconds). */
+export function benchShapes(family: Family): Shape[] {
+  switch (family) {
+    case "gemm": return [gemmShape(`V3 wkv_a 64x${V3.C + V3.dr}x${V3.D}`, 64, V3.C + V3.dr, V3.D), gemmShape(`V3 wq_a 128x${V3.Q}x${V3.D}`, 128, V3.Q, V3.D), gemmShape(`V2-Lite wo 64x${V2_LITE.D}x${V2_LITE.H * V2_LITE.dv}`, 64, V2_LITE.D, V2_LITE.H * V2_LITE.dv)];
+    case "gemv": return [gemvShape(`V3 wq_b ${V3.H * 192}x${V3.Q}`, V3.H * (V3.dn + V3.dr), V3.Q), gemvShape(`V2-Lite wq ${V2_LITE.H * 192}x${V2_LITE.D}`, V2_LITE.H * 192, V2_LITE.D)];
+    case "attn_absorbed": return [absorbedShape("V3 H128 S4096", V3.H, 4096, V3.C, V3.dr), absorbedShape("V2-Lite H16 S4096", V2_LITE.H, 4096, V2_LITE.C, V2_LITE.dr)];
+    case "attn_naive": return [naiveShape("V3 H128 S1024", V3.H, 1024, V3.dn + V3.dr, V3.dv)];
+  }
+}
+
+export interface VariantRow { family: Family; variant: string; isa: Isa; shape: string; ms: number; gflops: number; gbs: number }
+
+export async function runVariants(families: readonly Family[], plan: TimingPlan, log = console.log): Promise<VariantRow[]> {
+  const rows: VariantRow[] = [];
+  for (const family of families) {
+    const edges = edgeShapes(family), shapes = benchShapes(family);
+    for (const name of variantNames(family)) {
+      for (const isa of availableIsas()) {
+        const m = await loadVariant(name, isa);
+        for (const e of edges) assertOk(`${name}-${isa} ${e.label}`, e.make(m).check());
+        for (const sh of shapes) {
+          const { kc, check } = sh.make(m);
+          assertOk(`${name}-${isa} ${sh.label}`, check());
+          const t = timeIt(`${name}-${isa} ${sh.label}`, kc.run, plan);
+          const row = { family, variant: name, isa, shape: sh.label, ms: t.medianMs, gflops: sh.flop / (t.medianMs * 1e6), gbs: sh.bytes / (t.medianMs * 1e6) };
+          rows.push(row);
+          log(`${name.padEnd(34)} ${isa.padEnd(8)} ${sh.label.padEnd(28)} ${t.medianMs.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(6)} GFLOP/s ${row.gbs.toFixed(1).padStart(6)} GB/s`);
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const fams = args.filter((a) => !a.startsWith("--")) as Family[];
+  for (const f of fams) if (!FAMILIES.includes(f)) throw new Error(`unknown family ${f}; one of ${FAMILIES.join(", ")}`);
+  const rows = await runVariants(fams.length ? fams : FAMILIES, args.includes("--quick") ? QUICK : FULL);
+  mkdirSync(rootPath("bench", "results"), { recursive: true });
+  writeFileSync(rootPath("bench", "results", "variants.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + "\n");
+}
