@@ -1,0 +1,84 @@
+// @ts-check
+// `npm run test:runtimes`: the runtime matrix (issue 8). Bundles mlakit's browser-safe entry with
+// the checks, runs them in Node, Deno, Bun and workerd (a Worker on 127.0.0.1), judges every
+// runtime's numbers here against the official vectors and the float64 oracle, prints a table and
+// exits 1 on any mismatch, 2 when a runtime could not be run at all.
+//   node test/runtimes/run.mjs [--backend wasm|reference] [--only node,deno,bun,workerd]
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { bundle, ROOT } from "./bundle.mjs";
+import { VECTOR_ATOL } from "../../dist/index.js";
+import { expectations, judge } from "./judge.mjs";
+import { liveCount } from "./procs.mjs";
+import { runBun, runDeno, runNode, runWorkerd } from "./runtimes.mjs";
+import { wasmBuilds, DEFAULT_BACKEND } from "./wasm-files.mjs";
+
+const RUNTIMES = { node: runNode, deno: runDeno, bun: runBun, workerd: runWorkerd };
+const BINS = { node: process.execPath, deno: join(ROOT, "node_modules", ".bin", "deno"), bun: join(ROOT, "node_modules", ".bin", "bun"), workerd: join(ROOT, "node_modules", ".bin", "workerd") };
+const PER_RUNTIME_TIMEOUT_MS = 120_000;
+
+const { values } = parseArgs({ options: { backend: { type: "string", default: DEFAULT_BACKEND }, only: { type: "string", default: Object.keys(RUNTIMES).join(",") } } });
+const backend = /** @type {"wasm" | "reference"} */ (values.backend);
+if (backend !== "wasm" && backend !== "reference") throw new Error(`--backend ${backend}: expected wasm or reference`);
+const names = /** @type {(keyof typeof RUNTIMES)[]} */ ((values.only ?? "").split(",").filter(Boolean));
+for (const n of names) if (!(n in RUNTIMES)) throw new Error(`--only ${n}: expected some of ${Object.keys(RUNTIMES).join(", ")}`);
+
+const t0 = performance.now();
+if (!existsSync(join(ROOT, "dist", "index.js"))) throw new Error("dist/index.js is missing: run `npm run build` first");
+const outDir = join(ROOT, "node_modules", ".cache", "mlakit-runtimes");
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const bundleDir = join(outDir, "bundle");
+await bundle({ checks: join(ROOT, "test", "runtimes", "checks.js") }, bundleDir);
+const vectorsDir = join(ROOT, "vectors", "deepseek-v3-mla");
+const vectors = readdirSync(vectorsDir).filter((f) => f.endsWith(".json")).sort().map((f) => join(vectorsDir, f));
+const wasm = backend === "wasm" ? wasmBuilds() : {};
+const exp = await expectations(vectors);
+
+/** @param {keyof typeof RUNTIMES} name */
+const runOne = (name) => RUNTIMES[name]({ backend, vectors, wasm, bundle: join(bundleDir, "checks.js"), outDir, bin: BINS[name], timeoutMs: PER_RUNTIME_TIMEOUT_MS });
+// Two at a time: this machine has two cores and each runtime computes on one.
+/** @type {Awaited<ReturnType<typeof runOne>>[]} */
+const runs = [];
+const queue = [...names];
+await Promise.all(
+  [0, 1].map(async () => {
+    for (let n = queue.shift(); n; n = queue.shift()) runs.push(await runOne(n));
+  }),
+);
+runs.sort((a, b) => names.indexOf(/** @type {any} */ (a.runtime)) - names.indexOf(/** @type {any} */ (b.runtime)));
+
+const sci = (/** @type {number} */ x) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
+const rows = [["runtime", "version", "backend", "build", "relaxed valid", "vectors", "vs official", "vs oracle", "decode vs oracle", "probes", "seconds", "result"]];
+/** @type {string[]} */
+const notes = [];
+let failed = 0, broken = 0;
+for (const r of runs) {
+  if (!r.result) {
+    broken++;
+    rows.push([r.runtime, r.version, backend, "-", "-", "-", "-", "-", "-", "-", r.seconds.toFixed(1), "ERROR"]);
+    notes.push(`${r.runtime}: ${r.error}`);
+    continue;
+  }
+  const j = judge(r.result, exp);
+  if (!j.pass) failed++;
+  const res = r.result;
+  rows.push([r.runtime, r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
+  for (const p of res.probes) notes.push(`${r.runtime}: probe "${p.name}" ${p.ok ? "ok" : "FAILED"}: ${p.detail}`);
+  for (const f of j.failures) notes.push(`${r.runtime}: FAIL ${f}`);
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+const line = (/** @type {string[]} */ row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+console.log(`runtime matrix: ${vectors.length} official vectors (naive + absorbed, outputs and caches) + 1 absorbed decode step, max abs error <= ${VECTOR_ATOL} (VECTOR_ATOL, as mlakit verify)`);
+console.log(line(rows[0]));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const row of rows.slice(1)) console.log(line(row));
+for (const n of notes) console.log(`  ${n}`);
+if (liveCount() !== 0) {
+  console.log(`  ERROR: ${liveCount()} child process(es) still running after the matrix`);
+  broken++;
+}
+console.log(`matrix took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`runtimes: ${runs.length - failed - broken} passed, ${failed + broken} failed`);
+process.exitCode = broken ? 2 : failed ? 1 : 0;
