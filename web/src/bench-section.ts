@@ -1,6 +1,6 @@
 // A live decode step in this browser: a layer of the chosen preset's shape with seeded random
-// weights, a prefill of `context` tokens, then one new token at position `context`, through the
-// absorbed and the naive path. Timing is the median of repeated identical steps (each call at the
+// weights, a prefill of context-1 tokens, then one new token at position context-1 that attends
+// `context` keys (the cost model's decodeShape), through the absorbed and the naive path. Timing is the median of repeated identical steps (each call at the
 // same startPos rolls the cache back first, per the layer interface).
 import { type AttentionLayer, type MlaConfig, PRESET_NAMES, Rng, mlaWeightShapes, preset, randomMlaWeights, validateConfig } from "mlakit";
 import type { PageBackend } from "./backends.js";
@@ -41,6 +41,8 @@ export function mountBenchSection(backends: PageBackend[]): void {
 
   button.addEventListener("click", async () => {
     button.disabled = true;
+    delete document.body.dataset.bench;
+    state.bench = null;
     out.replaceChildren(el("p", {}, "Generating weights and prefilling the cache…"));
     try {
       const run = await runBench(backends[Number(backendSel.value)], presetSel.value, Number(ctxSel.value), (msg) => out.replaceChildren(el("p", {}, msg)));
@@ -62,18 +64,18 @@ async function runBench(pb: PageBackend, presetName: string, context: number, pr
   const cfg = benchConfig(presetName);
   const D = cfg.dim;
   const weights = randomMlaWeights(cfg, new Rng(SEED));
-  const prefill = new Rng(SEED + 1).normalArray(context * D);
+  const prefill = new Rng(SEED + 1).normalArray((context - 1) * D);
   const step = new Rng(SEED + 2).normalArray(D);
   const paths: BenchPath[] = [];
   for (const path of ["absorbed", "naive"] as const) {
-    progress(`${path}: prefilling ${int(context)} tokens…`);
+    progress(`${path}: prefilling ${int(context - 1)} tokens…`);
     await tick();
     const layer = await pb.backend.createMla(cfg, weights, { path });
     try {
-      layer.forward(prefill, { batch: 1, seqlen: context, startPos: 0 });
+      layer.forward(prefill, { batch: 1, seqlen: context - 1, startPos: 0 });
       progress(`${path}: timing the decode step…`);
       await tick();
-      const { ms, reps, y } = timeStep(layer, step, context);
+      const { ms, reps, y } = timeStep(layer, step, context - 1);
       paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse() });
     } finally {
       layer.dispose();

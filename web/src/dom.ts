@@ -15,13 +15,14 @@ export function byId(id: string): HTMLElement {
   return e;
 }
 
-/** A table; a row given as {cells, cls} gets a class (for highlighting). */
-export function table(headers: string[], rows: (Child[] | { cells: Child[]; cls: string })[]): HTMLTableElement {
-  const t = el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))));
+/** A table; a row given as {cells, cls} gets a class (for highlighting). The first `textCols` columns are left-aligned text. */
+export function table(headers: string[], rows: (Child[] | { cells: Child[]; cls: string })[], textCols = 1): HTMLTableElement {
+  const align = (i: number): Record<string, string> => (i < textCols ? { class: "text" } : {});
+  const t = el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h, i) => el("th", align(i), h)))));
   const body = el("tbody");
   for (const r of rows) {
     const cells = Array.isArray(r) ? r : r.cells;
-    const tr = el("tr", Array.isArray(r) ? {} : { class: r.cls }, ...cells.map((c) => el("td", {}, c)));
+    const tr = el("tr", Array.isArray(r) ? {} : { class: r.cls }, ...cells.map((c, i) => el("td", align(i), c)));
     body.append(tr);
   }
   t.append(body);

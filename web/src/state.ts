@@ -1,6 +1,7 @@
 // What the page did, as data: the end-to-end test (test/browser/) reads it from
 // `window.__mlakit` and recomputes every number with the float64 oracle in Node.
-import type { MlaConfig } from "mlakit";
+// Type-only and erased from the bundle; a relative path so test/ type-checks this file without the alias.
+import type { MlaConfig } from "../../src/config.js";
 
 export interface VerifyRow {
   backend: string;
@@ -27,8 +28,9 @@ export interface BenchRun {
   build: string | null;
   preset: string;
   config: MlaConfig;
+  /** Keys the decode step attends: prefill of context-1 tokens, then one token at startPos context-1. */
   context: number;
-  /** Weights: randomMlaWeights(config, new Rng(seed)); prefill x: new Rng(seed + 1).normalArray(context * dim); decode x: new Rng(seed + 2).normalArray(dim). */
+  /** Weights: randomMlaWeights(config, new Rng(seed)); prefill x: new Rng(seed + 1).normalArray((context - 1) * dim); decode x: new Rng(seed + 2).normalArray(dim). */
   seed: number;
   paths: BenchPath[];
 }

@@ -16,6 +16,8 @@ export function mountVerifySection(backends: PageBackend[]): void {
   let cases: VectorCase[] | null = null;
   button.addEventListener("click", async () => {
     button.disabled = true;
+    delete document.body.dataset.verify;
+    state.verify = null;
     out.replaceChildren(el("p", {}, "Running…"));
     try {
       cases ??= await loadVectorCases();
@@ -45,6 +47,7 @@ function render(out: HTMLElement, rows: VerifyRow[]): void {
     table(
       ["backend", "case", "naive", "absorbed", "naive cache", "absorbed cache", "freqs", "result"],
       rows.map((r) => [r.backend, r.name, ...cols.map((k) => sci(r.maxAbsErr[k])), el("span", { class: r.pass ? "pass" : "fail" }, r.pass ? "pass" : "FAIL")]),
+      2,
     ),
     el("p", { class: passed === rows.length ? "pass" : "fail", id: "verify-summary" }, `${passed}/${rows.length} pass (max |error| <= ${rows[0]?.tolerance ?? "?"})`),
   );
