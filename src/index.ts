@@ -8,3 +8,4 @@ export * from "./numerics.js";
 export * from "./verify.js";
 export * from "./io/mla-vectors.js";
 export * from "./reference/index.js";
+export * from "./conformance/index.js";

@@ -1,0 +1,130 @@
+// checkBackend: run every conformance property against any Backend with fast-check, shrink each
+// failure to a minimal case, and return a structured result plus a readable report. The
+// tolerance follows backend.precision (src/numerics.ts toleranceFor) unless overridden.
+
+import fc from "fast-check";
+import type { Backend } from "../backend.js";
+import { yarnEnabled } from "../config.js";
+import { toleranceFor } from "../numerics.js";
+import type { BadCallCase, CaseArbOptions, MlaCase, RollbackCase } from "./arbitraries.js";
+import { PROPERTIES, PROPERTY_NAMES } from "./properties.js";
+import { type Measurement, type Tolerance, fmt } from "./run-case.js";
+
+export interface CheckOptions {
+  /** Cases per property (default 50). Shrinking adds runs only when a property fails. */
+  numRuns?: number;
+  /** fast-check seed; default a fresh random one (always reported, so any run can be replayed). */
+  seed?: number;
+  /** fast-check replay path of a reported failure (use with `seed` and `properties: [name]`). */
+  path?: string;
+  /** Run only these properties (names from PROPERTY_NAMES). */
+  properties?: readonly string[];
+  /** Override the precision-derived tolerance |a-b| <= atol + rtol*|ref|. */
+  tolerance?: Tolerance;
+  /** Compare cache snapshots with the oracle's (default true); turn off for lossy cache formats. */
+  compareCaches?: boolean;
+  /** Sizes and features of the drawn configs. */
+  cases?: CaseArbOptions;
+  /** Called after each property finishes (for progress output). */
+  onProperty?: (r: PropertyResult) => void;
+}
+
+export interface Counterexample {
+  /** The shrunk case, as plain data (config, batch, calls, seed, and rollback/bad-call fields). */
+  case: MlaCase | RollbackCase | BadCallCase;
+  /** The measurement on that case: max abs error, where, and any problem. */
+  measurement: Measurement;
+  /** fast-check's seed and path: `checkBackend(b, { seed, path, properties: [name] })` replays it. */
+  seed: number;
+  path: string;
+  /** Readable multi-line description. */
+  text: string;
+}
+
+export interface PropertyResult {
+  name: string;
+  claim: string;
+  pass: boolean;
+  numRuns: number;
+  numShrinks: number;
+  counterexample?: Counterexample;
+}
+
+export interface CheckResult {
+  backend: string;
+  precision: Backend["precision"];
+  tolerance: Tolerance;
+  seed: number;
+  pass: boolean;
+  properties: PropertyResult[];
+  /** Human-readable summary (the same text checkBackend's README example shows). */
+  report: string;
+}
+
+/** Run the conformance properties against `backend`. Never throws for a failing backend: read `pass`. */
+export async function checkBackend(backend: Backend, options: CheckOptions = {}): Promise<CheckResult> {
+  const tolerance = options.tolerance ?? toleranceFor(backend.precision);
+  const seed = options.seed ?? (Math.random() * 0x7fffffff) | 0;
+  const wanted = options.properties ?? PROPERTY_NAMES;
+  for (const n of wanted) if (!PROPERTY_NAMES.includes(n)) throw new RangeError(`checkBackend: unknown property "${n}"; properties are ${PROPERTY_NAMES.join(", ")}`);
+  const ctx = { backend, tol: tolerance, compareCaches: options.compareCaches ?? true };
+  const results: PropertyResult[] = [];
+  for (const prop of PROPERTIES.filter((p) => wanted.includes(p.name))) {
+    const details = await fc.check(
+      fc.asyncProperty(prop.arbitrary(options.cases ?? {}), async (c) => (await prop.measure(ctx, c)).pass),
+      { numRuns: options.numRuns ?? 50, seed, path: options.path, endOnFailure: false },
+    );
+    const r: PropertyResult = { name: prop.name, claim: prop.claim, pass: !details.failed, numRuns: details.numRuns, numShrinks: details.numShrinks };
+    if (details.failed && details.counterexample) {
+      const c = details.counterexample[0];
+      const measurement = await prop.measure(ctx, c); // re-measure the minimal case for the report
+      const path = details.counterexamplePath ?? "";
+      r.counterexample = { case: c, measurement, seed: details.seed, path, text: describeCase(c) };
+    } else if (details.failed) {
+      r.counterexample = { case: undefined as unknown as MlaCase, measurement: { pass: false, maxAbsErr: NaN, where: "", problem: String(details.errorInstance) }, seed: details.seed, path: details.counterexamplePath ?? "", text: "" };
+    }
+    results.push(r);
+    options.onProperty?.(r);
+  }
+  const pass = results.every((r) => r.pass);
+  const result: CheckResult = { backend: backend.name, precision: backend.precision, tolerance, seed, pass, properties: results, report: "" };
+  result.report = renderReport(result);
+  return result;
+}
+
+/** A case in a few lines: config, batch, calls (startPos+seqlen), seed, and the extra call if any. */
+export function describeCase(c: MlaCase | RollbackCase | BadCallCase): string {
+  const k = c.config;
+  const yarn = yarnEnabled(k)
+    ? `YaRN on (original_seq_len ${k.original_seq_len}, factor ${k.rope_factor}, mscale ${k.mscale}, beta ${k.beta_fast}/${k.beta_slow})`
+    : "YaRN off";
+  const lines = [
+    `config: dim ${k.dim}, n_heads ${k.n_heads}, q_lora_rank ${k.q_lora_rank}, kv_lora_rank ${k.kv_lora_rank}, qk_nope_head_dim ${k.qk_nope_head_dim}, qk_rope_head_dim ${k.qk_rope_head_dim}, v_head_dim ${k.v_head_dim}`,
+    `        rope ${k.rope_layout}, theta ${k.rope_theta}, max_seq_len ${k.max_seq_len}, ${yarn}, max_batch_size ${k.max_batch_size}`,
+    `calls:  batch ${c.batch}; ${c.calls.map((x) => `forward(startPos ${x.startPos}, seqlen ${x.seqlen})`).join(", ")}; weights/inputs seed ${c.seed}`,
+  ];
+  if ("rollbackTo" in c) lines.push(`then:   forward(startPos ${c.rollbackTo}, seqlen ${c.rollbackSeqlen}) — a rollback below the ${c.calls.at(-1)!.startPos + c.calls.at(-1)!.seqlen} cached tokens`);
+  if ("bad" in c) lines.push(`then:   an invalid call "${c.bad}" (index ${c.where}), then forward(startPos ${c.calls.at(-1)!.startPos + c.calls.at(-1)!.seqlen}, seqlen 1)`);
+  return lines.join("\n");
+}
+
+const tolText = (t: Tolerance) => `|got - want| <= ${t.atol} + ${t.rtol}*|want|`;
+
+/** The readable report of a CheckResult. */
+export function renderReport(r: CheckResult): string {
+  const held = r.properties.filter((p) => p.pass).length;
+  const out = [`checkBackend("${r.backend}", ${r.precision}): ${held}/${r.properties.length} properties hold — seed ${r.seed}, tolerance ${tolText(r.tolerance)}`];
+  for (const p of r.properties) {
+    out.push(`  ${p.pass ? "ok  " : "FAIL"}  ${p.name.padEnd(32)} ${p.pass ? `${p.numRuns} cases` : `after ${p.numRuns} case(s), shrunk ${p.numShrinks} times`}`);
+    const ce = p.counterexample;
+    if (!ce) continue;
+    const m = ce.measurement;
+    out.push(`        claim:  ${p.claim}`);
+    out.push(...ce.text.split("\n").map((l) => `        ${l}`));
+    if (m.problem) out.push(`        problem: ${m.problem}`);
+    if (Number.isFinite(m.maxAbsErr) || !m.problem) out.push(`        max abs error ${fmt(m.maxAbsErr)}${m.where ? ` at ${m.where}` : ""}`);
+    out.push(`        replay: checkBackend(backend, { seed: ${ce.seed}, path: "${ce.path}", properties: ["${p.name}"] })`);
+  }
+  out.push(r.pass ? "PASS" : `FAIL: ${r.properties.length - held} propert${r.properties.length - held === 1 ? "y" : "ies"} violated`);
+  return out.join("\n");
+}

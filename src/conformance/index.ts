@@ -1,0 +1,6 @@
+// The conformance kit: fast-check arbitraries for MLA and `checkBackend`, which runs the layer
+// interface's promises against any Backend. Browser-safe (no Node built-ins).
+export * from "./arbitraries.js";
+export * from "./check-backend.js";
+export { PROPERTY_NAMES, type ConformanceProperty, type PropertyContext, badCall } from "./properties.js";
+export { type Measurement, type Tolerance, compare } from "./run-case.js";
