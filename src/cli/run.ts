@@ -1,5 +1,6 @@
 // Dispatch `mlakit <command> ...`. Each command lives in its own cmd-*.ts file; add one line here.
 import { MlaError } from "../errors.js";
+import { analyzeCommand, analyzeHelp } from "./cmd-analyze.js";
 import { demoCommand, demoHelp } from "./cmd-demo.js";
 import { verifyCommand, verifyHelp } from "./cmd-verify.js";
 import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
@@ -9,6 +10,7 @@ type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: stri
 export const COMMANDS: Record<string, Command> = {
   demo: { run: demoCommand, help: demoHelp },
   verify: { run: verifyCommand, help: verifyHelp },
+  analyze: { run: analyzeCommand, help: analyzeHelp },
 };
 
 function usage(): string {

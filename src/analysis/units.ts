@@ -1,0 +1,56 @@
+// Number formatting for tables, charts and the report (binary units for bytes, SI for the rest).
+
+export function fmtBytes(x: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${i === 0 ? x.toFixed(0) : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)} ${units[i]}`;
+}
+
+/** Decimal bytes (1 kB = 1000 B) for chart axes, whose ticks are powers of ten. */
+export function fmtBytesDecimal(x: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  while (Math.abs(x) >= 1000 && i < units.length - 1) {
+    x /= 1000;
+    i++;
+  }
+  return `${Number(x.toPrecision(3))} ${units[i]}`;
+}
+
+/** 1.23 G style (SI prefixes), for FLOPs and counts. */
+export function fmtSi(x: number, digits = 3): string {
+  const p = ["", "k", "M", "G", "T", "P", "E"];
+  let i = 0;
+  while (Math.abs(x) >= 1000 && i < p.length - 1) {
+    x /= 1000;
+    i++;
+  }
+  return `${Number(x.toPrecision(digits))}${p[i] ? " " + p[i] : ""}`;
+}
+
+export function fmtSeconds(s: number): string {
+  if (s >= 1) return `${Number(s.toPrecision(3))} s`;
+  if (s >= 1e-3) return `${Number((s * 1e3).toPrecision(3))} ms`;
+  if (s >= 1e-6) return `${Number((s * 1e6).toPrecision(3))} µs`;
+  return `${Number((s * 1e9).toPrecision(3))} ns`;
+}
+
+/** Context lengths: 1, 10, 100, 1k, 10k, 100k, 1M (powers of ten as the charts tick them). */
+export function fmtTokens(x: number): string {
+  if (x >= 1e6) return `${Number((x / 1e6).toPrecision(3))}M`;
+  if (x >= 1e3) return `${Number((x / 1e3).toPrecision(3))}k`;
+  return String(Math.round(x));
+}
+
+/** 12,345 style. */
+export function fmtInt(x: number): string {
+  return Math.round(x).toLocaleString("en-US");
+}
+
+export function fmtRatio(x: number): string {
+  return x >= 100 ? `${x.toFixed(0)}x` : x >= 10 ? `${x.toFixed(1)}x` : `${x.toFixed(2)}x`;
+}

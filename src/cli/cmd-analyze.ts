@@ -1,0 +1,193 @@
+// mlakit analyze: the cost model for one config (src/analysis), as tables, JSON or SVG charts.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type MlaConfig, PRESET_NAMES, configFromJson, preset } from "../config.js";
+import { type Analysis, analyze } from "../analysis/analyze.js";
+import { type BenchResults, DEFAULT_MACHINE, parseBenchResults } from "../analysis/bench-results.js";
+import { cacheChart, timeChart } from "../analysis/charts.js";
+import { CACHE_FORMATS, type CacheFormat } from "../analysis/formats.js";
+import { KV_SCHEMES } from "../analysis/kv-cache.js";
+import type { Machine } from "../analysis/roofline.js";
+import { svgDocument } from "../analysis/svg.js";
+import { fmtBytes, fmtInt, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
+import { ALL_PATHS, WORK_TERMS } from "../analysis/work.js";
+import { type CliIo, EXIT_OK, UsageError } from "./io.js";
+import { packageRoot } from "./paths.js";
+import { formatTable } from "./table.js";
+
+export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--context N] [--batch B] [--format f32|bf16|f16|int8|fp8]
+               [--machine GFLOPS,GBPS] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weight-bytes N] [--bench FILE]
+  The cost model: KV-cache bytes per scheme (MHA, GQA, MQA, MLA latent, MLA decompressed, the seed's
+  per-head rank r), FLOPs and bytes of a decode step and a prefill per path (naive, recompute,
+  absorbed, MHA; GQA, MQA, seed too) split by term, arithmetic intensity, roofline time on a
+  machine, and crossovers. Presets: ${PRESET_NAMES.join(", ")} (default deepseek-v3).
+  Defaults: --context 32768, --batch 1, --format bf16, weights at the format's value width.
+  The machine comes from --machine, else the probe in bench/results/latest.json, else a default
+  that is printed with its source.`;
+
+export const DEFAULT_CONTEXT = 32768;
+
+function positiveInt(flag: string, s: string | undefined, dflt: number): number {
+  if (s === undefined) return dflt;
+  if (!/^[0-9]+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s))) throw new UsageError(`--${flag} ${JSON.stringify(s)}: expected a positive integer`);
+  return Number(s);
+}
+
+export function parseMachine(s: string): Machine {
+  const parts = s.split(",");
+  const nums = parts.map((p) => (/^\s*[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?\s*$/.test(p) ? Number(p) : NaN));
+  if (parts.length !== 2 || !nums.every((n) => Number.isFinite(n) && n > 0)) throw new UsageError(`--machine ${JSON.stringify(s)}: expected GFLOPS,GBPS (two positive numbers, e.g. 31,14)`);
+  return { gflops: nums[0], gbps: nums[1], source: "given with --machine" };
+}
+
+/** bench/results/latest.json (or --bench FILE), parsed; undefined when absent or unreadable (with the reason). */
+export function loadBenchResults(file?: string): { results?: BenchResults; note: string } {
+  const path = file ?? join(packageRoot(), "bench", "results", "latest.json");
+  if (!existsSync(path)) {
+    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: no such file`);
+    return { note: `${path} not found` };
+  }
+  try {
+    return { results: parseBenchResults(JSON.parse(readFileSync(path, "utf8"))), note: path };
+  } catch (e) {
+    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: not readable JSON (${(e as Error).message})`);
+    return { note: `${path} unreadable (${(e as Error).message})` };
+  }
+}
+
+export function loadConfig(presetName: string | undefined, configFile: string | undefined): { cfg: MlaConfig; name: string } {
+  if (presetName !== undefined && configFile !== undefined) throw new UsageError("give --preset or --config, not both");
+  if (configFile !== undefined) {
+    if (!existsSync(configFile)) throw new UsageError(`--config ${JSON.stringify(configFile)}: no such file`);
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(configFile, "utf8"));
+    } catch (e) {
+      throw new UsageError(`--config ${JSON.stringify(configFile)}: not valid JSON (${(e as Error).message})`);
+    }
+    return { cfg: configFromJson(json), name: configFile };
+  }
+  const name = presetName ?? "deepseek-v3";
+  return { cfg: preset(name), name };
+}
+
+export async function analyzeCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      preset: { type: "string" },
+      config: { type: "string" },
+      context: { type: "string" },
+      batch: { type: "string" },
+      format: { type: "string", default: "bf16" },
+      machine: { type: "string" },
+      json: { type: "boolean", default: false },
+      svg: { type: "string" },
+      groups: { type: "string" },
+      "seed-rank": { type: "string" },
+      "weight-bytes": { type: "string" },
+      bench: { type: "string" },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`analyze takes no positional arguments, got ${JSON.stringify(positionals[0])}\n${analyzeHelp}`);
+  if (!(CACHE_FORMATS as readonly string[]).includes(values.format as string)) throw new UsageError(`--format ${JSON.stringify(values.format)}: expected one of ${CACHE_FORMATS.join(", ")}`);
+  const { cfg, name } = loadConfig(values.preset, values.config);
+  const context = positiveInt("context", values.context, DEFAULT_CONTEXT);
+  const batch = positiveInt("batch", values.batch, 1);
+  const groups = values.groups === undefined ? undefined : positiveInt("groups", values.groups, 0);
+  const seedRank = values["seed-rank"] === undefined ? undefined : positiveInt("seed-rank", values["seed-rank"], 0);
+  const weightBytes = values["weight-bytes"] === undefined ? undefined : positiveInt("weight-bytes", values["weight-bytes"], 0);
+  const bench = loadBenchResults(values.bench);
+  let machine: Machine;
+  if (values.machine !== undefined) machine = parseMachine(values.machine);
+  else if (bench.results?.machine) machine = bench.results.machine;
+  else machine = { ...DEFAULT_MACHINE, source: `${DEFAULT_MACHINE.source} (${bench.note}${bench.results ? ", no probe section" : ""})` };
+
+  const a = analyze(cfg, name, { context, batch, format: values.format as CacheFormat, machine, groups, seedRank, weightBytes });
+
+  if (values.svg !== undefined) {
+    const common = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightBytes: a.weightBytes, batch, maxContext: Math.max(cfg.max_seq_len, context) };
+    const svg = svgDocument([cacheChart(cfg, name, common), timeChart(cfg, name, { ...common, machine, measured: bench.results?.decode })]);
+    try {
+      writeFileSync(values.svg, svg);
+    } catch (e) {
+      throw new UsageError(`--svg ${JSON.stringify(values.svg)}: cannot write (${(e as Error).message})`);
+    }
+  }
+  if (values.json) io.out(JSON.stringify(a, null, 1) + "\n");
+  else io.out(renderText(a) + (values.svg !== undefined ? `\nCharts written to ${values.svg}\n` : ""));
+  return EXIT_OK;
+}
+
+const PATH_LABEL: Record<string, string> = { naive: "MLA naive", recompute: "MLA recompute", absorbed: "MLA absorbed", mha: "MHA", gqa: "GQA", mqa: "MQA", seedPerHead: "seed per-head" };
+
+export function renderText(a: Analysis): string {
+  const c = a.config;
+  const out: string[] = [];
+  out.push(
+    `${a.name}: D ${c.dim}, H ${c.n_heads}, q_lora_rank ${c.q_lora_rank}, kv_lora_rank ${c.kv_lora_rank}, dn ${c.qk_nope_head_dim}, dr ${c.qk_rope_head_dim}, dv ${c.v_head_dim}, ${c.n_layers} layers`,
+    `context ${fmtInt(a.context)}, batch ${a.batch}, cache ${a.format}, weights ${a.weightBytes} B/element, GQA ${a.groups} groups, seed rank r = ${a.seedRank}`,
+    `machine: ${a.machine.gflops} GFLOP/s, ${a.machine.gbps} GB/s, ridge ${(a.machine.gflops / a.machine.gbps).toFixed(1)} FLOP/B (${a.machine.source})`,
+    "",
+    `KV cache (whole model = per layer x ${c.n_layers}):`,
+    formatTable(
+      ["scheme", "elements/token/layer", `bytes/token/layer`, "bytes/token", `total (${fmtTokens(a.context)} x ${a.batch})`, "vs MLA"],
+      KV_SCHEMES.map((s) => {
+        const k = a.kvCache[s];
+        return [s, fmtInt(k.elementsPerTokenPerLayer), fmtInt(k.bytesPerTokenPerLayer), fmtInt(k.bytesPerToken), fmtBytes(k.totalBytes), fmtRatio(k.vsMla)];
+      }),
+    ),
+    "",
+  );
+  for (const phase of ["decode", "prefill"] as const) {
+    const f = a[phase];
+    out.push(
+      phase === "decode"
+        ? `Decode step at context ${fmtInt(a.context)} (one new token per row, whole model, attention layers only):`
+        : `Prefill of ${fmtInt(a.context)} tokens per row (whole model, attention layers only):`,
+      formatTable(
+        ["path", "cache", "FLOPs", "bytes", "FLOP/B", "bound", "roofline time", phase === "decode" ? "tokens/s" : "tokens/s (prefill)"],
+        ALL_PATHS.map((p) => {
+          const x = f[p];
+          const tps = (phase === "decode" ? a.batch : a.batch * a.context) / x.seconds;
+          return [PATH_LABEL[p], x.cache, fmtSi(x.flops), fmtBytes(x.bytes), x.intensity.toFixed(1), x.bound, fmtSeconds(x.seconds), fmtSi(tps)];
+        }),
+      ),
+      "",
+    );
+  }
+  out.push(
+    "Decode step by term (FLOPs / bytes, whole model):",
+    formatTable(
+      ["term", ...ALL_PATHS.map((p) => PATH_LABEL[p])],
+      WORK_TERMS.map((t) => [t, ...ALL_PATHS.map((p) => (a.decode[p].terms[t].flops || a.decode[p].terms[t].bytes ? `${fmtSi(a.decode[p].terms[t].flops)} / ${fmtBytes(a.decode[p].terms[t].bytes)}` : "-"))]),
+    ),
+    "",
+  );
+  out.push("Crossovers (roofline time; context scanned up to max(max_seq_len, --context), heads 1..512):");
+  if (a.crossovers.length === 0) out.push("  none in range");
+  for (const x of a.crossovers) {
+    const where = x.varies === "context" ? `from context ${fmtInt(x.at)}` : `from ${x.at} heads (context ${fmtInt(x.context ?? 0)})`;
+    out.push(`  ${x.phase}: ${PATH_LABEL[x.faster]} becomes faster than ${PATH_LABEL[x.slower]} ${where}`);
+  }
+  for (const b of a.boundChanges) out.push(`  ${b.phase}: ${PATH_LABEL[b.path]} becomes ${b.bound}-bound from context ${fmtInt(b.at)}`);
+  out.push("");
+  const s = a.seed;
+  out.push(
+    `The seed text's formulas (h ${s.stated.h}, s ${fmtInt(s.stated.s)}, d_head ${s.stated.d}, r ${s.stated.r}; one layer, one row, one decode step):`,
+    formatTable(
+      ["figure", "seed formula", "seed scheme (counted)", "MLA naive", "MLA recompute", "MLA absorbed"],
+      [
+        ["decompression FLOPs", fmtSi(s.stated.decompressionFlops), fmtSi(s.seedScheme.decompressionFlops), fmtSi(s.mla.naive.decompressionFlops), fmtSi(s.mla.recompute.decompressionFlops), fmtSi(s.mla.absorbed.decompressionFlops)],
+        ["absorption FLOPs", "-", "-", fmtSi(s.mla.naive.absorptionFlops), fmtSi(s.mla.recompute.absorptionFlops), fmtSi(s.mla.absorbed.absorptionFlops)],
+        ["attention FLOPs", fmtSi(s.stated.attentionFlops), fmtSi(s.seedScheme.attentionFlops), fmtSi(s.mla.naive.attentionFlops), fmtSi(s.mla.recompute.attentionFlops), fmtSi(s.mla.absorbed.attentionFlops)],
+        ["total / MHA attention", fmtRatio(s.stated.computeRatio), fmtRatio(s.seedScheme.computeRatio), fmtRatio(s.mla.naive.totalVsMha), fmtRatio(s.mla.recompute.totalVsMha), fmtRatio(s.mla.absorbed.totalVsMha)],
+        ["cache: MHA / this", fmtRatio(s.stated.memoryRatio), fmtRatio(s.seedScheme.cacheRatioVsMha), fmtRatio(a.kvCache.mha.elementsPerTokenPerLayer / a.kvCache.mlaNaiveCache.elementsPerTokenPerLayer), fmtRatio(s.cacheRatioMhaOverMla), fmtRatio(s.cacheRatioMhaOverMla)],
+      ],
+    ),
+    `  MLA's cache equals the seed scheme's at r = (d_c + d_rope) / (2 H) = ${s.equivalentSeedRank.toFixed(2)} per head.`,
+  );
+  return out.join("\n") + "\n";
+}
