@@ -84,3 +84,24 @@ export function toleranceFor(precision: "float64" | "float32"): { atol: number; 
   const t = precision === "float64" ? F64_REORDER_TOL : F32_ORACLE_TOL;
   return { atol: t, rtol: t };
 }
+
+// ---------------------------------------------------------------------------------------------
+// float32 (the WASM backend)
+
+/** Unit roundoff of float32 (round to nearest): u = 2^-24 = 5.96e-8. */
+export const F32_U = 2 ** -24;
+
+/** Higham's gamma_n = n u / (1 - n u) for float32. */
+export function gamma32(n: number): number {
+  return (n * F32_U) / (1 - n * F32_U);
+}
+
+/**
+ * Rigorous bound for a float32 dot product or sum of n terms, in ANY order (blocked, SIMD lanes,
+ * tree) and with or without FMA: |fl(sum) - sum| <= gamma_n * sum |terms| (Higham, "Accuracy and
+ * Stability of Numerical Algorithms", 2nd ed., eq. 3.5 and its order-free form 3.4: every term
+ * passes through at most n roundings). Kernel tests check every output element against it.
+ */
+export function f32SumBound(n: number, absSum: number): number {
+  return gamma32(n) * absSum;
+}

@@ -1,0 +1,263 @@
+// Online-softmax attention over query rows with causal limits, tiled 4 rows x KB keys. One core
+// serves the three attention kernels: causal prefill and naive decode (MHA, per head) and the
+// fused absorbed decode (MQA in the latent space: key = [c | k_pe], value = c).
+//
+// Query row r sees keys j < base + 1 + floor(r / rowsPerTok) (rowsPerTok = H when rows are
+// (token, head) pairs, 1 when rows are the tokens of one head). Keys are read in blocks of KB
+// (outer loop) so one block is loaded from memory once and reused by every row block while it
+// sits in L2. Per block and 4-row tile: scores (4 rows x 2 keys dot kernel), running max m and
+// sum l (o <- alpha*o + P V with alpha = e^(m_old - m_new)), then o /= l at the end.
+// Memory read: keys part A at kA + j*ldkA (dA floats), part B at kB + j*ldkB (dB floats, may be 0),
+// values at v + j*ldv (dv floats). All strides in floats.
+
+import { madd, hsum, vexp } from "./common";
+
+/** Keys per block. 64 keys of the absorbed latent (576 floats) are 147 KB: L2-resident. */
+export const KB: i32 = 64;
+const KBB: usize = <usize>KB << 2; // bytes of one score row
+
+/** Floats of scratch `attend` needs for R query rows: scores [4, KB] + m [R] + l [R] + alpha [4]. */
+export function attend_scratch_floats(R: i32): i32 {
+  return 4 * KB + 2 * R + 4;
+}
+
+/** dst[0..1] (+)= dot(q_i, k0), dot(q_i, k1) for rows i = 0..3 (rows ldq bytes apart; scores rows KBB apart). */
+// @ts-ignore: decorator
+@inline function dot4x2(q: usize, ldq: usize, k0: usize, k1: usize, d: i32, dst: usize, two: bool, add: bool): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  const q1 = q + ldq, q2 = q1 + ldq, q3 = q2 + ldq;
+  const d4 = d & ~3;
+  let o: usize = 0;
+  const end = <usize>d4 << 2;
+  for (; o < end; o += 16) {
+    const x0 = v128.load(k0 + o), x1 = v128.load(k1 + o);
+    let a = v128.load(q + o);
+    a00 = madd(a, x0, a00); a01 = madd(a, x1, a01);
+    a = v128.load(q1 + o);
+    a10 = madd(a, x0, a10); a11 = madd(a, x1, a11);
+    a = v128.load(q2 + o);
+    a20 = madd(a, x0, a20); a21 = madd(a, x1, a21);
+    a = v128.load(q3 + o);
+    a30 = madd(a, x0, a30); a31 = madd(a, x1, a31);
+  }
+  let s00 = hsum(a00), s01 = hsum(a01), s10 = hsum(a10), s11 = hsum(a11);
+  let s20 = hsum(a20), s21 = hsum(a21), s30 = hsum(a30), s31 = hsum(a31);
+  for (let c = d4; c < d; c++) {
+    const oc = <usize>c << 2;
+    const x0 = load<f32>(k0 + oc), x1 = load<f32>(k1 + oc);
+    let a = load<f32>(q + oc); s00 += a * x0; s01 += a * x1;
+    a = load<f32>(q1 + oc); s10 += a * x0; s11 += a * x1;
+    a = load<f32>(q2 + oc); s20 += a * x0; s21 += a * x1;
+    a = load<f32>(q3 + oc); s30 += a * x0; s31 += a * x1;
+  }
+  if (add) {
+    s00 += load<f32>(dst); s10 += load<f32>(dst + KBB); s20 += load<f32>(dst + 2 * KBB); s30 += load<f32>(dst + 3 * KBB);
+    if (two) { s01 += load<f32>(dst, 4); s11 += load<f32>(dst + KBB, 4); s21 += load<f32>(dst + 2 * KBB, 4); s31 += load<f32>(dst + 3 * KBB, 4); }
+  }
+  store<f32>(dst, s00); store<f32>(dst + KBB, s10); store<f32>(dst + 2 * KBB, s20); store<f32>(dst + 3 * KBB, s30);
+  if (two) { store<f32>(dst, s01, 4); store<f32>(dst + KBB, s11, 4); store<f32>(dst + 2 * KBB, s21, 4); store<f32>(dst + 3 * KBB, s31, 4); }
+}
+
+/** One query row against up to 4 keys (kn of them valid; the pointers of the others repeat k0). */
+// @ts-ignore: decorator
+@inline function dot1x4(q: usize, k0: usize, k1: usize, k2: usize, k3: usize, d: i32, dst: usize, kn: i32, add: bool): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const d4 = d & ~3;
+  const end = <usize>d4 << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const a = v128.load(q + o);
+    a0 = madd(a, v128.load(k0 + o), a0);
+    a1 = madd(a, v128.load(k1 + o), a1);
+    a2 = madd(a, v128.load(k2 + o), a2);
+    a3 = madd(a, v128.load(k3 + o), a3);
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (let c = d4; c < d; c++) {
+    const oc = <usize>c << 2;
+    const a = load<f32>(q + oc);
+    s0 += a * load<f32>(k0 + oc); s1 += a * load<f32>(k1 + oc); s2 += a * load<f32>(k2 + oc); s3 += a * load<f32>(k3 + oc);
+  }
+  if (add) { s0 += load<f32>(dst); if (kn > 1) s1 += load<f32>(dst, 4); if (kn > 2) s2 += load<f32>(dst, 8); if (kn > 3) s3 += load<f32>(dst, 12); }
+  store<f32>(dst, s0);
+  if (kn > 1) store<f32>(dst, s1, 4);
+  if (kn > 2) store<f32>(dst, s2, 8);
+  if (kn > 3) store<f32>(dst, s3, 12);
+}
+
+/** Scores of rows i < nr (4-row tiles when nr == 4) against keys j0 .. j0+nk-1 of one part. */
+function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32, j0: i32, nk: i32, S: usize, add: bool): void {
+  if (nr == 4) {
+    let jj = 0;
+    for (; jj + 2 <= nk; jj += 2) {
+      const k0 = k + <usize>(j0 + jj) * ldkB;
+      dot4x2(q, ldqB, k0, k0 + ldkB, d, S + (<usize>jj << 2), true, add);
+    }
+    if (jj < nk) {
+      const k0 = k + <usize>(j0 + jj) * ldkB;
+      dot4x2(q, ldqB, k0, k0, d, S + (<usize>jj << 2), false, add);
+    }
+  } else {
+    for (let i = 0; i < nr; i++) {
+      const qi = q + <usize>i * ldqB, Si = S + <usize>i * KBB;
+      for (let jj = 0; jj < nk; jj += 4) {
+        const kn = min(4, nk - jj);
+        const k0 = k + <usize>(j0 + jj) * ldkB;
+        const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
+        dot1x4(qi, k0, k1, k2, k3, d, Si + (<usize>jj << 2), kn, add);
+      }
+    }
+  }
+}
+
+/** o rows i < nr: o_i <- alpha_i o_i + sum_jj P[i, jj] v[j0 + jj], columns c0 .. c0+7 (4x8 tile). */
+// @ts-ignore: decorator
+@inline function pv4x8(o: usize, ldoB: usize, alpha: usize, S: usize, v: usize, ldvB: usize, nk: i32): void {
+  const o1 = o + ldoB, o2 = o1 + ldoB, o3 = o2 + ldoB;
+  let al = v128.load32_splat(alpha);
+  let c00 = f32x4.mul(al, v128.load(o)), c01 = f32x4.mul(al, v128.load(o, 16));
+  al = v128.load32_splat(alpha, 4);
+  let c10 = f32x4.mul(al, v128.load(o1)), c11 = f32x4.mul(al, v128.load(o1, 16));
+  al = v128.load32_splat(alpha, 8);
+  let c20 = f32x4.mul(al, v128.load(o2)), c21 = f32x4.mul(al, v128.load(o2, 16));
+  al = v128.load32_splat(alpha, 12);
+  let c30 = f32x4.mul(al, v128.load(o3)), c31 = f32x4.mul(al, v128.load(o3, 16));
+  let p = S;
+  for (let jj = 0; jj < nk; jj++) {
+    const b0 = v128.load(v), b1 = v128.load(v, 16);
+    let a = v128.load32_splat(p);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(p + KBB);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(p + 2 * KBB);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(p + 3 * KBB);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    v += ldvB; p += 4;
+  }
+  v128.store(o, c00); v128.store(o, c01, 16);
+  v128.store(o1, c10); v128.store(o1, c11, 16);
+  v128.store(o2, c20); v128.store(o2, c21, 16);
+  v128.store(o3, c30); v128.store(o3, c31, 16);
+}
+
+/** One row, columns c0 .. c0+7. */
+// @ts-ignore: decorator
+@inline function pv1x8(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
+  const al = f32x4.splat(alpha);
+  let c0 = f32x4.mul(al, v128.load(o)), c1 = f32x4.mul(al, v128.load(o, 16));
+  let p = S;
+  for (let jj = 0; jj < nk; jj++) {
+    const a = v128.load32_splat(p);
+    c0 = madd(a, v128.load(v), c0); c1 = madd(a, v128.load(v, 16), c1);
+    v += ldvB; p += 4;
+  }
+  v128.store(o, c0); v128.store(o, c1, 16);
+}
+
+/** One row, one column (dv % 8 leftovers). */
+// @ts-ignore: decorator
+@inline function pv1x1(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
+  let acc = alpha * load<f32>(o);
+  let p = S;
+  for (let jj = 0; jj < nk; jj++) {
+    acc += load<f32>(p) * load<f32>(v);
+    v += ldvB; p += 4;
+  }
+  store<f32>(o, acc);
+}
+
+/** The core; see the file comment. o [R, dv] (row stride ldo) is overwritten. */
+export function attend(R: i32, rowsPerTok: i32, base: i32,
+  qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
+  kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
+  scale: f32, o: usize, ldo: i32, scratch: usize): void {
+  const S = scratch;
+  const mArr = S + (KBB << 2);
+  const lArr = mArr + (<usize>R << 2);
+  const alpha = lArr + (<usize>R << 2);
+  const ldoB = <usize>ldo << 2, ldvB = <usize>ldv << 2;
+  const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2, ldkAB = <usize>ldkA << 2, ldkBB = <usize>ldkB << 2;
+  const dv8 = dv & ~7;
+  for (let r = 0; r < R; r++) {
+    store<f32>(mArr + (<usize>r << 2), -Infinity);
+    store<f32>(lArr + (<usize>r << 2), 0);
+    memory.fill(o + <usize>r * ldoB, 0, <usize>dv << 2);
+  }
+  const T = base + 1 + (R - 1) / rowsPerTok; // keys the last row sees
+  const vscale = f32x4.splat(scale);
+  const ninf = f32x4.splat(-Infinity);
+  for (let j0 = 0; j0 < T; j0 += KB) {
+    const jMax = min(j0 + KB, T);
+    for (let r0 = 0; r0 < R; r0 += 4) {
+      const nr = min(4, R - r0);
+      const limLast = base + 1 + (r0 + nr - 1) / rowsPerTok;
+      if (limLast <= j0) continue;
+      const jEnd = min(jMax, limLast);
+      const nk = jEnd - j0;
+      const nk4 = (nk + 3) & ~3;
+      // Scores: this is where the keys are read (the latent cache for the absorbed kernel).
+      scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kA, ldkAB, dA, j0, nk, S, false);
+      if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kB, ldkBB, dB, j0, nk, S, true);
+      // Online softmax per row.
+      for (let i = 0; i < nr; i++) {
+        const r = r0 + i;
+        const Si = S + <usize>i * KBB;
+        const lim = base + 1 + r / rowsPerTok; // row i sees keys < lim
+        const valid = min(nk, max(0, lim - j0));
+        for (let jj = valid; jj < nk4; jj++) store<f32>(Si + (<usize>jj << 2), -Infinity);
+        let vm = ninf;
+        for (let jj = 0; jj < nk4; jj += 4) {
+          const x = f32x4.mul(v128.load(Si + (<usize>jj << 2)), vscale);
+          v128.store(Si + (<usize>jj << 2), x);
+          vm = f32x4.max(vm, x);
+        }
+        const mOld = load<f32>(mArr + (<usize>r << 2));
+        const mNew = max(mOld, max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3))));
+        let a: f32 = 1;
+        let sum: f32 = 0;
+        if (mNew == -Infinity) {
+          for (let jj = 0; jj < nk4; jj += 4) v128.store(Si + (<usize>jj << 2), f32x4.splat(0));
+        } else {
+          a = Mathf.exp(mOld - mNew);
+          const vmn = f32x4.splat(mNew);
+          let vs = f32x4.splat(0);
+          for (let jj = 0; jj < nk4; jj += 4) {
+            const e = vexp(f32x4.sub(v128.load(Si + (<usize>jj << 2)), vmn));
+            v128.store(Si + (<usize>jj << 2), e);
+            vs = f32x4.add(vs, e);
+          }
+          sum = hsum(vs);
+          store<f32>(mArr + (<usize>r << 2), mNew);
+        }
+        store<f32>(lArr + (<usize>r << 2), load<f32>(lArr + (<usize>r << 2)) * a + sum);
+        store<f32>(alpha + (<usize>i << 2), a);
+      }
+      // o <- alpha o + P V
+      const vj = v + <usize>j0 * ldvB;
+      const orow = o + <usize>r0 * ldoB;
+      if (nr == 4) {
+        let c = 0;
+        for (; c < dv8; c += 8) pv4x8(orow + (<usize>c << 2), ldoB, alpha, S, vj + (<usize>c << 2), ldvB, nk);
+        for (; c < dv; c++) {
+          for (let i = 0; i < 4; i++) pv1x1(orow + <usize>i * ldoB + (<usize>c << 2), load<f32>(alpha + (<usize>i << 2)), S + <usize>i * KBB, vj + (<usize>c << 2), ldvB, nk);
+        }
+      } else {
+        for (let i = 0; i < nr; i++) {
+          const oi = orow + <usize>i * ldoB, ai = load<f32>(alpha + (<usize>i << 2)), Si = S + <usize>i * KBB;
+          let c = 0;
+          for (; c < dv8; c += 8) pv1x8(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
+          for (; c < dv; c++) pv1x1(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
+        }
+      }
+    }
+  }
+  for (let r = 0; r < R; r++) {
+    const inv = f32x4.splat(<f32>1.0 / load<f32>(lArr + (<usize>r << 2)));
+    const orow = o + <usize>r * ldoB;
+    let c = 0;
+    for (; c + 4 <= dv; c += 4) v128.store(orow + (<usize>c << 2), f32x4.mul(v128.load(orow + (<usize>c << 2)), inv));
+    const invs = <f32>1.0 / load<f32>(lArr + (<usize>r << 2));
+    for (; c < dv; c++) store<f32>(orow + (<usize>c << 2), load<f32>(orow + (<usize>c << 2)) * invs);
+  }
+}

@@ -1,0 +1,135 @@
+// GEMM y = x W^T for prefill: a 4x8 register-blocked micro-kernel over W packed once into
+// 8-column panels (XNNPACK's "gemm_4x8" shape; TOOLCHAIN.md found 4x8 the best simple tile in V8).
+//
+// Panel layout (`pack_nk_8` / `pack_kn_8`): for output columns n = 8p..8p+7 the panel holds
+// W[n, k] at float index (p*K + k)*8 + (n - 8p), zero-padded past N. One panel row (8 floats) is two
+// v128 loads, broadcast against one x element per row: 8 accumulators for a 4x8 tile.
+
+import { madd } from "./common";
+
+/** K is cut into blocks of KC so one panel slice (KC*32 bytes) stays in L1 across all row blocks. */
+const KC: i32 = 256;
+
+/** Scratch for partial panels (N % 8): the tile is stored here, then the valid lanes copied. */
+const TILE: usize = memory.data(32, 16);
+
+/** Floats a packed [N, K] weight takes: ceil(N/8) panels of K*8. */
+export function packed_size_8(N: i32, K: i32): i32 {
+  return ((N + 7) >> 3) * K * 8;
+}
+
+/** Pack W [N, K] (row stride ldw floats, PyTorch Linear layout, y = x W^T) into 8-column panels at dst. */
+export function pack_nk_8(w: usize, ldw: i32, N: i32, K: i32, dst: usize): void {
+  const panels = (N + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < K; k++) {
+      const out = dst + ((<usize>(p * K + k)) << 5);
+      for (let j = 0; j < 8; j++) {
+        const n = p * 8 + j;
+        store<f32>(out + (<usize>j << 2), n < N ? load<f32>(w + ((<usize>n * ldw + k) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** Pack B [K, N] (row stride ldb floats, y = x B) into the same panels: W = B^T. */
+export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void {
+  const panels = (N + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < K; k++) {
+      const out = dst + ((<usize>(p * K + k)) << 5);
+      for (let j = 0; j < 8; j++) {
+        const n = p * 8 + j;
+        store<f32>(out + (<usize>j << 2), n < N ? load<f32>(b + ((<usize>k * ldb + n) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** Store (or add into y when acc) the first nr lanes of [lo | hi]. */
+// @ts-ignore: decorator
+@inline export function storeRow8(y: usize, lo: v128, hi: v128, nr: i32, acc: bool): void {
+  if (nr == 8) {
+    if (acc) {
+      lo = f32x4.add(lo, v128.load(y));
+      hi = f32x4.add(hi, v128.load(y, 16));
+    }
+    v128.store(y, lo);
+    v128.store(y, hi, 16);
+  } else {
+    v128.store(TILE, lo);
+    v128.store(TILE, hi, 16);
+    for (let j = 0; j < nr; j++) {
+      const o = y + (<usize>j << 2);
+      const t = load<f32>(TILE + (<usize>j << 2));
+      store<f32>(o, acc ? load<f32>(o) + t : t);
+    }
+  }
+}
+
+/** 4 rows x 8 columns over kc steps of k. x rows at x0 + i*ldxB; w = panel slice; y rows at y0 + i*ldyB. */
+// @ts-ignore: decorator
+@inline function micro4x8(x0: usize, ldxB: usize, w: usize, kc: i32, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(w), b1 = v128.load(w, 16);
+    let a = v128.load32_splat(x0);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(x1);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(x2);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(x3);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    x0 += 4; x1 += 4; x2 += 4; x3 += 4; w += 32;
+  }
+  storeRow8(y0, c00, c01, nr, acc);
+  storeRow8(y0 + ldyB, c10, c11, nr, acc);
+  storeRow8(y0 + 2 * ldyB, c20, c21, nr, acc);
+  storeRow8(y0 + 3 * ldyB, c30, c31, nr, acc);
+}
+
+/** 1 row x 8 columns, for the M % 4 leftover rows. Two k-phases keep two chains per half. */
+// @ts-ignore: decorator
+@inline function micro1x8(x0: usize, w: usize, kc: i32, y0: usize, nr: i32, acc: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    let a = v128.load32_splat(x0);
+    c0 = madd(a, v128.load(w), c0); c1 = madd(a, v128.load(w, 16), c1);
+    a = v128.load32_splat(x0, 4);
+    d0 = madd(a, v128.load(w, 32), d0); d1 = madd(a, v128.load(w, 48), d1);
+    x0 += 8; w += 64;
+  }
+  if (k < kc) {
+    const a = v128.load32_splat(x0);
+    c0 = madd(a, v128.load(w), c0); c1 = madd(a, v128.load(w, 16), c1);
+  }
+  storeRow8(y0, f32x4.add(c0, d0), f32x4.add(c1, d1), nr, acc);
+}
+
+/**
+ * y [M, N] (row stride ldy) = x [M, K] (row stride ldx) W^T, W packed by pack_nk_8 (K as packed).
+ * Loops: K blocks (L1-sized panel slices) > panels > 4-row blocks, so each W panel is read from
+ * memory once per K block and x stays in L2.
+ */
+export function gemm_4x8(M: i32, N: i32, K: i32, x: usize, ldx: i32, wp: usize, y: usize, ldy: i32): void {
+  const panels = (N + 7) >> 3;
+  const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
+  const M4 = M & ~3;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const acc = k0 > 0;
+    for (let p = 0; p < panels; p++) {
+      const w = wp + ((<usize>(p * K + k0)) << 5);
+      const nr = min(8, N - p * 8);
+      const yp = y + (<usize>(p * 8) << 2);
+      const xk = x + (<usize>k0 << 2);
+      let i = 0;
+      for (; i < M4; i += 4) micro4x8(xk + <usize>i * ldxB, ldxB, w, kc, yp + <usize>i * ldyB, ldyB, nr, acc);
+      for (; i < M; i++) micro1x8(xk + <usize>i * ldxB, w, kc, yp + <usize>i * ldyB, nr, acc);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+// The WASM core: float32 kernels over pointers and sizes (no allocation, no policy). One export
+// line per kernel family; the host (src/wasm) names each kernel with its ISA from `isa()`.
+export { isa, heap_base } from "./common";
+export { packed_size_8, pack_nk_8, pack_kn_8, gemm_4x8 } from "./gemm";
+export { gemv_1x8 } from "./gemv";
+export { rmsnorm } from "./norm";
+export { rope_interleaved, rope_half } from "./rope";
+export { linear, mla_compress, mla_decompress, mla_absorb_q } from "./mla";
+export { KB as ATTN_KEY_BLOCK, attend_scratch_floats } from "./attention_core";
+export { attn_causal_4x8 } from "./attention_prefill";
+export { attn_decode_naive } from "./attention_naive";
+export { attn_absorbed_fused } from "./attention_absorbed";

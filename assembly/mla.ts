@@ -1,0 +1,72 @@
+// The MLA steps between the projections and the attention: compression (wkv_a -> split ->
+// kv_norm -> rope -> append to the latent cache), decompression (wkv_b into per-head K/V) and
+// q-absorption (q_nope x W_UK per head). Rows r = b*s + t; destinations per batch row b come from
+// a table of u32 byte pointers (rows of one cache need not be adjacent).
+
+import { gemm_4x8 } from "./gemm";
+import { gemv_1x8 } from "./gemv";
+import { packed_size_8 } from "./gemm";
+import { rmsnorm } from "./norm";
+import { rope } from "./rope";
+
+/** y = x W^T: GEMV when there is one row, the 4x8 GEMM otherwise. */
+export function linear(M: i32, N: i32, K: i32, x: usize, ldx: i32, wp: usize, y: usize, ldy: i32): void {
+  if (M == 1) gemv_1x8(N, K, x, wp, y);
+  else gemm_4x8(M, N, K, x, ldx, wp, y, ldy);
+}
+
+/**
+ * x [N, D] (row stride ldx) -> wkv_a -> kv [N, C+dr] in `scratch`; for row r = b*s + t:
+ * kvRows[b] + t*C <- kv_norm(kv[r, :C]) and peRows[b] + t*dr <- rope(kv[r, C:]) (table row t).
+ * kvRows/peRows: u32 pointer tables [B], each already pointing at the first new position.
+ */
+export function mla_compress(N: i32, s: i32, D: i32, C: i32, dr: i32, x: usize, ldx: i32, wkva: usize, kvNorm: usize, eps: f32,
+  layout: i32, cos: usize, sin: usize, scratch: usize, kvRows: usize, peRows: usize): void {
+  const w = C + dr;
+  linear(N, w, D, x, ldx, wkva, scratch, w);
+  for (let r = 0; r < N; r++) {
+    const b = r / s, t = r % s;
+    const src = scratch + ((<usize>r * w) << 2);
+    const kvDst = <usize>load<u32>(kvRows + (<usize>b << 2)) + ((<usize>t * C) << 2);
+    const peDst = <usize>load<u32>(peRows + (<usize>b << 2)) + ((<usize>t * dr) << 2);
+    rmsnorm(1, C, src, C, kvNorm, kvDst, C, eps);
+    memory.copy(peDst, src + (<usize>C << 2), <usize>dr << 2);
+    rope(layout, 1, 1, peDst, dr, dr, dr, cos + ((<usize>t * (dr >> 1)) << 2), sin + ((<usize>t * (dr >> 1)) << 2), 1);
+  }
+}
+
+/**
+ * c [N, C] (row stride ldc) -> wkv_b -> [N, H, dn+dv] in `scratch`; for row r = b*s + t and head h:
+ * kRows[b] + (t*H + h)*(dn+dr) <- [k_nope | kpe[r]] (k_pe shared by all heads) and
+ * vRows[b] + (t*H + h)*dv <- v. kpe [N, dr] already roped.
+ */
+export function mla_decompress(N: i32, s: i32, H: i32, C: i32, dn: i32, dr: i32, dv: i32, c: usize, ldc: i32, wkvb: usize,
+  kpe: usize, scratch: usize, kRows: usize, vRows: usize): void {
+  const w = dn + dv, qk = dn + dr;
+  linear(N, H * w, C, c, ldc, wkvb, scratch, H * w);
+  for (let r = 0; r < N; r++) {
+    const b = r / s, t = r % s;
+    const kRow = <usize>load<u32>(kRows + (<usize>b << 2)) + ((<usize>t * H * qk) << 2);
+    const vRow = <usize>load<u32>(vRows + (<usize>b << 2)) + ((<usize>t * H * dv) << 2);
+    const pe = kpe + ((<usize>r * dr) << 2);
+    for (let h = 0; h < H; h++) {
+      const src = scratch + ((<usize>(r * H + h) * w) << 2);
+      const kDst = kRow + ((<usize>h * qk) << 2);
+      memory.copy(kDst, src, <usize>dn << 2);
+      memory.copy(kDst + (<usize>dn << 2), pe, <usize>dr << 2);
+      memory.copy(vRow + ((<usize>h * dv) << 2), src + (<usize>dn << 2), <usize>dv << 2);
+    }
+  }
+}
+
+/**
+ * q_abs[r, h] = q_nope[r, h] W_UK[h]: q [N, H, qk] (q_nope = first dn of each head) -> qabs [N, H, C].
+ * wuk: per head h, W_UK[h] = wkv_b[h*(dn+dv) .. +dn, :] ([dn, C], y = x B) packed by pack_kn_8,
+ * heads packed_size_8(C, dn) floats apart.
+ */
+export function mla_absorb_q(N: i32, H: i32, C: i32, dn: i32, qk: i32, q: usize, wuk: usize, qabs: usize): void {
+  const stride = <usize>packed_size_8(C, dn) << 2;
+  for (let h = 0; h < H; h++) {
+    gemm_4x8(N, C, dn, q + ((<usize>h * qk) << 2), H * qk, wuk + <usize>h * stride, qabs + ((<usize>h * C) << 2), H * C);
+  }
+}
