@@ -11,6 +11,7 @@ import { bundle, ROOT } from "./bundle.mjs";
 import { VECTOR_ATOL } from "../../dist/index.js";
 import { expectations, judge } from "./judge.mjs";
 import { liveCount } from "./procs.mjs";
+import { runExamples } from "./examples.mjs";
 import { runBun, runDeno, runNode, runWorkerd } from "./runtimes.mjs";
 import { wasmBuilds, DEFAULT_BACKEND } from "./wasm-files.mjs";
 
@@ -18,7 +19,7 @@ const RUNTIMES = { node: runNode, deno: runDeno, bun: runBun, workerd: runWorker
 const BINS = { node: process.execPath, deno: join(ROOT, "node_modules", ".bin", "deno"), bun: join(ROOT, "node_modules", ".bin", "bun"), workerd: join(ROOT, "node_modules", ".bin", "workerd") };
 const PER_RUNTIME_TIMEOUT_MS = 120_000;
 
-const { values } = parseArgs({ options: { backend: { type: "string", default: DEFAULT_BACKEND }, only: { type: "string", default: Object.keys(RUNTIMES).join(",") } } });
+const { values } = parseArgs({ options: { backend: { type: "string", default: DEFAULT_BACKEND }, only: { type: "string", default: Object.keys(RUNTIMES).join(",") }, "no-examples": { type: "boolean", default: false } } });
 const backend = /** @type {"wasm" | "reference"} */ (values.backend);
 if (backend !== "wasm" && backend !== "reference") throw new Error(`--backend ${backend}: expected wasm or reference`);
 const names = /** @type {(keyof typeof RUNTIMES)[]} */ ((values.only ?? "").split(",").filter(Boolean));
@@ -47,6 +48,7 @@ await Promise.all(
     for (let n = queue.shift(); n; n = queue.shift()) runs.push(await runOne(n));
   }),
 );
+const examples = values["no-examples"] ? [] : await runExamples(BINS, outDir);
 runs.sort((a, b) => names.indexOf(/** @type {any} */ (a.runtime)) - names.indexOf(/** @type {any} */ (b.runtime)));
 
 const sci = (/** @type {number} */ x) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
@@ -68,6 +70,11 @@ for (const r of runs) {
   for (const p of res.probes) notes.push(`${r.runtime}: probe "${p.name}" ${p.ok ? "ok" : "FAILED"}: ${p.detail}`);
   for (const f of j.failures) notes.push(`${r.runtime}: FAIL ${f}`);
 }
+for (const e of examples) {
+  if (!e.pass) failed++;
+  rows.push([e.name, "-", "-", "-", "-", "-", "-", sci(e.err), "-", "-", "-", e.pass ? "pass" : "FAIL"]);
+  notes.push(`${e.name}: ${e.pass ? "" : "FAIL "}${e.detail}`);
+}
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (/** @type {string[]} */ row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
 console.log(`runtime matrix: ${vectors.length} official vectors (naive + absorbed, outputs and caches) + 1 absorbed decode step, max abs error <= ${VECTOR_ATOL} (VECTOR_ATOL, as mlakit verify)`);
@@ -80,5 +87,5 @@ if (liveCount() !== 0) {
   broken++;
 }
 console.log(`matrix took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-console.log(`runtimes: ${runs.length - failed - broken} passed, ${failed + broken} failed`);
+console.log(`runtimes: ${runs.length + examples.length - failed - broken} passed, ${failed + broken} failed`);
 process.exitCode = broken ? 2 : failed ? 1 : 0;
