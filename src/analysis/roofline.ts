@@ -64,27 +64,33 @@ export interface Crossover {
 }
 
 /**
- * Integer points in [lo, hi] where the sign of f changes (f(x) < 0: a faster). Times are piecewise
- * linear in the context (a max of two lines), so a fine geometric scan plus bisection finds every
- * change that spans more than one grid cell; the scan has 64 points per octave.
+ * Integer points in [lo, hi] where the strict sign of f changes (f < 0: a faster, f > 0: b faster;
+ * ties, f = 0, are neither, so leaving a tie is not a crossover). Returns the first integer with the
+ * new sign. Times are piecewise linear in the context (a max of two lines), so a fine geometric scan
+ * (64 points per octave) plus bisection finds every change that spans more than one grid cell.
  */
 export function signChanges(f: (x: number) => number, lo: number, hi: number): number[] {
   const xs: number[] = [];
   for (let x = lo; x <= hi; x = Math.max(x + 1, Math.floor(x * 2 ** (1 / 64)))) xs.push(x);
   if (xs[xs.length - 1] !== hi) xs.push(hi);
+  const sgn = (x: number) => Math.sign(f(x));
   const out: number[] = [];
-  const sgn = (x: number) => (f(x) < 0 ? -1 : 1); // a tie counts as "a not faster"
+  let a = xs[0], sa = sgn(a);
   for (let i = 1; i < xs.length; i++) {
-    let a = xs[i - 1], b = xs[i];
-    const sa = sgn(a), sb = sgn(b);
-    if (sa === sb) continue;
-    // first integer in (a, b] with sign sb
-    while (b - a > 1) {
-      const mid = Math.floor((a + b) / 2);
-      if (sgn(mid) === sb) b = mid;
-      else a = mid;
+    const sb = sgn(xs[i]);
+    if (sb === 0) continue;
+    if (sa !== 0 && sb !== sa) {
+      // first integer in (a, xs[i]] whose sign is sb
+      let l = a, r = xs[i];
+      while (r - l > 1) {
+        const mid = Math.floor((l + r) / 2);
+        if (sgn(mid) === sb) r = mid;
+        else l = mid;
+      }
+      out.push(r);
     }
-    out.push(b);
+    a = xs[i];
+    sa = sb;
   }
   return out;
 }
