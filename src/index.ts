@@ -9,3 +9,17 @@ export * from "./verify.js";
 export * from "./io/mla-vectors.js";
 export * from "./reference/index.js";
 export * from "./conformance/index.js";
+// The cost model (browser-safe: the web page draws its tables and charts from these).
+export * from "./analysis/kv-cache.js";
+export * from "./analysis/formats.js";
+// conformance/ exports a list of the same names; this explicit export picks the cost model's.
+export { CACHE_FORMATS } from "./analysis/formats.js";
+export * from "./analysis/work.js";
+export * from "./analysis/cost.js";
+export * from "./analysis/roofline.js";
+export * from "./analysis/seed.js";
+export * from "./analysis/analyze.js";
+export * from "./analysis/bench-results.js";
+export * from "./analysis/charts.js";
+export * from "./analysis/svg.js";
+export * from "./analysis/units.js";

@@ -13,6 +13,11 @@ import { referenceBackend } from "../../src/reference/index.js";
 import { verifyCase } from "../../src/verify.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { preset, validateConfig } from "../../src/config.js";
+import { decodeShape, layerCost } from "../../src/analysis/cost.js";
+import { analyze } from "../../src/analysis/analyze.js";
+import { DEFAULT_MACHINE } from "../../src/analysis/bench-results.js";
+import { KV_SCHEMES } from "../../src/analysis/kv-cache.js";
+import { fmtBytes } from "../../src/analysis/units.js";
 import type { PageState } from "../../web/src/state.js";
 import { forbidNodeBuiltins } from "../../web/forbid-node-builtins.js";
 import { CHROMIUM_PATH, HAVE_CHROMIUM, REQUIRE_BROWSER, ROOT, buildPage, launchChromium, servePage } from "./harness.js";
@@ -81,6 +86,18 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(pageErrors).toEqual([]);
     });
 
+    it("shows the cost model's KV-cache figures and both charts for the chosen preset", async () => {
+      await page.selectOption("#kv-preset", "kimi-k2");
+      await page.fill("#kv-context", "65536");
+      await page.selectOption("#kv-format", "fp8");
+      const cfg = preset("kimi-k2");
+      const a = analyze(cfg, "kimi-k2", { context: 65536, batch: 1, format: "fp8", machine: DEFAULT_MACHINE });
+      const rows = await page.$$eval("#kv-table table:first-of-type tbody tr", (trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent)));
+      expect(rows.map((r) => r[0])).toEqual([...KV_SCHEMES]);
+      for (const r of rows) expect(r[3]).toBe(fmtBytes(a.kvCache[r[0] as (typeof KV_SCHEMES)[number]].totalBytes));
+      expect(await page.$$eval("#kv-charts svg", (svgs) => svgs.map((s) => s.textContent ?? ""))).toEqual([expect.stringContaining("KV cache of kimi-k2"), expect.stringContaining("Decode step of one kimi-k2 layer")]);
+    });
+
     it("verifies every bundled official vector, agreeing with the oracle in Node", async () => {
       await page.click("#verify-run");
       await page.waitForSelector("body[data-verify]", { timeout: 60_000 });
@@ -137,6 +154,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         expect(p.ms).toBeGreaterThan(0);
         expect(Number.isFinite(p.ms)).toBe(true);
         expect(p.reps).toBeGreaterThanOrEqual(5);
+        expect(p.flops).toBe(layerCost(cfg, p.path, decodeShape(run.context, 1), { format: "f32" }).flops);
       }
     }, 90_000);
 

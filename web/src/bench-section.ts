@@ -5,6 +5,7 @@
 import { type AttentionLayer, type MlaConfig, PRESET_NAMES, Rng, mlaWeightShapes, preset, randomMlaWeights, validateConfig } from "mlakit";
 import type { PageBackend } from "./backends.js";
 import { decodeStepFlops } from "./cost.js";
+import { fmtSi } from "./analysis.js";
 import { byId, bytes, el, int, labelled, sci, select, table } from "./dom.js";
 import { type BenchPath, type BenchRun, state } from "./state.js";
 
@@ -23,7 +24,7 @@ function weightBytes(cfg: MlaConfig): number {
   return Object.values(mlaWeightShapes(cfg)).reduce((n, s) => n + (s as number[]).reduce((a, b) => a * b, 1), 0) * 4;
 }
 
-export function mountBenchSection(backends: PageBackend[]): void {
+export function mountBenchSection(backends: PageBackend[], onRun: () => void): void {
   const presetSel = select(
     "bench-preset",
     PRESET_NAMES.map((p) => {
@@ -48,6 +49,7 @@ export function mountBenchSection(backends: PageBackend[]): void {
       const run = await runBench(backends[Number(backendSel.value)], presetSel.value, Number(ctxSel.value), (msg) => out.replaceChildren(el("p", {}, msg)));
       state.bench = run;
       render(out, run);
+      onRun();
     } catch (e) {
       state.errors.push(`bench: ${String(e)}`);
       out.replaceChildren(el("p", { class: "error" }, String(e)));
@@ -105,14 +107,15 @@ function render(out: HTMLElement, run: BenchRun): void {
   out.replaceChildren(
     table(
       ["path", "ms / step (median)", "GFLOP/s", "FLOPs / step", "cache in use", "steps timed"],
-      run.paths.map((p) => [p.path, p.ms.toFixed(3), p.flops === null ? "—" : (p.flops / p.ms / 1e6).toFixed(2), p.flops === null ? "—" : sci(p.flops), bytes(p.cacheBytes), p.reps]),
+      run.paths.map((p) => [p.path, p.ms.toFixed(3), (p.flops / p.ms / 1e6).toFixed(2), fmtSi(p.flops), bytes(p.cacheBytes), p.reps]),
     ),
     el(
       "p",
       { class: "note", id: "bench-summary" },
       `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.build ? ` — WASM build chosen: ${run.build}` : ""}. ` +
         `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
-        `performance.now() is coarsened by the browser; each figure is the median of many steps.`,
+        `FLOPs from the cost model (src/analysis); performance.now() is coarsened by the browser, so each time is the median of many steps. ` +
+        `Pick the same preset in the section above to see these points on its time chart.`,
     ),
   );
 }

@@ -1,6 +1,7 @@
-// FLOPs of one decode step, from the cost model (src/analysis). null until the model is wired in.
-import type { MlaConfig } from "mlakit";
+// FLOPs of one decode step of one layer, from the cost model (src/analysis): the same closed
+// forms that property tests check against the oracle's own counts.
+import { type MlaConfig, decodeShape, layerCost } from "mlakit";
 
-export function decodeStepFlops(_cfg: MlaConfig, _context: number, _path: "absorbed" | "naive"): number | null {
-  return null;
+export function decodeStepFlops(cfg: MlaConfig, context: number, path: "absorbed" | "naive"): number {
+  return layerCost(cfg, path, decodeShape(context, 1), { format: "f32" }).flops;
 }

@@ -1,39 +1,63 @@
-// The KV-cache comparison for a chosen preset and context length: the cost model's numbers
-// (src/analysis) as a table and its charts.
+// The cost model (src/analysis) for a chosen preset, context length and cache format: the KV cache
+// of every scheme, what one decode step costs on each path, and the analysis' two charts. When a
+// decode step of the same preset was timed on this page, its points are drawn on the time chart.
 import { PRESET_NAMES, preset } from "mlakit";
-import { KV_SCHEMES, kvElementsPerTokenPerLayer } from "./analysis.js";
-import { byId, bytes, el, int, labelled, select, table } from "./dom.js";
+import { CACHE_FORMATS, type CacheFormat, DEFAULT_MACHINE, KV_SCHEMES, type MeasuredDecode, analyze, cacheChart, fmtBytes, fmtSeconds, fmtSi, svgDocument, timeChart } from "./analysis.js";
+import { byId, el, int, labelled, select, table } from "./dom.js";
+import { state } from "./state.js";
 
-const DTYPES: Record<string, number> = { bf16: 2, fp8: 1, fp32: 4 };
+const DECODE_PATHS = ["naive", "absorbed", "recompute", "mha", "gqa", "mqa"] as const;
 
-export function mountKvSection(): void {
+export function mountKvSection(): () => void {
   const presetSel = select("kv-preset", PRESET_NAMES.map((p) => ({ value: p, label: p })), "deepseek-v3");
   const ctx = el("input", { id: "kv-context", type: "number", min: "1", step: "1024", value: "32768" });
-  const dtypeSel = select("kv-dtype", Object.keys(DTYPES).map((d) => ({ value: d, label: d })), "bf16");
-  byId("kv-controls").append(labelled("preset", presetSel), labelled("context (tokens)", ctx), labelled("cache dtype", dtypeSel));
-  const update = (): void => render(presetSel.value, Math.max(1, Math.floor(Number(ctx.value) || 1)), dtypeSel.value);
-  for (const c of [presetSel, ctx, dtypeSel]) c.addEventListener("input", update);
+  const formatSel = select("kv-format", CACHE_FORMATS.map((f) => ({ value: f, label: f })), "bf16");
+  byId("kv-controls").append(labelled("preset", presetSel), labelled("context (tokens)", ctx), labelled("cache format", formatSel));
+  const update = (): void => {
+    try {
+      render(presetSel.value, Math.max(1, Math.floor(Number(ctx.value) || 1)), formatSel.value as CacheFormat);
+    } catch (e) {
+      byId("kv-table").replaceChildren(el("p", { class: "error" }, String(e)));
+    }
+  };
+  for (const c of [presetSel, ctx, formatSel]) c.addEventListener("input", update);
   update();
+  return update;
 }
 
-function render(name: string, context: number, dtype: string): void {
+function render(name: string, context: number, format: CacheFormat): void {
   const cfg = preset(name);
-  const eb = DTYPES[dtype];
-  const mla = kvElementsPerTokenPerLayer(cfg, "mla");
+  const machine = DEFAULT_MACHINE;
+  const a = analyze(cfg, name, { context, batch: 1, format, machine });
   byId("kv-table").replaceChildren(
     el(
       "p",
       { class: "note" },
       `${name}: D ${cfg.dim}, H ${cfg.n_heads}, q_lora_rank ${cfg.q_lora_rank}, kv_lora_rank ${cfg.kv_lora_rank}, ` +
-        `qk_nope ${cfg.qk_nope_head_dim}, qk_rope ${cfg.qk_rope_head_dim}, v ${cfg.v_head_dim}, ${cfg.n_layers} layers; ${dtype}, ${int(context)} tokens, batch 1.`,
+        `qk_nope ${cfg.qk_nope_head_dim}, qk_rope ${cfg.qk_rope_head_dim}, v ${cfg.v_head_dim}, ${cfg.n_layers} layers; ${format} cache, ${int(context)} tokens, batch 1.`,
     ),
     table(
-      ["scheme", "elements / token / layer", "bytes / token (all layers)", `cache at ${int(context)} tokens`, "vs MLA"],
+      ["cache scheme", "elements / token / layer", "bytes / token (all layers)", `cache at ${int(context)} tokens`, "vs MLA"],
       KV_SCHEMES.map((s) => {
-        const e = kvElementsPerTokenPerLayer(cfg, s);
-        const cells = [s, int(e), bytes(e * eb * cfg.n_layers), bytes(e * eb * cfg.n_layers * context), `${(e / mla).toFixed(2)}x`];
+        const f = a.kvCache[s];
+        const cells = [s, int(f.elementsPerTokenPerLayer), fmtBytes(f.bytesPerToken), fmtBytes(f.totalBytes), `${f.vsMla.toFixed(2)}x`];
         return s === "mla" ? { cells, cls: "mla" } : cells;
       }),
     ),
+    el("h3", {}, `One decode step of the whole model at ${int(context)} tokens (roofline on ${machine.gflops} GFLOP/s, ${machine.gbps} GB/s)`),
+    table(
+      ["path", "FLOPs", "bytes moved", "FLOP / byte", "bound", "predicted time"],
+      DECODE_PATHS.map((p) => {
+        const d = a.decode[p];
+        return [p, fmtSi(d.flops), fmtBytes(d.bytes), d.intensity.toFixed(1), d.bound, fmtSeconds(d.seconds)];
+      }),
+    ),
+    el("p", { class: "note" }, `Machine: ${machine.source}.`),
   );
+  const measured: MeasuredDecode[] =
+    state.bench && state.bench.preset === name
+      ? state.bench.paths.map((p) => ({ path: p.path, heads: cfg.n_heads, context: state.bench!.context, seconds: p.ms / 1e3, label: `this browser, ${state.bench!.backend}` }))
+      : [];
+  const common = { format, batch: 1, maxContext: cfg.max_seq_len, groups: a.groups, seedRank: a.seedRank };
+  byId("kv-charts").innerHTML = svgDocument([cacheChart(cfg, name, common)]) + svgDocument([timeChart(cfg, name, { ...common, machine, measured })]);
 }

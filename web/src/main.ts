@@ -14,8 +14,8 @@ async function main(): Promise<void> {
   byId("status").textContent =
     `Library entry loaded (${state.entryExports.length} exports). Backends: ` +
     backends.map((b) => `${b.backend.name} (${b.backend.precision}${b.build ? `, ${b.build} build` : ""})`).join(", ") + ".";
-  mountKvSection();
-  mountBenchSection(backends);
+  const redrawAnalysis = mountKvSection();
+  mountBenchSection(backends, redrawAnalysis);
   mountVerifySection(backends);
   byId("footer").textContent = `mlakit in ${navigator.userAgent}`;
   document.body.dataset.state = "ready";

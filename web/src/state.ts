@@ -16,8 +16,8 @@ export interface BenchPath {
   /** Median ms of one decode step. */
   ms: number;
   reps: number;
-  /** FLOPs of one decode step by the cost model, or null when the model is not available. */
-  flops: number | null;
+  /** FLOPs of one decode step of one layer, by the cost model (layerCost at decodeShape(context, 1)). */
+  flops: number;
   /** Output of the decode step, [D]. */
   y: number[];
   cacheBytes: number;
