@@ -1,0 +1,133 @@
+// `mlakit analyze` in-process through run(): JSON keys and figures, tables, SVG, the machine from
+// a benchmark result, and exit code 2 with a clear message for bad flags and configs.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseBenchResults } from "../../src/analysis/bench-results.js";
+import { run } from "../../src/cli/run.js";
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const code = await run(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "mlakit-analyze-"));
+const noBench = join(dir, "no-bench.json");
+writeFileSync(noBench, "{}");
+
+describe("mlakit analyze --json", () => {
+  it("headline keys for every scheme and path; V3 bf16 figures from the paper", async () => {
+    const r = await cli("analyze", "--preset", "deepseek-v3", "--context", "4096", "--format", "bf16", "--machine", "31,14", "--json");
+    expect(r.code).toBe(0);
+    const a = JSON.parse(r.out);
+    for (const s of ["mha", "gqa", "mqa", "mla", "mlaNaiveCache", "seedPerHead"]) {
+      for (const k of ["elementsPerTokenPerLayer", "bytesPerTokenPerLayer", "totalBytes"]) expect(typeof a.kvCache[s][k]).toBe("number");
+    }
+    for (const p of ["naive", "recompute", "absorbed", "mha"]) {
+      expect(a.decode[p].flops).toBeGreaterThan(0);
+      expect(a.decode[p].bytes).toBeGreaterThan(0);
+    }
+    expect(a.kvCache.mla.elementsPerTokenPerLayer).toBe(576);
+    expect(a.kvCache.mla.bytesPerTokenPerLayer).toBe(1152);
+    expect(a.kvCache.mla.totalBytes).toBe(70272 * 4096);
+    expect(a.kvCache.mha.elementsPerTokenPerLayer).toBe(32768);
+    expect(a.kvCache.mlaNaiveCache.elementsPerTokenPerLayer).toBe(40960);
+    expect(a.machine).toMatchObject({ gflops: 31, gbps: 14 });
+    // Absorbed decode, whole model, by hand: 61 x 2 [D Q + Q H 192 + D 576 + H 256 512 + L H 1088 + D H 128].
+    const D = 7168, Q = 1536, H = 128, L = 4096;
+    expect(a.decode.absorbed.flops).toBe(61 * 2 * (D * Q + Q * H * 192 + D * 576 + H * 256 * 512 + L * H * 1088 + D * H * 128));
+  });
+
+  it("--format fp8 gives FlashMLA's 656 bytes per token per layer; --batch multiplies totals", async () => {
+    const a = JSON.parse((await cli("analyze", "--preset", "deepseek-v3", "--context", "1000", "--batch", "3", "--format", "fp8", "--machine", "31,14", "--json")).out);
+    expect(a.kvCache.mla.bytesPerTokenPerLayer).toBe(656);
+    expect(a.kvCache.mla.totalBytes).toBe(656 * 61 * 1000 * 3);
+  });
+
+  it("--config reads an official ModelArgs JSON or a Hugging Face config.json", async () => {
+    const hf = join(dir, "hf.json");
+    writeFileSync(hf, JSON.stringify({ hidden_size: 2048, num_attention_heads: 16, q_lora_rank: null, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128, max_position_embeddings: 163840, num_hidden_layers: 27, rope_scaling: { type: "yarn", factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 } }));
+    const a = JSON.parse((await cli("analyze", "--config", hf, "--context", "100", "--machine", "31,14", "--json")).out);
+    expect(a.config.n_heads).toBe(16);
+    expect(a.kvCache.mha.elementsPerTokenPerLayer).toBe(2 * 16 * 128);
+    expect(a.kvCache.mla.totalBytes).toBe(1152 * 27 * 100);
+  });
+});
+
+describe("mlakit analyze: tables, charts, machine", () => {
+  it("prints readable tables with the machine's source", async () => {
+    const r = await cli("analyze", "--preset", "deepseek-v2-lite", "--context", "2048", "--bench", noBench);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/KV cache/);
+    expect(r.out).toMatch(/Decode step at context 2,048/);
+    expect(r.out).toMatch(/Crossovers/);
+    expect(r.out).toMatch(/seed formula/);
+    expect(r.out).toMatch(/default: one Zen 3 core/); // no probe in the bench file: the default, said so
+  });
+
+  it("takes the machine from a benchmark probe and overlays measured decode points on the chart", async () => {
+    const bench = join(dir, "latest.json");
+    writeFileSync(
+      bench,
+      JSON.stringify({
+        probe: { peakSimd128Gflops: 30, peakRelaxedGflops: 45, streamGBs: 13.5, l2GBs: 55 },
+        results: [
+          { name: "decode absorbed V3 H=128 S=4096", medianMs: 12.5 },
+          { name: "decode naive V3 H=128 S=4096", medianMs: 30 },
+        ],
+      }),
+    );
+    const svg = join(dir, "chart.svg");
+    const r = await cli("analyze", "--preset", "deepseek-v3", "--context", "4096", "--bench", bench, "--svg", svg, "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).machine).toMatchObject({ gflops: 45, gbps: 13.5 });
+    const text = readFileSync(svg, "utf8");
+    expect(text.startsWith("<svg")).toBe(true);
+    expect(text).toMatch(/KV cache of deepseek-v3/);
+    expect(text).toMatch(/measured absorbed/);
+    expect((text.match(/<circle/g) ?? []).length).toBe(2 + 2); // two points + two legend markers
+    expect((text.match(/<path /g) ?? []).length).toBe(6 + 4); // one line per scheme, one per timed path
+  });
+
+  it("the bench parser reads several shapes of results and ignores what it cannot place", () => {
+    const r = parseBenchResults({ machine: { probe: { gflops: 20, gbps: 9 } }, suites: { decode: { absorbed: [{ S: 1024, H: 16, median_us: 800 }] }, other: { naive: { context: 3, medianMs: 1 } } } });
+    expect(r.machine).toMatchObject({ gflops: 20, gbps: 9 });
+    expect(r.decode).toEqual([expect.objectContaining({ path: "absorbed", heads: 16, context: 1024 })]);
+    expect(r.decode[0].seconds).toBeCloseTo(800e-6, 15);
+    expect(parseBenchResults({ runs: 5, decode: "x" })).toEqual({ machine: undefined, decode: [] });
+  });
+});
+
+describe("mlakit analyze: bad input -> a clear message and exit 2", () => {
+  const bad = join(dir, "bad.json");
+  writeFileSync(bad, "{ not json");
+  const badField = join(dir, "bad-field.json");
+  writeFileSync(badField, JSON.stringify({ n_heads: 0 }));
+  const cases: [string[], RegExp][] = [
+    [["--context", "abc"], /--context "abc": expected a positive integer/],
+    [["--context", "0"], /--context "0"/],
+    [["--batch", "-1"], /batch/],
+    [["--format", "fp4"], /--format "fp4": expected one of f32, bf16, f16, int8, fp8/],
+    [["--machine", "31"], /--machine "31": expected GFLOPS,GBPS/],
+    [["--machine", "31,-2"], /--machine/],
+    [["--preset", "gpt-2"], /preset = "gpt-2": expected one of deepseek-v3/],
+    [["--preset", "deepseek-v3", "--config", bad], /not both/],
+    [["--config", join(dir, "missing.json")], /no such file/],
+    [["--config", bad], /not valid JSON/],
+    [["--config", badField], /n_heads = 0: expected a positive integer/],
+    [["--groups", "7"], /groups = 7: expected a divisor of n_heads \(128\)/],
+    [["--frobnicate"], /frobnicate/],
+    [["extra"], /no positional arguments/],
+    [["--bench", join(dir, "missing.json")], /--bench .*no such file/],
+  ];
+  for (const [argv, msg] of cases) {
+    it(argv.join(" "), async () => {
+      const r = await cli("analyze", "--machine", "31,14", ...argv);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.out).toBe("");
+    });
+  }
+});
