@@ -17,7 +17,7 @@ export const DEMO_CONFIG = makeConfig({
   max_seq_len: 2048,
   max_batch_size: 1,
   original_seq_len: 4096, // >= max_seq_len: YaRN off, plain RoPE
-  n_layers: 27,
+  n_layers: 1, // one layer: whole-model figures of this demo are per layer
 });
 
 /**
