@@ -1,6 +1,6 @@
 // mlakit verify <file-or-dir> [--backend NAME] [--json]
 import { parseArgs } from "node:util";
-import { VECTOR_ATOL } from "../numerics.js";
+import { VECTOR_ATOL, vectorTolerance } from "../numerics.js";
 import { type CaseResult, verifyCase } from "../verify.js";
 import { getBackend } from "./backends.js";
 import { type CliIo, EXIT_FAIL, EXIT_OK, UsageError } from "./io.js";
@@ -19,9 +19,9 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
   const results = await verifyPath(positionals[0], backend, values.json ? undefined : io);
   const pass = results.every((r) => r.pass);
   if (values.json) {
-    io.out(JSON.stringify({ pass, backend: backend.name, tolerance: VECTOR_ATOL, cases: results.map((r) => ({ name: r.name, pass: r.pass, maxAbsErr: Math.max(...Object.values(r.maxAbsErr)), errors: r.maxAbsErr })) }, null, 1) + "\n");
+    io.out(JSON.stringify({ pass, backend: backend.name, tolerance: vectorTolerance(backend.precision), cases: results.map((r) => ({ name: r.name, pass: r.pass, maxAbsErr: Math.max(...Object.values(r.maxAbsErr)), errors: r.maxAbsErr })) }, null, 1) + "\n");
   } else {
-    io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} cases within ${VECTOR_ATOL} (backend ${backend.name})\n`);
+    io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} cases within ${vectorTolerance(backend.precision)} (backend ${backend.name})\n`);
   }
   return pass ? EXIT_OK : EXIT_FAIL;
 }
@@ -31,7 +31,7 @@ export async function verifyPath(path: string, backend: Awaited<ReturnType<typeo
   const files = caseFiles(path);
   const cases = files.map(loadCase); // parse all first: a malformed file fails before any output
   const results: CaseResult[] = [];
-  for (const c of cases) results.push(await verifyCase(backend, c));
+  for (const c of cases) results.push(await verifyCase(backend, c, vectorTolerance(backend.precision))); // float32 backends: F32_VECTOR_ATOL
   if (io) io.out(verifyTable(results) + "\n");
   return results;
 }

@@ -89,6 +89,12 @@ function need(field: string, buf: F32Buf, off: number, count: number): void {
   if (!(off >= 0 && off + count <= buf.length)) throw new ShapeError(field, buf.length, `>= ${off + count} floats (offset ${off} + ${count})`);
 }
 
+/** n elements from off without copying typed arrays (weights can be hundreds of MB). */
+function slice(src: ArrayLike<number>, off: number, n: number): ArrayLike<number> {
+  if (ArrayBuffer.isView(src)) return (src as unknown as Float32Array).subarray(off, off + n);
+  return Array.prototype.slice.call(src, off, off + n) as number[];
+}
+
 /** Elements a strided [rows, n] matrix spans. */
 function span(rows: number, n: number, ld: number): number {
   return rows === 0 ? 0 : (rows - 1) * ld + n;
@@ -145,7 +151,7 @@ export class WasmKernels {
     if (src instanceof F32Buf) s = src;
     else {
       tmp = this.alloc(spanLen);
-      tmp.set(Array.prototype.slice.call(src, off, off + spanLen) as number[]);
+      tmp.set(slice(src, off, spanLen));
       s = tmp;
       off = 0;
     }
@@ -278,7 +284,7 @@ export class WasmKernels {
     const tmp = this.alloc(dn * C);
     for (let h = 0; h < H; h++) {
       const off = h * (dn + dv) * C;
-      tmp.set(Array.prototype.slice.call(wkvb, off, off + dn * C) as number[]);
+      tmp.set(slice(wkvb, off, dn * C));
       this.exports.pack_kn_8(tmp.ptr, C, C, dn, out.at(h * per));
     }
     tmp.free();
@@ -291,7 +297,7 @@ export class WasmKernels {
     const tmp = this.alloc(Math.max(1, dv * C));
     for (let h = 0; h < H; h++) {
       const off = (h * (dn + dv) + dn) * C;
-      tmp.set(Array.prototype.slice.call(wkvb, off, off + dv * C) as number[]);
+      tmp.set(slice(wkvb, off, dv * C));
       this.exports.pack_nk_8(tmp.ptr, C, dv, C, out.at(h * per));
     }
     tmp.free();

@@ -1,0 +1,7 @@
+// The WASM backend's browser-safe surface. Node loading (files, the relaxed-simd flag): ./node.js.
+export * from "./loader.js";
+export * from "./arena.js";
+export * from "./kernels.js";
+export * from "./row-store.js";
+export * from "./mla-layer.js";
+export * from "./backend.js";

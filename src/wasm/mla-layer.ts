@@ -1,0 +1,226 @@
+// MLA on the WASM core: the same AttentionLayer as the reference (src/reference/mla.ts), naive
+// and absorbed, float32. Weights are uploaded and packed once; the cache and a scratch workspace
+// live in the layer's own linear memory and grow only when a call needs more (a decode step of
+// the configured batch allocates nothing). A call validates everything and reserves all memory
+// before the first kernel writes, so a call that throws changes nothing.
+//
+// Long calls run in chunks of tokens (causal attention makes a chunked prefill identical to one
+// call): the workspace stays bounded (absorbed prefill needs s*H*C floats per row otherwise).
+
+import { type MlaConfig, qkHeadDim } from "../config.js";
+import { MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { mlaSoftmaxScale, ropeFrequencies } from "../reference/rope.js";
+import { RMSNORM_EPS } from "../reference/rmsnorm.js";
+import { type MlaWeights, checkMlaWeights } from "../weights.js";
+import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
+import { WasmRowStore } from "./row-store.js";
+
+export type WasmMlaPath = "naive" | "absorbed";
+
+export interface WasmMlaOptions {
+  path?: WasmMlaPath;
+  /** Tokens per cache row allocated on first use (default 16; grows x2 up to max_seq_len). */
+  initialCapacity?: number;
+  /** Most tokens per batch row processed at once (default: what fits a 64 MiB workspace). */
+  maxChunkTokens?: number;
+}
+
+/** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
+const WORKSPACE_FLOATS = 16 * 1024 * 1024;
+
+interface Workspace {
+  N: number; // rows B*s it was sized for
+  s: number;
+  x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; o: F32Buf; y: F32Buf;
+  c: F32Buf | null; kpe: F32Buf | null; dec: F32Buf | null; // naive
+  qabs: F32Buf | null; olat: F32Buf | null; // absorbed
+  attn: F32Buf; table: RopeTableBuf;
+}
+
+export class WasmMla implements AttentionLayer {
+  readonly backend = "wasm";
+  readonly kind: string;
+  readonly dim: number;
+  readonly path: WasmMlaPath;
+  readonly cache: WasmRowStore;
+  readonly softmaxScale: number;
+  readonly freqs: Float64Array;
+  private k: WasmKernels | null;
+  private readonly w: {
+    wq: PackedWeight | null; wq_a: PackedWeight | null; q_norm: F32Buf | null; wq_b: PackedWeight | null;
+    wkv_a: PackedWeight; kv_norm: F32Buf; wkv_b: PackedWeight | null; wuk: F32Buf | null; wuv: F32Buf | null; wo: PackedWeight;
+  };
+  private ws: Workspace | null = null;
+  private readonly chunkCap: number;
+
+  constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
+    checkMlaWeights(cfg, weights);
+    this.path = options.path ?? "absorbed";
+    if (this.path !== "naive" && this.path !== "absorbed") throw new MlaError("options.path", this.path, '"naive" or "absorbed"');
+    const cap0 = options.initialCapacity ?? 16;
+    if (!Number.isInteger(cap0) || cap0 < 1) throw new MlaError("options.initialCapacity", cap0, "a positive integer");
+    if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
+      throw new MlaError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
+    }
+    this.k = kernels;
+    this.kind = `mla-${this.path}`;
+    this.dim = cfg.dim;
+    this.freqs = ropeFrequencies(cfg);
+    this.softmaxScale = mlaSoftmaxScale(cfg);
+    const H = cfg.n_heads, D = cfg.dim, Q = cfg.q_lora_rank, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
+    const k = kernels;
+    this.w = {
+      wq: Q === 0 ? k.packNK(weights.wq!, H * qk, D) : null,
+      wq_a: Q > 0 ? k.packNK(weights.wq_a!, Q, D) : null,
+      q_norm: Q > 0 ? k.alloc(Q, weights.q_norm!) : null,
+      wq_b: Q > 0 ? k.packNK(weights.wq_b!, H * qk, Q) : null,
+      wkv_a: k.packNK(weights.wkv_a, C + dr, D),
+      kv_norm: k.alloc(C, weights.kv_norm),
+      wkv_b: this.path === "naive" ? k.packNK(weights.wkv_b, H * (dn + dv), C) : null,
+      wuk: this.path === "absorbed" ? k.packWUK(weights.wkv_b, H, C, dn, dv) : null,
+      wuv: this.path === "absorbed" ? k.packWUV(weights.wkv_b, H, C, dn, dv) : null,
+      wo: k.packNK(weights.wo, D, H * dv),
+    };
+    const streams = this.path === "naive"
+      ? [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }]
+      : [{ name: "kv_cache", tail: [C] }, { name: "pe_cache", tail: [dr] }];
+    this.cache = new WasmRowStore(k.arena, streams, cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len));
+    const perToken = this.floatsPerToken();
+    this.chunkCap = options.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (cfg.max_batch_size * perToken)));
+    this.ensureWorkspace(cfg.max_batch_size, 1); // decode steps of any batch need nothing more
+    k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
+  }
+
+  /** The kernels in use (for benchmarks: kernels.build, kernels.arena.grows). */
+  get kernels(): WasmKernels {
+    if (!this.k) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    return this.k;
+  }
+
+  private floatsPerToken(): number {
+    const c = this.cfg, H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dn = c.qk_nope_head_dim, dv = c.v_head_dim, qk = dn + dr;
+    let n = 2 * c.dim + c.q_lora_rank + H * qk + (C + dr) + H * dv + 2;
+    n += this.path === "naive" ? C + dr + H * (dn + dv) : 2 * H * C + 2 * H;
+    return n;
+  }
+
+  /** Size the workspace for N = B*s rows (s tokens per row); reallocates only to grow. */
+  private ensureWorkspace(B: number, s: number): Workspace {
+    const N = B * s;
+    const cur = this.ws;
+    if (cur && cur.N >= N && cur.s >= s) return cur;
+    const k = this.kernels, c = this.cfg;
+    const H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dn = c.qk_nope_head_dim, dv = c.v_head_dim, qk = dn + dr;
+    const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0);
+    const naive = this.path === "naive";
+    const made: F32Buf[] = [];
+    const a = (len: number): F32Buf => {
+      const b = k.alloc(Math.max(1, len));
+      made.push(b);
+      return b;
+    };
+    let next: Workspace;
+    try {
+      const table = k.allocRopeTable(ss, dr);
+      made.push(table.cos, table.sin);
+      next = {
+        N: n, s: ss,
+        x: a(n * c.dim), qa: c.q_lora_rank > 0 ? a(n * c.q_lora_rank) : null, q: a(n * H * qk), kv: a(n * (C + dr)), o: a(n * H * dv), y: a(n * c.dim),
+        c: naive ? a(n * C) : null, kpe: naive ? a(n * dr) : null, dec: naive ? a(n * H * (dn + dv)) : null,
+        qabs: naive ? null : a(n * H * C), olat: naive ? null : a(ss * H * C),
+        attn: a(k.attnScratchFloats(naive ? ss : ss * H)), table,
+      };
+    } catch (e) {
+      for (const b of made) b.free();
+      throw e;
+    }
+    if (cur) for (const b of [cur.x, cur.qa, cur.q, cur.kv, cur.o, cur.y, cur.c, cur.kpe, cur.dec, cur.qabs, cur.olat, cur.attn, cur.table.cos, cur.table.sin]) b?.free();
+    this.ws = next;
+    return next;
+  }
+
+  forward(x: ArrayLike<number>, opts: ForwardOptions): Float32Array {
+    if (!this.k) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    const cfg = this.cfg;
+    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    const { batch: B, seqlen: s, startPos } = opts;
+    const T = startPos + s;
+    const chunk = Math.min(s, this.chunkCap);
+    // Everything that can fail happens here, before any write.
+    this.cache.reserve(B, T);
+    const ws = this.ensureWorkspace(B, chunk);
+    const out = new Float32Array(B * s * cfg.dim);
+    for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
+    this.cache.commit(B, T);
+    return out;
+  }
+
+  /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..). */
+  private step(xIn: ArrayLike<number>, B: number, s: number, t0: number, sc: number, startPos: number, ws: Workspace, out: Float32Array): void {
+    const k = this.k!, c = this.cfg, w = this.w;
+    const D = c.dim, H = c.n_heads, Q = c.q_lora_rank, C = c.kv_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = dn + dr;
+    const N = B * sc, p0 = startPos + t0;
+    // x rows of this chunk -> [N, D]
+    const f32 = k.arena.f32, xb = ws.x.ptr >> 2;
+    for (let b = 0; b < B; b++) {
+      const src = (b * s + t0) * D;
+      if (ArrayBuffer.isView(xIn)) f32.set((xIn as unknown as Float32Array).subarray(src, src + sc * D), xb + b * sc * D);
+      else for (let i = 0; i < sc * D; i++) f32[xb + b * sc * D + i] = xIn[src + i];
+    }
+    k.fillRopeTable(ws.table, this.freqs, { start: p0, count: sc });
+    // (1) query, (4) rope on q_pe
+    if (Q === 0) k.linear(N, ws.x, w.wq!, ws.q);
+    else {
+      k.linear(N, ws.x, w.wq_a!, ws.qa!);
+      k.rmsnorm(N, Q, ws.qa!, w.q_norm!, ws.qa!, { eps: RMSNORM_EPS });
+      k.linear(N, ws.qa!, w.wq_b!, ws.q);
+    }
+    k.rope(c.rope_layout, N, H, ws.q, dr, ws.table, sc, { ldx: H * qk, headStride: qk, xOff: dn });
+    const kvRows: number[] = [], peRows: number[] = [];
+    if (this.path === "absorbed") {
+      // (2)(3)(4) latent + roped k_pe straight into the cache rows at p0
+      for (let b = 0; b < B; b++) {
+        kvRows.push(this.cache.ptr(0, b, p0));
+        peRows.push(this.cache.ptr(1, b, p0));
+      }
+      k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: RMSNORM_EPS });
+      // (8) q_abs, then the fused attention per row (W_UV applied inside)
+      k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
+      for (let b = 0; b < B; b++) {
+        k.attnAbsorbedFused({ s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, kvRow: this.cache.ptr(0, b), peRow: this.cache.ptr(1, b), scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
+      }
+    } else {
+      // latent and k_pe to scratch, (7) decompress the new tokens into the K/V rows at p0
+      for (let b = 0; b < B; b++) {
+        kvRows.push(ws.c!.at(b * sc * C));
+        peRows.push(ws.kpe!.at(b * sc * dr));
+      }
+      k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: RMSNORM_EPS });
+      const kRows: number[] = [], vRows: number[] = [];
+      for (let b = 0; b < B; b++) {
+        kRows.push(this.cache.ptr(0, b, p0));
+        vRows.push(this.cache.ptr(1, b, p0));
+      }
+      k.decompress({ N, s: sc, H, C, dn, dr, dv, c: ws.c!, wkvb: w.wkv_b!, kpe: ws.kpe!, scratch: ws.dec!, kRows, vRows });
+      for (let b = 0; b < B; b++) {
+        k.attnCausal(sc, H, qk, dv, p0, ws.q, this.cache.ptr(0, b), this.cache.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
+      }
+    }
+    // (9) output projection, rows back to [B, s, D]
+    k.linear(N, ws.o, w.wo, ws.y);
+    const f = k.arena.f32, yb = ws.y.ptr >> 2;
+    for (let b = 0; b < B; b++) out.set(f.subarray(yb + b * sc * D, yb + (b + 1) * sc * D), (b * s + t0) * D);
+  }
+
+  dispose(): void {
+    // The instance and its memory go with the last reference; nothing else to release.
+    this.k = null;
+    this.ws = null;
+  }
+}
+
+/** Build a layer on a kernels instance (its linear memory becomes the layer's). */
+export function createWasmMla(cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}): WasmMla {
+  return new WasmMla(cfg, weights, kernels, options);
+}
