@@ -1,0 +1,128 @@
+// Token codecs: float32 [c (C) | k_pe (dr)] <-> one token record of a storage format (layout.ts).
+// Bit-identical to assembly/codecs.ts (test/cache/codecs-wasm.test.ts checks it).
+//
+// Scales:
+//  int8      per token and part: s = f32(amax / 127); q = clamp(rne(f32(x / s)), -127, 127);
+//            s = 0 (all zero, or amax < 127 * 2^-150) stores q = 0. Dequantised: f32(q * s).
+//  fp8_e4m3  per tile of 128 latent values (the last tile holds C mod 128 values when 128 does not
+//            divide C): s = 2^ceil(log2(max(f32(amax / 448), f32(1e-4)))), the power-of-two ("ue8m0")
+//            scale of FlashMLA's tests/quant.py (quantize_k_cache, V32_FP8Sparse layout,
+//            _cast_scale_inv_to_ue8m0); q = e4m3(f32(x / s)) with RNE; k_pe stored as bf16.
+//            mlakit takes ceil(log2) from the float's bits, exactly; torch evaluates log2 in float32,
+//            which can round log2(t) down to an integer for t a few ulps above a power of two and then
+//            picks the smaller scale (|x/s| up to 448 + a few ulps, still rounding to 448). Decoding
+//            is the same either way: value = e4m3 * scale, exact in float32.
+// Non-finite input (the cache rejects it before it gets here; codecs stay total, never trap):
+//  bf16/f16 keep Inf and map NaN to a quiet NaN; int8 ignores non-finite values for amax and stores
+//  NaN as 0, +-Inf as +-127; fp8 ignores them for amax and stores them as the e4m3 NaN code.
+
+import { type TokenLayout } from "./layout.js";
+import { E4M3_VALUES, bf16FromF32Bits, bitsF32, e4m3FromF32Bits, f16FromF32Bits, f32BitsFromBf16, f32BitsFromF16, f32Bits, pow2Ceil, roundHalfEven } from "./scalar.js";
+
+const FP8_MIN_SCALE_INV = Math.fround(1e-4);
+
+function isFiniteBits(b: number): boolean {
+  return (b & 0x7f800000) !== 0x7f800000;
+}
+
+/** amax over the finite values of bits[off .. off+n). */
+function absMax(bits: Uint32Array, off: number, n: number): number {
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bits[off + i];
+    if (!isFiniteBits(b)) continue;
+    const a = bitsF32(b & 0x7fffffff);
+    if (a > m) m = a;
+  }
+  return m;
+}
+
+function encodeInt8(bits: Uint32Array, off: number, n: number, dst: Uint8Array, dv: DataView, at: number, scaleAt: number): void {
+  const s = Math.fround(absMax(bits, off, n) / 127);
+  dv.setFloat32(scaleAt, s, true);
+  for (let i = 0; i < n; i++) {
+    const b = bits[off + i];
+    let q = 0;
+    if (!isFiniteBits(b)) q = (b & 0x7fffff) !== 0 ? 0 : b >>> 31 ? -127 : 127;
+    else if (s !== 0) q = Math.min(127, Math.max(-127, roundHalfEven(Math.fround(bitsF32(b) / s))));
+    dst[at + i] = q & 0xff;
+  }
+}
+
+/**
+ * Encode n tokens. src holds [n, C+dr] float32 (each row c then k_pe) from srcOff; records go to
+ * dst from dstOff, one every layout.bytesPerToken bytes.
+ */
+export function encodeTokens(layout: TokenLayout, src: Float32Array, srcOff: number, n: number, dst: Uint8Array, dstOff: number): void {
+  const { C, dr, format } = layout;
+  const W = C + dr, bpt = layout.bytesPerToken;
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+  for (let t = 0; t < n; t++) {
+    const s0 = srcOff + t * W, d0 = dstOff + t * bpt;
+    switch (format) {
+      case "f32":
+        for (let i = 0; i < W; i++) dv.setUint32(d0 + 4 * i, bits[s0 + i], true);
+        break;
+      case "bf16":
+        for (let i = 0; i < W; i++) dv.setUint16(d0 + 2 * i, bf16FromF32Bits(bits[s0 + i]), true);
+        break;
+      case "f16":
+        for (let i = 0; i < W; i++) dv.setUint16(d0 + 2 * i, f16FromF32Bits(bits[s0 + i]), true);
+        break;
+      case "int8":
+        encodeInt8(bits, s0, C, dst, dv, d0 + layout.latentOffset, d0 + layout.latentScaleOffset);
+        encodeInt8(bits, s0 + C, dr, dst, dv, d0 + layout.ropeOffset, d0 + layout.ropeScaleOffset);
+        break;
+      case "fp8_e4m3":
+        for (let tile = 0; tile < layout.latentScales; tile++) {
+          const i0 = tile * 128, len = Math.min(128, C - i0);
+          const inv = Math.max(Math.fround(absMax(bits, s0 + i0, len) / 448), FP8_MIN_SCALE_INV);
+          const s = pow2Ceil(inv);
+          dv.setFloat32(d0 + layout.latentScaleOffset + 4 * tile, s, true);
+          for (let i = 0; i < len; i++) {
+            const b = bits[s0 + i0 + i];
+            dst[d0 + layout.latentOffset + i0 + i] = isFiniteBits(b) ? e4m3FromF32Bits(f32Bits(Math.fround(bitsF32(b) / s))) : ((b >>> 24) & 0x80) | 0x7f;
+          }
+        }
+        for (let i = 0; i < dr; i++) dv.setUint16(d0 + layout.ropeOffset + 2 * i, bf16FromF32Bits(bits[s0 + C + i]), true);
+        break;
+    }
+  }
+}
+
+/** Decode n records from src (from srcOff) into dst [n, C+dr] float32 from dstOff. */
+export function decodeTokens(layout: TokenLayout, src: Uint8Array, srcOff: number, n: number, dst: Float32Array, dstOff: number): void {
+  const { C, dr, format } = layout;
+  const W = C + dr, bpt = layout.bytesPerToken;
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let t = 0; t < n; t++) {
+    const s0 = srcOff + t * bpt, d0 = dstOff + t * W;
+    switch (format) {
+      case "f32":
+        for (let i = 0; i < W; i++) out[d0 + i] = dv.getUint32(s0 + 4 * i, true);
+        break;
+      case "bf16":
+        for (let i = 0; i < W; i++) out[d0 + i] = f32BitsFromBf16(dv.getUint16(s0 + 2 * i, true));
+        break;
+      case "f16":
+        for (let i = 0; i < W; i++) out[d0 + i] = f32BitsFromF16(dv.getUint16(s0 + 2 * i, true));
+        break;
+      case "int8": {
+        const sc = dv.getFloat32(s0 + layout.latentScaleOffset, true);
+        for (let i = 0; i < C; i++) dst[d0 + i] = Math.fround(dv.getInt8(s0 + layout.latentOffset + i) * sc);
+        const sp = dv.getFloat32(s0 + layout.ropeScaleOffset, true);
+        for (let i = 0; i < dr; i++) dst[d0 + C + i] = Math.fround(dv.getInt8(s0 + layout.ropeOffset + i) * sp);
+        break;
+      }
+      case "fp8_e4m3":
+        for (let i = 0; i < C; i++) {
+          const s = dv.getFloat32(s0 + layout.latentScaleOffset + 4 * (i >> 7), true);
+          dst[d0 + i] = Math.fround(E4M3_VALUES[src[s0 + layout.latentOffset + i]] * s);
+        }
+        for (let i = 0; i < dr; i++) out[d0 + C + i] = f32BitsFromBf16(dv.getUint16(s0 + layout.ropeOffset + 2 * i, true));
+        break;
+    }
+  }
+}

@@ -1,0 +1,385 @@
+// The latent KV cache of MLA's absorbed path: per token the normalised latent c (C values) and the
+// roped k_pe (dr values), stored in one of the formats of layout.ts, in blocks of 64 tokens taken
+// from one pool, with a block table per sequence (as vLLM / FlashMLA page the cache). Sequences
+// can be truncated (rollback) and forked (prefix shared, refcounted, copy on write of the shared
+// partial block). Every mutating call validates everything first and then cannot fail, so a call
+// that throws leaves the cache exactly as it was.
+
+import { type MlaConfig, validateConfig } from "../config.js";
+import { CacheError, NonFiniteError, ShapeError } from "../errors.js";
+import type { LayerCache, NamedTensor } from "../layer.js";
+import { decodeTokens, encodeTokens } from "./codecs.js";
+import { BLOCK_TOKENS, type StorageFormat, type TokenLayout, checkFormat, tokenLayout } from "./layout.js";
+import { BlockPool } from "./pool.js";
+import { f32Bits } from "./scalar.js";
+
+export interface LatentCacheOptions {
+  /** Storage format (default "f32"). */
+  format?: StorageFormat;
+  /** Blocks in the pool (default max_batch_size * ceil(max_seq_len / 64): every row full). */
+  maxBlocks?: number;
+  /** Sequences open at once (default max_batch_size). */
+  maxSequences?: number;
+  /** Sequences opened at creation with ids 0..n-1 (batch rows; default max_batch_size). */
+  sequences?: number;
+  /** Backing bytes for the pool (e.g. a view of WASM memory); default a new Uint8Array. */
+  storage?: Uint8Array;
+}
+
+/** One write of a batched call: tokens [n] at positions startPos.. of sequence seq. */
+export interface CacheWrite {
+  seq: number;
+  startPos: number;
+  /** Latent c [n, C]. */
+  c: ArrayLike<number>;
+  /** Roped k_pe [n, dr]. */
+  kpe: ArrayLike<number>;
+}
+
+interface Sequence {
+  blocks: number[];
+  length: number;
+}
+
+// Largest float32 magnitudes that survive the narrow formats' rounding (above: Inf).
+const F16_LIMIT_BITS = 0x477ff000; // 65520
+const BF16_LIMIT_BITS = 0x7f7f8000; // (2 - 2^-8) * 2^127
+
+export class LatentCache implements LayerCache {
+  readonly config: MlaConfig;
+  readonly format: StorageFormat;
+  readonly layout: TokenLayout;
+  readonly blockBytes: number;
+  readonly maxSequences: number;
+  pool: BlockPool;
+  private seqs = new Map<number, Sequence>();
+  private nextId = 0;
+
+  constructor(config: MlaConfig, options: LatentCacheOptions = {}) {
+    this.config = validateConfig({ ...config });
+    this.format = checkFormat(options.format ?? "f32", "options.format");
+    this.layout = tokenLayout(this.format, config.kv_lora_rank, config.qk_rope_head_dim);
+    this.blockBytes = BLOCK_TOKENS * this.layout.bytesPerToken;
+    const maxBlocks = options.maxBlocks ?? config.max_batch_size * Math.ceil(config.max_seq_len / BLOCK_TOKENS);
+    this.maxSequences = options.maxSequences ?? config.max_batch_size;
+    if (!Number.isInteger(this.maxSequences) || this.maxSequences < 1) throw new CacheError("options.maxSequences", this.maxSequences, "a positive integer");
+    const open = options.sequences ?? config.max_batch_size;
+    if (!Number.isInteger(open) || open < 0 || open > this.maxSequences) throw new CacheError("options.sequences", open, `an integer in 0..${this.maxSequences} (maxSequences)`);
+    this.pool = new BlockPool(this.blockBytes, maxBlocks, options.storage);
+    for (let i = 0; i < open; i++) this.openSequence();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sequences
+
+  /** Open an empty sequence; returns its id. */
+  openSequence(): number {
+    if (this.seqs.size >= this.maxSequences) throw new CacheError("sequences", this.seqs.size + 1, `<= maxSequences (${this.maxSequences}); release one first`);
+    const id = this.nextId++;
+    this.seqs.set(id, { blocks: [], length: 0 });
+    return id;
+  }
+
+  /** Close a sequence and return its blocks to the pool (shared blocks stay with their other owners). */
+  release(seq: number): void {
+    const s = this.sequence(seq);
+    for (const b of s.blocks) this.pool.drop(b);
+    this.seqs.delete(seq);
+  }
+
+  sequenceIds(): number[] {
+    return [...this.seqs.keys()];
+  }
+
+  hasSequence(seq: number): boolean {
+    return this.seqs.has(seq);
+  }
+
+  private sequence(seq: number, field = "sequence"): Sequence {
+    const s = this.seqs.get(seq);
+    if (s === undefined) {
+      const ids = this.sequenceIds();
+      throw new CacheError(field, seq, `an open sequence id (open: ${ids.length ? ids.slice(0, 16).join(", ") + (ids.length > 16 ? ", ..." : "") : "none"})`);
+    }
+    return s;
+  }
+
+  /** Tokens cached for sequence (batch row) seq. */
+  length(seq: number): number {
+    return this.sequence(seq).length;
+  }
+
+  /** The sequence's block table (block ids in position order); a copy. */
+  blockTable(seq: number): Int32Array {
+    return Int32Array.from(this.sequence(seq).blocks);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Byte accounting
+
+  bytesPerToken(): number {
+    return this.layout.bytesPerToken;
+  }
+  /** Bytes the pool holds (maxBlocks x 64 x bytesPerToken), allocated at creation. */
+  bytesReserved(): number {
+    return this.pool.maxBlocks * this.blockBytes;
+  }
+  /** Blocks owned by at least one sequence. */
+  blocksInUse(): number {
+    return this.pool.maxBlocks - this.pool.freeBlocks();
+  }
+  /** Bytes of blocks owned by sequences (blocksInUse x 64 x bytesPerToken). */
+  bytesAllocated(): number {
+    return this.blocksInUse() * this.blockBytes;
+  }
+  /** Bytes holding cached tokens: each block counts the slots its longest owner uses, once, however many sequences share it. */
+  bytesInUse(): number {
+    const used = new Map<number, number>();
+    for (const s of this.seqs.values()) {
+      s.blocks.forEach((b, k) => {
+        const n = Math.min(BLOCK_TOKENS, s.length - k * BLOCK_TOKENS);
+        used.set(b, Math.max(used.get(b) ?? 0, n));
+      });
+    }
+    let tokens = 0;
+    for (const n of used.values()) tokens += n;
+    return tokens * this.layout.bytesPerToken;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writing
+
+  /** Append n tokens to seq: c [n, C], kpe [n, dr]. */
+  append(seq: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
+    this.writeBatch([{ seq, startPos: this.length(seq), c, kpe }]);
+  }
+
+  /** Write tokens at startPos (<= length; a smaller startPos rolls the sequence back first). */
+  write(seq: number, startPos: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
+    this.writeBatch([{ seq, startPos, c, kpe }]);
+  }
+
+  /**
+   * Several sequences at once (one layer call over a batch): all writes are checked (sequence,
+   * shapes, finiteness, format range, capacity, free blocks for all of them together) before any
+   * is carried out, so either every write happens or none.
+   */
+  writeBatch(writes: readonly CacheWrite[]): void {
+    const { C, dr } = this.layout;
+    const W = C + dr;
+    const seen = new Set<number>();
+    let blocksNeeded = 0, blocksFreed = 0;
+    const rows: Float32Array[] = [];
+    for (let w = 0; w < writes.length; w++) {
+      const { seq, startPos, c, kpe } = writes[w];
+      const s = this.sequence(seq, `writes[${w}].seq`);
+      if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
+      seen.add(seq);
+      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) {
+        throw new CacheError(`writes[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq}; positions are contiguous)`);
+      }
+      if (c === null || typeof c !== "object" || typeof c.length !== "number" || c.length % C !== 0 || c.length === 0) {
+        throw new ShapeError(`writes[${w}].c.length`, c?.length, `a positive multiple of C = ${C} ([n, C])`);
+      }
+      const n = c.length / C;
+      if (kpe === null || typeof kpe !== "object" || kpe.length !== n * dr) throw new ShapeError(`writes[${w}].kpe.length`, kpe?.length, `${n * dr} = n ${n} x dr ${dr}`);
+      const end = startPos + n;
+      if (end > this.config.max_seq_len) {
+        throw new CacheError(`writes[${w}] end position`, end, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`, `startPos ${startPos} + ${n} tokens`);
+      }
+      rows.push(this.toRows(c, kpe, n, w));
+      // Blocks: truncation to startPos frees the blocks past it that no one else holds; then the
+      // new tokens need fresh blocks, plus a copy of the partial block at startPos if it is shared.
+      const keep = Math.ceil(startPos / BLOCK_TOKENS);
+      for (let k = keep; k < s.blocks.length; k++) if (this.pool.refCount(s.blocks[k]) === 1) blocksFreed++;
+      const cow = startPos % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
+      blocksNeeded += Math.ceil(end / BLOCK_TOKENS) - keep + cow;
+    }
+    const available = this.pool.freeBlocks() + blocksFreed;
+    if (blocksNeeded > available) {
+      throw new CacheError("block pool", available, `>= ${blocksNeeded} free blocks for this write (pool of ${this.pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
+    }
+    // Commit: nothing below can fail.
+    writes.forEach((w, i) => {
+      this.truncateUnchecked(this.seqs.get(w.seq)!, w.startPos);
+      this.appendRows(this.seqs.get(w.seq)!, rows[i], rows[i].length / W);
+    });
+  }
+
+  /** Check and round to float32 rows [n, C+dr]; throws before anything changes. */
+  private toRows(c: ArrayLike<number>, kpe: ArrayLike<number>, n: number, w: number): Float32Array {
+    const { C, dr } = this.layout;
+    const W = C + dr;
+    const rows = new Float32Array(n * W);
+    const latentLimit = this.format === "f16" ? F16_LIMIT_BITS : this.format === "bf16" ? BF16_LIMIT_BITS : 0x7f800000;
+    const ropeLimit = this.format === "f16" ? F16_LIMIT_BITS : this.format === "bf16" || this.format === "fp8_e4m3" ? BF16_LIMIT_BITS : 0x7f800000;
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < W; i++) {
+        const latent = i < C;
+        const v = latent ? c[t * C + i] : kpe[t * dr + i - C];
+        const field = latent ? `writes[${w}].c[${t}, ${i}]` : `writes[${w}].kpe[${t}, ${i - C}]`;
+        if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(field, v, "a finite number");
+        const limit = latent ? latentLimit : ropeLimit;
+        if ((f32Bits(v) & 0x7fffffff) >= limit) {
+          throw new CacheError(field, v, `a value that stays finite in format ${this.format} (|x| < ${limit === F16_LIMIT_BITS ? 65520 : limit === BF16_LIMIT_BITS ? "3.3961e38" : "3.4028e38"} after rounding)`);
+        }
+        rows[t * W + i] = v;
+      }
+    }
+    return rows;
+  }
+
+  private appendRows(s: Sequence, rows: Float32Array, n: number): void {
+    const bpt = this.layout.bytesPerToken, W = this.layout.C + this.layout.dr;
+    let pos = s.length, t = 0;
+    while (t < n) {
+      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
+      if (k === s.blocks.length) s.blocks.push(this.pool.take());
+      else if (this.pool.refCount(s.blocks[k]) > 1) {
+        const shared = s.blocks[k];
+        s.blocks[k] = this.pool.copyOf(shared, slot * bpt); // copy on write of the shared partial block
+        this.pool.drop(shared);
+      }
+      const m = Math.min(n - t, BLOCK_TOKENS - slot);
+      encodeTokens(this.layout, rows, t * W, m, this.pool.storage, this.pool.offset(s.blocks[k]) + slot * bpt);
+      t += m;
+      pos += m;
+    }
+    s.length = pos;
+  }
+
+  /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
+  appendRecords(seq: number, records: Uint8Array, format: StorageFormat): void {
+    const s = this.sequence(seq);
+    if (format !== this.format) throw new CacheError("format", format, `"${this.format}", the format of this cache`);
+    const bpt = this.layout.bytesPerToken;
+    if (!(records instanceof Uint8Array) || records.length === 0 || records.length % bpt !== 0) {
+      throw new ShapeError("records.length", records?.length, `a positive multiple of ${bpt} (bytes per token, ${format})`);
+    }
+    const n = records.length / bpt;
+    if (s.length + n > this.config.max_seq_len) throw new CacheError("end position", s.length + n, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`);
+    const keep = s.blocks.length;
+    const cow = s.length % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
+    const need = Math.ceil((s.length + n) / BLOCK_TOKENS) - keep + cow;
+    if (need > this.pool.freeBlocks()) throw new CacheError("block pool", this.pool.freeBlocks(), `>= ${need} free blocks for this write (pool exhausted)`);
+    let pos = s.length, t = 0;
+    while (t < n) {
+      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
+      if (k === s.blocks.length) s.blocks.push(this.pool.take());
+      else if (this.pool.refCount(s.blocks[k]) > 1) {
+        const shared = s.blocks[k];
+        s.blocks[k] = this.pool.copyOf(shared, slot * bpt);
+        this.pool.drop(shared);
+      }
+      const m = Math.min(n - t, BLOCK_TOKENS - slot);
+      this.pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), this.pool.offset(s.blocks[k]) + slot * bpt);
+      t += m;
+      pos += m;
+    }
+    s.length = pos;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Rollback and sharing
+
+  /** Forget positions >= pos (speculative decoding, edits). */
+  truncate(seq: number, pos: number): void {
+    const s = this.sequence(seq);
+    if (!Number.isInteger(pos) || pos < 0 || pos > s.length) throw new CacheError("pos", pos, `an integer in 0..${s.length} (tokens cached for sequence ${seq})`);
+    this.truncateUnchecked(s, pos);
+  }
+
+  private truncateUnchecked(s: Sequence, pos: number): void {
+    const keep = Math.ceil(pos / BLOCK_TOKENS);
+    while (s.blocks.length > keep) this.pool.drop(s.blocks.pop()!);
+    s.length = pos;
+  }
+
+  /** A new sequence holding seq's first pos tokens, sharing its blocks (no copy). Returns the new id. */
+  fork(seq: number, pos?: number): number {
+    const s = this.sequence(seq);
+    const at = pos ?? s.length;
+    if (!Number.isInteger(at) || at < 0 || at > s.length) throw new CacheError("pos", at, `an integer in 0..${s.length} (tokens cached for sequence ${seq})`);
+    const id = this.openSequence();
+    const blocks = s.blocks.slice(0, Math.ceil(at / BLOCK_TOKENS));
+    for (const b of blocks) this.pool.share(b);
+    this.seqs.set(id, { blocks, length: at });
+    return id;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  private checkRange(s: Sequence, seq: number, start: number, end: number): void {
+    if (!Number.isInteger(start) || start < 0 || start > s.length) throw new CacheError("start", start, `an integer in 0..${s.length} (sequence ${seq})`);
+    if (!Number.isInteger(end) || end < start || end > s.length) throw new CacheError("end", end, `an integer in ${start}..${s.length} (sequence ${seq})`);
+  }
+
+  /** Encoded records of positions start..end-1 (a copy). */
+  readRecords(seq: number, start = 0, end?: number): Uint8Array {
+    const s = this.sequence(seq);
+    const e = end ?? s.length;
+    this.checkRange(s, seq, start, e);
+    const bpt = this.layout.bytesPerToken;
+    const out = new Uint8Array((e - start) * bpt);
+    for (let pos = start; pos < e; ) {
+      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
+      const m = Math.min(e - pos, BLOCK_TOKENS - slot);
+      const from = this.pool.offset(s.blocks[k]) + slot * bpt;
+      out.set(this.pool.storage.subarray(from, from + m * bpt), (pos - start) * bpt);
+      pos += m;
+    }
+    return out;
+  }
+
+  /** Dequantised rows [end-start, C+dr] (c then k_pe per token), float32. */
+  read(seq: number, start = 0, end?: number): Float32Array {
+    const s = this.sequence(seq);
+    const e = end ?? s.length;
+    this.checkRange(s, seq, start, e);
+    const W = this.layout.C + this.layout.dr, bpt = this.layout.bytesPerToken;
+    const out = new Float32Array((e - start) * W);
+    for (let pos = start; pos < e; ) {
+      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
+      const m = Math.min(e - pos, BLOCK_TOKENS - slot);
+      decodeTokens(this.layout, this.pool.storage, this.pool.offset(s.blocks[k]) + slot * bpt, m, out, (pos - start) * W);
+      pos += m;
+    }
+    return out;
+  }
+
+  /** LayerCache: kv_cache [B, T, C] and pe_cache [B, T, dr] of sequences 0..batch-1, dequantised (zeros past a row's length). */
+  snapshot(batch: number, endPos: number): Record<string, NamedTensor> {
+    const { C, dr } = this.layout;
+    const kv = new Float32Array(batch * endPos * C), pe = new Float32Array(batch * endPos * dr);
+    for (let b = 0; b < batch; b++) {
+      const n = Math.min(endPos, this.length(b));
+      const rows = this.read(b, 0, n);
+      for (let t = 0; t < n; t++) {
+        kv.set(rows.subarray(t * (C + dr), t * (C + dr) + C), (b * endPos + t) * C);
+        pe.set(rows.subarray(t * (C + dr) + C, (t + 1) * (C + dr)), (b * endPos + t) * dr);
+      }
+    }
+    return { kv_cache: { shape: [batch, endPos, C], data: kv }, pe_cache: { shape: [batch, endPos, dr], data: pe } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Persistence support (persist.ts)
+
+  /** Internal state for serialisation: sequences in id order. */
+  exportState(): { nextId: number; sequences: { id: number; length: number; blocks: number[] }[] } {
+    return {
+      nextId: this.nextId,
+      sequences: [...this.seqs.entries()].map(([id, s]) => ({ id, length: s.length, blocks: [...s.blocks] })),
+    };
+  }
+
+  /** Build a cache from validated state (persist.ts validates before calling). */
+  static fromState(config: MlaConfig, format: StorageFormat, maxBlocks: number, maxSequences: number, nextId: number, sequences: { id: number; length: number; blocks: number[] }[], pool: BlockPool): LatentCache {
+    const cache = new LatentCache(config, { format, maxBlocks: 1, maxSequences, sequences: 0 });
+    cache.pool = pool;
+    for (const s of sequences) cache.seqs.set(s.id, { blocks: [...s.blocks], length: s.length });
+    cache.nextId = nextId;
+    return cache;
+  }
+}
