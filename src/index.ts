@@ -23,3 +23,6 @@ export * from "./analysis/bench-results.js";
 export * from "./analysis/charts.js";
 export * from "./analysis/svg.js";
 export * from "./analysis/units.js";
+export * from "./io/safetensors.js";
+export * from "./io/hf-names.js";
+export * from "./io/mla-safetensors.js";
