@@ -113,6 +113,11 @@ export class Arena {
     return this.memory.buffer.byteLength;
   }
 
+  /** Bytes between the top of the heap and the end of memory (allocations beyond it grow memory). */
+  headroom(): number {
+    return this.memory.buffer.byteLength - this.top;
+  }
+
   /** Size of the block at ptr (after alignment). */
   sizeOf(ptr: number): number {
     return this.sizes.get(ptr) ?? 0;
