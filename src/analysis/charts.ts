@@ -40,7 +40,10 @@ export function cacheChart(cfg: MlaConfig, name: string, o: CostOptions & { batc
     formatY: fmtBytesDecimal,
     series: KV_SCHEMES.map((s, i) => {
       const perToken = kvBytesPerTokenPerLayer(cfg, s, o.format, o) * cfg.n_layers * o.batch;
-      return { name: s === "seedPerHead" ? `seed per-head, r = ${o.seedRank}` : s === "gqa" ? `GQA, ${o.groups} groups` : SCHEME_LABEL[s], color: PALETTE[i], points: xs.map((L) => [L, L * perToken] as [number, number]), dashed: s === "seedPerHead" };
+      // The seed's line can lie exactly on another scheme's (r 8 = GQA 8 for d_h 128): say so in the legend.
+      const twin = s === "seedPerHead" ? KV_SCHEMES.find((t) => t !== s && kvBytesPerTokenPerLayer(cfg, t, o.format, o) === kvBytesPerTokenPerLayer(cfg, s, o.format, o)) : undefined;
+      const name = s === "seedPerHead" ? `seed per-head, r = ${o.seedRank}${twin ? ` (= ${twin.toUpperCase()})` : ""}` : s === "gqa" ? `GQA, ${o.groups} groups` : SCHEME_LABEL[s];
+      return { name, color: PALETTE[i], points: xs.map((L) => [L, L * perToken] as [number, number]), dashed: s === "seedPerHead" };
     }),
     hLines: o.memoryBytes ? [{ y: o.memoryBytes, label: `${fmtBytesDecimal(o.memoryBytes)} of memory` }] : undefined,
   };

@@ -1,0 +1,100 @@
+// `mlakit report`: every seed claim with its figures and a verdict, "not measured yet" without
+// benchmark results, measured rows with them, well-formed charts; the CLI writes the files.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MACHINE, parseBenchResults } from "../../src/analysis/bench-results.js";
+import { buildReport } from "../../src/analysis/report.js";
+import { run } from "../../src/cli/run.js";
+
+const machine = { gflops: 31, gbps: 14, source: "test" };
+
+function wellFormedSvg(svg: string): void {
+  expect(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true);
+  expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+  expect(svg).not.toMatch(/NaN|Infinity|undefined/);
+  expect((svg.match(/<g /g) ?? []).length).toBe((svg.match(/<\/g>/g) ?? []).length);
+  expect((svg.match(/<text/g) ?? []).length).toBe((svg.match(/<\/text>/g) ?? []).length);
+}
+
+describe("buildReport without benchmark results", () => {
+  const files = buildReport({ machine: DEFAULT_MACHINE, benchNote: "bench/results/latest.json not found" });
+  const md = files["analysis.md"];
+
+  it("has every seed claim with a quote, a translation, a formula, V3 and V2-Lite figures and a verdict", () => {
+    const sections = md.split(/\n## \d+\. /).slice(1);
+    expect(sections.length).toBe(12);
+    for (const s of sections) {
+      expect(s).toMatch(/\n> [^\n]*[\u4e00-\u9fff]/); // the original Chinese
+      expect(s).toMatch(/\n> \*[A-Z]/); // its translation
+      expect(s).toMatch(/\*\*Formula\.\*\*/);
+      expect(s).toMatch(/\*\*DeepSeek-V3:\*\* .+\*\*V2-Lite:\*\* .+\*\*Measured:\*\* /);
+      expect(s).toMatch(/\*\*Verdict:\*\* \*\*/);
+    }
+  });
+
+  it("carries the paper's and the issue's figures", () => {
+    for (const f of ["70,272", "32,768", "40,960", "| mla | 576 |", "fp8 656 B", "56.9x", "7.11x", "4.25x", "2.25", "513x"]) expect(md).toContain(f);
+  });
+
+  it('says "not measured yet" where no benchmark exists', () => {
+    expect(md).toMatch(/not measured yet: no decode timings/);
+    expect(md).not.toMatch(/\| measured \/ predicted \|/);
+  });
+
+  it("embeds every chart it writes, and the charts are well formed", () => {
+    const svgs = Object.keys(files).filter((f) => f.endsWith(".svg"));
+    expect(svgs.length).toBe(4);
+    for (const f of svgs) {
+      expect(md).toContain(`](${f})`);
+      wellFormedSvg(files[f]);
+    }
+  });
+});
+
+describe("buildReport with benchmark results", () => {
+  it("puts measured decode steps beside the roofline prediction and on the V3 chart", () => {
+    const bench = parseBenchResults({
+      probe: { peakRelaxedGflops: 40, streamGBs: 12 },
+      decode: [
+        { name: "decode absorbed H=128 S=4096", medianMs: 20 },
+        { name: "decode naive H=16 S=1024", medianMs: 2 },
+      ],
+    });
+    const files = buildReport({ machine: bench.machine!, bench });
+    const md = files["analysis.md"];
+    expect(md).toMatch(/\| DeepSeek-V3 \| absorbed \| 4,096 \| .+ \| 20 ms \|/);
+    expect(md).toMatch(/\| V2-Lite \| naive \| 1,024 \| .+ \| 2 ms \|/);
+    expect(md).toContain("40 GFLOP/s, 12 GB/s");
+    expect(files["analysis-time-deepseek-v3.svg"]).toMatch(/measured absorbed/);
+    expect(files["analysis-time-deepseek-v2-lite.svg"]).toMatch(/measured naive/);
+  });
+});
+
+describe("mlakit report", () => {
+  it("writes analysis.md and the charts into --out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlakit-report-"));
+    const empty = join(dir, "bench.json");
+    writeFileSync(empty, "{}");
+    let out = "";
+    const code = await run(["report", "--out", dir, "--machine", "31,14", "--bench", empty], { out: (s) => void (out += s), err: () => {} });
+    expect(code).toBe(0);
+    expect(out).toMatch(/Wrote .*analysis\.md/);
+    for (const f of ["analysis.md", "analysis-cache-deepseek-v3.svg", "analysis-time-deepseek-v2-lite.svg"]) expect(existsSync(join(dir, f))).toBe(true);
+    expect(readFileSync(join(dir, "analysis.md"), "utf8")).toContain("31 GFLOP/s, 14 GB/s (given with --machine)");
+  });
+
+  it("bad flags: exit 2 with a message", async () => {
+    for (const argv of [["--machine", "fast"], ["--nope"], ["stray"]]) {
+      let err = "";
+      const code = await run(["report", ...argv], { out: () => {}, err: (s) => void (err += s) });
+      expect(code).toBe(2);
+      expect(err).toMatch(/mlakit report: /);
+    }
+  });
+
+  it("uses the given machine in the figures", () => {
+    expect(buildReport({ machine })["analysis.md"]).toContain("31 GFLOP/s, 14 GB/s (test)");
+  });
+});
