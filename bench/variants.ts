@@ -5,6 +5,7 @@
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { availableIsas, rootPath, type Isa } from "./lib/env.js";
 import { loadVariant, gemmCase, gemvCase, absorbedCase, naiveCase, type KernelCase, type VariantModule } from "./lib/kernels.js";
+import { coreBuilt, loadCore, coreGemmCase, coreGemvCase, coreAbsorbedCase, coreNaiveCase, type CoreModule } from "./lib/core.js";
 import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows, type CheckResult } from "./lib/check.js";
 import { randomMatrix, randomVector } from "./lib/data.js";
 import { timeIt, QUICK, FULL, type TimingPlan } from "./lib/timing.js";
@@ -20,19 +21,21 @@ export function variantNames(family: Family): string[] {
     .sort();
 }
 
-interface Shape { label: string; flop: number; bytes: number; make(m: VariantModule): { kc: KernelCase; check(): CheckResult } }
+/** A variant module, or the core's current kernel of the family (its row is named "core"). */
+type Impl = { variant: VariantModule } | { core: CoreModule };
+interface Shape { label: string; flop: number; bytes: number; make(m: Impl): { kc: KernelCase; check(): CheckResult } }
 
 function gemmShape(label: string, M: number, N: number, K: number): Shape {
   const x = randomVector(M * K, 11), w = randomMatrix(N, K, 12);
   return { label, flop: 2 * M * N * K, bytes: 4 * (N * K + M * K + M * N), make: (m) => {
-    const kc = gemmCase(m, x, w, M, N, K);
+    const kc = "core" in m ? coreGemmCase(m.core, x, w, M, N, K) : gemmCase(m.variant, x, w, M, N, K);
     return { kc, check: () => { kc.run(); return checkLinear(kc.output(), x, w, M, N, K, M * N <= 4096 ? M * N : 256); } };
   } };
 }
 function gemvShape(label: string, N: number, K: number): Shape {
   const x = randomVector(K, 21), w = randomMatrix(N, K, 22);
   return { label, flop: 2 * N * K, bytes: 4 * (N * K + K + N), make: (m) => {
-    const kc = gemvCase(m, x, w, N, K);
+    const kc = "core" in m ? coreGemvCase(m.core, x, w, N, K) : gemvCase(m.variant, x, w, N, K);
     return { kc, check: () => { kc.run(); return checkLinear(kc.output(), x, w, 1, N, K, N <= 4096 ? N : 256); } };
   } };
 }
@@ -41,7 +44,14 @@ function absorbedShape(label: string, H: number, S: number, C: number, dr: numbe
   const scale = 1 / Math.sqrt(192);
   const heads = H <= 8 ? [...Array(H).keys()] : [0, 1, 7, H >> 1, H - 1];
   return { label, flop: 2 * H * S * (2 * C + dr), bytes: 4 * S * (C + dr), make: (m) => {
-    const kc = absorbedCase(m, q, kv, pe, H, S, C, dr, scale);
+    // The core's kernel also applies W_UV (o = o_lat W_UV^T, 2*H*dv*C more FLOP, ~2% at S 4096);
+    // its latent output o_lat is what is checked and compared here.
+    if ("core" in m) {
+      const wuv = new Float32Array(H * 8 * C); // dv = 8: the smallest W_UV the kernel accepts
+      const kc = coreAbsorbedCase(m.core, q, kv, pe, wuv, H, S, C, dr, 8, 8, scale);
+      return { kc, check: () => { kc.run(); return checkCalDiff(pickRows(kc.latent(), C, heads), absorbedAttention64(q, kv, pe, H, S, C, dr, scale, heads), label); } };
+    }
+    const kc = absorbedCase(m.variant, q, kv, pe, H, S, C, dr, scale);
     return { kc, check: () => { kc.run(); return checkCalDiff(pickRows(kc.output(), C, heads), absorbedAttention64(q, kv, pe, H, S, C, dr, scale, heads), label); } };
   } };
 }
@@ -50,7 +60,7 @@ function naiveShape(label: string, H: number, S: number, dqk: number, dv: number
   const scale = 1 / Math.sqrt(dqk);
   const heads = H <= 8 ? [...Array(H).keys()] : [0, 3, H - 1];
   return { label, flop: 2 * H * S * (dqk + dv), bytes: 4 * S * H * (dqk + dv), make: (m) => {
-    const kc = naiveCase(m, q, k, v, H, S, dqk, dv, scale);
+    const kc = "core" in m ? coreNaiveCase(m.core, q, k, v, H, S, dqk, dv, scale) : naiveCase(m.variant, q, k, v, H, S, dqk, dv, scale);
     return { kc, check: () => { kc.run(); return checkCalDiff(pickRows(kc.output(), dv, heads), naiveAttention64(q, k, v, H, S, dqk, dv, scale, heads), label); } };
   } };
 }
@@ -81,9 +91,10 @@ export async function runVariants(families: readonly Family[], plan: TimingPlan,
   const rows: VariantRow[] = [];
   for (const family of families) {
     const edges = edgeShapes(family), shapes = benchShapes(family);
-    for (const name of variantNames(family)) {
+    const names = [...(coreBuilt() ? ["core"] : []), ...variantNames(family)];
+    for (const name of names) {
       for (const isa of availableIsas()) {
-        const m = await loadVariant(name, isa);
+        const m: Impl = name === "core" ? { core: await loadCore(isa) } : { variant: await loadVariant(name, isa) };
         for (const e of edges) assertOk(`${name}-${isa} ${e.label}`, e.make(m).check());
         for (const sh of shapes) {
           const { kc, check } = sh.make(m);

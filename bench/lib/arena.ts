@@ -9,7 +9,7 @@ export class Arena {
   }
   /** 64-byte aligned block of `bytes`. */
   alloc(bytes: number): number {
-    const p = (this.top + 63) & ~63;
+    const p = Math.ceil(this.top / 64) * 64; // not `& ~63`: pointers pass 2^31 (V3 naive cache)
     const end = p + bytes;
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / 65536));

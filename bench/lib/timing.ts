@@ -11,7 +11,7 @@ export interface TimingPlan {
 }
 
 /** --quick: every figure once, after one warm-up call (JIT tiers, page faults, caches). */
-export const QUICK: TimingPlan = { iterations: 3, time: 0, warmupIterations: 1, warmupTime: 0 };
+export const QUICK: TimingPlan = { iterations: 1, time: 0, warmupIterations: 1, warmupTime: 0 };
 export const FULL: TimingPlan = { iterations: 7, time: 1500, warmupIterations: 2, warmupTime: 200 };
 
 export interface Timing {
@@ -22,8 +22,11 @@ export interface Timing {
   samples: number;
 }
 
-/** Median time of fn() under the plan; fn must be synchronous. */
-export function timeIt(name: string, fn: () => void, plan: TimingPlan): Timing {
+/**
+ * Median time of fn() under the plan; fn must be synchronous. `before` runs before every call
+ * outside the timed region (e.g. evicting the L3 so weights come from DRAM).
+ */
+export function timeIt(name: string, fn: () => void, plan: TimingPlan, before?: () => void): Timing {
   const bench = new Bench({
     iterations: plan.iterations,
     time: plan.time,
@@ -32,7 +35,7 @@ export function timeIt(name: string, fn: () => void, plan: TimingPlan): Timing {
     warmupTime: plan.warmupTime,
     throws: true,
   });
-  bench.add(name, fn);
+  bench.add(name, fn, before ? { beforeEach: before } : undefined);
   const [task] = bench.runSync();
   const r = task.result;
   if (r.state !== "completed") throw new Error(`${name}: tinybench ended in state ${r.state}${"error" in r ? `: ${r.error}` : ""}`);

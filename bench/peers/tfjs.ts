@@ -25,30 +25,35 @@ export function tfjsInfo(): { backend: string; simd: boolean; threads: boolean; 
 
 /** y [M, N] = x [M, K] W^T, with W [N, K] given row-major as the model stores it. */
 export class TfjsLinear {
-  private readonly x: tf.Tensor2D;
   private readonly wT: tf.Tensor2D;
+  private x: tf.Tensor2D | undefined;
 
-  constructor(x: Float32Array, M: number, K: number, w: Float32Array, N: number) {
-    this.x = tf.tensor2d(x, [M, K]);
+  constructor(w: Float32Array, readonly N: number, readonly K: number) {
     // Transposed once at load in JS (not timed), like a runtime that packs its weights; doing it
     // in tfjs would hold W twice in its wasm memory (V3 wo is 470 MB).
     this.wT = tf.tensor2d(transpose(w, N, K), [K, N]);
   }
 
+  /** The input rows of the next calls. */
+  setInput(x: Float32Array, M: number): void {
+    this.x?.dispose();
+    this.x = tf.tensor2d(x, [M, this.K]);
+  }
+
   /** One timed call: the wasm backend computes synchronously inside matMul. */
   run(): void {
-    tf.matMul(this.x, this.wT).dispose();
+    tf.matMul(this.x!, this.wT).dispose();
   }
 
   output(): Float32Array {
-    const y = tf.matMul(this.x, this.wT);
+    const y = tf.matMul(this.x!, this.wT);
     const out = y.dataSync() as Float32Array;
     y.dispose();
     return out;
   }
 
   dispose(): void {
-    this.x.dispose();
+    this.x?.dispose();
     this.wT.dispose();
   }
 }

@@ -1,0 +1,45 @@
+// One measured figure and how it is judged: GFLOP/s and GB/s, % of the probe's limits, the
+// bound (roofline: arithmetic intensity vs the ridge peak/bandwidth), the ratio to the peer.
+import type { ProbeResult } from "./probe.js";
+import type { Isa } from "./lib/env.js";
+
+export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "step";
+
+export interface Figure {
+  group: Group;
+  model: string;
+  /** e.g. "wq_a M=64" or "S=4096". */
+  what: string;
+  impl: string;
+  isa: Isa | "js-f64";
+  ms: number;
+  flop: number;
+  /** Bytes that must come from memory at least once per call (weights, cache). */
+  bytes: number;
+  gflops: number;
+  gbs: number;
+  /** gflops / the probe's peak of the same ISA (relaxed figures against the relaxed peak). */
+  pctPeak: number;
+  /** gbs / the probe's DRAM streaming bandwidth. */
+  pctBw: number;
+  bound: "compute" | "memory";
+  peer?: { impl: string; ms: number; gflops: number; gbs: number };
+  /** peer.ms / ms: > 1 means ours is faster. */
+  ratio?: number;
+  /** What the correctness gate measured before timing. */
+  check: string;
+  note?: string;
+}
+
+export function peakFor(p: ProbeResult, isa: Figure["isa"]): number {
+  return isa === "relaxed" ? p.peakRelaxedGflops ?? p.peakSimd128Gflops : p.peakSimd128Gflops;
+}
+
+export function makeFigure(p: ProbeResult, f: Omit<Figure, "gflops" | "gbs" | "pctPeak" | "pctBw" | "bound" | "ratio"> & { bound?: Figure["bound"] }): Figure {
+  const gflops = f.flop / (f.ms * 1e6), gbs = f.bytes / (f.ms * 1e6);
+  const ridge = peakFor(p, "relaxed") / p.streamGBs; // FLOP per byte where the roofline bends
+  const bound = f.bound ?? (f.flop / f.bytes >= ridge ? "compute" : "memory");
+  const out: Figure = { ...f, gflops, gbs, pctPeak: (100 * gflops) / peakFor(p, f.isa), pctBw: (100 * gbs) / p.streamGBs, bound };
+  if (f.peer) out.ratio = f.peer.ms / f.ms;
+  return out;
+}

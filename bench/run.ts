@@ -1,0 +1,159 @@
+// `npm run bench` (full) / `npm run bench -- --quick` (every figure once, < 2 minutes).
+// One process, one run: the probe, then every figure with its peer right after it, so every ratio
+// compares numbers taken minutes apart on the same machine state. Writes bench/results/latest.json
+// and latest.md. Run under `flock /tmp/mlakit-heavy.lock` on the shared 2-core machine.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { availableIsas, rootPath, type Isa } from "./lib/env.js";
+import { timeIt, QUICK, FULL } from "./lib/timing.js";
+import { randomMatrix, randomVector, fillUniform } from "./lib/data.js";
+import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows } from "./lib/check.js";
+import { coreBuilt, loadCore, corePack, coreLinearOn, coreAbsorbedCase, type CoreModule } from "./lib/core.js";
+import { runProbe, makeL3Flusher, type ProbeResult } from "./probe.js";
+import { tfjsReady, tfjsInfo, TfjsLinear } from "./peers/tfjs.js";
+import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js";
+import { makeFigure, type Figure } from "./figures.js";
+import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
+import { runDecodeStep } from "./step.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const plan = quick ? QUICK : FULL;
+const PREFILL_M = [64, 128];
+const t0 = performance.now();
+const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+
+if (!coreBuilt()) throw new Error("build/mla-simd128.wasm is missing: run `npm run build` first");
+const isas = availableIsas();
+const best: Isa = isas[0];
+
+const probe: ProbeResult = await runProbe(plan);
+log(`probe: peak ${probe.peakSimd128Gflops.toFixed(1)} (simd128) / ${probe.peakRelaxedGflops?.toFixed(1)} (relaxed) GFLOP/s, DRAM ${probe.streamGBs.toFixed(1)} GB/s, L2 ${probe.l2GBs.toFixed(1)} GB/s`);
+const flush = await makeL3Flusher();
+await tfjsReady();
+const cores = {} as Record<Isa, CoreModule>;
+for (const isa of isas) cores[isa] = await loadCore(isa);
+const figures: Figure[] = [];
+const push = (f: Figure) => {
+  figures.push(f);
+  log(`${f.group} ${f.model} ${f.what} ${f.impl}/${f.isa}: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s, ${f.gbs.toFixed(1)} GB/s, ${f.pctPeak.toFixed(0)}% peak, ${f.pctBw.toFixed(0)}% BW${f.ratio ? `, x${f.ratio.toFixed(2)} vs ${f.peer!.impl}` : ""}`);
+};
+
+// Projections: prefill GEMMs (M tokens) and decode GEMVs (1 token), each against XNNPACK.
+for (const model of [V3, V2_LITE]) {
+  for (const lin of projections(model)) {
+    const { N, K } = lin;
+    const w = randomMatrix(N, K, N * 31 + K);
+    const peer = new TfjsLinear(w, N, K);
+    const packed = {} as Record<Isa, number>;
+    for (const isa of isas) packed[isa] = corePack(cores[isa], w, N, K);
+    for (const M of [...PREFILL_M, 1]) {
+      const x = randomVector(M * K, M + K);
+      const decode = M === 1;
+      const before = decode ? flush : undefined; // decode: weights come from DRAM, as in a real step
+      peer.setInput(x, M);
+      const peerCheck = checkLinear(peer.output(), x, w, M, N, K);
+      assertOk(`tfjs ${lin.name} M=${M}`, peerCheck);
+      const tp = timeIt(`tfjs ${lin.name} ${M}`, () => peer.run(), plan, before);
+      const flop = 2 * M * N * K, bytes = 4 * (N * K + M * K + M * N);
+      const peerFig = { impl: "tfjs-wasm (XNNPACK)", ms: tp.medianMs, gflops: flop / (tp.medianMs * 1e6), gbs: bytes / (tp.medianMs * 1e6) };
+      for (const isa of isas) {
+        const kc = coreLinearOn(cores[isa], packed[isa], x, M, N, K);
+        kc.run();
+        const chk = checkLinear(kc.output(), x, w, M, N, K);
+        assertOk(`core ${lin.name} M=${M} ${isa}`, chk);
+        const t = timeIt(`core ${lin.name} ${M} ${isa}`, kc.run, plan, before);
+        push(makeFigure(probe, {
+          group: decode ? "gemv" : "gemm", model: model.model, what: `${lin.name} ${N}x${K}, M=${M}`, impl: decode ? "core gemv_1x8" : "core gemm_4x8", isa,
+          ms: t.medianMs, flop, bytes, peer: peerFig, bound: decode ? "memory" : undefined,
+          check: `spot max err/tol ${chk.worst.toFixed(3)}; peer ${peerCheck.worst.toFixed(3)}`,
+        }));
+      }
+    }
+    peer.dispose();
+  }
+}
+
+// Decode attention at S cached tokens: absorbed (fused, latent cache, + W_UV) vs naive (K/V).
+for (const model of [V3, V2_LITE]) {
+  const { H, C, dr, dn, dv } = model;
+  const scale = 1 / Math.sqrt(dn + dr);
+  const wuv = randomMatrix(H * dv, C, 7);
+  for (const S of DECODE_S) {
+    const q = randomVector(H * (C + dr), S + 1, 0.2), kv = randomVector(S * C, S + 2), pe = randomVector(S * dr, S + 3);
+    const heads = [0, 5, H - 1];
+    // Naive first (its cache is the biggest allocation), best build only: it is memory-bound.
+    const naive = naiveDecode(cores[best], model, S, scale, heads);
+    for (const isa of isas) {
+      const kc = coreAbsorbedCase(cores[isa], q, kv, pe, wuv, H, S, C, dr, dn, dv, scale);
+      kc.run();
+      const lat64 = absorbedAttention64(q, kv, pe, H, S, C, dr, scale, heads);
+      const chk = checkCalDiff(pickRows(kc.latent(), C, heads), lat64, "o_lat");
+      assertOk(`core absorbed ${model.model} S=${S} ${isa}`, chk);
+      const o64 = new Float64Array(heads.length * dv);
+      heads.forEach((h, i) => {
+        for (let d = 0; d < dv; d++) {
+          let a = 0;
+          for (let c = 0; c < C; c++) a += lat64[i * C + c] * wuv[(h * dv + d) * C + c];
+          o64[i * dv + d] = a;
+        }
+      });
+      const chkO = checkCalDiff(pickRows(kc.output(), dv, heads), o64, "o");
+      assertOk(`core absorbed ${model.model} S=${S} ${isa} (o)`, chkO);
+      const t = timeIt(`absorbed ${model.model} ${S} ${isa}`, kc.run, plan, flush);
+      push(makeFigure(probe, {
+        group: "attn-absorbed", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_absorbed_fused", isa,
+        ms: t.medianMs, flop: 2 * H * S * (2 * C + dr) + 2 * H * dv * C, bytes: 4 * (S * (C + dr) + H * dv * C),
+        peer: { impl: "naive decode (core)", ms: naive.ms, gflops: naive.gflops, gbs: naive.gbs },
+        check: `${chk.detail}; ${chkO.detail}`, note: "includes o = o_lat W_UV^T per head",
+      }));
+    }
+    figures.push(naive);
+    log(`attn-naive ${model.model} S=${S}: ${naive.ms.toFixed(2)} ms, ${naive.gbs.toFixed(1)} GB/s (${naive.pctBw.toFixed(0)}% BW)`);
+  }
+}
+
+/** Naive decode over a decompressed K/V cache written straight into wasm memory (V3 S=16k is 2.7 GB). */
+function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number, heads: number[]): Figure {
+  const { H, dn, dr, dv } = model, qk = dn + dr;
+  const a = c.arena;
+  a.reset();
+  const kp = a.alloc(S * H * qk * 4), vp = a.alloc(S * H * dv * 4), qp = a.alloc(H * qk * 4), o = a.alloc(H * dv * 4);
+  const scratch = a.alloc(c.ex.attend_scratch_floats(1) * 4);
+  fillUniform(a.f32(kp, S * H * qk), S + 11);
+  fillUniform(a.f32(vp, S * H * dv), S + 12);
+  fillUniform(a.f32(qp, H * qk), S + 13, 0.2);
+  a.f32(o, H * dv).fill(NaN);
+  const f = c.ex.attn_decode_naive;
+  const run = () => void f(H, qk, dv, S - 1, qp, kp, vp, scale, o, scratch);
+  run();
+  const chk = checkCalDiff(pickRows(a.f32(o, H * dv), dv, heads), naiveAttention64(a.f32(qp, H * qk), a.f32(kp, S * H * qk), a.f32(vp, S * H * dv), H, S, qk, dv, scale, heads), "o");
+  assertOk(`core naive ${model.model} S=${S}`, chk);
+  const t = timeIt(`naive ${model.model} ${S}`, run, plan, flush);
+  a.reset();
+  return makeFigure(probe, {
+    group: "attn-naive", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_decode_naive", isa: c.isa,
+    ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail,
+  });
+}
+
+// The whole absorbed decode step: the wasm layer against the float64 reference.
+for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
+
+const results: BenchResults = {
+  schema: "mlakit-bench/1",
+  date: new Date().toISOString(),
+  mode: quick ? "quick" : "full",
+  plan,
+  machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo() },
+  probe,
+  figures,
+  targets: [],
+  seconds: (performance.now() - t0) / 1000,
+};
+results.targets = evaluateTargets(results);
+mkdirSync(rootPath("bench", "results"), { recursive: true });
+writeFileSync(rootPath("bench", "results", "latest.json"), JSON.stringify(results, null, 2) + "\n");
+writeFileSync(rootPath("bench", "results", "latest.md"), toMarkdown(results));
+log(`wrote bench/results/latest.json and latest.md (${results.seconds.toFixed(0)} s)`);
+for (const t of results.targets) log(`target ${t.met ? "MET   " : "MISSED"} ${t.target}: ${t.value}`);
