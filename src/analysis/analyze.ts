@@ -7,10 +7,11 @@ import type { MlaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { type CostOptions, PATH_SCHEME, decodeShape, defaultWeightBytes, layerCost, modelCost, prefillShape } from "./cost.js";
 import { type CacheFormat, checkFormat } from "./formats.js";
-import { KV_SCHEMES, type KvCacheFigures, type KvScheme, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
+import { type KvCacheFigures, type KvScheme, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline } from "./roofline.js";
 import { seedAttentionFlops, seedComputeRatio, seedDecompressionFlops, seedMemoryRatio } from "./seed.js";
-import { ALL_PATHS, type AnyPath, type WorkTerm, WORK_TERMS, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "./work.js";
+import { type WorkTerm, WORK_TERMS } from "../reference/counter.js";
+import { ALL_PATHS, type AnyPath, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "./work.js";
 
 export interface AnalysisOptions {
   /** Tokens attended by the decode step (and prefilled). */
@@ -205,4 +206,3 @@ export function seedComparison(cfg: MlaConfig, s: number, r: number): SeedCompar
   };
 }
 
-export { KV_SCHEMES };

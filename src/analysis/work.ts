@@ -13,8 +13,6 @@ import { type MhaConfig } from "../reference/baselines.js";
 import { type WorkCounts, type WorkTerm, WORK_TERMS } from "../reference/counter.js";
 import type { SeedLowRankConfig } from "../reference/seed-lowrank.js";
 
-export type { WorkCounts, WorkTerm } from "../reference/counter.js";
-export { WORK_TERMS } from "../reference/counter.js";
 
 /** The four paths of the cost model: MLA naive / recompute / absorbed, and an MHA of the same heads. */
 export const PATHS = ["naive", "recompute", "absorbed", "mha"] as const;
