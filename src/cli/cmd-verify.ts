@@ -7,10 +7,11 @@ import { type CliIo, EXIT_FAIL, EXIT_OK, UsageError } from "./io.js";
 import { caseFiles, loadCase } from "./load-vectors.js";
 import { formatTable, sci } from "./table.js";
 
-export const verifyHelp = `mlakit verify <file-or-dir> [--backend reference] [--json]
+export const verifyHelp = `mlakit verify <case.json | dir | weights.safetensors> [--backend reference] [--json]
   Runs every mla-vectors/1 case through the naive and the absorbed path and compares every output
   and both caches with the official numbers. Exit 0 when every case passes (max abs error <= ${VECTOR_ATOL}),
-  1 when any fails, 2 for a missing path or a malformed file.`;
+  1 when any fails, 2 for a missing path or a malformed file. A case may keep its weights in a
+  .safetensors file it names ("weights_file"); naming that file verifies the cases that use it.`;
 
 export async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: "string", default: "reference" }, json: { type: "boolean", default: false } } });
@@ -29,7 +30,8 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
 /** Verify every case under a path; prints a table row per case when `io` is given. */
 export async function verifyPath(path: string, backend: Awaited<ReturnType<typeof getBackend>>, io?: CliIo): Promise<CaseResult[]> {
   const files = caseFiles(path);
-  const cases = files.map(loadCase); // parse all first: a malformed file fails before any output
+  const cases = [];
+  for (const f of files) cases.push(await loadCase(f)); // parse all first: a malformed file fails before any output
   const results: CaseResult[] = [];
   for (const c of cases) results.push(await verifyCase(backend, c, vectorTolerance(backend.precision))); // float32 backends: F32_VECTOR_ATOL
   if (io) io.out(verifyTable(results) + "\n");

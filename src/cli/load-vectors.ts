@@ -1,10 +1,15 @@
-// Load mla-vectors/1 cases from a file or a directory (Node only).
+// Load mla-vectors/1 cases from a file or a directory (Node only). A case may keep its weights in
+// a .safetensors file beside it ("weights_file"); naming that .safetensors file loads the case(s)
+// that use it.
 import { readFileSync, readdirSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { FormatError } from "../errors.js";
 import { type VectorCase, parseVectorCaseText } from "../io/mla-vectors.js";
+import { externalWeightsFile, parseVectorCaseExternal } from "../io/mla-vectors-external.js";
+import { openSafetensorsFile } from "../io/safetensors-file.js";
 import { UsageError } from "./io.js";
 
-/** The case files a path names: the file itself, or every *.json in the directory (sorted). */
+/** The case files a path names: the file itself, every *.json in a directory (sorted), or the JSON cases naming a .safetensors file. */
 export function caseFiles(path: string): string[] {
   let st;
   try {
@@ -12,7 +17,7 @@ export function caseFiles(path: string): string[] {
   } catch {
     throw new UsageError(`no such file or directory: ${path}`);
   }
-  if (st.isFile()) return [path];
+  if (st.isFile()) return path.endsWith(".safetensors") ? casesNaming(path) : [path];
   const files = readdirSync(path)
     .filter((f) => f.endsWith(".json"))
     .sort()
@@ -21,6 +26,46 @@ export function caseFiles(path: string): string[] {
   return files;
 }
 
-export function loadCase(file: string): VectorCase {
-  return parseVectorCaseText(readFileSync(file, "utf8"), basename(file));
+/** JSON files beside a .safetensors file whose weights_file points at it. */
+function casesNaming(weights: string): string[] {
+  const dir = dirname(weights), target = resolve(weights);
+  const hits = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f))
+    .filter((f) => {
+      try {
+        const file = externalWeightsFile(JSON.parse(readFileSync(f, "utf8")));
+        return file !== undefined && resolve(dir, file) === target;
+      } catch {
+        return false;
+      }
+    });
+  if (hits.length === 0) throw new UsageError(`${weights} holds weights only, and no case JSON beside it names it in "weights_file": verify the case JSON instead`);
+  return hits;
+}
+
+export async function loadCase(file: string): Promise<VectorCase> {
+  const bytes = readFileSync(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (e) {
+    throw new FormatError(file, bytes.subarray(0, 24).toString("latin1"), "JSON text: an mla-vectors/1 case (or give a .safetensors file that a case names)", (e as Error).message);
+  }
+  const external = externalWeightsFile(json, basename(file));
+  if (external === undefined) return parseVectorCaseText(bytes.toString("utf8"), basename(file));
+  const path = resolve(dirname(file), external);
+  let opened;
+  try {
+    opened = await openSafetensorsFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") throw new UsageError(`${file} names weights_file "${external}", which does not exist (${path})`);
+    throw e;
+  }
+  try {
+    return await parseVectorCaseExternal(json, basename(file), opened.file);
+  } finally {
+    await opened.source.close();
+  }
 }

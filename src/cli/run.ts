@@ -3,6 +3,7 @@ import { MlaError } from "../errors.js";
 import { analyzeCommand, analyzeHelp } from "./cmd-analyze.js";
 import { demoCommand, demoHelp } from "./cmd-demo.js";
 import { reportCommand, reportHelp } from "./cmd-report.js";
+import { vectorsCommand, vectorsHelp } from "./cmd-vectors.js";
 import { verifyCommand, verifyHelp } from "./cmd-verify.js";
 import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 
@@ -11,6 +12,7 @@ type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: stri
 export const COMMANDS: Record<string, Command> = {
   demo: { run: demoCommand, help: demoHelp },
   verify: { run: verifyCommand, help: verifyHelp },
+  vectors: { run: vectorsCommand, help: vectorsHelp },
   analyze: { run: analyzeCommand, help: analyzeHelp },
   report: { run: reportCommand, help: reportHelp },
 };

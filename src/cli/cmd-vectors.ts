@@ -1,0 +1,138 @@
+// mlakit vectors generate: write mla-vectors/1 cases computed by the float64 oracle.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type MlaConfig, PRESET_NAMES, configFromJson, preset, validateConfig } from "../config.js";
+import { generateVectorCase } from "../io/mla-vectors-writer.js";
+import { mlaWeightShapes } from "../weights.js";
+import { type CliIo, EXIT_OK, UsageError } from "./io.js";
+
+/** Inline JSON weights above this many parameters are refused (~11 bytes each: 4M -> ~45 MB of text). */
+export const MAX_JSON_PARAMS = 4_000_000;
+/** Default cap for safetensors weights (4 bytes each): one DeepSeek-V3 layer is 187M (748 MB). */
+export const DEFAULT_MAX_PARAMS = 300_000_000;
+/** Above this much oracle work, progress goes to stderr. */
+const PROGRESS_PARAMS = 5_000_000;
+
+export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE) [--seed N] [--tokens P+D] [--batch B]
+                       [--out DIR] [--name NAME] [--weights json|safetensors] [--scale-down K] [--max-params N]
+  Runs the float64 oracle (naive and absorbed paths) over a prefill of P tokens and D single-token
+  decodes and writes one mla-vectors/1 case (the official set's format): DIR/NAME.json, plus
+  DIR/NAME.safetensors holding the weights when --weights safetensors (the JSON names it).
+  Presets: ${PRESET_NAMES.join(", ")}; --config takes an official ModelArgs JSON or a HF config.json.
+  Defaults: --seed 1 --tokens 7+4 --batch 1 --out vectors/generated --weights json.
+  Size: full presets are large (one DeepSeek-V3 layer has 187M weights). Inline JSON weights are
+  refused above ${MAX_JSON_PARAMS.toLocaleString("en-US")} parameters; safetensors above --max-params (default ${DEFAULT_MAX_PARAMS.toLocaleString("en-US")}).
+  --scale-down K divides dim, n_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, v_head_dim and
+  qk_rope_head_dim by K (rope dim kept even, >= 2) and keeps every RoPE/YaRN field, so a small case
+  still exercises the preset's YaRN. Progress goes to stderr for large cases.`;
+
+/** The preset or config shrunk by k (see vectorsHelp). */
+export function scaleDown(cfg: MlaConfig, k: number): MlaConfig {
+  const d = (v: number) => Math.max(1, Math.round(v / k));
+  return validateConfig({
+    ...cfg,
+    dim: d(cfg.dim),
+    n_heads: d(cfg.n_heads),
+    q_lora_rank: cfg.q_lora_rank === 0 ? 0 : d(cfg.q_lora_rank),
+    kv_lora_rank: d(cfg.kv_lora_rank),
+    qk_nope_head_dim: d(cfg.qk_nope_head_dim),
+    v_head_dim: d(cfg.v_head_dim),
+    qk_rope_head_dim: 2 * Math.max(1, Math.round(cfg.qk_rope_head_dim / 2 / k)),
+  });
+}
+
+const int = (flag: string, v: string | undefined, min: number, dflt: number): number => {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${flag} ${JSON.stringify(v)}: expected an integer >= ${min}`);
+  return Number(v);
+};
+
+export async function vectorsCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "generate") throw new UsageError(`vectors: expected the subcommand "generate", got ${sub === undefined ? "nothing" : JSON.stringify(sub)}\n${vectorsHelp}`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: false,
+    options: {
+      preset: { type: "string" },
+      config: { type: "string" },
+      seed: { type: "string" },
+      tokens: { type: "string" },
+      batch: { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+      weights: { type: "string" },
+      "scale-down": { type: "string" },
+      "max-params": { type: "string" },
+    },
+  });
+  void positionals;
+  if ((values.preset === undefined) === (values.config === undefined)) throw new UsageError(`vectors generate needs exactly one of --preset NAME or --config FILE\n${vectorsHelp}`);
+  let cfg: MlaConfig, label: string;
+  if (values.preset !== undefined) {
+    cfg = preset(values.preset);
+    label = values.preset;
+  } else {
+    let text: string;
+    try {
+      text = readFileSync(values.config!, "utf8");
+    } catch {
+      throw new UsageError(`--config: cannot read ${values.config}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`--config ${values.config}: not JSON (${(e as Error).message})`);
+    }
+    cfg = configFromJson(json);
+    label = (values.config!.split("/").pop() ?? "config").replace(/\.json$/, "");
+  }
+  const k = int("scale-down", values["scale-down"], 1, 1);
+  if (k > 1) {
+    cfg = scaleDown(cfg, k);
+    label += `-div${k}`;
+  }
+  const seed = int("seed", values.seed, 0, 1);
+  const batch = int("batch", values.batch, 1, 1);
+  const m = /^(\d+)\+(\d+)$/.exec(values.tokens ?? "7+4");
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--tokens ${JSON.stringify(values.tokens)}: expected P+D (P >= 1 prefill tokens, D >= 0 decodes), e.g. 7+4`);
+  const prefill = Number(m[1]), decodes = Number(m[2]);
+  if (prefill + decodes > cfg.max_seq_len) throw new UsageError(`--tokens ${prefill}+${decodes}: ${prefill + decodes} tokens exceed max_seq_len ${cfg.max_seq_len}`);
+  if (batch > cfg.max_batch_size) cfg = { ...cfg, max_batch_size: batch }; // the case needs the rows; nothing else depends on it
+  const mode = values.weights ?? "json";
+  if (mode !== "json" && mode !== "safetensors") throw new UsageError(`--weights ${JSON.stringify(mode)}: expected json or safetensors`);
+  const maxParams = int("max-params", values["max-params"], 1, DEFAULT_MAX_PARAMS);
+
+  const params = Object.values(mlaWeightShapes(cfg)).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
+  if (mode === "json" && params > MAX_JSON_PARAMS) {
+    throw new UsageError(
+      `${label}: one MLA layer has ${params.toLocaleString("en-US")} weight parameters (~${mb(params * 11)} as JSON text), above the ${MAX_JSON_PARAMS.toLocaleString("en-US")} allowed inline. ` +
+        `Use --weights safetensors (${mb(params * 4)} beside the JSON), or a smaller model, e.g. --scale-down 16.`,
+    );
+  }
+  if (params > maxParams) throw new UsageError(`${label}: ${params.toLocaleString("en-US")} weight parameters (${mb(params * 4)}) exceed --max-params ${maxParams.toLocaleString("en-US")}; raise it or use --scale-down K`);
+
+  const name = values.name ?? `${label}-s${seed}-b${batch}-p${prefill}d${decodes}`;
+  if (!/^[\w.+-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: expected letters, digits, and . _ + -`);
+  const out = values.out ?? join("vectors", "generated");
+  const weightsFile = mode === "safetensors" ? `${name}.safetensors` : undefined;
+  const loud = params > PROGRESS_PARAMS;
+  const t0 = Date.now();
+  const progress = loud ? (msg: string) => io.err(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}\n`) : undefined;
+  const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
+  mkdirSync(out, { recursive: true });
+  const jsonPath = join(out, `${name}.json`);
+  writeFileSync(jsonPath, g.json);
+  let wrote = `${jsonPath} (${mb(g.json.length)})`;
+  if (g.weightsBytes) {
+    const wPath = join(out, weightsFile!);
+    progress?.(`writing ${wPath}`);
+    writeFileSync(wPath, g.weightsBytes);
+    wrote += ` and ${wPath} (${mb(g.weightsBytes.length)})`;
+  }
+  io.out(`wrote ${wrote}: ${prefill}+${decodes} tokens, batch ${batch}, ${params.toLocaleString("en-US")} weights, naive vs absorbed max abs diff ${g.maxAbsDiffNaiveVsAbsorb.toExponential(2)}\ncheck it with: mlakit verify ${jsonPath}\n`);
+  return EXIT_OK;
+}

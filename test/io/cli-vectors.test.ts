@@ -1,0 +1,144 @@
+// `mlakit vectors generate` and `mlakit verify` on generated cases (inline or safetensors
+// weights), run in-process through run(): exit codes 0 / 1 / 2 and the messages a user sees.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, test } from "vitest";
+import { scaleDown } from "../../src/cli/cmd-vectors.js";
+import { run } from "../../src/cli/run.js";
+import { preset } from "../../src/config.js";
+
+async function cli(...argv: string[]) {
+  let out = "", err = "";
+  const code = await run(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "mlakit-vec-"));
+});
+
+describe("mlakit vectors generate", () => {
+  test("a scaled-down preset with inline weights verifies (reference and wasm)", async () => {
+    const g = await cli("vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "32", "--tokens", "5+3", "--batch", "2", "--seed", "7", "--out", dir);
+    expect(g.code, g.err).toBe(0);
+    const file = join(dir, "deepseek-v3-div32-s7-b2-p5d3.json");
+    expect(g.out).toContain(`check it with: mlakit verify ${file}`);
+    const json = JSON.parse(readFileSync(file, "utf8"));
+    expect(json.args.dim).toBe(224);
+    expect(json.derived.yarn_enabled).toBe(true);
+    expect(json.calls.length).toBe(4);
+    for (const backend of ["reference", "wasm"]) {
+      const v = await cli("verify", file, "--backend", backend);
+      expect(v.code, v.out + v.err).toBe(0);
+      expect(v.out).toMatch(/^PASS: 1\/1/m);
+    }
+  });
+
+  test("--weights safetensors: JSON + .safetensors; verify takes the JSON, the weights file, or the directory", async () => {
+    const sub = join(dir, "st");
+    const g = await cli("vectors", "generate", "--preset", "kimi-k2", "--scale-down", "16", "--tokens", "3+2", "--weights", "safetensors", "--out", sub, "--name", "kimi-small");
+    expect(g.code, g.err).toBe(0);
+    const json = JSON.parse(readFileSync(join(sub, "kimi-small.json"), "utf8"));
+    expect(json.weights_file).toBe("kimi-small.safetensors");
+    expect(json.tensors["wq_a.weight"]).toBeUndefined();
+    for (const target of [join(sub, "kimi-small.json"), join(sub, "kimi-small.safetensors"), sub]) {
+      const v = await cli("verify", target, "--json");
+      expect(v.code, v.out + v.err).toBe(0);
+      expect(JSON.parse(v.out).cases.map((c: { name: string }) => c.name)).toEqual(["kimi-small"]);
+    }
+  });
+
+  test("a case with a corrupted output fails verify with exit 1", async () => {
+    const sub = join(dir, "bad");
+    expect((await cli("vectors", "generate", "--preset", "deepseek-v2-lite", "--scale-down", "64", "--tokens", "2+1", "--out", sub, "--name", "c")).code).toBe(0);
+    const path = join(sub, "c.json");
+    const json = JSON.parse(readFileSync(path, "utf8"));
+    json.tensors["calls.1.output_absorb"].data[0] += 0.01;
+    writeFileSync(path, JSON.stringify(json));
+    const v = await cli("verify", path);
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/FAIL/);
+  });
+
+  test("full presets: inline JSON is refused with the way out; safetensors obeys --max-params", async () => {
+    // 1536*7168 + 1536 + 128*192*1536 + 576*7168 + 512 + 128*256*512 + 7168*16384 = 187,107,328
+    const a = await cli("vectors", "generate", "--preset", "deepseek-v3", "--out", join(dir, "never"));
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/187,107,328 weight parameters .* Use --weights safetensors \(748 MB beside the JSON\), or a smaller model, e\.g\. --scale-down 16/);
+    const b = await cli("vectors", "generate", "--preset", "deepseek-v3", "--weights", "safetensors", "--max-params", "1000000", "--out", join(dir, "never"));
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/exceed --max-params 1,000,000/);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+
+  test("a HF config.json works as --config", async () => {
+    const cfgPath = join(dir, "hf-config.json");
+    writeFileSync(cfgPath, JSON.stringify({ hidden_size: 24, num_attention_heads: 2, q_lora_rank: null, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 64, rope_interleave: false }));
+    const g = await cli("vectors", "generate", "--config", cfgPath, "--out", join(dir, "hf"), "--tokens", "4+1");
+    expect(g.code, g.err).toBe(0);
+    const file = join(dir, "hf", "hf-config-s1-b1-p4d1.json");
+    expect(JSON.parse(readFileSync(file, "utf8")).args.rope_layout).toBe("half");
+    expect((await cli("verify", file)).code).toBe(0);
+  });
+
+  test("usage errors exit 2 with one clear line", async () => {
+    const cases: [string[], RegExp][] = [
+      [["vectors"], /expected the subcommand "generate"/],
+      [["vectors", "generate"], /exactly one of --preset NAME or --config FILE/],
+      [["vectors", "generate", "--preset", "nope"], /preset = "nope": expected one of deepseek-v3/],
+      [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "7"], /--tokens "7": expected P\+D/],
+      [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "0+3"], /expected P\+D/],
+      [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--weights", "npz"], /--weights "npz"/],
+      [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "x"], /--scale-down "x"/],
+      [["vectors", "generate", "--config", join(dir, "missing.json")], /cannot read/],
+      [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--bogus"], /bogus/],
+    ];
+    for (const [argv, re] of cases) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err, argv.join(" ")).toMatch(re);
+    }
+  });
+
+  test("scaleDown keeps the YaRN fields and an even rope dim", () => {
+    const s = scaleDown(preset("deepseek-v3"), 16);
+    expect([s.dim, s.n_heads, s.q_lora_rank, s.kv_lora_rank, s.qk_nope_head_dim, s.qk_rope_head_dim, s.v_head_dim]).toEqual([448, 8, 96, 32, 8, 4, 8]);
+    expect([s.max_seq_len, s.original_seq_len, s.rope_factor, s.mscale]).toEqual([163840, 4096, 40, 1]);
+    expect(scaleDown(preset("deepseek-v2-lite"), 1000).qk_rope_head_dim).toBe(2);
+  });
+});
+
+describe("mlakit verify: files it cannot read are exit 2", () => {
+  test("random bytes, non-case JSON, a safetensors nobody names, a missing weights_file, a truncated weights file", async () => {
+    const junk = join(dir, "junk.bin");
+    writeFileSync(junk, Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff));
+    const notCase = join(dir, "package.json");
+    writeFileSync(notCase, JSON.stringify({ name: "x" }));
+    const sub = join(dir, "w");
+    expect((await cli("vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "2+1", "--weights", "safetensors", "--out", sub, "--name", "w")).code).toBe(0);
+    const lone = join(dir, "lone.safetensors");
+    writeFileSync(lone, readFileSync(join(sub, "w.safetensors")));
+    const missing = join(dir, "missing-weights.json");
+    writeFileSync(missing, JSON.stringify({ ...JSON.parse(readFileSync(join(sub, "w.json"), "utf8")), weights_file: "gone.safetensors" }));
+    const trunc = join(dir, "trunc");
+    expect((await cli("vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "2+1", "--weights", "safetensors", "--out", trunc, "--name", "t")).code).toBe(0);
+    const full = readFileSync(join(trunc, "t.safetensors"));
+    writeFileSync(join(trunc, "t.safetensors"), full.subarray(0, full.length - 100));
+    const expectations: [string, RegExp][] = [
+      [junk, /junk\.bin.*expected JSON text: an mla-vectors\/1 case \(or give a \.safetensors file that a case names\)/],
+      [notCase, /format = undefined.*"mla-vectors\/1"/],
+      [lone, /holds weights only, and no case JSON beside it names it/],
+      [missing, /names weights_file "gone\.safetensors", which does not exist/],
+      [join(trunc, "t.json"), /t\.safetensors.*data section's size; file truncated\?/],
+      [join(dir, "nothing-here.json"), /no such file or directory/],
+    ];
+    for (const [path, re] of expectations) {
+      const r = await cli("verify", path);
+      expect(r.code, path + "\n" + r.err).toBe(2);
+      expect(r.err, path).toMatch(re);
+      expect(r.err.trim().split("\n").length).toBe(1);
+    }
+  });
+});
