@@ -26,3 +26,7 @@ export * from "./analysis/units.js";
 export * from "./io/safetensors.js";
 export * from "./io/hf-names.js";
 export * from "./io/mla-safetensors.js";
+// The WASM core, browser-safe part (bytes in, layers out); Node file loading stays in src/wasm/node.ts.
+export * from "./wasm/index.js";
+export * from "./io/mla-vectors-writer.js";
+export * from "./io/mla-vectors-external.js";
