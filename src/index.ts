@@ -30,3 +30,5 @@ export * from "./io/mla-safetensors.js";
 export * from "./wasm/index.js";
 export * from "./io/mla-vectors-writer.js";
 export * from "./io/mla-vectors-external.js";
+// The latent KV cache: storage formats, codecs (TS + WASM), paging, fork/truncate, persistence, accuracy table.
+export * from "./cache/index.js";

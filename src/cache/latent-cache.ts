@@ -9,7 +9,7 @@ import { type MlaConfig, validateConfig } from "../config.js";
 import { CacheError, NonFiniteError, ShapeError } from "../errors.js";
 import type { LayerCache, NamedTensor } from "../layer.js";
 import { decodeTokens, encodeTokens } from "./codecs.js";
-import { BLOCK_TOKENS, type StorageFormat, type TokenLayout, checkFormat, tokenLayout } from "./layout.js";
+import { BLOCK_TOKENS, type StorageFormat, type TokenLayout, checkStorageFormat, tokenLayout } from "./layout.js";
 import { BlockPool } from "./pool.js";
 import { f32Bits } from "./scalar.js";
 
@@ -57,7 +57,7 @@ export class LatentCache implements LayerCache {
 
   constructor(config: MlaConfig, options: LatentCacheOptions = {}) {
     this.config = validateConfig({ ...config });
-    this.format = checkFormat(options.format ?? "f32", "options.format");
+    this.format = checkStorageFormat(options.format ?? "f32", "options.format");
     this.layout = tokenLayout(this.format, config.kv_lora_rank, config.qk_rope_head_dim);
     this.blockBytes = BLOCK_TOKENS * this.layout.bytesPerToken;
     const maxBlocks = options.maxBlocks ?? config.max_batch_size * Math.ceil(config.max_seq_len / BLOCK_TOKENS);

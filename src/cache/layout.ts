@@ -38,7 +38,7 @@ export interface TokenLayout {
   ropeScaleOffset: number;
 }
 
-export function checkFormat(format: unknown, field = "format"): StorageFormat {
+export function checkStorageFormat(format: unknown, field = "format"): StorageFormat {
   if (typeof format !== "string" || !(STORAGE_FORMATS as readonly string[]).includes(format)) {
     throw new CacheError(field, format, `one of ${STORAGE_FORMATS.join(", ")}`);
   }
@@ -58,7 +58,7 @@ export function formatFromCode(code: number): StorageFormat | undefined {
  * fp8_e4m3 with C = 512, dr = 64 is FlashMLA's "FP8 with scale" record: 512 + 16 + 128 = 656.
  */
 export function tokenLayout(format: StorageFormat, C: number, dr: number): TokenLayout {
-  checkFormat(format);
+  checkStorageFormat(format);
   if (!Number.isInteger(C) || C < 1) throw new CacheError("kv_lora_rank", C, "a positive integer");
   if (!Number.isInteger(dr) || dr < 0) throw new CacheError("qk_rope_head_dim", dr, "a non-negative integer");
   const base = { format, C, dr, latentOffset: 0 };

@@ -7,12 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { decodeTokens, encodeTokens } from "../../src/cache/codecs.js";
 import { STORAGE_FORMATS, tokenLayout } from "../../src/cache/layout.js";
 import type { WasmCodecs } from "../../src/cache/wasm-codecs.js";
-import { wasmCodecs } from "./wasm-build.js";
-
-let wasm: WasmCodecs;
-beforeAll(async () => {
-  wasm = await wasmCodecs();
-}, 60_000);
+import { type CodecSource, wasmCodecs } from "./wasm-build.js";
 
 function sameBits(a: Float32Array, b: Float32Array): number {
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
@@ -34,7 +29,11 @@ const bitsArb = fc.oneof(
 
 const shapeArb = fc.record({ C: fc.integer({ min: 1, max: 260 }), dr: fc.integer({ min: 0, max: 10 }).map((h) => 2 * h), n: fc.integer({ min: 1, max: 3 }) });
 
-describe("WASM codecs == TypeScript codecs", () => {
+describe.each(["core-simd128", "core-relaxed", "standalone"] as CodecSource[])("WASM codecs (%s) == TypeScript codecs", (source) => {
+  let wasm: WasmCodecs;
+  beforeAll(async () => {
+    wasm = await wasmCodecs(source);
+  }, 60_000);
   it("token sizes agree", () => {
     for (const f of STORAGE_FORMATS) for (const [C, dr] of [[512, 64], [1, 0], [129, 6], [200, 8]]) expect(wasm.tokenBytes(tokenLayout(f, C, dr))).toBe(tokenLayout(f, C, dr).bytesPerToken);
   });
@@ -53,7 +52,7 @@ describe("WASM codecs == TypeScript codecs", () => {
           expect(sameBits(wasm.decode(L, ts, s.n, false), dTs)).toBe(-1);
           expect(sameBits(wasm.decode(L, ts, s.n, true), dTs)).toBe(-1);
         }),
-        { numRuns: 60 },
+        { numRuns: source === "standalone" ? 25 : 60 },
       );
     });
     it(`${format}: decoding arbitrary bytes agrees (scalar and SIMD)`, () => {
@@ -65,7 +64,7 @@ describe("WASM codecs == TypeScript codecs", () => {
           expect(sameBits(wasm.decode(L, bytes, s.n, false), dTs)).toBe(-1);
           expect(sameBits(wasm.decode(L, bytes, s.n, true), dTs)).toBe(-1);
         }),
-        { numRuns: 60 },
+        { numRuns: source === "standalone" ? 25 : 60 },
       );
     });
   }
