@@ -7,6 +7,8 @@ import type { Machine } from "./roofline.js";
 
 export interface MeasuredDecode {
   path: "naive" | "absorbed";
+  /** "step": the whole layer's decode step (projections included); "attention": attention over the cache only (absorbed: plus W_UV). */
+  scope: "step" | "attention";
   /** Heads of the measured layer (128: DeepSeek-V3 shapes, 16: V2-Lite), when the entry says. */
   heads?: number;
   context: number;
@@ -44,7 +46,7 @@ function findMachine(json: Json): Machine | undefined {
       if (/gflop/i.test(k)) gflops = Math.max(gflops ?? 0, n); // the best build (relaxed FMA if present)
       else if (/(gb\/?s|gbps|bandwidth)/i.test(k) && !/l[123]|cache/i.test(k)) gbps = Math.max(gbps ?? 0, n); // DRAM streaming, not cache-resident
     }
-    if (gflops !== undefined && gbps !== undefined) return { gflops, gbps, source: `measured by the benchmark probe (${path.join(".")})` };
+    if (gflops !== undefined && gbps !== undefined) return { gflops, gbps, source: `measured by the benchmark probe: ${path.join(".")} of the results file` };
   }
   return undefined;
 }
@@ -96,13 +98,42 @@ function findDecodes(json: Json): MeasuredDecode[] {
       else if (/lite/i.test(label)) heads = 16;
       else if (/v3/i.test(label)) heads = 128;
     }
-    out.push({ path: pathName, heads, context, seconds, label });
+    out.push({ path: pathName, scope: /attn|attention/i.test(label) && !/step/i.test(label) ? "attention" : "step", heads, context, seconds, label });
+  }
+  return out;
+}
+
+const HEADS_OF_MODEL: [RegExp, number][] = [
+  [/lite/i, 16],
+  [/v3|v2(?!-?lite)/i, 128],
+];
+
+/**
+ * The benchmarks' own schema (bench/report.ts, "mlakit-bench/1"): figures with group
+ * "attn-absorbed" / "attn-naive" (attention over S cached keys) or "step" (a whole absorbed decode
+ * step of one layer at startPos S, so S + 1 keys), model "V3" / "V2-Lite", what "H=128 S=4096", ms.
+ */
+function schemaDecodes(json: Json): MeasuredDecode[] | undefined {
+  if (!isObj(json) || !Array.isArray(json.figures)) return undefined;
+  const out: MeasuredDecode[] = [];
+  for (const f of json.figures) {
+    if (!isObj(f) || typeof f.group !== "string" || typeof f.what !== "string" || num(f.ms) === undefined) continue;
+    const scope = f.group === "step" ? "step" : f.group === "attn-absorbed" || f.group === "attn-naive" ? "attention" : undefined;
+    if (!scope) continue;
+    const path = f.group === "attn-naive" ? "naive" : /naive/i.test(String(f.impl ?? "")) ? "naive" : "absorbed";
+    const S = /\bS\s*=\s*(\d+)/.exec(f.what);
+    if (!S) continue;
+    const model = String(f.model ?? "");
+    const h = /\bH\s*=\s*(\d+)/.exec(f.what);
+    const heads = h ? Number(h[1]) : HEADS_OF_MODEL.find(([re]) => re.test(model))?.[1];
+    const context = Number(S[1]) + (scope === "step" ? 1 : 0);
+    out.push({ path, scope, heads, context, seconds: (f.ms as number) * 1e-3, label: [model, f.group, f.what, f.impl, f.isa].filter((x) => typeof x === "string").join(" ") });
   }
   return out;
 }
 
 export function parseBenchResults(json: Json): BenchResults {
-  return { machine: findMachine(json), decode: findDecodes(json) };
+  return { machine: findMachine(json), decode: schemaDecodes(json) ?? findDecodes(json) };
 }
 
 /**

@@ -5,10 +5,10 @@
 
 import type { MlaConfig } from "../config.js";
 import type { MeasuredDecode } from "./bench-results.js";
-import { type CostOptions, decodeShape, layerCost } from "./cost.js";
+import { type CostOptions, attentionCost, decodeShape, layerCost } from "./cost.js";
 import { KV_SCHEMES, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Machine, roofline } from "./roofline.js";
-import { type ChartSpec, PALETTE } from "./svg.js";
+import { type ChartSpec, type Markers, PALETTE, type Series } from "./svg.js";
 import { fmtBytesDecimal, fmtSeconds, fmtTokens } from "./units.js";
 import type { AnyPath } from "./work.js";
 
@@ -59,9 +59,35 @@ const TIME_PATHS: { path: AnyPath; label: string; color: string; dashed?: boolea
 export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch: number; maxContext: number; machine: Machine; measured?: MeasuredDecode[] }): ChartSpec {
   const xs = contextGrid(o.maxContext);
   const measured = (o.measured ?? []).filter((m) => m.heads === undefined || m.heads === cfg.n_heads);
-  const markers = (["naive", "absorbed"] as const)
-    .map((p) => ({ name: `measured ${p}`, color: p === "naive" ? PALETTE[1] : PALETTE[2], points: measured.filter((m) => m.path === p).map((m) => [m.context, m.seconds] as [number, number]) }))
-    .filter((m) => m.points.length > 0);
+  const color = (p: string) => (p === "naive" ? PALETTE[1] : PALETTE[2]);
+  const markers: Markers[] = [];
+  const series: Series[] = TIME_PATHS.map((p) => ({
+    name: p.label,
+    color: p.color,
+    dashed: p.dashed,
+    points: xs.map((L) => {
+      const c = layerCost(cfg, p.path, decodeShape(L, o.batch), o);
+      return [L, roofline(c.flops, c.bytes, o.machine).seconds] as [number, number];
+    }),
+  }));
+  for (const p of ["naive", "absorbed"] as const) {
+    const step = measured.filter((m) => m.path === p && m.scope === "step");
+    if (step.length) markers.push({ name: `measured ${p} step`, color: color(p), points: step.map((m) => [m.context, m.seconds]) });
+    const attn = measured.filter((m) => m.path === p && m.scope === "attention");
+    if (attn.length) {
+      // Attention-only timings are compared with an attention-only prediction, drawn dotted.
+      markers.push({ name: `measured ${p} attention`, color: color(p), hollow: true, points: attn.map((m) => [m.context, m.seconds]) });
+      series.push({
+        name: `${p} attention only`,
+        color: color(p),
+        dotted: true,
+        points: xs.map((L) => {
+          const c = attentionCost(cfg, p, L, o.batch, o);
+          return [L, roofline(c.flops, c.bytes, o.machine).seconds] as [number, number];
+        }),
+      });
+    }
+  }
   return {
     title: `Decode step of one ${name} layer, batch ${o.batch}, ${o.format} cache`,
     subtitle: `roofline on ${o.machine.gflops} GFLOP/s, ${o.machine.gbps} GB/s (${o.machine.source.split(":")[0]}); whole model = x ${cfg.n_layers}`,
@@ -69,15 +95,7 @@ export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch
     yLabel: "predicted time per decode step",
     formatX: fmtTokens,
     formatY: fmtSeconds,
-    series: TIME_PATHS.map((p) => ({
-      name: p.label,
-      color: p.color,
-      dashed: p.dashed,
-      points: xs.map((L) => {
-        const c = layerCost(cfg, p.path, decodeShape(L, o.batch), o);
-        return [L, roofline(c.flops, c.bytes, o.machine).seconds] as [number, number];
-      }),
-    })),
+    series,
     markers,
   };
 }

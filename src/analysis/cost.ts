@@ -107,3 +107,16 @@ export function modelCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts:
   for (const t of WORK_TERMS) terms[t] = { flops: l.terms[t].flops * k, bytes: l.terms[t].bytes * k, exps: l.terms[t].exps * k };
   return { path, terms, flops: l.flops * k, bytes: l.bytes * k, exps: l.exps * k, weightBytes: l.weightBytes * k, cacheBytes: l.cacheBytes * k };
 }
+
+/**
+ * Attention over the cache only, as the benchmarks time their attention kernels: scores, softmax,
+ * weighted sum, and for the absorbed path the W_UV half of the absorption (o = o_lat W_UV^T).
+ * One decode step of `batch` rows at `context` keys, one layer.
+ */
+export function attentionCost(cfg: MlaConfig, path: "naive" | "absorbed", context: number, batch: number, opts: CostOptions): { flops: number; bytes: number } {
+  const l = layerCost(cfg, path, decodeShape(context, batch), opts);
+  const t = l.terms;
+  const wuv = path === "absorbed" ? cfg.n_heads * cfg.kv_lora_rank * cfg.v_head_dim : 0; // elements of W_UV; madds per row
+  const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
+  return { flops: t.scores.flops + t.weightedSum.flops + 2 * batch * wuv, bytes: t.scores.bytes + t.weightedSum.bytes + wuv * wb };
+}

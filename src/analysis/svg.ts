@@ -6,12 +6,16 @@ export interface Series {
   points: [number, number][];
   color: string;
   dashed?: boolean;
+  /** A thin dotted line (secondary predictions). */
+  dotted?: boolean;
 }
 
 export interface Markers {
   name: string;
   points: [number, number][];
   color: string;
+  /** Drawn as a ring instead of a disc. */
+  hollow?: boolean;
 }
 
 export interface ChartSpec {
@@ -37,6 +41,16 @@ function esc(s: string): string {
 }
 
 const f1 = (x: number) => (Math.round(x * 10) / 10).toString();
+
+function dash(s: Series): string {
+  return s.dotted ? ' stroke-dasharray="2 3"' : s.dashed ? ' stroke-dasharray="7 4"' : "";
+}
+
+function marker(x: number, y: number, m: Markers): string {
+  return m.hollow
+    ? `<circle cx="${f1(x)}" cy="${f1(y)}" r="5" fill="#ffffff" stroke="${m.color}" stroke-width="2.5"/>`
+    : `<circle cx="${f1(x)}" cy="${f1(y)}" r="5" fill="${m.color}" stroke="#000" stroke-width="1"/>`;
+}
 
 /** One chart as an SVG group of size W x H, translated by `dy`. */
 export function chartGroup(spec: ChartSpec, dy = 0): string {
@@ -78,21 +92,21 @@ export function chartGroup(spec: ChartSpec, dy = 0): string {
   for (const s of spec.series) {
     const pts = s.points.filter(([x, y]) => x > 0 && y > 0 && Number.isFinite(y));
     const d = pts.map(([x, y], i) => `${i === 0 ? "M" : "L"}${f1(px(x))},${f1(py(y))}`).join(" ");
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2"${s.dashed ? ' stroke-dasharray="7 4"' : ""}/>`);
+    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.dotted ? 1.5 : 2.2}"${dash(s)}/>`);
   }
   for (const m of spec.markers ?? []) {
-    for (const [x, y] of m.points) out.push(`<circle cx="${f1(px(x))}" cy="${f1(py(y))}" r="5" fill="${m.color}" stroke="#000" stroke-width="1"/>`);
+    for (const [x, y] of m.points) out.push(marker(px(x), py(y), m));
   }
   // legend
   const lx = M.left + pw + 16;
   let ly = M.top + 8;
   for (const s of spec.series) {
-    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 26}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 4"' : ""}/>`);
+    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 26}" y2="${ly}" stroke="${s.color}" stroke-width="${s.dotted ? 1.5 : 2.5}"${dash(s)}/>`);
     out.push(`<text x="${lx + 32}" y="${ly + 4}" font-size="12" fill="#222">${esc(s.name)}</text>`);
     ly += 22;
   }
   for (const m of spec.markers ?? []) {
-    out.push(`<circle cx="${lx + 13}" cy="${ly}" r="5" fill="${m.color}" stroke="#000" stroke-width="1"/>`);
+    out.push(marker(lx + 13, ly, m));
     out.push(`<text x="${lx + 32}" y="${ly + 4}" font-size="12" fill="#222">${esc(m.name)}</text>`);
     ly += 22;
   }

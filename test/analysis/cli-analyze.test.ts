@@ -74,8 +74,8 @@ describe("mlakit analyze: tables, charts, machine", () => {
       JSON.stringify({
         probe: { peakSimd128Gflops: 30, peakRelaxedGflops: 45, streamGBs: 13.5, l2GBs: 55 },
         results: [
-          { name: "decode absorbed V3 H=128 S=4096", medianMs: 12.5 },
-          { name: "decode naive V3 H=128 S=4096", medianMs: 30 },
+          { name: "decode absorbed step V3 H=128 S=4096", medianMs: 12.5 },
+          { name: "decode naive step V3 H=128 S=4096", medianMs: 30 },
         ],
       }),
     );
@@ -86,7 +86,7 @@ describe("mlakit analyze: tables, charts, machine", () => {
     const text = readFileSync(svg, "utf8");
     expect(text.startsWith("<svg")).toBe(true);
     expect(text).toMatch(/KV cache of deepseek-v3/);
-    expect(text).toMatch(/measured absorbed/);
+    expect(text).toMatch(/measured absorbed step/);
     expect((text.match(/<circle/g) ?? []).length).toBe(2 + 2); // two points + two legend markers
     expect((text.match(/<path /g) ?? []).length).toBe(6 + 4); // one line per scheme, one per timed path
   });

@@ -54,21 +54,46 @@ describe("buildReport without benchmark results", () => {
 });
 
 describe("buildReport with benchmark results", () => {
-  it("puts measured decode steps beside the roofline prediction and on the V3 chart", () => {
+  it("puts measured decode steps beside the roofline prediction and on the charts (heuristic shape)", () => {
     const bench = parseBenchResults({
       probe: { peakRelaxedGflops: 40, streamGBs: 12 },
       decode: [
-        { name: "decode absorbed H=128 S=4096", medianMs: 20 },
-        { name: "decode naive H=16 S=1024", medianMs: 2 },
+        { name: "decode absorbed step H=128 S=4096", medianMs: 20 },
+        { name: "decode naive attention H=16 S=1024", medianMs: 2 },
       ],
     });
     const files = buildReport({ machine: bench.machine!, bench });
     const md = files["analysis.md"];
-    expect(md).toMatch(/\| DeepSeek-V3 \| absorbed \| 4,096 \| .+ \| 20 ms \|/);
-    expect(md).toMatch(/\| V2-Lite \| naive \| 1,024 \| .+ \| 2 ms \|/);
+    expect(md).toMatch(/\| DeepSeek-V3 \| step \| absorbed \| 4,096 \| .+ \| 20 ms \|/);
+    expect(md).toMatch(/\| V2-Lite \| attention \| naive \| 1,024 \| .+ \| 2 ms \|/);
     expect(md).toContain("40 GFLOP/s, 12 GB/s");
-    expect(files["analysis-time-deepseek-v3.svg"]).toMatch(/measured absorbed/);
-    expect(files["analysis-time-deepseek-v2-lite.svg"]).toMatch(/measured naive/);
+    expect(files["analysis-time-deepseek-v3.svg"]).toMatch(/measured absorbed step/);
+    expect(files["analysis-time-deepseek-v2-lite.svg"]).toMatch(/measured naive attention/);
+    expect(files["analysis-time-deepseek-v2-lite.svg"]).toMatch(/naive attention only/); // its prediction, dotted
+  });
+
+  it("reads the benchmarks' own schema (mlakit-bench/1): attention figures at S keys, steps at S + 1", () => {
+    const bench = parseBenchResults({
+      schema: "mlakit-bench/1",
+      probe: { peakSimd128Gflops: 30, peakRelaxedGflops: 45, streamGBs: 14, l2GBs: 50 },
+      figures: [
+        { group: "gemv", model: "V3", what: "wq_a 1536x7168, M=1", impl: "core gemv_1x8", isa: "relaxed", ms: 1 },
+        { group: "attn-absorbed", model: "V3", what: "H=128 S=4096", impl: "core attn_absorbed_fused", isa: "relaxed", ms: 30, peer: { impl: "naive decode (core)", ms: 90 } },
+        { group: "attn-absorbed", model: "V3", what: "H=128 S=4096", impl: "core attn_absorbed_fused", isa: "simd128", ms: 40 },
+        { group: "attn-naive", model: "V3", what: "H=128 S=4096", impl: "core attn_decode_naive", isa: "relaxed", ms: 90 },
+        { group: "step", model: "V2-Lite", what: "S=1024", impl: "WasmMla absorbed forward", isa: "relaxed", ms: 3, peer: { impl: "ReferenceMla absorbed (float64 JS)", ms: 300 } },
+      ],
+    });
+    expect(bench.machine).toMatchObject({ gflops: 45, gbps: 14 });
+    expect(bench.decode.map((d) => [d.path, d.scope, d.heads, d.context, Math.round(d.seconds * 1e3)])).toEqual([
+      ["absorbed", "attention", 128, 4096, 30],
+      ["absorbed", "attention", 128, 4096, 40],
+      ["naive", "attention", 128, 4096, 90],
+      ["absorbed", "step", 16, 1025, 3],
+    ]);
+    const md = buildReport({ machine: bench.machine!, bench })["analysis.md"];
+    expect(md).toContain("V3 attention at 4,096: absorbed 30 ms, naive 90 ms (absorbed 3.00x faster)");
+    expect(md).toMatch(/V3 fused absorbed attention at 4,096: 30 ms, [0-9.]+x its roofline bound/);
   });
 });
 
