@@ -8,7 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseVectorCaseText } from "../../src/io/mla-vectors.js";
-import { F64_REORDER_TOL, VECTOR_ATOL, firstMismatch, maxAbsDiff } from "../../src/numerics.js";
+import { F64_REORDER_TOL, VECTOR_ATOL, firstMismatch, maxAbsDiff, vectorTolerance } from "../../src/numerics.js";
 import { referenceBackend } from "../../src/reference/index.js";
 import { verifyCase } from "../../src/verify.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
@@ -82,7 +82,9 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(s.errors).toEqual([]);
       expect(await page.getAttribute("body", "data-state")).toBe("ready");
       for (const name of ["verifyCase", "parseVectorCaseText", "referenceBackend", "randomMlaWeights", "preset"]) expect(s.entryExports).toContain(name);
-      expect(s.backends.map((b) => b.name)).toContain("reference");
+      expect(s.backends.map((b) => b.name)).toEqual(["wasm", "reference"]);
+      expect(["simd128", "relaxed"]).toContain(s.backends[0].build);
+      for (const name of ["createWasmBackendFromBytes", "analyze", "timeChart"]) expect(s.entryExports).toContain(name);
       expect(pageErrors).toEqual([]);
     });
 
@@ -111,10 +113,12 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         expect(mine.map((r) => r.name).sort()).toEqual(cases.map((c) => c.name).sort());
       }
       for (const r of rows) {
-        expect(r.tolerance).toBe(VECTOR_ATOL);
-        for (const e of Object.values(r.maxAbsErr)) expect(e).toBeLessThanOrEqual(VECTOR_ATOL);
+        const tol = vectorTolerance(s.backends.find((b) => b.name === r.backend)!.precision as "float32" | "float64");
+        expect(r.tolerance).toBe(tol); // what `mlakit verify --backend <name>` applies
+        for (const e of Object.values(r.maxAbsErr)) expect(e).toBeLessThanOrEqual(tol);
         expect(r.pass).toBe(true);
       }
+      expect(rows.filter((r) => r.backend === "wasm")).toHaveLength(cases.length);
       // The reference backend is the same float64 code in both engines: its errors against the
       // official numbers must match Node's up to float64 reordering.
       for (const c of cases) {
@@ -122,7 +126,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         const inBrowser = rows.find((r) => r.backend === "reference" && r.name === c.name)!;
         for (const [k, v] of Object.entries(node.maxAbsErr)) expect(Math.abs(inBrowser.maxAbsErr[k] - v)).toBeLessThanOrEqual(F64_REORDER_TOL);
       }
-      expect(await page.textContent("#verify-summary")).toBe(`${rows.length}/${rows.length} pass (max |error| <= ${VECTOR_ATOL})`);
+      expect(await page.textContent("#verify-summary")).toMatch(new RegExp(`^${rows.length}/${rows.length} pass `));
     }, 90_000);
 
     it("runs an absorbed and a naive decode step whose outputs match the oracle in Node", async () => {
@@ -150,7 +154,13 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         const want = layer.forward(step, { batch: 1, seqlen: 1, startPos: T });
         expect(p.y.length).toBe(D);
         if (precision === "float64") expect(firstMismatch(p.y, want, F64_REORDER_TOL, F64_REORDER_TOL)).toBe(-1);
-        else expect(maxAbsDiff(p.y, want)).toBeLessThanOrEqual(VECTOR_ATOL); // as `mlakit verify` holds float32 backends
+        else {
+          // VECTOR_ATOL, the bound `mlakit verify` holds every backend to: outputs here are O(1)
+          // (max |y| ~ 1.8) as its derivation requires. F32_VECTOR_ATOL is derived for the vectors'
+          // sums of n <= 256; V2-Lite sums n = 2048 terms, which scales that bound to ~6e-5.
+          // Measured: ~2e-6 on both paths.
+          expect(maxAbsDiff(p.y, want)).toBeLessThanOrEqual(VECTOR_ATOL);
+        }
         expect(p.ms).toBeGreaterThan(0);
         expect(Number.isFinite(p.ms)).toBe(true);
         expect(p.reps).toBeGreaterThanOrEqual(5);

@@ -1,6 +1,6 @@
 // Verification of the bundled official vectors in this browser: verifyCase (src/verify.ts, the
 // same function `mlakit verify` runs) for every backend the page loaded, pass/fail per case.
-import { type VectorCase, verifyCase } from "mlakit";
+import { type VectorCase, vectorTolerance, verifyCase } from "mlakit";
 import type { PageBackend } from "./backends.js";
 import { byId, el, sci, table } from "./dom.js";
 import { type VerifyRow, state } from "./state.js";
@@ -24,7 +24,7 @@ export function mountVerifySection(backends: PageBackend[]): void {
       const rows: VerifyRow[] = [];
       for (const { backend } of backends) {
         for (const c of cases) {
-          const r = await verifyCase(backend, c);
+          const r = await verifyCase(backend, c, vectorTolerance(backend.precision)); // as `mlakit verify`
           rows.push({ backend: backend.name, name: r.name, pass: r.pass, maxAbsErr: { ...r.maxAbsErr }, tolerance: r.tolerance });
         }
       }
@@ -49,6 +49,10 @@ function render(out: HTMLElement, rows: VerifyRow[]): void {
       rows.map((r) => [r.backend, r.name, ...cols.map((k) => sci(r.maxAbsErr[k])), el("span", { class: r.pass ? "pass" : "fail" }, r.pass ? "pass" : "FAIL")]),
       2,
     ),
-    el("p", { class: passed === rows.length ? "pass" : "fail", id: "verify-summary" }, `${passed}/${rows.length} pass (max |error| <= ${rows[0]?.tolerance ?? "?"})`),
+    el(
+      "p",
+      { class: passed === rows.length ? "pass" : "fail", id: "verify-summary" },
+      `${passed}/${rows.length} pass (max |error| <= ${[...new Set(rows.map((r) => `${r.tolerance} for ${r.backend}`))].join(", ")}, as mlakit verify)`,
+    ),
   );
 }
