@@ -2,10 +2,12 @@
 // oracle, on the official vectors and on random cases, stays within the bound derived from the
 // format's element error (bounds.ts); the bounds are not vacuous; f32 is near float32 rounding.
 import { readFileSync, readdirSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type AccuracyRow, accuracyCaseFromVectors, cacheAccuracyTable, formatAccuracyTable, randomAccuracyCase } from "../../src/cache/accuracy.js";
 import { makeConfig } from "../../src/config.js";
 import { parseVectorCaseText } from "../../src/io/mla-vectors.js";
+import { mlaConfigArb, scheduleArb, seedArb } from "../support/arb.js";
 
 const dir = new URL("../../vectors/deepseek-v3-mla/", import.meta.url);
 const vectorCases = readdirSync(dir)
@@ -56,5 +58,20 @@ describe("accuracy vs memory", () => {
   it("reports bytes per token: V3 figures 2304 / 1152 / 1152 / 584 / 656", () => {
     const v3 = Object.fromEntries(table().map((r) => [r.format, r.bytesPerTokenV3]));
     expect(v3).toEqual({ f32: 4 * 576, bf16: 2 * 576, f16: 2 * 576, int8: 576 + 8, fp8_e4m3: 656 });
+  });
+});
+
+describe("accuracy bounds on random configs", () => {
+  it("odd sizes, one head, Q = 0, YaRN on/off, both rope layouts, startPos > 0: every format within its bound", () => {
+    fc.assert(
+      fc.property(mlaConfigArb, scheduleArb, seedArb, (cfg, schedule, seed) => {
+        const batch = Math.min(cfg.max_batch_size, 2);
+        for (const r of cacheAccuracyTable([randomAccuracyCase(cfg, seed, schedule, batch)])) {
+          expect(r.worstRatio, r.format).toBeLessThanOrEqual(1);
+          expect(r.latentWorstRatio, r.format).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
