@@ -375,6 +375,13 @@ export function buildReport(input: ReportInput): ReportFiles {
       "| | wkv_b per layer (bf16) | seed W_decomp (r 8, K and V) | equals the latent cache of |",
       "|---|---|---|---|",
       ...([v3, lite] as MlaConfig[]).map((cfg, i) => `| ${i === 0 ? "DeepSeek-V3" : "V2-Lite"} | ${fmtBytes(wkvbBytes(cfg))} | ${fmtBytes(2 * 8 * 128 * 2)} | ${fmtInt(tokEq(cfg))} tokens (cache of one layer at 32k: ${fmtBytes(cacheLayerBytes(cfg, CONTEXT))}) |`),
+      "",
+      "Batching amortises every weight read (all of the step's weights, not only wkv_b): share of the bytes of an",
+      "absorbed decode step that are weights, bf16, DeepSeek-V3, whole model:",
+      "",
+      "| context | batch 1 | batch 8 | batch 64 |",
+      "|---|---|---|---|",
+      ...[1024, 4096, CONTEXT].map((Lc) => `| ${fmtInt(Lc)} | ${[1, 8, 64].map((B) => { const c = layerCost(v3, "absorbed", decodeShape(Lc, B), { format: "bf16" }); return `${((100 * c.weightBytes) / c.bytes).toFixed(0)} %`; }).join(" | ")} |`),
     ],
     v3: `${fmtBytes(wkvbBytes(v3))} per layer = ${fmtInt(tokEq(v3))} cached tokens`,
     lite: `${fmtBytes(wkvbBytes(lite))} per layer = ${fmtInt(tokEq(lite))} cached tokens`,
@@ -467,6 +474,18 @@ export function buildReport(input: ReportInput): ReportFiles {
   claims.forEach((c, i) => {
     p(`## ${i + 1}. ${c.title}`, "", `> ${c.quote}`, ">", `> *${c.translation}*`, "", `**Formula.** ${c.formula}`, "", ...c.body, "", `**DeepSeek-V3:** ${c.v3}. **V2-Lite:** ${c.lite}. **Measured:** ${c.measured}.`, "", `**Verdict:** ${c.verdict}`, "");
   });
+
+  p(
+    "## Claims not checked with numbers",
+    "",
+    "- *\"相比其他长上下文技术（如外推、分块、稀疏注意力），MLA 提供了一种更‘原生’的、能保留全局信息的解决方案\"* — MLA is a",
+    "  more native, globally informed solution than extrapolation, chunking or sparse attention. A modelling",
+    "  judgement, not a cost: MLA is dense attention over every cached token; it composes with those techniques",
+    "  rather than replacing them. Not checked here.",
+    "- *\"解压缩计算本身是高度并行化的\"* — the decompression itself is highly parallel. True of any GEMM; moot for the",
+    "  absorbed path, which has no decompression.",
+    "",
+  );
 
   // measured vs predicted
   p("## Measured vs predicted", "");
