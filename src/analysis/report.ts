@@ -455,10 +455,10 @@ export function buildReport(input: ReportInput): ReportFiles {
     translation: "MLA trades a controllable compute overhead (growing O(r)x) for a revolutionary memory saving (O(d_head/r)x).",
     formula: "(r+1)x compute, d_head/r memory",
     body: [
-      "MLA's real trade: the cache shrinks by 2·h·d_h / (d_c + d_R) (57x for V3, 7x for V2-Lite); decode never",
-      "decompresses the cache; the price is attention in a 576/512-wide latent space, about 4.25x MHA's attention FLOPs",
+      `MLA's real trade: the cache shrinks by 2·h·d_h / (d_c + d_R) (${fmtRatio(s3.cacheRatioMhaOverMla)} for V3, ${fmtRatio(sl.cacheRatioMhaOverMla)} for V2-Lite); decode never`,
+      `decompresses the cache; the price is attention in a ${v3.kv_lora_rank + v3.qk_rope_head_dim}/${v3.kv_lora_rank}-wide latent space, ${fmtRatio(s3.mla.absorbed.attentionVsMha)} MHA's attention FLOPs`,
       "per key, plus one absorption per new token. That moves decode from memory-bound towards compute-bound: a clear",
-      "win on GPUs (ridge ~300 FLOP/B), a loss against an uncompressed cache on a CPU core once the context is long —",
+      `win on GPUs (datasheet ridge ${(DATASHEET_GPU.gflops / DATASHEET_GPU.gbps).toFixed(0)} FLOP/B), a loss against an uncompressed cache on a CPU core (ridge ${(machine.gflops / machine.gbps).toFixed(1)}) once the context is long —`,
       "if that uncompressed cache fits in memory at all.",
     ],
     v3: `memory ${fmtRatio(s3.cacheRatioMhaOverMla)} less, attention ${fmtRatio(s3.mla.absorbed.attentionVsMha)}`,
