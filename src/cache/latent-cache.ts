@@ -51,7 +51,7 @@ export class LatentCache implements LayerCache {
   readonly layout: TokenLayout;
   readonly blockBytes: number;
   readonly maxSequences: number;
-  pool: BlockPool;
+  private _pool: BlockPool;
   private seqs = new Map<number, Sequence>();
   private nextId = 0;
 
@@ -65,8 +65,25 @@ export class LatentCache implements LayerCache {
     if (!Number.isInteger(this.maxSequences) || this.maxSequences < 1) throw new CacheError("options.maxSequences", this.maxSequences, "a positive integer");
     const open = options.sequences ?? config.max_batch_size;
     if (!Number.isInteger(open) || open < 0 || open > this.maxSequences) throw new CacheError("options.sequences", open, `an integer in 0..${this.maxSequences} (maxSequences)`);
-    this.pool = new BlockPool(this.blockBytes, maxBlocks, options.storage);
+    this._pool = LatentCache.newPool(this.blockBytes, maxBlocks, options.storage);
     for (let i = 0; i < open; i++) this.openSequence();
+  }
+
+  /** The block pool: storage bytes, block offsets, refcounts (read it; the cache alone changes it). */
+  get pool(): BlockPool {
+    return this._pool;
+  }
+
+  /** A pool the runtime cannot allocate becomes a CacheError that says what to change. */
+  private static newPool(blockBytes: number, maxBlocks: number, storage?: Uint8Array): BlockPool {
+    try {
+      return new BlockPool(blockBytes, maxBlocks, storage);
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new CacheError("maxBlocks", maxBlocks, `a pool this runtime can allocate (${maxBlocks} x ${blockBytes} = ${maxBlocks * blockBytes} bytes failed); pass a smaller options.maxBlocks`, e.message);
+      }
+      throw e;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -229,23 +246,29 @@ export class LatentCache implements LayerCache {
     return rows;
   }
 
-  private appendRows(s: Sequence, rows: Float32Array, n: number): void {
-    const bpt = this.layout.bytesPerToken, W = this.layout.C + this.layout.dr;
+  /** Place n tokens after s's last one, block by block (taking blocks, copying shared ones); put(t, m, at) fills tokens t..t+m-1 at byte offset at. */
+  private placeTokens(s: Sequence, n: number, put: (t: number, m: number, at: number) => void): void {
+    const bpt = this.layout.bytesPerToken;
     let pos = s.length, t = 0;
     while (t < n) {
       const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
-      if (k === s.blocks.length) s.blocks.push(this.pool.take());
-      else if (this.pool.refCount(s.blocks[k]) > 1) {
+      if (k === s.blocks.length) s.blocks.push(this._pool.take());
+      else if (this._pool.refCount(s.blocks[k]) > 1) {
         const shared = s.blocks[k];
-        s.blocks[k] = this.pool.copyOf(shared, slot * bpt); // copy on write of the shared partial block
-        this.pool.drop(shared);
+        s.blocks[k] = this._pool.copyOf(shared, slot * bpt); // copy on write of the shared partial block
+        this._pool.drop(shared);
       }
       const m = Math.min(n - t, BLOCK_TOKENS - slot);
-      encodeTokens(this.layout, rows, t * W, m, this.pool.storage, this.pool.offset(s.blocks[k]) + slot * bpt);
+      put(t, m, this._pool.offset(s.blocks[k]) + slot * bpt);
       t += m;
       pos += m;
     }
     s.length = pos;
+  }
+
+  private appendRows(s: Sequence, rows: Float32Array, n: number): void {
+    const W = this.layout.C + this.layout.dr;
+    this.placeTokens(s, n, (t, m, at) => encodeTokens(this.layout, rows, t * W, m, this._pool.storage, at));
   }
 
   /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
@@ -262,21 +285,7 @@ export class LatentCache implements LayerCache {
     const cow = s.length % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
     const need = Math.ceil((s.length + n) / BLOCK_TOKENS) - keep + cow;
     if (need > this.pool.freeBlocks()) throw new CacheError("block pool", this.pool.freeBlocks(), `>= ${need} free blocks for this write (pool exhausted)`);
-    let pos = s.length, t = 0;
-    while (t < n) {
-      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
-      if (k === s.blocks.length) s.blocks.push(this.pool.take());
-      else if (this.pool.refCount(s.blocks[k]) > 1) {
-        const shared = s.blocks[k];
-        s.blocks[k] = this.pool.copyOf(shared, slot * bpt);
-        this.pool.drop(shared);
-      }
-      const m = Math.min(n - t, BLOCK_TOKENS - slot);
-      this.pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), this.pool.offset(s.blocks[k]) + slot * bpt);
-      t += m;
-      pos += m;
-    }
-    s.length = pos;
+    this.placeTokens(s, n, (t, m, at) => this._pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), at));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -377,7 +386,7 @@ export class LatentCache implements LayerCache {
   /** Build a cache from validated state (persist.ts validates before calling). */
   static fromState(config: MlaConfig, format: StorageFormat, maxBlocks: number, maxSequences: number, nextId: number, sequences: { id: number; length: number; blocks: number[] }[], pool: BlockPool): LatentCache {
     const cache = new LatentCache(config, { format, maxBlocks: 1, maxSequences, sequences: 0 });
-    cache.pool = pool;
+    cache._pool = pool;
     for (const s of sequences) cache.seqs.set(s.id, { blocks: [...s.blocks], length: s.length });
     cache.nextId = nextId;
     return cache;

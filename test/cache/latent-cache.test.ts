@@ -317,5 +317,7 @@ describe("errors leave the cache unchanged", () => {
     expect(() => new LatentCache(cfgOf(6, 2), { format: "q4" as StorageFormat })).toThrow(CacheError);
     expect(() => new LatentCache(cfgOf(6, 2), { maxBlocks: 0 })).toThrow(CacheError);
     expect(() => new LatentCache(cfgOf(6, 2), { storage: new Uint8Array(10), maxBlocks: 2 })).toThrow(CacheError);
+    // a pool no runtime can allocate (1.5e11 bytes) is a CacheError naming maxBlocks, not a bare RangeError
+    expect(() => new LatentCache(cfgOf(512, 64), { maxBlocks: 2 ** 20 })).toThrow(/maxBlocks = 1048576/);
   });
 });
