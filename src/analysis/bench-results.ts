@@ -18,6 +18,8 @@ export interface MeasuredDecode {
 }
 
 export interface BenchResults {
+  /** Which run, when the file says: e.g. "quick run of 2026-11-28T07:55:30Z". */
+  run?: string;
   machine?: Machine;
   decode: MeasuredDecode[];
 }
@@ -133,7 +135,8 @@ function schemaDecodes(json: Json): MeasuredDecode[] | undefined {
 }
 
 export function parseBenchResults(json: Json): BenchResults {
-  return { machine: findMachine(json), decode: schemaDecodes(json) ?? findDecodes(json) };
+  const run = isObj(json) && typeof json.date === "string" ? `${typeof json.mode === "string" ? json.mode + " " : ""}run of ${json.date}` : undefined;
+  return { run, machine: findMachine(json), decode: schemaDecodes(json) ?? findDecodes(json) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { type CostOptions, attentionCost, decodeShape, layerCost } from "./cost.
 import { KV_SCHEMES, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Machine, roofline } from "./roofline.js";
 import { type ChartSpec, type Markers, PALETTE, type Series } from "./svg.js";
-import { fmtBytesDecimal, fmtSeconds, fmtTokens } from "./units.js";
+import { fmtBytesDecimal, fmtNum, fmtSeconds, fmtTokens } from "./units.js";
 import type { AnyPath } from "./work.js";
 
 /** Contexts from 1 to maxContext, 16 points per octave (and maxContext itself). */
@@ -90,7 +90,7 @@ export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch
   }
   return {
     title: `Decode step of one ${name} layer, batch ${o.batch}, ${o.format} cache`,
-    subtitle: `roofline on ${o.machine.gflops} GFLOP/s, ${o.machine.gbps} GB/s (${o.machine.source.split(":")[0]}); whole model = x ${cfg.n_layers}`,
+    subtitle: `roofline on ${fmtNum(o.machine.gflops)} GFLOP/s, ${fmtNum(o.machine.gbps)} GB/s (${o.machine.source.split(":")[0]}); whole model = x ${cfg.n_layers}`,
     xLabel: "context (tokens attended)",
     yLabel: "predicted time per decode step",
     formatX: fmtTokens,

@@ -11,7 +11,7 @@ import { kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Machine, roofline } from "./roofline.js";
 import { SEED_RANKS } from "./seed.js";
 import { svgDocument } from "./svg.js";
-import { fmtBytes, fmtBytesDecimal, fmtInt, fmtRatio, fmtSeconds, fmtSi } from "./units.js";
+import { fmtBytes, fmtBytesDecimal, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi } from "./units.js";
 
 export interface ReportInput {
   /** This machine: from --machine, the benchmark probe, or the documented default. */
@@ -100,7 +100,7 @@ export function buildReport(input: ReportInput): ReportFiles {
     const cfg = cfgs[m];
     const common = { format: "bf16" as const, groups: 8, seedRank: 8, batch: 1, maxContext: cfg.max_seq_len };
     chartNames[`cache-${m}`] = `analysis-cache-${m}.svg`;
-    files[chartNames[`cache-${m}`]] = svgDocument([cacheChart(cfg, TITLE[m], { ...common, maxContext: 1 << 20, memoryBytes: GB24 })]); // to 1M tokens: claim 9
+    files[chartNames[`cache-${m}`]] = svgDocument([cacheChart(cfg, TITLE[m], { ...common, maxContext: 1_000_000, memoryBytes: GB24 })]); // to 1M tokens: claim 9
     chartNames[`time-${m}`] = `analysis-time-${m}.svg`;
     files[chartNames[`time-${m}`]] = svgDocument([
       timeChart(cfg, TITLE[m], { ...common, format: "f32", machine, measured: measuredFor(cfg, input.bench) }),
@@ -147,9 +147,9 @@ export function buildReport(input: ReportInput): ReportFiles {
     "  per-head d_h = qk_nope_head_dim = 128, as Table 1 of the DeepSeek-V2 paper).",
     "- Bytes = weights read once per step + cache read and written. Roofline time = max(FLOPs / peak, bytes /",
     "  bandwidth) over the attention layers of the whole model (MoE/FFN layers excluded), batch 1.",
-    `- This machine: ${machine.gflops} GFLOP/s, ${machine.gbps} GB/s (${machine.source}).`,
+    `- This machine: ${fmtNum(machine.gflops)} GFLOP/s, ${fmtNum(machine.gbps)} GB/s (${machine.source}).`,
     `- For scale, a datacenter GPU: ${DATASHEET_GPU.source}.`,
-    `- Measured figures: ${anyMeasured ? "from bench/results/latest.json (the WASM issue's benchmarks; one layer, float32)." : `none yet (${input.benchNote ?? "bench/results/latest.json not found"}); every \"measured\" cell says \"${NM}\".`}`,
+    `- Measured figures: ${anyMeasured ? `from bench/results/latest.json (the WASM issue's benchmarks${input.bench?.run ? `, ${input.bench.run}` : ""}; one layer, float32).` : `none yet (${input.benchNote ?? "bench/results/latest.json not found"}); every \"measured\" cell says \"${NM}\".`}`,
     `- Context for the per-step figures: ${fmtInt(CONTEXT)} tokens; the seed's r = 8 (the middle of its 4..16) unless stated.`,
     "",
     "Regenerate: `npm run build && node dist/cli/main.js report` (or `mlakit report`). Explore one config:",
@@ -308,9 +308,26 @@ export function buildReport(input: ReportInput): ReportFiles {
     verdict: "**Holds in direction, not in size**: the reduction is MHA/MLA cache size (h-dependent), and only on the absorbed path; a naive engine reads more than MHA.",
   });
 
-  // C7 memory-bound, compute idle
-  const ab3 = boundAt(cpu.v3, "absorbed"), abl = boundAt(cpu.lite, "absorbed");
-  const nv3 = xo(cpu.v3, "naive", "absorbed"), nvl = xo(cpu.lite, "naive", "absorbed");
+  // C7 memory-bound, compute idle. This machine is priced at f32 (what the WASM core stores and computes, so the
+  // measured points compare), with bf16 as the variant; the GPU at bf16.
+  const cpu32 = { v3: at("deepseek-v3", machine, "f32"), lite: at("deepseek-v2-lite", machine, "f32") };
+  const trio = ["naive", "absorbed", "mha"];
+  const crossLine = (a: Analysis) =>
+    a.crossovers
+      .filter((c) => c.varies === "context" && c.phase === "decode" && trio.includes(c.faster) && trio.includes(c.slower))
+      .map((c) => `${c.faster} overtakes ${c.slower} from context ${fmtInt(c.at)}`)
+      .join("; ") || "no crossover between naive, absorbed and MHA";
+  // No crossover up to max_seq_len: the order at the report's context holds everywhere.
+  const noCross = (a: Analysis) => `absorbed ${a.decode.absorbed.seconds <= a.decode.naive.seconds ? "faster" : "slower"} than naive at every context`;
+  const cpuCell = (a32: Analysis, a16: Analysis, cfg: MlaConfig) => {
+    const b = boundAt(a32, "absorbed"), x32 = xo(a32, "naive", "absorbed"), x16 = xo(a16, "naive", "absorbed");
+    return (
+      `absorbed attention ${perKeyIntensity(cfg).toFixed(0)} FLOP/B (bf16); this machine, f32: ` +
+      `${b ? `compute-bound from ${fmtInt(b.at)} tokens` : a32.decode.absorbed.bound + "-bound"}, ${x32 ? `naive faster from ${fmtInt(x32.at)}` : noCross(a32)}` +
+      `; bf16: ${x16 ? `naive faster from ${fmtInt(x16.at)}` : noCross(a16)}`
+    );
+  };
+  const nv16 = xo(cpu.v3, "naive", "absorbed"), nv32 = xo(cpu32.v3, "naive", "absorbed");
   const gpuAbsorbedBound = gpu.v3.decode.absorbed.bound;
   claims.push({
     title: "Long-context decode is memory-bound, compute sits idle, so trading compute for memory wins",
@@ -319,30 +336,25 @@ export function buildReport(input: ReportInput): ReportFiles {
     formula: "roofline: time = max(FLOPs / peak, bytes / bandwidth)",
     body: [
       `MHA's decode step has an arithmetic intensity of about ${cpu.v3.decode.mha.intensity.toFixed(1)} FLOP/B: memory-bound on any machine. The absorbed path's attention`,
-      `does 2·h·(2·d_c + d_R) FLOPs per ${kvBytesPerTokenPerLayer(v3, "mla", "bf16")}-byte cached token: ${perKeyIntensity(v3).toFixed(0)} FLOP/B for V3 (h 128), ${perKeyIntensity(lite).toFixed(0)} for V2-Lite (h 16).`,
-      `So whether it pays depends on the machine's ridge point (peak / bandwidth): ${(machine.gflops / machine.gbps).toFixed(1)} FLOP/B on this machine, ${(DATASHEET_GPU.gflops / DATASHEET_GPU.gbps).toFixed(0)} on the datasheet GPU.`,
+      `does 2·h·(2·d_c + d_R) FLOPs per cached token of ${kvBytesPerTokenPerLayer(v3, "mla", "bf16")} B (bf16): ${perKeyIntensity(v3).toFixed(0)} FLOP/B for V3 (h 128), ${perKeyIntensity(lite).toFixed(0)} for V2-Lite (h 16); half that at f32.`,
+      `Whether it pays depends on the machine's ridge point (peak / bandwidth): ${(machine.gflops / machine.gbps).toFixed(1)} FLOP/B on this machine, ${(DATASHEET_GPU.gflops / DATASHEET_GPU.gbps).toFixed(0)} on the datasheet GPU,`,
+      "and on the cache's format, which sets the naive path's bytes.",
       "",
-      "| decode, s = 32,768, bf16, whole model | this machine: absorbed | naive | MHA | datasheet GPU: absorbed | naive | MHA |",
+      `| decode, s = ${fmtInt(CONTEXT)}, whole model | this machine, f32: absorbed | naive | MHA | datasheet GPU, bf16: absorbed | naive | MHA |`,
       "|---|---|---|---|---|---|---|",
       ...[
-        [cpu.v3, gpu.v3],
-        [cpu.lite, gpu.lite],
+        [cpu32.v3, gpu.v3],
+        [cpu32.lite, gpu.lite],
       ].map(([c, g]) => `| ${TITLE[c.name]} | ${fmtSeconds(c.decode.absorbed.seconds)} (${c.decode.absorbed.bound}) | ${fmtSeconds(c.decode.naive.seconds)} (${c.decode.naive.bound}) | ${fmtSeconds(c.decode.mha.seconds)} (${c.decode.mha.bound}) | ${fmtSeconds(g.decode.absorbed.seconds)} (${g.decode.absorbed.bound}) | ${fmtSeconds(g.decode.naive.seconds)} (${g.decode.naive.bound}) | ${fmtSeconds(g.decode.mha.seconds)} (${g.decode.mha.bound}) |`),
       "",
-      "Crossovers on this machine (bf16, batch 1; `mlakit analyze` lists them for any config):",
+      "Crossovers (batch 1; `mlakit analyze` lists them for any config, format and machine):",
       "",
-      ...[cpu.v3, cpu.lite].flatMap((a) => [
-        `- ${TITLE[a.name]}: ` +
-          (a.crossovers.filter((c) => c.varies === "context" && c.phase === "decode" && ["naive", "absorbed", "mha"].includes(c.faster) && ["naive", "absorbed", "mha"].includes(c.slower)).map((c) => `${c.faster} overtakes ${c.slower} from context ${fmtInt(c.at)}`).join("; ") || "no crossover between naive, absorbed and MHA") +
-          (boundAt(a, "absorbed") ? `; absorbed is compute-bound from context ${fmtInt(boundAt(a, "absorbed")!.at)}.` : "."),
-      ]),
-      ...[gpu.v3, gpu.lite].flatMap((a) => [
-        `- ${TITLE[a.name]}, datasheet GPU: ` +
-          (a.crossovers.filter((c) => c.varies === "context" && c.phase === "decode" && ["naive", "absorbed", "mha"].includes(c.faster) && ["naive", "absorbed", "mha"].includes(c.slower)).map((c) => `${c.faster} overtakes ${c.slower} from context ${fmtInt(c.at)}`).join("; ") || "no crossover between naive, absorbed and MHA") +
-          `; absorbed is ${a.decode.absorbed.bound}-bound at ${fmtInt(CONTEXT)}` +
-          (absorbedFastest(a) ? `, and the fastest of the three at every context up to ${fmtInt(a.config.max_seq_len)}.` : "."),
-      ]),
-      ...[cpu.v3, gpu.v3].map((a, i) => {
+      ...[cpu32.v3, cpu32.lite].map((a) => `- ${TITLE[a.name]}, this machine, f32: ${crossLine(a)}` + (boundAt(a, "absorbed") ? `; absorbed is compute-bound from context ${fmtInt(boundAt(a, "absorbed")!.at)}.` : ".")),
+      ...[cpu.v3, cpu.lite].map((a) => `- ${TITLE[a.name]}, this machine, bf16 cache and weights: ${crossLine(a)}` + (boundAt(a, "absorbed") ? `; absorbed is compute-bound from context ${fmtInt(boundAt(a, "absorbed")!.at)}.` : ".")),
+      ...[gpu.v3, gpu.lite].map(
+        (a) => `- ${TITLE[a.name]}, datasheet GPU, bf16: ${crossLine(a)}; absorbed is ${a.decode.absorbed.bound}-bound at ${fmtInt(CONTEXT)}` + (absorbedFastest(a) ? `, and the fastest of the three at every context up to ${fmtInt(a.config.max_seq_len)}.` : "."),
+      ),
+      ...[cpu32.v3, gpu.v3].map((a, i) => {
         const x = a.crossovers.find((c) => c.phase === "prefill" && c.faster === "naive");
         return `- Prefill, DeepSeek-V3, ${i === 0 ? "this machine" : "datasheet GPU"}: absorbed does ${fmtRatio(a.prefill.absorbed.flops / a.prefill.naive.flops)} the naive path's FLOPs at ${fmtInt(CONTEXT)} tokens${x ? `; naive is faster from ${fmtInt(x.at)} tokens` : ""}.`;
       }),
@@ -354,10 +366,14 @@ export function buildReport(input: ReportInput): ReportFiles {
       "",
       `![Decode time per layer, V2-Lite](${chartNames["time-deepseek-v2-lite"]})`,
     ],
-    v3: `absorbed intensity ${perKeyIntensity(v3).toFixed(0)} FLOP/B per key; this machine: ${ab3 ? `compute-bound from ${fmtInt(ab3.at)} tokens` : cpu.v3.decode.absorbed.bound + "-bound"}${nv3 ? `, naive faster from ${fmtInt(nv3.at)}` : ""}`,
-    lite: `${perKeyIntensity(lite).toFixed(0)} FLOP/B per key; this machine: ${abl ? `compute-bound from ${fmtInt(abl.at)} tokens` : cpu.lite.decode.absorbed.bound + "-bound"}${nvl ? `, naive faster from ${fmtInt(nvl.at)}` : ""}`,
+    v3: cpuCell(cpu32.v3, cpu.v3, v3),
+    lite: cpuCell(cpu32.lite, cpu.lite, lite),
     measured: [attentionPair(measured.v3) && `V3 ${attentionPair(measured.v3)}`, attentionPair(measured.lite) && `V2-Lite ${attentionPair(measured.lite)}`].filter(Boolean).join("; ") || NM,
-    verdict: `**Machine-dependent.** True for MHA everywhere and for absorbed MLA on a GPU (datasheet: ${gpuAbsorbedBound}-bound at 32k). On a CPU core absorbed MLA turns decode compute-bound${nv3 ? ` and a naive cache (if it fit) would be faster beyond ${fmtInt(nv3.at)} tokens` : ""}: compute is not idle there.`,
+    verdict:
+      `**Machine- and format-dependent.** True for MHA everywhere, and for absorbed MLA on a GPU (datasheet: ${gpuAbsorbedBound}-bound at 32k). ` +
+      `On a CPU core absorbed MLA makes decode compute-bound, so compute is not idle there; ` +
+      (nv32 ? `a naive f32 cache (if it fit) would be faster beyond ${fmtInt(nv32.at)} tokens` : `at f32 (V3), ${noCross(cpu32.v3)}`) +
+      (nv16 ? `; with bf16 storage a naive cache would overtake it beyond ${fmtInt(nv16.at)} tokens.` : "."),
   });
 
   // C8 W_decomp small
@@ -493,11 +509,31 @@ export function buildReport(input: ReportInput): ReportFiles {
     p(`${NM}: no decode timings in bench/results/latest.json (${input.benchNote ?? "absent"}). Run \`npm run bench\`, then \`mlakit report\`.`, "");
   } else {
     p(
-      `One layer, batch 1, float32 cache and weights, on ${machine.gflops} GFLOP/s / ${machine.gbps} GB/s. Predicted = the roofline lower bound of the same work: the whole decode step for "step" rows, attention over the cache only (plus W_UV for absorbed) for "attention" rows. measured / predicted says how far the kernel is from this machine's limits (1.00x = at the roofline).`,
+      `One layer, batch 1, float32 cache and weights, on ${fmtNum(machine.gflops)} GFLOP/s / ${fmtNum(machine.gbps)} GB/s. Predicted = the roofline lower bound of the same work: the whole decode step for "step" rows, attention over the cache only (plus W_UV for absorbed) for "attention" rows. measured / predicted says how far the kernel is from this machine's limits (1.00x = at the roofline).`,
       "",
-      "| model | scope | path | context | predicted | measured | measured / predicted | benchmark figure |",
-      "|---|---|---|---|---|---|---|---|",
     );
+    const all = [...measured.v3.map((m) => [v3, m] as const), ...measured.lite.map((m) => [lite, m] as const)].map(([cfg, m]) => ({ cfg, m, ratio: m.seconds / predicted(cfg, m, machine) }));
+    const lo = Math.min(...all.map((x) => x.ratio)), hi = Math.max(...all.map((x) => x.ratio));
+    p(
+      lo >= 1
+        ? `- All ${all.length} figures are at or above their roofline bound (measured / predicted from ${fmtRatio(lo)} to ${fmtRatio(hi)}): the model is a lower bound that the kernels approach but do not beat.`
+        : `- WARNING: ${all.filter((x) => x.ratio < 1).length} of ${all.length} figures beat their roofline bound (lowest ${fmtRatio(lo)}): the model or the probe is wrong for them.`,
+    );
+    for (const [name, cfg, pts] of [
+      ["DeepSeek-V3", v3, measured.v3],
+      ["V2-Lite", lite, measured.lite],
+    ] as const) {
+      const a = [...bestAttention(pts, "absorbed")], n = bestAttention(pts, "naive");
+      const S = a.map(([k]) => k).filter((k) => n.has(k)).sort((x, y) => y - x)[0];
+      if (S === undefined) continue;
+      const ta = bestAttention(pts, "absorbed").get(S)!, tn = n.get(S)!;
+      const pa = predicted(cfg, { path: "absorbed", scope: "attention", context: S, seconds: 0, label: "" }, machine), pn = predicted(cfg, { path: "naive", scope: "attention", context: S, seconds: 0, label: "" }, machine);
+      const gbs = attentionCost(cfg, "naive", S, 1, { format: "f32" }).bytes / tn / 1e9;
+      p(
+        `- ${name} at ${fmtInt(S)} keys: the roofline predicts naive / absorbed = ${fmtRatio(pn / pa)}, measured ${fmtRatio(tn / ta)}; the naive kernel streams ${gbs.toFixed(1)} GB/s, ${((100 * gbs) / machine.gbps).toFixed(0)} % of the probe's bandwidth.`,
+      );
+    }
+    p("", "| model | scope | path | context | predicted | measured | measured / predicted | benchmark figure |", "|---|---|---|---|---|---|---|---|");
     for (const [name, cfg, pts] of [
       ["DeepSeek-V3", v3, measured.v3],
       ["V2-Lite", lite, measured.lite],

@@ -54,3 +54,8 @@ export function fmtInt(x: number): string {
 export function fmtRatio(x: number): string {
   return x >= 100 ? `${x.toFixed(0)}x` : x >= 10 ? `${x.toFixed(1)}x` : `${x.toFixed(2)}x`;
 }
+
+/** Three significant digits, no exponent for ordinary sizes: 58.5, 22.7, 989000. */
+export function fmtNum(x: number): string {
+  return String(Number(x.toPrecision(3)));
+}

@@ -10,7 +10,7 @@ import { CACHE_FORMATS, type CacheFormat } from "../analysis/formats.js";
 import { KV_SCHEMES } from "../analysis/kv-cache.js";
 import type { Machine } from "../analysis/roofline.js";
 import { svgDocument } from "../analysis/svg.js";
-import { fmtBytes, fmtInt, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
+import { fmtBytes, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
 import { ALL_PATHS } from "../analysis/work.js";
 import { WORK_TERMS } from "../reference/counter.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
@@ -130,7 +130,7 @@ export function renderText(a: Analysis): string {
   out.push(
     `${a.name}: D ${c.dim}, H ${c.n_heads}, q_lora_rank ${c.q_lora_rank}, kv_lora_rank ${c.kv_lora_rank}, dn ${c.qk_nope_head_dim}, dr ${c.qk_rope_head_dim}, dv ${c.v_head_dim}, ${c.n_layers} layers`,
     `context ${fmtInt(a.context)}, batch ${a.batch}, cache ${a.format}, weights ${a.weightBytes} B/element, GQA ${a.groups} groups, seed rank r = ${a.seedRank}`,
-    `machine: ${a.machine.gflops} GFLOP/s, ${a.machine.gbps} GB/s, ridge ${(a.machine.gflops / a.machine.gbps).toFixed(1)} FLOP/B (${a.machine.source})`,
+    `machine: ${fmtNum(a.machine.gflops)} GFLOP/s, ${fmtNum(a.machine.gbps)} GB/s, ridge ${(a.machine.gflops / a.machine.gbps).toFixed(1)} FLOP/B (${a.machine.source})`,
     "",
     `KV cache (whole model = per layer x ${c.n_layers}):`,
     formatTable(

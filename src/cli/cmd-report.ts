@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_MACHINE } from "../analysis/bench-results.js";
 import { buildReport } from "../analysis/report.js";
+import { fmtNum } from "../analysis/units.js";
 import type { Machine } from "../analysis/roofline.js";
 import { loadBenchResults, parseMachine } from "./cmd-analyze.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
@@ -30,6 +31,6 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   } catch (e) {
     throw new UsageError(`--out ${JSON.stringify(out)}: cannot write (${(e as Error).message})`);
   }
-  io.out(`Wrote ${Object.keys(files).map((f) => join(out, f)).join(", ")}\nmachine: ${machine.gflops} GFLOP/s, ${machine.gbps} GB/s (${machine.source})\n`);
+  io.out(`Wrote ${Object.keys(files).map((f) => join(out, f)).join(", ")}\nmachine: ${fmtNum(machine.gflops)} GFLOP/s, ${fmtNum(machine.gbps)} GB/s (${machine.source})\n`);
   return EXIT_OK;
 }
