@@ -17,6 +17,8 @@
 //   latent c[i..i+4):  dq4_latent_<fmt>(rec, C, i)      i % 4 == 0, i + 4 <= C   -> f32x4
 //   rope k_pe[j..j+4): dq4_rope_<fmt>(rec, C, dr, j)    j % 4 == 0, j + 4 <= dr  -> f32x4
 //   tails:             dq1_latent(fmt, rec, C, i), dq1_rope(fmt, rec, C, dr, j)   -> f32
+//   or a whole key block at once into an L1/L2-resident float32 tile:
+//                      codec_dequant_tile(fmt, rec, n, C, dr, kv, ldkv, pe, ldpe)
 // The functions are @inline: call them with the format fixed per kernel instantiation (one
 // kernel per format, or a switch outside the token loop) so no branch sits in the inner loop.
 // int8 kernels may instead take the scale out of the dot product: s * sum(q_i * x_i).
@@ -270,7 +272,33 @@ export function codec_decode(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst:
   }
 }
 
-@inline function decodeRecordSimd(fmt: i32, rec: usize, C: i32, dr: i32, d0: usize): void {
+/** Same as codec_decode through codec_dequant_tile (the dq4_* SIMD dequantisers a decode kernel uses, tails scalar). */
+export function codec_decode_simd(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst: usize): void {
+  const W = C + dr;
+  codec_dequant_tile(fmt, src, n, C, dr, dst, W, dst + (<usize>C << 2), W);
+}
+
+/**
+ * Dequantise one tile of n token records (one 64-token block: n <= 64) into float32 latent rows
+ * kv[n, C] (ldkv floats apart) and rope rows pe[n, dr] (ldpe floats apart): the layout the fused
+ * absorbed attention reads per key block (attention_core `attend`, KB = 64 keys). The tile stays
+ * L1/L2-resident (64 x 576 floats = 147 KB); the cache itself is never copied to float32.
+ */
+export function codec_dequant_tile(fmt: i32, rec: usize, n: i32, C: i32, dr: i32, kv: usize, ldkv: i32, pe: usize, ldpe: i32): void {
+  const bpt = codec_token_bytes(fmt, C, dr);
+  for (let t = 0; t < n; t++) {
+    const r = rec + <usize>(t * bpt);
+    const kr = kv + (<usize>(t * ldkv) << 2), pr = pe + (<usize>(t * ldpe) << 2);
+    if (fmt == FMT_F32) dequantRow(FMT_F32, r, C, dr, kr, pr);
+    else if (fmt == FMT_BF16) dequantRow(FMT_BF16, r, C, dr, kr, pr);
+    else if (fmt == FMT_F16) dequantRow(FMT_F16, r, C, dr, kr, pr);
+    else if (fmt == FMT_INT8) dequantRow(FMT_INT8, r, C, dr, kr, pr);
+    else dequantRow(FMT_FP8, r, C, dr, kr, pr);
+  }
+}
+
+/** One record -> latent row kr[C], rope row pr[dr]; fmt is a constant at every call site, so the format branches fold away. */
+@inline function dequantRow(fmt: i32, rec: usize, C: i32, dr: i32, kr: usize, pr: usize): void {
   let i = 0;
   for (; i + 4 <= C; i += 4) {
     let v: v128;
@@ -279,10 +307,9 @@ export function codec_decode(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst:
     else if (fmt == FMT_F16) v = dq4_latent_f16(rec, C, i);
     else if (fmt == FMT_INT8) v = dq4_latent_int8(rec, C, i);
     else v = dq4_latent_fp8(rec, C, i);
-    v128.store(d0 + (<usize>i << 2), v);
+    v128.store(kr + (<usize>i << 2), v);
   }
-  for (; i < C; i++) store<f32>(d0 + (<usize>i << 2), dq1_latent(fmt, rec, C, i));
-  const p = d0 + (<usize>C << 2);
+  for (; i < C; i++) store<f32>(kr + (<usize>i << 2), dq1_latent(fmt, rec, C, i));
   let j = 0;
   for (; j + 4 <= dr; j += 4) {
     let v: v128;
@@ -291,14 +318,7 @@ export function codec_decode(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst:
     else if (fmt == FMT_F16) v = dq4_rope_f16(rec, C, dr, j);
     else if (fmt == FMT_INT8) v = dq4_rope_int8(rec, C, dr, j);
     else v = dq4_rope_fp8(rec, C, dr, j);
-    v128.store(p + (<usize>j << 2), v);
+    v128.store(pr + (<usize>j << 2), v);
   }
-  for (; j < dr; j++) store<f32>(p + (<usize>j << 2), dq1_rope(fmt, rec, C, dr, j));
-}
-
-/** Same as codec_decode through the SIMD dequantisers a decode kernel uses (dq4_*), tails scalar. */
-export function codec_decode_simd(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst: usize): void {
-  const W = C + dr;
-  const bpt = codec_token_bytes(fmt, C, dr);
-  for (let t = 0; t < n; t++) decodeRecordSimd(fmt, src + <usize>(t * bpt), C, dr, dst + (<usize>(t * W) << 2));
+  for (; j < dr; j++) store<f32>(pr + (<usize>j << 2), dq1_rope(fmt, rec, C, dr, j));
 }

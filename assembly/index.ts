@@ -10,4 +10,4 @@ export { KB as ATTN_KEY_BLOCK, attend_scratch_floats } from "./attention_core";
 export { attn_causal_4x8 } from "./attention_prefill";
 export { attn_decode_naive } from "./attention_naive";
 export { attn_absorbed_fused } from "./attention_absorbed";
-export { codec_token_bytes, codec_rope_offset, codec_encode, codec_decode, codec_decode_simd } from "./codecs";
+export { codec_token_bytes, codec_rope_offset, codec_encode, codec_decode, codec_decode_simd, codec_dequant_tile } from "./codecs";

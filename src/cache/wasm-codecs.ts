@@ -13,6 +13,7 @@ export interface CodecExports {
   codec_encode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_decode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_decode_simd(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
+  codec_dequant_tile(fmt: number, rec: number, n: number, C: number, dr: number, kv: number, ldkv: number, pe: number, ldpe: number): void;
 }
 
 export class WasmCodecs {
@@ -51,5 +52,17 @@ export class WasmCodecs {
     new Uint8Array(this.exports.memory.buffer, src, n * bpt).set(records.subarray(0, n * bpt));
     (simd ? this.exports.codec_decode_simd : this.exports.codec_decode)(FORMAT_CODE[layout.format], src, n, layout.C, layout.dr, dst);
     return new Float32Array(this.exports.memory.buffer, dst, n * W).slice();
+  }
+
+  /** A decode kernel's per-block step: n records -> kv [n, ldkv] and pe [n, ldpe] float32 rows (first C / dr of each row written). */
+  dequantTile(layout: TokenLayout, records: Uint8Array, n: number, ldkv: number, ldpe: number): { kv: Float32Array; pe: Float32Array } {
+    const bpt = layout.bytesPerToken;
+    const src = this.base, kv = this.base + n * bpt + ((4 - ((n * bpt) % 4)) % 4), pe = kv + n * ldkv * 4;
+    this.ensure(pe - this.base + n * ldpe * 4);
+    const mem = () => this.exports.memory.buffer;
+    new Uint8Array(mem(), src, n * bpt).set(records.subarray(0, n * bpt));
+    new Float32Array(mem(), kv, n * ldkv + n * ldpe).fill(-12345); // sentinel: unwritten padding shows
+    this.exports.codec_dequant_tile(FORMAT_CODE[layout.format], src, n, layout.C, layout.dr, kv, ldkv, pe, ldpe);
+    return { kv: new Float32Array(mem(), kv, n * ldkv).slice(), pe: new Float32Array(mem(), pe, n * ldpe).slice() };
   }
 }

@@ -55,6 +55,28 @@ describe.each(["core-simd128", "core-relaxed", "standalone"] as CodecSource[])("
         { numRuns: source === "standalone" ? 25 : 60 },
       );
     });
+    it(`${format}: codec_dequant_tile (a kernel's per-block step) writes exactly the decoded rows at any strides`, () => {
+      fc.assert(
+        fc.property(shapeArb, fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 1e9 }), (s, padKv, padPe, seed) => {
+          const L = tokenLayout(format, s.C, s.dr), W = s.C + s.dr;
+          const rows = new Float32Array(s.n * W);
+          for (let i = 0; i < rows.length; i++) rows[i] = Math.sin(seed + i * 7.1) * 3;
+          const recs = new Uint8Array(s.n * L.bytesPerToken);
+          encodeTokens(L, rows, 0, s.n, recs, 0);
+          const want = new Float32Array(s.n * W);
+          decodeTokens(L, recs, 0, s.n, want, 0);
+          const ldkv = s.C + padKv, ldpe = s.dr + padPe;
+          const { kv, pe } = wasm.dequantTile(L, recs, s.n, ldkv, ldpe);
+          for (let t = 0; t < s.n; t++) {
+            expect(sameBits(kv.subarray(t * ldkv, t * ldkv + s.C), want.subarray(t * W, t * W + s.C))).toBe(-1);
+            expect(sameBits(pe.subarray(t * ldpe, t * ldpe + s.dr), want.subarray(t * W + s.C, (t + 1) * W))).toBe(-1);
+            for (let i = s.C; i < ldkv; i++) expect(kv[t * ldkv + i]).toBe(-12345); // padding untouched
+            for (let i = s.dr; i < ldpe; i++) expect(pe[t * ldpe + i]).toBe(-12345);
+          }
+        }),
+        { numRuns: 20 },
+      );
+    });
     it(`${format}: decoding arbitrary bytes agrees (scalar and SIMD)`, () => {
       fc.assert(
         fc.property(shapeArb.chain((s) => fc.record({ s: fc.constant(s), bytes: fc.uint8Array({ minLength: s.n * tokenLayout(format, s.C, s.dr).bytesPerToken, maxLength: s.n * tokenLayout(format, s.C, s.dr).bytesPerToken }) })), ({ s, bytes }) => {
