@@ -10,7 +10,26 @@ function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
 
+// ---- memory budget (issue 8: edge runtimes cap an isolate's memory) -------------------------
+/** A cap shared by the arenas of one backend's layers. */
+export interface MemoryBudget {
+  /** Most bytes of linear memory the arenas on this budget may hold together. */
+  readonly limitBytes: number;
+  /** Bytes they hold now. */
+  usedBytes: number;
+  /** Where the limit comes from, for error messages. */
+  readonly source: string;
+}
+
+function checkBudget(b: MemoryBudget, extraBytes: number): void {
+  if (b.usedBytes + extraBytes > b.limitBytes) {
+    throw new CacheError("wasm memory of all layers", b.usedBytes + extraBytes, `at most ${b.limitBytes} bytes (${b.source}); ${b.usedBytes} B are in use, this step needs ${extraBytes} B more`);
+  }
+}
+// ---------------------------------------------------------------------------------------------
+
 export class Arena {
+  private budget: MemoryBudget | null = null;
   private top: number;
   private readonly base: number;
   private readonly freeList: { ptr: number; size: number }[] = [];
@@ -57,16 +76,33 @@ export class Arena {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / 65536);
+      if (this.budget) checkBudget(this.budget, pages * 65536);
       try {
         this.memory.grow(pages);
       } catch (e) {
         throw new CacheError("wasm memory", have + pages * 65536, `at most what this runtime allows for one WebAssembly memory (grow failed: ${(e as Error).message})`);
       }
       this.grows++;
+      if (this.budget) this.budget.usedBytes += pages * 65536;
     }
     this.top = end;
     this.sizes.set(ptr, size);
     return ptr;
+  }
+
+  /** Count this arena's memory against `budget` from now on; CacheError when it does not fit. */
+  attachBudget(budget: MemoryBudget): void {
+    const have = this.memory.buffer.byteLength;
+    checkBudget(budget, have);
+    budget.usedBytes += have;
+    this.budget = budget;
+  }
+
+  /** Give this arena's memory back to its budget (its layer is being dropped). */
+  releaseBudget(): void {
+    if (!this.budget) return;
+    this.budget.usedBytes -= this.memory.buffer.byteLength;
+    this.budget = null;
   }
 
   /** Bytes for n float32s. */

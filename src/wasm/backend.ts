@@ -2,11 +2,14 @@
 // own module instance and linear memory. Browser-safe; Node's file loading is in ./node.ts.
 
 import type { Backend, MlaLayerPath } from "../backend.js";
+import { ConfigError } from "../errors.js";
 import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
 import { WasmKernels } from "./kernels.js";
 import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, compileCore } from "./loader.js";
 import { WasmMla, type WasmMlaOptions } from "./mla-layer.js";
+import type { MemoryBudget } from "./arena.js";
+import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
 
 export interface WasmBackend extends Backend {
   readonly name: "wasm";
@@ -14,20 +17,65 @@ export interface WasmBackend extends Backend {
   /** The build in use: "relaxed" (FMA) when the runtime validates it, else "simd128". */
   readonly build: WasmBuild;
   createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions): Promise<WasmMla>;
+  /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
+  readonly memoryLimitBytes: number | undefined;
 }
 
-export function wasmBackendFromCore(core: CompiledCore): WasmBackend {
+/** Backend-wide options (issue 8). */
+export interface WasmBackendOptions {
+  /**
+   * Cap on the linear memory (weights, caches, workspaces) of all live layers together: an
+   * allocation past it throws CacheError and the call changes nothing. Default: the runtime's own
+   * limit where mlakit knows one (Cloudflare Workers: 128 MiB per isolate, src/wasm/edge.ts), else none.
+   * JS-side memory (the caller's weight arrays) is not counted.
+   */
+  memoryLimitBytes?: number;
+}
+
+export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOptions = {}): WasmBackend {
+  const budget = memoryBudget(options.memoryLimitBytes);
   return {
     name: "wasm",
     precision: "float32",
     build: core.build,
-    async createMla(config, weights, options) {
-      return new WasmMla(config, weights, await WasmKernels.create(core), options);
+    memoryLimitBytes: budget?.limitBytes,
+    async createMla(config, weights, layerOptions) {
+      const kernels = await WasmKernels.create(core);
+      if (!budget) return new WasmMla(config, weights, kernels, layerOptions);
+      // Count the layer's memory against the budget from birth (weights upload included) to dispose.
+      kernels.arena.attachBudget(budget);
+      let layer: WasmMla;
+      try {
+        layer = new WasmMla(config, weights, kernels, layerOptions);
+      } catch (e) {
+        kernels.arena.releaseBudget();
+        throw e;
+      }
+      const dispose = layer.dispose.bind(layer);
+      layer.dispose = () => {
+        kernels.arena.releaseBudget();
+        dispose();
+      };
+      return layer;
     },
   };
 }
 
+function memoryBudget(limit: number | undefined): MemoryBudget | null {
+  if (limit === undefined) {
+    const d = defaultMemoryLimit();
+    return d ? { limitBytes: d.bytes, usedBytes: 0, source: d.source } : null;
+  }
+  if (!Number.isInteger(limit) || limit <= 0) throw new ConfigError("memoryLimitBytes", limit, "a positive integer number of bytes");
+  return { limitBytes: limit, usedBytes: 0, source: "options.memoryLimitBytes" };
+}
+
+/** From modules the runtime compiled itself (Cloudflare Workers / workerd: `import simd128 from "./mla-simd128.wasm"`). */
+export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuildChoice = "auto", options: WasmBackendOptions = {}): WasmBackend {
+  return wasmBackendFromCore(coreFromModules(mods, build), options);
+}
+
 /** From the bytes of the two builds (browsers: fetch build/mla-*.wasm). */
-export async function createWasmBackendFromBytes(bins: WasmBinaries, build: WasmBuildChoice = "auto"): Promise<WasmBackend> {
-  return wasmBackendFromCore(await compileCore(bins, build));
+export async function createWasmBackendFromBytes(bins: WasmBinaries, build: WasmBuildChoice = "auto", options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  return wasmBackendFromCore(await compileCore(bins, build), options);
 }

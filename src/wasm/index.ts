@@ -5,3 +5,4 @@ export * from "./kernels.js";
 export * from "./row-store.js";
 export * from "./mla-layer.js";
 export * from "./backend.js";
+export * from "./edge.js";

@@ -37,5 +37,10 @@ export async function compileCore(bins: WasmBinaries, choice: WasmBuildChoice = 
   const build = chooseBuild(bins, choice);
   const bytes = build === "relaxed" ? bins.relaxed! : bins.simd128;
   if (!WebAssembly.validate(bytes)) throw new ConfigError(`wasm.${build}`, "invalid module", "the bytes of build/mla-simd128.wasm (npm run build)");
-  return { module: await WebAssembly.compile(bytes), build };
+  try {
+    return { module: await WebAssembly.compile(bytes), build };
+  } catch (e) {
+    // Valid bytes that will not compile: the runtime forbids run-time code generation (issue 8).
+    throw new ConfigError(`wasm.${build}`, "bytes", "WebAssembly.Module objects: this runtime refuses to compile WASM from bytes (Cloudflare Workers / workerd: import build/mla-*.wasm as modules and call createWasmBackendFromModules)", (e as Error).message);
+  }
 }

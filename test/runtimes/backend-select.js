@@ -28,6 +28,18 @@ export function relaxedSimdValid() {
 }
 
 /**
+ * The wasm backend from whatever the runtime handed over: precompiled modules (workerd) or bytes.
+ * @param {typeof import("../../dist/index.js")} lib
+ * @param {WasmSources} wasm
+ * @param {"auto" | "simd128" | "relaxed"} build
+ * @param {{ memoryLimitBytes?: number }} [options]
+ */
+export async function makeWasmBackend(lib, wasm, build, options = {}) {
+  if (wasm.simd128 instanceof WebAssembly.Module) return lib.createWasmBackendFromModules(/** @type {any} */ (wasm), build, options);
+  return lib.createWasmBackendFromBytes(/** @type {any} */ (wasm), build, options);
+}
+
+/**
  * @param {typeof import("../../dist/index.js")} lib
  * @param {"wasm" | "reference"} name
  * @param {WasmSources | undefined} wasm
@@ -36,19 +48,134 @@ export function relaxedSimdValid() {
 export async function selectBackend(lib, name, wasm) {
   const relaxedValid = relaxedSimdValid();
   if (name === "reference") return { backend: lib.referenceBackend, build: "-", relaxedValid };
-  throw new Error(`backend "${name}" is not available in this build of mlakit (wasm sources: ${Object.keys(wasm ?? {}).join(", ") || "none"})`);
+  if (!wasm?.simd128) throw new Error("the wasm backend needs the WASM builds (none were handed over)");
+  const backend = await makeWasmBackend(lib, wasm, "auto");
+  return { backend, build: backend.build, relaxedValid };
 }
 
+/** @param {unknown} e */
+const describe = (e) => `${/** @type {Error} */ (e)?.name}: ${/** @type {Error} */ (e)?.message}`;
+
 /**
- * Probes of what a runtime may lack, for the chosen backend.
+ * Probes of what a runtime may lack, for the wasm backend (none for the reference).
  * @param {typeof import("../../dist/index.js")} lib
  * @param {"wasm" | "reference"} name
  * @param {WasmSources | undefined} wasm
- * @param {Record<string, unknown>} env
+ * @param {Record<string, unknown>} env runtime extras (workerd: SIMD128_BYTES, the simd128 build as plain bytes)
+ * @param {{ config: import("../../dist/index.js").MlaConfig, weights: import("../../dist/index.js").MlaWeights, prefill: Float32Array, step: Float32Array }} d the decode case
  * @returns {Promise<import("./checks.js").Probe[]>}
  */
-export async function runBackendProbes(lib, name, wasm, env) {
-  void lib, wasm, env;
-  if (name === "reference") return [];
-  return [];
+export async function runBackendProbes(lib, name, wasm, env, d) {
+  if (name === "reference" || !wasm) return [];
+  const probes = [await forcedRelaxedProbe(lib, wasm), await memoryCapProbe(lib, wasm), await sharedBudgetProbe(lib, wasm, d)];
+  if (env.SIMD128_BYTES) probes.push(await bytesRefusedProbe(lib, env.SIMD128_BYTES));
+  return probes;
+}
+
+/**
+ * Ask for the relaxed build outright. Where relaxed SIMD validates it must be used; where it
+ * does not (Node 20 without its flag) the loader must refuse with a ConfigError naming "build".
+ * @param {typeof import("../../dist/index.js")} lib @param {WasmSources} wasm
+ */
+async function forcedRelaxedProbe(lib, wasm) {
+  const name = "forced relaxed build";
+  const valid = relaxedSimdValid();
+  try {
+    const b = await makeWasmBackend(lib, wasm, "relaxed");
+    return { name, ok: valid && b.build === "relaxed", detail: `relaxed SIMD ${valid ? "validates" : "does NOT validate"} here; the loader gave build ${b.build}` };
+  } catch (e) {
+    const ok = !valid && e instanceof lib.ConfigError && e.field === "build";
+    return { name, ok, detail: `relaxed SIMD ${valid ? "validates" : "does not validate"} here; the loader refused: ${describe(e)}` };
+  }
+}
+
+/**
+ * A cache bigger than the 128 MiB Workers cap: workerd must apply the cap by itself (detected),
+ * the others take it as an option. One prefill asks for 4200 tokens x (8192 + 64) x 4 B = 139 MB
+ * of cache: a typed CacheError before any compute, the cache unchanged, the layer still usable.
+ * @param {typeof import("../../dist/index.js")} lib @param {WasmSources} wasm
+ */
+async function memoryCapProbe(lib, wasm) {
+  const name = "cache past the 128 MiB cap";
+  const cap = lib.WORKERS_MEMORY_LIMIT_BYTES;
+  const detected = (await makeWasmBackend(lib, wasm, "auto")).memoryLimitBytes;
+  const inWorkers = lib.isCloudflareWorkers();
+  if (detected !== (inWorkers ? cap : undefined)) return { name, ok: false, detail: `default memory limit ${detected} in ${inWorkers ? "Workers" : "a runtime without a known cap"}` };
+  const backend = await makeWasmBackend(lib, wasm, "auto", inWorkers ? {} : { memoryLimitBytes: cap });
+  const config = lib.makeConfig({ dim: 32, n_heads: 1, q_lora_rank: 0, kv_lora_rank: 8192, qk_nope_head_dim: 16, qk_rope_head_dim: 64, v_head_dim: 16, max_seq_len: 8192, original_seq_len: 8192, max_batch_size: 1 });
+  const layer = await backend.createMla(config, lib.randomMlaWeights(config, new lib.Rng(7)), { path: "absorbed" });
+  try {
+    const T = 4200;
+    try {
+      layer.forward(new Float32Array(T * config.dim).fill(0.5), { batch: 1, seqlen: T, startPos: 0 });
+      return { name, ok: false, detail: `a ${T}-token cache (${(T * layer.cache.bytesPerToken()) / 2 ** 20} MiB) was accepted under a ${cap / 2 ** 20} MiB cap` };
+    } catch (e) {
+      const unchanged = layer.cache.length(0) === 0;
+      const y = layer.forward(new Float32Array(8 * config.dim).fill(0.5), { batch: 1, seqlen: 8, startPos: 0 });
+      const usable = layer.cache.length(0) === 8 && y.every(Number.isFinite);
+      const ok = e instanceof lib.CacheError && unchanged && usable;
+      return { name, ok, detail: `limit ${inWorkers ? "detected" : "given"}: ${describe(e)}; cache length after it ${unchanged ? "0 (unchanged)" : "CHANGED"}; then 8 tokens ${usable ? "ok" : "FAILED"}` };
+    }
+  } finally {
+    layer.dispose();
+  }
+}
+
+/**
+ * The cap covers all live layers of a backend and a disposed layer gives its memory back.
+ * @param {typeof import("../../dist/index.js")} lib @param {WasmSources} wasm
+ * @param {{ config: import("../../dist/index.js").MlaConfig, weights: import("../../dist/index.js").MlaWeights, prefill: Float32Array }} d
+ */
+async function sharedBudgetProbe(lib, wasm, d) {
+  const name = "shared memory budget";
+  const free = await makeWasmBackend(lib, wasm, "auto", { memoryLimitBytes: 2 ** 31 });
+  const l0 = await free.createMla(d.config, d.weights, { path: "absorbed" });
+  const one = l0.kernels.arena.bytesReserved(); // a fresh layer's memory
+  l0.dispose();
+  const tight = await makeWasmBackend(lib, wasm, "auto", { memoryLimitBytes: one });
+  const steps = [];
+  const l1 = await tight.createMla(d.config, d.weights, { path: "absorbed" });
+  steps.push("layer 1 fits");
+  let ok = true;
+  try {
+    l1.forward(d.prefill, { batch: 1, seqlen: d.prefill.length / d.config.dim, startPos: 0 });
+    ok = false;
+    steps.push("prefill past the limit ACCEPTED");
+  } catch (e) {
+    ok &&= e instanceof lib.CacheError && l1.cache.length(0) === 0;
+    steps.push(`prefill past the limit: ${/** @type {Error} */ (e).name}, cache length ${l1.cache.length(0)}`);
+  }
+  try {
+    (await tight.createMla(d.config, d.weights, { path: "absorbed" })).dispose();
+    ok = false;
+    steps.push("layer 2 beside layer 1 ACCEPTED");
+  } catch (e) {
+    ok &&= e instanceof lib.CacheError;
+    steps.push(`layer 2 beside layer 1: ${/** @type {Error} */ (e).name}`);
+  }
+  l1.dispose();
+  try {
+    (await tight.createMla(d.config, d.weights, { path: "absorbed" })).dispose();
+    steps.push("layer 2 after disposing layer 1 fits");
+  } catch (e) {
+    ok = false;
+    steps.push(`layer 2 after disposing layer 1 FAILED: ${describe(e)}`);
+  }
+  return { name, ok, detail: `limit ${one} B (one layer): ${steps.join("; ")}` };
+}
+
+/**
+ * workerd only: bytes handed to the loader (instead of modules) must give a clear typed error,
+ * since the runtime refuses to compile WASM at run time.
+ * @param {typeof import("../../dist/index.js")} lib @param {unknown} bytes
+ */
+async function bytesRefusedProbe(lib, bytes) {
+  const name = "bytes refused in workerd";
+  try {
+    const b = await lib.createWasmBackendFromBytes({ simd128: new Uint8Array(/** @type {ArrayBuffer} */ (bytes)) }, "simd128");
+    return { name, ok: false, detail: `compiled from bytes (build ${b.build}): this runtime allows code generation after all` };
+  } catch (e) {
+    const ok = e instanceof lib.ConfigError && /Module/.test(e.message) && /createWasmBackendFromModules/.test(e.message);
+    return { name, ok, detail: describe(e) };
+  }
 }

@@ -70,7 +70,7 @@ export async function runChecks(o) {
   }
 
   /** @type {Probe[]} */
-  const probes = [await typedErrorProbe(backend, d), ...(await runBackendProbes(mlakit, o.backend, o.wasm, o.env ?? {}))];
+  const probes = [await typedErrorProbe(backend, d), ...(await runBackendProbes(mlakit, o.backend, o.wasm, o.env ?? {}, d))];
   return { runtime: o.runtime, backend: backend.name, build: chosen.build, relaxedValid: chosen.relaxedValid, cases, decode, probes, ms: Date.now() - started };
 }
 

@@ -66,7 +66,7 @@ for (const r of runs) {
   const j = judge(r.result, exp);
   if (!j.pass) failed++;
   const res = r.result;
-  rows.push([r.runtime, r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
+  rows.push([r.runtime, res.runtime || r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
   for (const p of res.probes) notes.push(`${r.runtime}: probe "${p.name}" ${p.ok ? "ok" : "FAILED"}: ${p.detail}`);
   for (const f of j.failures) notes.push(`${r.runtime}: FAIL ${f}`);
 }
