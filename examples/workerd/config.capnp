@@ -11,6 +11,8 @@ const config :Workerd.Config = (
 const mlaWorker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "dist/worker.js"),
+    (name = "mla-simd128.wasm", wasm = embed "../../build/mla-simd128.wasm"),
+    (name = "mla-relaxed.wasm", wasm = embed "../../build/mla-relaxed.wasm"),
   ],
   compatibilityDate = "2026-11-01",
 );

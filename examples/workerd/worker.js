@@ -7,11 +7,17 @@
 //   curl 127.0.0.1:8787/                                                   (config and memory)
 // Sessions live in this isolate's memory: a deployment that must keep them across isolates pins
 // each session to one Durable Object; the layer code stays the same.
-import { MlaError, referenceBackend } from "mlakit";
+import { CacheError, MlaError, createWasmBackendFromModules } from "mlakit";
 import { DEMO_CONFIG, Sessions, demoWeights, latentCacheBytes, tokenVector } from "../demo-layer.js";
+// The WASM core as Wasm modules: Workers compile them at upload (config.capnp embeds them here;
+// wrangler does the same for these imports). Compiling from bytes at run time is refused there.
+import simd128 from "./mla-simd128.wasm";
+import relaxed from "./mla-relaxed.wasm";
 
+// Four sessions of ~15 MiB (weights packed in each layer's memory, plus up to 4.5 MiB of cache)
+// stay well inside the 128 MiB isolate; the backend enforces that cap itself (CacheError -> 503).
 const MAX_SESSIONS = 4;
-const backend = referenceBackend;
+const backend = createWasmBackendFromModules({ simd128, relaxed });
 const sessions = new Sessions(backend, demoWeights(), { maxSessions: MAX_SESSIONS });
 
 /** @param {unknown} body @param {number} [status] */
@@ -27,6 +33,8 @@ export default {
         const bytesPerNumber = backend.precision === "float64" ? 8 : 4;
         return json({
           backend: backend.name,
+          build: backend.build,
+          memoryLimitBytes: backend.memoryLimitBytes,
           config: DEMO_CONFIG,
           maxSessions: MAX_SESSIONS,
           cacheBytesPerToken: latentCacheBytes(DEMO_CONFIG, 1, bytesPerNumber),
@@ -43,6 +51,7 @@ export default {
       }
       return json({ error: "not found" }, 404);
     } catch (e) {
+      if (e instanceof CacheError) return json({ error: e.name, field: e.field, message: e.message }, 503);
       if (e instanceof MlaError) return json({ error: e.name, field: e.field, message: e.message }, 400);
       if (e instanceof SyntaxError) return json({ error: "SyntaxError", message: `request body: ${e.message}` }, 400);
       throw e;

@@ -38,7 +38,7 @@ async function scriptExample(name, bin, outDir) {
   const res = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
   const err = maxErr(res.outputs, await oracleSession(TOKENS));
   const pass = err <= lib.VECTOR_ATOL && res.cacheBytes === TOKENS.length * res.bytesPerToken;
-  return { name: `example ${name}`, pass, detail: `${res.runtime}, backend ${res.backend}: ${TOKENS.length} steps, cache ${res.cacheBytes} B = ${TOKENS.length} x ${res.bytesPerToken} B`, err };
+  return { name: `example ${name}`, pass, runtime: res.runtime, backend: res.backend, build: res.build, detail: `${TOKENS.length} steps, cache ${res.cacheBytes} B = ${TOKENS.length} x ${res.bytesPerToken} B`, err };
 }
 
 /**
@@ -59,6 +59,8 @@ async function workerdExample(bin) {
   };
   try {
     if (!(await waitReady(`${base}/`, server, 30_000))) return { name, pass: false, detail: `no answer on ${base}/ within 30 s: ${server.out.stderr}`, err: NaN };
+    const info = (await call("/", "GET")).body;
+    const capOk = info.memoryLimitBytes === lib.WORKERS_MEMORY_LIMIT_BYTES; // detected inside Workers, not configured
     /** @type {Record<string, number[][]>} */
     const got = { a: [], b: [] };
     const plan = [["a", 3], ["b", 2], ["a", 1], ["b", 7], ["a", 4]];
@@ -74,8 +76,16 @@ async function workerdExample(bin) {
     const end = await call("/sessions/a", "DELETE");
     const again = await call("/sessions/a/step", "POST", { token: 3 });
     const resetOk = after.body.position === 3 && end.body.ended === true && again.body.position === 0 && lib.maxAbsDiff(again.body.output, got.a[0]) === 0;
-    const pass = err <= lib.VECTOR_ATOL && badOk && resetOk;
-    return { name, pass, detail: `2 interleaved sessions; bad input -> ${bad.status} ${bad.body.error}${badOk ? "" : " (expected 400 ShapeError x.length)"}; position after it ${after.body.position}; reset ${resetOk ? "ok" : "WRONG"}`, err };
+    const pass = err <= lib.VECTOR_ATOL && badOk && resetOk && capOk;
+    return {
+      name,
+      pass,
+      runtime: "workerd",
+      backend: info.backend,
+      build: info.build,
+      detail: `2 interleaved sessions; bad input -> ${bad.status} ${bad.body.error}${badOk ? "" : " (expected 400 ShapeError x.length)"}; position after it ${after.body.position}; reset ${resetOk ? "ok" : "WRONG"}; memory limit ${info.memoryLimitBytes} B${capOk ? " (detected)" : " (expected the Workers cap)"}`,
+      err,
+    };
   } catch (e) {
     return { name, pass: false, detail: `${/** @type {Error} */ (e).message}: ${server.out.stderr}`, err: NaN };
   } finally {

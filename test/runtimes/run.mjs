@@ -72,7 +72,7 @@ for (const r of runs) {
 }
 for (const e of examples) {
   if (!e.pass) failed++;
-  rows.push([e.name, "-", "-", "-", "-", "-", "-", sci(e.err), "-", "-", "-", e.pass ? "pass" : "FAIL"]);
+  rows.push([e.name, e.runtime ?? "-", e.backend ?? "-", e.build ?? "-", "-", "-", "-", sci(e.err), "-", "-", "-", e.pass ? "pass" : "FAIL"]);
   notes.push(`${e.name}: ${e.pass ? "" : "FAIL "}${e.detail}`);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
