@@ -1,6 +1,7 @@
 // Dispatch `mlakit <command> ...`. Each command lives in its own cmd-*.ts file; add one line here.
 import { MlaError } from "../errors.js";
 import { analyzeCommand, analyzeHelp } from "./cmd-analyze.js";
+import { cacheCommand, cacheHelp } from "./cmd-cache.js";
 import { demoCommand, demoHelp } from "./cmd-demo.js";
 import { reportCommand, reportHelp } from "./cmd-report.js";
 import { vectorsCommand, vectorsHelp } from "./cmd-vectors.js";
@@ -15,6 +16,7 @@ export const COMMANDS: Record<string, Command> = {
   vectors: { run: vectorsCommand, help: vectorsHelp },
   analyze: { run: analyzeCommand, help: analyzeHelp },
   report: { run: reportCommand, help: reportHelp },
+  cache: { run: cacheCommand, help: cacheHelp },
 };
 
 function usage(): string {
