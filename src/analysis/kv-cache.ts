@@ -3,7 +3,7 @@
 
 import type { MlaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { type CacheFormat, tokenBytes } from "./formats.js";
+import { type CacheFormat, streamBytes, tokenBytes } from "./formats.js";
 
 export const KV_SCHEMES = ["mha", "gqa", "mqa", "mla", "mlaNaiveCache", "seedPerHead"] as const;
 export type KvScheme = (typeof KV_SCHEMES)[number];
@@ -51,10 +51,30 @@ export function kvElementsPerTokenPerLayer(cfg: MlaConfig, scheme: KvScheme, opt
   }
 }
 
+/** The streams a scheme caches per token per layer (K and V; MLA: latent and rope key), widths in elements. */
+export function kvStreams(cfg: MlaConfig, scheme: KvScheme, opts: KvSchemeOptions = {}): number[] {
+  const H = cfg.n_heads, dh = cfg.qk_nope_head_dim;
+  const { groups, seedRank } = resolveSchemeOptions(cfg, opts);
+  switch (scheme) {
+    case "mha":
+      return [H * dh, H * dh];
+    case "gqa":
+      return [groups * dh, groups * dh];
+    case "mqa":
+      return [dh, dh];
+    case "mla":
+      return [cfg.kv_lora_rank, cfg.qk_rope_head_dim];
+    case "mlaNaiveCache":
+      return [H * (cfg.qk_nope_head_dim + cfg.qk_rope_head_dim), H * cfg.v_head_dim];
+    case "seedPerHead":
+      return [H * seedRank, H * seedRank];
+  }
+}
+
 /** Bytes per token per layer in a storage format (formats.ts): only MLA's latent cache has a bf16 rope part under fp8. */
 export function kvBytesPerTokenPerLayer(cfg: MlaConfig, scheme: KvScheme, format: CacheFormat, opts: KvSchemeOptions = {}): number {
   if (scheme === "mla") return tokenBytes(format, cfg.kv_lora_rank, cfg.qk_rope_head_dim);
-  return tokenBytes(format, kvElementsPerTokenPerLayer(cfg, scheme, opts));
+  return streamBytes(format, kvStreams(cfg, scheme, opts));
 }
 
 export interface KvCacheFigures {

@@ -200,7 +200,7 @@ export function buildReport(input: ReportInput): ReportFiles {
       ),
       "",
       `Storage formats of MLA's cache per token per layer: f32 ${kvBytesPerTokenPerLayer(v3, "mla", "f32")} B, bf16 ${kvBytesPerTokenPerLayer(v3, "mla", "bf16")} B, int8 ${kvBytesPerTokenPerLayer(v3, "mla", "int8")} B`,
-      `(576 values + one float32 scale), FlashMLA's fp8 ${kvBytesPerTokenPerLayer(v3, "mla", "fp8")} B (512 e4m3 + 4 float32 scales + 64 bf16 rope values).`,
+      `(576 values + a float32 scale for the latent and one for the rope part, as src/cache stores them), FlashMLA's fp8 ${kvBytesPerTokenPerLayer(v3, "mla", "fp8")} B (512 e4m3 + 4 float32 scales + 64 bf16 rope values).`,
       "The seed's ranks for comparison: " + SEED_RANKS.map((r) => `r ${r}: ${fmtRatio(128 / r)}`).join(", ") + ".",
       "",
       `![KV cache of DeepSeek-V3](${chartNames["cache-deepseek-v3"]})`,
@@ -454,7 +454,7 @@ export function buildReport(input: ReportInput): ReportFiles {
     translation: "Decompression and attention can use FP16/BF16 or even INT8 quantisation for further speed, without significant accuracy loss.",
     formula: "bytes per token per format",
     body: [
-      "The bytes are exact (see claim 2): f32 2,304, bf16 1,152, int8 580, fp8 (FlashMLA) 656 bytes per token per",
+      `The bytes are exact (see claim 2): f32 ${fmtInt(kvBytesPerTokenPerLayer(v3, "mla", "f32"))}, bf16 ${fmtInt(kvBytesPerTokenPerLayer(v3, "mla", "bf16"))}, int8 ${kvBytesPerTokenPerLayer(v3, "mla", "int8")}, fp8 (FlashMLA) ${kvBytesPerTokenPerLayer(v3, "mla", "fp8")} bytes per token per`,
       "layer for V3/V2-Lite. The accuracy of each format against the float64 oracle is measured by the cache issue's",
       "benchmark, not by this report.",
     ],

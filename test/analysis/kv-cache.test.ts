@@ -37,10 +37,10 @@ describe("bytes per token", () => {
     expect(kvBytesPerTokenPerLayer(v3, "mla", "fp8")).toBe(656);
     expect(tokenBytes("fp8", 512, 64)).toBe(512 + 16 + 128);
   });
-  it("f32 2,304, f16 1,152, int8 580 (576 values + one float32 scale) per token per layer", () => {
+  it("f32 2,304, f16 1,152, int8 584 (576 values + one float32 scale for the latent, one for the rope part) per token per layer", () => {
     expect(kvBytesPerTokenPerLayer(v3, "mla", "f32")).toBe(2304);
     expect(kvBytesPerTokenPerLayer(v3, "mla", "f16")).toBe(1152);
-    expect(kvBytesPerTokenPerLayer(v3, "mla", "int8")).toBe(580);
+    expect(kvBytesPerTokenPerLayer(v3, "mla", "int8")).toBe(584);
   });
   it("fp8 with C not a multiple of 128 rounds the scale count up (C 200: 2 scales)", () => {
     expect(tokenBytes("fp8", 200, 8)).toBe(200 + 8 + 16);
@@ -60,7 +60,7 @@ describe("bytes per token", () => {
 });
 
 describe("format arithmetic holds for random configs", () => {
-  it("f32 = 2 x bf16 = 2 x f16; int8 = values + 4; fp8 MLA = C + 4 ceil(C/128) + 2 dr; totals scale with layers, context, batch", () => {
+  it("f32 = 2 x bf16 = 2 x f16; int8 = values + 4 per stream (K, V; latent, rope); fp8 MLA = C + 4 ceil(C/128) + 2 dr; totals scale with layers, context, batch", () => {
     fc.assert(
       fc.property(mlaConfigArb, fc.integer({ min: 1, max: 100000 }), fc.integer({ min: 1, max: 64 }), (cfg, context, batch) => {
         for (const s of KV_SCHEMES) {
@@ -68,7 +68,7 @@ describe("format arithmetic holds for random configs", () => {
           expect(kvBytesPerTokenPerLayer(cfg, s, "f32")).toBe(4 * e);
           expect(kvBytesPerTokenPerLayer(cfg, s, "bf16")).toBe(2 * e);
           expect(kvBytesPerTokenPerLayer(cfg, s, "f16")).toBe(2 * e);
-          expect(kvBytesPerTokenPerLayer(cfg, s, "int8")).toBe(e + 4);
+          expect(kvBytesPerTokenPerLayer(cfg, s, "int8")).toBe(e + 8); // every scheme here has two streams
           for (const format of CACHE_FORMATS) {
             const f = kvCacheFigures(cfg, s, { format, context, batch });
             expect(f.totalBytes).toBe(f.bytesPerTokenPerLayer * cfg.n_layers * context * batch);
