@@ -25,6 +25,6 @@ describe("mlakit cache", () => {
   });
   it("bad flags exit 2 naming the value", async () => {
     expect(await cli(["cache", "--format", "q4"])).toMatchObject({ code: 2, err: expect.stringContaining('"q4"') });
-    expect(await cli(["cache", "--random", "-1"])).toMatchObject({ code: 2, err: expect.stringContaining("--random -1") });
+    expect(await cli(["cache", "--random", "1.5"])).toMatchObject({ code: 2, err: expect.stringContaining("--random 1.5") });
   });
 });
