@@ -58,7 +58,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       await buildPage(); // the bundle of the library's entry; throws on a Node built-in
       server = await servePage();
       browser = await launchChromium();
-      page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      page = await browser.newPage({ viewport: { width: 1320, height: 900 } });
       page.on("pageerror", (e) => pageErrors.push(String(e)));
       page.on("console", (m) => {
         if (m.type() === "error") pageErrors.push(m.text());
@@ -170,6 +170,9 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
 
     // `npm run web:screenshot`: the page after a verification and a default-sized decode step.
     it.runIf(Boolean(process.env.MLAKIT_SCREENSHOT))("writes the screenshot for the README", async () => {
+      await page.selectOption("#kv-preset", process.env.MLAKIT_SCREENSHOT_PRESET ?? "deepseek-v3");
+      await page.fill("#kv-context", "32768");
+      await page.selectOption("#kv-format", "bf16");
       await page.selectOption("#bench-context", process.env.MLAKIT_SCREENSHOT_CONTEXT ?? "1024");
       // A click through the DOM: the handler's long synchronous work would time out page.click.
       await page.evaluate(() => document.getElementById("bench-run")!.click());
