@@ -3,8 +3,11 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type MlaConfig, PRESET_NAMES, configFromJson, preset, validateConfig } from "../config.js";
+import { mlaTensorFilter } from "../io/hf-names.js";
+import { loadMlaWeights } from "../io/mla-safetensors.js";
 import { generateVectorCase } from "../io/mla-vectors-writer.js";
-import { mlaWeightShapes } from "../weights.js";
+import { openCheckpoint } from "../io/safetensors-file.js";
+import { type MlaWeights, mlaWeightShapes } from "../weights.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
 
 /** Inline JSON weights above this many parameters are refused (~11 bytes each: 4M -> ~45 MB of text). */
@@ -16,6 +19,7 @@ const PROGRESS_PARAMS = 5_000_000;
 
 export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE) [--seed N] [--tokens P+D] [--batch B]
                        [--out DIR] [--name NAME] [--weights json|safetensors] [--scale-down K] [--max-params N]
+                       [--weights-from CHECKPOINT [--layer N]]
   Runs the float64 oracle (naive and absorbed paths) over a prefill of P tokens and D single-token
   decodes and writes one mla-vectors/1 case (the official set's format): DIR/NAME.json, plus
   DIR/NAME.safetensors holding the weights when --weights safetensors (the JSON names it).
@@ -25,7 +29,10 @@ export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FI
   refused above ${MAX_JSON_PARAMS.toLocaleString("en-US")} parameters; safetensors above --max-params (default ${DEFAULT_MAX_PARAMS.toLocaleString("en-US")}).
   --scale-down K divides dim, n_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, v_head_dim and
   qk_rope_head_dim by K (rope dim kept even, >= 2) and keeps every RoPE/YaRN field, so a small case
-  still exercises the preset's YaRN. Progress goes to stderr for large cases.`;
+  still exercises the preset's YaRN. Progress goes to stderr for large cases.
+  --weights-from takes real weights instead of random ones: a .safetensors file, a sharded
+  checkpoint's model.safetensors.index.json, or its directory; official or Hugging Face names;
+  --layer N picks the layer (only the shards holding it are read). Use the model's config.json.`;
 
 /** The preset or config shrunk by k (see vectorsHelp). */
 export function scaleDown(cfg: MlaConfig, k: number): MlaConfig {
@@ -65,6 +72,8 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
       weights: { type: "string" },
       "scale-down": { type: "string" },
       "max-params": { type: "string" },
+      "weights-from": { type: "string" },
+      layer: { type: "string" },
     },
   });
   void positionals;
@@ -90,6 +99,8 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
     label = (values.config!.split("/").pop() ?? "config").replace(/\.json$/, "");
   }
   const k = int("scale-down", values["scale-down"], 1, 1);
+  if (k > 1 && values["weights-from"] !== undefined) throw new UsageError("--scale-down cannot shrink real weights (--weights-from); pick a smaller checkpoint or drop --scale-down");
+  if (values.layer !== undefined && values["weights-from"] === undefined) throw new UsageError("--layer picks a layer of --weights-from CHECKPOINT; give both");
   if (k > 1) {
     cfg = scaleDown(cfg, k);
     label += `-div${k}`;
@@ -115,6 +126,19 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   }
   if (params > maxParams) throw new UsageError(`${label}: ${params.toLocaleString("en-US")} weight parameters (${mb(params * 4)}) exceed --max-params ${maxParams.toLocaleString("en-US")}; raise it or use --scale-down K`);
 
+  let given: { weights: MlaWeights; source: string } | undefined;
+  if (values["weights-from"] !== undefined) {
+    const layer = values.layer === undefined ? undefined : int("layer", values.layer, 0, 0);
+    const store = await openCheckpoint(values["weights-from"], mlaTensorFilter(layer));
+    try {
+      const loaded = await loadMlaWeights(store, cfg, { layer });
+      cfg = loaded.config; // rope rows now in the official interleaved layout
+      given = { weights: loaded.weights, source: `${values["weights-from"]}${loaded.layer === null ? "" : ` layer ${loaded.layer}`} (${loaded.naming} names${loaded.permutedRope ? ", rope rows interleaved" : ""})` };
+      if (loaded.layer !== null) label += `-layer${loaded.layer}`;
+    } finally {
+      await store.close();
+    }
+  }
   const name = values.name ?? `${label}-s${seed}-b${batch}-p${prefill}d${decodes}`;
   if (!/^[\w.+-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: expected letters, digits, and . _ + -`);
   const out = values.out ?? join("vectors", "generated");
@@ -122,7 +146,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   const loud = params > PROGRESS_PARAMS;
   const t0 = Date.now();
   const progress = loud ? (msg: string) => io.err(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}\n`) : undefined;
-  const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
+  const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, weights: given?.weights, weightsSource: given?.source, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
   mkdirSync(out, { recursive: true });
   const jsonPath = join(out, `${name}.json`);
   writeFileSync(jsonPath, g.json);

@@ -4,7 +4,7 @@ import { VECTOR_ATOL, vectorTolerance } from "../numerics.js";
 import { type CaseResult, verifyCase } from "../verify.js";
 import { getBackend } from "./backends.js";
 import { type CliIo, EXIT_FAIL, EXIT_OK, UsageError } from "./io.js";
-import { caseFiles, loadCase } from "./load-vectors.js";
+import { caseFiles, loadCaseWithWeights } from "./load-vectors.js";
 import { formatTable, sci } from "./table.js";
 
 export const verifyHelp = `mlakit verify <case.json | dir | weights.safetensors> [--backend reference] [--json]
@@ -31,7 +31,7 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
 export async function verifyPath(path: string, backend: Awaited<ReturnType<typeof getBackend>>, io?: CliIo): Promise<CaseResult[]> {
   const files = caseFiles(path);
   const cases = [];
-  for (const f of files) cases.push(await loadCase(f)); // parse all first: a malformed file fails before any output
+  for (const f of files) cases.push(await loadCaseWithWeights(f)); // parse all first: a malformed file fails before any output
   const results: CaseResult[] = [];
   for (const c of cases) results.push(await verifyCase(backend, c, vectorTolerance(backend.precision))); // float32 backends: F32_VECTOR_ATOL
   if (io) io.out(verifyTable(results) + "\n");

@@ -45,16 +45,29 @@ function casesNaming(weights: string): string[] {
   return hits;
 }
 
-export async function loadCase(file: string): Promise<VectorCase> {
+function readCaseJson(file: string): { json: unknown; text: string } {
   const bytes = readFileSync(file);
-  let json: unknown;
+  const text = bytes.toString("utf8");
   try {
-    json = JSON.parse(bytes.toString("utf8"));
+    return { json: JSON.parse(text), text };
   } catch (e) {
     throw new FormatError(file, bytes.subarray(0, 24).toString("latin1"), "JSON text: an mla-vectors/1 case (or give a .safetensors file that a case names)", (e as Error).message);
   }
+}
+
+/** A case with inline weights (synchronous). Cases whose weights live in safetensors need loadCaseWithWeights. */
+export function loadCase(file: string): VectorCase {
+  const { json, text } = readCaseJson(file);
   const external = externalWeightsFile(json, basename(file));
-  if (external === undefined) return parseVectorCaseText(bytes.toString("utf8"), basename(file));
+  if (external !== undefined) throw new UsageError(`${file} keeps its weights in "${external}"; this command reads cases with inline weights only (mlakit verify reads both)`);
+  return parseVectorCaseText(text, basename(file));
+}
+
+/** Any case: inline weights, or weights read (by range) from the .safetensors file it names. */
+export async function loadCaseWithWeights(file: string): Promise<VectorCase> {
+  const { json, text } = readCaseJson(file);
+  const external = externalWeightsFile(json, basename(file));
+  if (external === undefined) return parseVectorCaseText(text, basename(file));
   const path = resolve(dirname(file), external);
   let opened;
   try {

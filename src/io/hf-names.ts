@@ -73,3 +73,11 @@ export function weightTensorName(weight: MlaWeightName, naming: Naming, layer: n
   if (naming === "hf") return `${layer === null ? "" : `model.layers.${layer}.`}self_attn.${OFFICIAL_TO_HF[weight]}.weight`;
   return `${layer === null ? "" : `layers.${layer}.attn.`}${weight}.weight`;
 }
+
+/** A tensor-name filter: MLA weights (and their FP8 scales) of one layer, or of any layer when `layer` is undefined. */
+export function mlaTensorFilter(layer?: number | null): (name: string) => boolean {
+  return (name) => {
+    const p = parseWeightName(name);
+    return p !== null && (layer === undefined || p.layer === layer);
+  };
+}

@@ -40,6 +40,9 @@ export interface GenerateOptions {
   /** Seeds weights (Rng(seed)) and inputs (Rng(seed + 1)). */
   seed: number;
   name: string;
+  /** Use these weights instead of random ones (e.g. a layer of a real checkpoint); `weightsSource` says where from. */
+  weights?: MlaWeights;
+  weightsSource?: string;
   /** Keep weights out of the JSON, in this .safetensors file (path relative to the JSON). */
   weightsFile?: string;
   /** Extra provenance for "source" (e.g. the command line). */
@@ -69,8 +72,9 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
 
   const shapes = mlaWeightShapes(cfg);
   const params = Object.values(shapes).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  say(`weights: ${params.toLocaleString("en-US")} parameters from seed ${o.seed}`);
-  const weights = randomMlaWeights(cfg, new Rng(o.seed));
+  say(`weights: ${params.toLocaleString("en-US")} parameters ${o.weights ? `from ${o.weightsSource ?? "the caller"}` : `from seed ${o.seed}`}`);
+  // Given weights are rounded to float32 first: the case stores float32 and the oracle must run on exactly those numbers.
+  const weights = o.weights ? toFloat32Weights(o.weights) : randomMlaWeights(cfg, new Rng(o.seed));
   const inRng = new Rng((o.seed + 1) >>> 0);
   const calls = [{ startPos: 0, seqlen: o.prefill }, ...Array.from({ length: o.decodes }, (_, i) => ({ startPos: o.prefill + i, seqlen: 1 }))];
   const inputs = calls.map((c) => inRng.normalArray(B * c.seqlen * D));
@@ -120,7 +124,9 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
     args_used_by_mla: [...ARGS_USED_BY_MLA],
     batch_size: B,
     derived: { qk_head_dim: qkHeadDim(cfg), yarn_enabled: yarn, mscale_factor: m, softmax_scale: new ReferenceMla(cfg, weights).softmaxScale, rmsnorm_eps: RMSNORM_EPS, end_pos: end },
-    generation: { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); weights Rng(seed), inputs Rng(seed+1)", linear_weight_std: "1/sqrt(fan_in)", norm_weight: "U(0.6, 1.4)", input: "N(0, 1^2)" },
+    generation: o.weights
+      ? { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); inputs Rng(seed+1)", weights: `given: ${o.weightsSource ?? "by the caller"}`, input: "N(0, 1^2)" }
+      : { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); weights Rng(seed), inputs Rng(seed+1)", linear_weight_std: "1/sqrt(fan_in)", norm_weight: "U(0.6, 1.4)", input: "N(0, 1^2)" },
     weights: weightNames,
     ...(o.weightsFile ? { weights_file: o.weightsFile } : {}),
     freqs: { cos: "freqs_cis.cos", sin: "freqs_cis.sin" },
@@ -152,6 +158,12 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
   parts.push("\n }\n}\n");
   const weightsBytes = o.weightsFile ? mlaWeightsToSafetensors(cfg, weights as MlaWeights, { naming: "official", metadata: { format: "pt", "mlakit.case": o.name } }) : undefined;
   return { json: parts.join(""), weightsBytes, maxAbsDiffNaiveVsAbsorb: maxAbsDiff };
+}
+
+function toFloat32Weights(w: MlaWeights): MlaWeights {
+  const out: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(w)) if (v !== undefined) out[k] = v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+  return out as unknown as MlaWeights;
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -6,7 +6,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { scaleDown } from "../../src/cli/cmd-vectors.js";
 import { run } from "../../src/cli/run.js";
-import { preset } from "../../src/config.js";
+import { fromHfConfig, preset } from "../../src/config.js";
+import { weightsFromSeed } from "../../src/conformance/index.js";
+import { mlaWeightTensors } from "../../src/io/mla-safetensors.js";
+import { writeSafetensors } from "../../src/io/safetensors.js";
 
 async function cli(...argv: string[]) {
   let out = "", err = "";
@@ -81,6 +84,28 @@ describe("mlakit vectors generate", () => {
     const file = join(dir, "hf", "hf-config-s1-b1-p4d1.json");
     expect(JSON.parse(readFileSync(file, "utf8")).args.rope_layout).toBe("half");
     expect((await cli("verify", file)).code).toBe(0);
+  });
+
+  test("--weights-from: a case from one layer of a real (here: HF-named, two-layer) checkpoint", async () => {
+    const hfCfg = { hidden_size: 20, num_attention_heads: 2, q_lora_rank: 6, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 64 };
+    const cfgPath = join(dir, "ckpt-config.json");
+    writeFileSync(cfgPath, JSON.stringify(hfCfg));
+    const c = fromHfConfig(hfCfg);
+    const ws = [weightsFromSeed(c, 1), weightsFromSeed(c, 2)];
+    const ckpt = join(dir, "ckpt.safetensors");
+    writeFileSync(ckpt, writeSafetensors(Object.assign({}, ...ws.map((w, i) => mlaWeightTensors(c, w, { naming: "hf", layer: i })))));
+    const noLayer = await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--out", join(dir, "real"));
+    expect(noLayer.code).toBe(2);
+    expect(noLayer.err).toMatch(/a layer index: the file holds MLA weights of layers 0, 1/);
+    const g = await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--layer", "1", "--tokens", "3+1", "--out", join(dir, "real"));
+    expect(g.code, g.err).toBe(0);
+    const file = join(dir, "real", "ckpt-config-layer1-s1-b1-p3d1.json");
+    const json = JSON.parse(readFileSync(file, "utf8"));
+    expect(Float32Array.from(json.tensors["wkv_b.weight"].data)).toEqual(ws[1].wkv_b); // bit-exact after float32 rounding
+    expect(json.generation.weights).toMatch(/ckpt\.safetensors layer 1 \(hf names\)/);
+    expect((await cli("verify", file)).code).toBe(0);
+    expect((await cli("vectors", "generate", "--config", cfgPath, "--layer", "1")).err).toMatch(/--layer picks a layer of --weights-from/);
+    expect((await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--layer", "1", "--scale-down", "2")).err).toMatch(/cannot shrink real weights/);
   });
 
   test("usage errors exit 2 with one clear line", async () => {

@@ -9,10 +9,10 @@ import { describe, expect, test } from "vitest";
 import { type MlaConfig, fromHfConfig, makeConfig } from "../../src/config.js";
 import { arbMlaConfig, caseInput, weightsFromSeed } from "../../src/conformance/index.js";
 import { FormatError, ShapeError } from "../../src/errors.js";
-import { parseWeightName, weightTensorName } from "../../src/io/hf-names.js";
+import { mlaTensorFilter, parseWeightName, weightTensorName } from "../../src/io/hf-names.js";
 import { loadMlaWeights, mlaLayers, mlaWeightTensors, mlaWeightsToSafetensors, permuteRopeRows } from "../../src/io/mla-safetensors.js";
 import { bytesSource, numberToE4m3, e4m3ToNumber, openSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
-import { openSafetensorsFile } from "../../src/io/safetensors-file.js";
+import { openCheckpoint, openSafetensorsFile } from "../../src/io/safetensors-file.js";
 import { F64_REORDER_TOL, firstMismatch } from "../../src/numerics.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { type MlaWeights, mlaWeightShapes } from "../../src/weights.js";
@@ -184,5 +184,37 @@ describe("loading MLA weights", () => {
     } finally {
       await source.close();
     }
+  });
+
+  test("a sharded HF checkpoint: the index picks the shards holding the layer, and only those are opened", async () => {
+    const ws = [0, 1, 2].map((i) => weightsFromSeed(cfg, 20 + i));
+    const dir = mkdtempSync(join(tmpdir(), "mlakit-shards-"));
+    const t = ws.map((w, i) => mlaWeightTensors(cfg, w, { naming: "hf", layer: i }));
+    // Layer 1 straddles two shards (its o_proj lives with layer 2), as real checkpoints do.
+    const o1 = "model.layers.1.self_attn.o_proj.weight";
+    const shard = (x: object) => writeSafetensors(x as Parameters<typeof writeSafetensors>[0]);
+    const { [o1]: o1t, ...rest1 } = t[1];
+    writeFileSync(join(dir, "model-00001-of-00003.safetensors"), shard(t[0]));
+    writeFileSync(join(dir, "model-00002-of-00003.safetensors"), shard(rest1));
+    writeFileSync(join(dir, "model-00003-of-00003.safetensors"), shard({ ...t[2], [o1]: o1t }));
+    const weightMap: Record<string, string> = {};
+    for (const [i, f] of ["model-00001-of-00003", "model-00002-of-00003", "model-00003-of-00003"].entries()) {
+      for (const n of Object.keys(i === 0 ? t[0] : i === 1 ? rest1 : { ...t[2], [o1]: 1 })) weightMap[n] = `${f}.safetensors`;
+    }
+    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+    for (const path of [dir, join(dir, "model.safetensors.index.json")]) {
+      const store = await openCheckpoint(path, mlaTensorFilter(1));
+      try {
+        expect(store.files.map((f) => f.split("/").pop())).toEqual(["model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]);
+        same((await loadMlaWeights(store, cfg)).weights, ws[1], cfg);
+      } finally {
+        await store.close();
+      }
+    }
+    writeFileSync(join(dir, "bad.index.json"), JSON.stringify({ weight_map: { a: "../etc/passwd" } }));
+    await expect(openCheckpoint(join(dir, "bad.index.json"))).rejects.toThrow(FormatError);
+    writeFileSync(join(dir, "bad2.index.json"), "[1]");
+    await expect(openCheckpoint(join(dir, "bad2.index.json"))).rejects.toThrow(/weight_map/);
+    await expect(openCheckpoint(join(dir, "missing"))).rejects.toThrow(FormatError);
   });
 });
