@@ -14,8 +14,9 @@ import { DEMO_CONFIG, Sessions, demoWeights, latentCacheBytes, tokenVector } fro
 import simd128 from "./mla-simd128.wasm";
 import relaxed from "./mla-relaxed.wasm";
 
-// Four sessions of ~15 MiB (weights packed in each layer's memory, plus up to 4.5 MiB of cache)
-// stay well inside the 128 MiB isolate; the backend enforces that cap itself (CacheError -> 503).
+// Four sessions of 15.6 MiB each when new (weights packed in each layer's memory), 21.7 MiB at
+// 2048 tokens (4.5 MiB of it cache, the rest growth headroom; measured, README "Runtimes"),
+// stay inside the 128 MiB isolate; the backend enforces that cap itself (CacheError -> 503).
 const MAX_SESSIONS = 4;
 const backend = createWasmBackendFromModules({ simd128, relaxed });
 const sessions = new Sessions(backend, demoWeights(), { maxSessions: MAX_SESSIONS });
