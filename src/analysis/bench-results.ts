@@ -48,7 +48,7 @@ function findMachine(json: Json): Machine | undefined {
       if (/gflop/i.test(k)) gflops = Math.max(gflops ?? 0, n); // the best build (relaxed FMA if present)
       else if (/(gb\/?s|gbps|bandwidth)/i.test(k) && !/l[123]|cache/i.test(k)) gbps = Math.max(gbps ?? 0, n); // DRAM streaming, not cache-resident
     }
-    if (gflops !== undefined && gbps !== undefined) return { gflops, gbps, source: `measured by the benchmark probe: ${path.join(".")} of the results file` };
+    if (gflops !== undefined && gbps !== undefined) return { gflops, gbps, source: `measured by the benchmark probe (${path.join(".")} in the results file)` };
   }
   return undefined;
 }

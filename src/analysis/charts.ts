@@ -56,6 +56,11 @@ const TIME_PATHS: { path: AnyPath; label: string; color: string; dashed?: boolea
   { path: "recompute", label: "MLA recompute (seed)", color: PALETTE[3], dashed: true },
 ];
 
+/** "default", "given with --machine", "measured by the benchmark probe", "datasheet H100/H800 SXM". */
+function shortSource(m: Machine): string {
+  return m.source.split(/ \(|:/)[0];
+}
+
 export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch: number; maxContext: number; machine: Machine; measured?: MeasuredDecode[] }): ChartSpec {
   const xs = contextGrid(o.maxContext);
   const measured = (o.measured ?? []).filter((m) => m.heads === undefined || m.heads === cfg.n_heads);
@@ -90,7 +95,7 @@ export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch
   }
   return {
     title: `Decode step of one ${name} layer, batch ${o.batch}, ${o.format} cache`,
-    subtitle: `roofline on ${fmtNum(o.machine.gflops)} GFLOP/s, ${fmtNum(o.machine.gbps)} GB/s (${o.machine.source.split(":")[0]}); whole model = x ${cfg.n_layers}`,
+    subtitle: `roofline on ${fmtNum(o.machine.gflops)} GFLOP/s, ${fmtNum(o.machine.gbps)} GB/s (${shortSource(o.machine)}); whole model = x ${cfg.n_layers}`,
     xLabel: "context (tokens attended)",
     yLabel: "predicted time per decode step",
     formatX: fmtTokens,

@@ -209,7 +209,7 @@ export function buildReport(input: ReportInput): ReportFiles {
     ],
     v3: `MHA / MLA = ${fmtRatio(s3.cacheRatioMhaOverMla)}`,
     lite: `MHA / MLA = ${fmtRatio(sl.cacheRatioMhaOverMla)}`,
-    measured: "byte counts are exact (cache issue cross-checks its accounting)",
+    measured: "bytes per token == src/cache's own accounting (test/analysis/cache-crosscheck.test.ts)",
     verdict: `**Right order of magnitude, wrong reason.** ${fmtRatio(s3.cacheRatioMhaOverMla)} for V3 (more than 32x), ${fmtRatio(sl.cacheRatioMhaOverMla)} for V2-Lite (less than 8x): it scales with h, because one latent serves all heads.`,
   });
 
