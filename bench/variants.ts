@@ -1,7 +1,7 @@
 // llm.c dev/cuda-style harness: every numbered variant in assembly/variants/ (both builds) is
 // checked against a float64 reference at edge sizes and at a benchmark shape, then timed by the
 // same tinybench harness. Prints a table and writes bench/results/variants.json.
-//   node build/bench-js/bench/variants.js [gemm|gemv|attn_absorbed|attn_naive] [--quick]
+//   npm run bench:variants -- [gemm|gemv|attn_absorbed|attn_naive] [--quick]
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { availableIsas, rootPath, type Isa } from "./lib/env.js";
 import { loadVariant, gemmCase, gemvCase, absorbedCase, naiveCase, type KernelCase, type VariantModule } from "./lib/kernels.js";
@@ -85,25 +85,36 @@ export function benchShapes(family: Family): Shape[] {
   }
 }
 
-export interface VariantRow { family: Family; variant: string; isa: Isa; shape: string; ms: number; gflops: number; gbs: number }
+export interface VariantRow { family: Family; variant: string; isa: Isa; shape: string; ms: number; gflops: number; gbs: number; vsCore: number | null }
 
-export async function runVariants(families: readonly Family[], plan: TimingPlan, log = console.log): Promise<VariantRow[]> {
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+/**
+ * Every implementation of a family is checked, then timed in ROUNDS interleaved rounds (each round
+ * times every implementation once with the plan): machine noise (other processes on the 2 cores)
+ * then hits all of them alike, and each figure is the median over rounds.
+ */
+export async function runVariants(families: readonly Family[], plan: TimingPlan, rounds: number, log = console.log): Promise<VariantRow[]> {
   const rows: VariantRow[] = [];
   for (const family of families) {
-    const edges = edgeShapes(family), shapes = benchShapes(family);
-    const names = [...(coreBuilt() ? ["core"] : []), ...variantNames(family)];
-    for (const name of names) {
-      for (const isa of availableIsas()) {
-        const m: Impl = name === "core" ? { core: await loadCore(isa) } : { variant: await loadVariant(name, isa) };
-        for (const e of edges) assertOk(`${name}-${isa} ${e.label}`, e.make(m).check());
-        for (const sh of shapes) {
-          const { kc, check } = sh.make(m);
-          assertOk(`${name}-${isa} ${sh.label}`, check());
-          const t = timeIt(`${name}-${isa} ${sh.label}`, kc.run, plan);
-          const row = { family, variant: name, isa, shape: sh.label, ms: t.medianMs, gflops: sh.flop / (t.medianMs * 1e6), gbs: sh.bytes / (t.medianMs * 1e6) };
-          rows.push(row);
-          log(`${name.padEnd(34)} ${isa.padEnd(8)} ${sh.label.padEnd(28)} ${t.medianMs.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(6)} GFLOP/s ${row.gbs.toFixed(1).padStart(6)} GB/s`);
-        }
+    const impls: { name: string; isa: Isa; m: Impl }[] = [];
+    for (const name of [...(coreBuilt() ? ["core"] : []), ...variantNames(family)])
+      for (const isa of availableIsas()) impls.push({ name, isa, m: name === "core" ? { core: await loadCore(isa) } : { variant: await loadVariant(name, isa) } });
+    for (const { name, isa, m } of impls) for (const e of edgeShapes(family)) assertOk(`${name}-${isa} ${e.label}`, e.make(m).check());
+    for (const sh of benchShapes(family)) {
+      const cases = impls.map(({ name, isa, m }) => {
+        const { kc, check } = sh.make(m);
+        assertOk(`${name}-${isa} ${sh.label}`, check());
+        return { name, isa, kc, times: [] as number[] };
+      });
+      for (let r = 0; r < rounds; r++) for (const c of cases) c.times.push(timeIt(`${c.name}-${c.isa}`, c.kc.run, plan).medianMs);
+      const coreMs = new Map(cases.filter((c) => c.name === "core").map((c) => [c.isa, median(c.times)]));
+      for (const c of cases) {
+        const ms = median(c.times);
+        const core = coreMs.get(c.isa);
+        const row: VariantRow = { family, variant: c.name, isa: c.isa, shape: sh.label, ms, gflops: sh.flop / (ms * 1e6), gbs: sh.bytes / (ms * 1e6), vsCore: core ? core / ms : null };
+        rows.push(row);
+        log(`${c.name.padEnd(34)} ${c.isa.padEnd(8)} ${sh.label.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(6)} GFLOP/s ${row.gbs.toFixed(1).padStart(6)} GB/s ${row.vsCore ? `x${row.vsCore.toFixed(2)} vs core` : ""}`);
       }
     }
   }
@@ -114,7 +125,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const fams = args.filter((a) => !a.startsWith("--")) as Family[];
   for (const f of fams) if (!FAMILIES.includes(f)) throw new Error(`unknown family ${f}; one of ${FAMILIES.join(", ")}`);
-  const rows = await runVariants(fams.length ? fams : FAMILIES, args.includes("--quick") ? QUICK : FULL);
+  const quick = args.includes("--quick");
+  const rows = await runVariants(fams.length ? fams : FAMILIES, quick ? QUICK : { ...FULL, time: 300, iterations: 3 }, quick ? 1 : 5);
   mkdirSync(rootPath("bench", "results"), { recursive: true });
   writeFileSync(rootPath("bench", "results", "variants.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + "\n");
 }
