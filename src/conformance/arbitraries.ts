@@ -222,6 +222,31 @@ export function arbBadCallCase(opts: CaseArbOptions = {}): fc.Arbitrary<BadCallC
     .map(({ base, bad, where }) => ({ ...base, bad, where }));
 }
 
+/** Kinds of malformed weights and the typed error createMla must raise. */
+export const BAD_WEIGHT_KINDS = {
+  "too-short": "ShapeError",
+  "too-long": "ShapeError",
+  missing: "ShapeError",
+  "not-an-array": "ShapeError",
+  "other-branch-extra": "ShapeError",
+  nan: "NonFiniteError",
+  infinity: "NonFiniteError",
+} as const;
+export type BadWeightKind = keyof typeof BAD_WEIGHT_KINDS;
+
+/** A case whose weights are malformed in one way (kind), in one weight (which), at one element (where). */
+export interface BadWeightsCase extends MlaCase {
+  badWeights: BadWeightKind;
+  which: number;
+  where: number;
+}
+
+export function arbBadWeightsCase(opts: CaseArbOptions = {}): fc.Arbitrary<BadWeightsCase> {
+  return fc
+    .record({ base: arbMlaCase(opts), kind: fc.constantFrom(...(Object.keys(BAD_WEIGHT_KINDS) as BadWeightKind[])), which: fc.nat(), where: fc.nat() })
+    .map(({ base, kind, which, where }) => ({ ...base, badWeights: kind, which, where }));
+}
+
 /** Names of cache storage formats. */
 export function arbCacheFormat(): fc.Arbitrary<CacheFormatName> {
   return fc.constantFrom(...CACHE_FORMATS);

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import type { Backend } from "../backend.js";
 import { yarnEnabled } from "../config.js";
 import { toleranceFor } from "../numerics.js";
-import type { BadCallCase, CaseArbOptions, MlaCase, RollbackCase } from "./arbitraries.js";
+import type { BadCallCase, BadWeightsCase, CaseArbOptions, MlaCase, RollbackCase } from "./arbitraries.js";
 import { PROPERTIES, PROPERTY_NAMES } from "./properties.js";
 import { type Measurement, type Tolerance, fmt } from "./run-case.js";
 
@@ -31,7 +31,7 @@ export interface CheckOptions {
 
 export interface Counterexample {
   /** The shrunk case, as plain data (config, batch, calls, seed, and rollback/bad-call fields). */
-  case: MlaCase | RollbackCase | BadCallCase;
+  case: MlaCase | RollbackCase | BadCallCase | BadWeightsCase;
   /** The measurement on that case: max abs error, where, and any problem. */
   measurement: Measurement;
   /** fast-check's seed and path: `checkBackend(b, { seed, path, properties: [name] })` replays it. */
@@ -93,7 +93,7 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
 }
 
 /** A case in a few lines: config, batch, calls (startPos+seqlen), seed, and the extra call if any. */
-export function describeCase(c: MlaCase | RollbackCase | BadCallCase): string {
+export function describeCase(c: MlaCase | RollbackCase | BadCallCase | BadWeightsCase): string {
   const k = c.config;
   const yarn = yarnEnabled(k)
     ? `YaRN on (original_seq_len ${k.original_seq_len}, factor ${k.rope_factor}, mscale ${k.mscale}, beta ${k.beta_fast}/${k.beta_slow})`
@@ -104,6 +104,7 @@ export function describeCase(c: MlaCase | RollbackCase | BadCallCase): string {
     `calls:  batch ${c.batch}; ${c.calls.map((x) => `forward(startPos ${x.startPos}, seqlen ${x.seqlen})`).join(", ")}; weights/inputs seed ${c.seed}`,
   ];
   if ("rollbackTo" in c) lines.push(`then:   forward(startPos ${c.rollbackTo}, seqlen ${c.rollbackSeqlen}) — a rollback below the ${c.calls.at(-1)!.startPos + c.calls.at(-1)!.seqlen} cached tokens`);
+  if ("badWeights" in c) lines.push(`weights: spoiled by "${c.badWeights}" (weight index ${c.which}, element ${c.where}) before createMla`);
   if ("bad" in c) lines.push(`then:   an invalid call "${c.bad}" (index ${c.where}), then forward(startPos ${c.calls.at(-1)!.startPos + c.calls.at(-1)!.seqlen}, seqlen 1)`);
   return lines.join("\n");
 }

@@ -7,8 +7,13 @@ import type fc from "fast-check";
 import type { Backend, MlaLayerPath } from "../backend.js";
 import { MlaError, NonFiniteError, PositionError, ShapeError } from "../errors.js";
 import type { AttentionLayer, NamedTensor } from "../layer.js";
+import { type MlaWeights, mlaWeightShapes } from "../weights.js";
 import {
   BAD_CALL_KINDS,
+  BAD_WEIGHT_KINDS,
+  type BadWeightsCase,
+  arbBadWeightsCase,
+  caseWeights,
   type BadCallCase,
   type CallSpec,
   type CaseArbOptions,
@@ -273,6 +278,67 @@ function badInputsRejected(path: MlaLayerPath): ConformanceProperty<BadCallCase>
   };
 }
 
+/** The malformed weights of a BadWeightsCase, and the name of the weight it spoils. */
+export function badWeights(c: BadWeightsCase): { weights: MlaWeights; name: string } {
+  const w = { ...caseWeights(c) } as unknown as Record<string, unknown>;
+  const names = Object.keys(mlaWeightShapes(c.config));
+  const name = names[c.which % names.length];
+  const arr = w[name] as Float32Array;
+  switch (c.badWeights) {
+    case "too-short":
+      w[name] = arr.subarray(0, arr.length - 1);
+      break;
+    case "too-long": {
+      const longer = new Float32Array(arr.length + 1);
+      longer.set(arr);
+      w[name] = longer;
+      break;
+    }
+    case "missing":
+      delete w[name];
+      break;
+    case "not-an-array":
+      w[name] = 0.5;
+      break;
+    case "other-branch-extra": {
+      // A weight of the other query branch: wq when q_lora_rank > 0, wq_a when it is 0.
+      const extra = c.config.q_lora_rank > 0 ? "wq" : "wq_a";
+      w[extra] = new Float32Array(4);
+      return { weights: w as unknown as MlaWeights, name: extra };
+    }
+    case "nan":
+    case "infinity": {
+      const copy = Float32Array.from(arr);
+      copy[c.where % copy.length] = c.badWeights === "nan" ? NaN : Infinity;
+      w[name] = copy;
+      break;
+    }
+  }
+  return { weights: w as unknown as MlaWeights, name };
+}
+
+/** createMla with malformed weights throws the typed error (synchronously or as a rejected promise). */
+function badWeightsRejected(path: MlaLayerPath): ConformanceProperty<BadWeightsCase> {
+  return {
+    name: `bad-weights-rejected/${path}`,
+    claim: `createMla with a short, long, missing, non-array, superfluous or non-finite weight throws ShapeError / NonFiniteError (${path} path)`,
+    arbitrary: (o) => arbBadWeightsCase(o),
+    measure: async (ctx, c) => {
+      const { weights, name } = badWeights(c);
+      const want = BAD_WEIGHT_KINDS[c.badWeights];
+      let layer: AttentionLayer | undefined;
+      try {
+        layer = await ctx.backend.createMla(c.config, weights, { path });
+      } catch (e) {
+        if (e instanceof MlaError && e instanceof ERROR_CLASSES[want]) return PASS;
+        return { pass: false, maxAbsErr: Infinity, where: "", problem: `${c.badWeights} ${name}: createMla threw ${(e as Error)?.constructor?.name ?? typeof e} (${(e as Error)?.message ?? e}), expected mlakit's ${want}` };
+      }
+      layer?.dispose();
+      return { pass: false, maxAbsErr: Infinity, where: "", problem: `${c.badWeights} ${name}: createMla accepted the weights, expected mlakit's ${want}` };
+    },
+  };
+}
+
 /** Every property, in the order checkBackend runs them. */
 export const PROPERTIES: readonly ConformanceProperty<MlaCase>[] = [
   matchesOracle("naive"),
@@ -286,6 +352,8 @@ export const PROPERTIES: readonly ConformanceProperty<MlaCase>[] = [
   rollbackEqualsFresh("absorbed") as unknown as ConformanceProperty<MlaCase>,
   badInputsRejected("naive") as unknown as ConformanceProperty<MlaCase>,
   badInputsRejected("absorbed") as unknown as ConformanceProperty<MlaCase>,
+  badWeightsRejected("naive") as unknown as ConformanceProperty<MlaCase>,
+  badWeightsRejected("absorbed") as unknown as ConformanceProperty<MlaCase>,
 ];
 
 export const PROPERTY_NAMES = PROPERTIES.map((p) => p.name);

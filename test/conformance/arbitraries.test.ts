@@ -8,9 +8,11 @@ import { describe, expect, test } from "vitest";
 import { validateConfig, yarnEnabled } from "../../src/config.js";
 import {
   BAD_CALL_KINDS,
+  BAD_WEIGHT_KINDS,
   CACHE_FORMATS,
   MAX_CASE_TOKENS,
   arbBadCallCase,
+  arbBadWeightsCase,
   arbCacheFormat,
   arbInput,
   arbMlaCase,
@@ -75,6 +77,8 @@ describe("arbitraries", () => {
     }
     const kinds = new Set(sample(arbBadCallCase()).map((c) => c.bad));
     expect([...kinds].sort()).toEqual(Object.keys(BAD_CALL_KINDS).sort());
+    const wkinds = new Set(sample(arbBadWeightsCase()).map((c) => c.badWeights));
+    expect([...wkinds].sort()).toEqual(Object.keys(BAD_WEIGHT_KINDS).sort());
   });
 
   test("weights have the config's shapes; inputs are finite [B, s, D]; cache formats are the five names", () => {

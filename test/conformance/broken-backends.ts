@@ -5,7 +5,7 @@ import type { MlaConfig } from "../../src/config.js";
 import { MlaError, NonFiniteError, PositionError } from "../../src/errors.js";
 import type { AttentionLayer, ForwardOptions, Tensor } from "../../src/layer.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
-import type { MlaWeights } from "../../src/weights.js";
+import { type MlaWeights, mlaWeightShapes } from "../../src/weights.js";
 
 type Wrap = (inner: AttentionLayer, x: ArrayLike<number>, opts: ForwardOptions, cfg: MlaConfig) => Tensor;
 
@@ -80,3 +80,19 @@ export const decodeOffset = wrapped("decode-offset", (inner, x, opts) => {
   if (opts.startPos > 0) for (let i = 0; i < y.length; i++) y[i] += 1e-6;
   return y;
 });
+
+/** Accepts any weights: pads or cuts each to its shape and zeroes NaN/Inf instead of refusing. */
+export const lenientWeights: Backend = {
+  name: "lenient-weights",
+  precision: "float64",
+  createMla(config, weights, { path }) {
+    const fixed: Record<string, Float32Array> = {};
+    for (const [name, shape] of Object.entries(mlaWeightShapes(config))) {
+      const src = (weights as unknown as Record<string, ArrayLike<number> | undefined>)[name];
+      const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      if (src && typeof src.length === "number") for (let i = 0; i < Math.min(out.length, src.length); i++) out[i] = Number.isFinite(src[i]) ? src[i] : 0;
+      fixed[name] = out;
+    }
+    return new ReferenceMla(config, fixed as unknown as MlaWeights, { path });
+  },
+};

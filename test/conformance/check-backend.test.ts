@@ -19,7 +19,7 @@ describe("checkBackend on the oracle", () => {
     expect(r.properties.map((p) => p.name)).toEqual(PROPERTY_NAMES);
     expect(r.properties.every((p) => p.numRuns === 60)).toBe(true);
     expect(r.tolerance).toEqual({ atol: F64_REORDER_TOL, rtol: F64_REORDER_TOL });
-    expect(r.report).toContain("11/11 properties hold");
+    expect(r.report).toContain("13/13 properties hold");
   });
 
   test("every property holds for the reference backend (random seed, reported on failure)", async () => {
@@ -108,6 +108,13 @@ describe("checkBackend catches broken backends", () => {
     expect(r.report).toMatch(/config: dim 1, n_heads 1, q_lora_rank 0/);
     expect(r.report).toMatch(/calls: {2}batch 1; forward\(startPos 0, seqlen 1\), forward\(startPos 1, seqlen 1\)/);
     expect(r.report).toMatch(/max abs error 1\.000e-6 at call 1 \(startPos 1\) output, element \[0, 0, 0\]/);
+  });
+
+  test("a backend that accepts malformed weights: bad-weights-rejected fails", async () => {
+    const r = await checkBackend(broken.lenientWeights, { seed: SEED, numRuns: 40 });
+    expect(failed(r).sort()).toEqual(["bad-weights-rejected/absorbed", "bad-weights-rejected/naive"]);
+    expect(prop(r, "bad-weights-rejected/naive").counterexample!.measurement.problem).toMatch(/createMla accepted the weights, expected mlakit's (Shape|NonFinite)Error/);
+    expect(r.report).toMatch(/weights: spoiled by "/);
   });
 
   test("an unknown property name is refused", async () => {

@@ -15,7 +15,7 @@ describe("wasm backend through checkBackend", () => {
       const r = await checkBackend(backend, { numRuns: 40 });
       expect(r.tolerance).toEqual({ atol: F32_ORACLE_TOL, rtol: F32_ORACLE_TOL });
       expect(r.pass, r.report).toBe(true);
-      expect(r.properties.length).toBe(11);
+      expect(r.properties.length).toBe(13);
     });
   }
 
