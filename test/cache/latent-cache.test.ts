@@ -116,7 +116,6 @@ describe("model-based: random appends, writes, truncations, forks and releases",
         let nextTag = 0;
         const live = () => [...m.rows.keys()];
         const distinct = () => new Set([...m.tags.values()].flat()).size;
-        const sharedElsewhere = (seq: number, tag: number) => [...m.tags.entries()].some(([id, ts]) => id !== seq && ts.includes(tag));
 
         for (const op of ops) {
           const ids = live();
@@ -194,7 +193,6 @@ describe("model-based: random appends, writes, truncations, forks and releases",
             const flat = new Float32Array(want.length * (C + dr));
             want.forEach((r, t) => flat.set(r, t * (C + dr)));
             expect(got).toEqual(flat);
-            void sharedElsewhere;
           }
         }
         // attention over each sequence's block table == attendRow over the model's contiguous rows
