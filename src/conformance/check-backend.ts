@@ -25,6 +25,8 @@ export interface CheckOptions {
   compareCaches?: boolean;
   /** Sizes and features of the drawn configs. */
   cases?: CaseArbOptions;
+  /** A case whose measurement (layer creation and calls) has not finished after this many ms fails (default 60 000): a backend that never answers cannot stall the run. A synchronous infinite loop still can. */
+  timeoutMs?: number;
   /** Called after each property finishes (for progress output). */
   onProperty?: (r: PropertyResult) => void;
 }
@@ -68,16 +70,17 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
   const wanted = options.properties ?? PROPERTY_NAMES;
   for (const n of wanted) if (!PROPERTY_NAMES.includes(n)) throw new RangeError(`checkBackend: unknown property "${n}"; properties are ${PROPERTY_NAMES.join(", ")}`);
   const ctx = { backend, tol: tolerance, compareCaches: options.compareCaches ?? true };
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const results: PropertyResult[] = [];
   for (const prop of PROPERTIES.filter((p) => wanted.includes(p.name))) {
     const details = await fc.check(
-      fc.asyncProperty(prop.arbitrary(options.cases ?? {}), async (c) => (await prop.measure(ctx, c)).pass),
+      fc.asyncProperty(prop.arbitrary(options.cases ?? {}), async (c) => (await withTimeout(prop.measure(ctx, c), timeoutMs)).pass),
       { numRuns: options.numRuns ?? 50, seed, path: options.path, endOnFailure: false },
     );
     const r: PropertyResult = { name: prop.name, claim: prop.claim, pass: !details.failed, numRuns: details.numRuns, numShrinks: details.numShrinks };
     if (details.failed && details.counterexample) {
       const c = details.counterexample[0];
-      const measurement = await prop.measure(ctx, c); // re-measure the minimal case for the report
+      const measurement = await withTimeout(prop.measure(ctx, c), timeoutMs); // re-measure the minimal case for the report
       const path = details.counterexamplePath ?? "";
       r.counterexample = { case: c, measurement, seed: details.seed, path, text: describeCase(c) };
     } else if (details.failed) {
@@ -90,6 +93,15 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
   const result: CheckResult = { backend: backend.name, precision: backend.precision, tolerance, seed, pass, properties: results, report: "" };
   result.report = renderReport(result);
   return result;
+}
+
+/** The measurement, or a failed one if it has not settled after ms milliseconds. */
+function withTimeout(m: Promise<Measurement>, ms: number): Promise<Measurement> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<Measurement>((resolve) => {
+    timer = setTimeout(() => resolve({ pass: false, maxAbsErr: Infinity, where: "", problem: `no answer within ${ms} ms (createMla or forward never settled)` }), ms);
+  });
+  return Promise.race([m, late]).finally(() => clearTimeout(timer));
 }
 
 /** A case in a few lines: config, batch, calls (startPos+seqlen), seed, and the extra call if any. */

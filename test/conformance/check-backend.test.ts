@@ -117,6 +117,13 @@ describe("checkBackend catches broken backends", () => {
     expect(r.report).toMatch(/weights: spoiled by "/);
   });
 
+  test("a backend that never answers fails by timeout instead of stalling the run", async () => {
+    const hanging: Backend = { name: "hanging", precision: "float64", createMla: () => new Promise(() => {}) };
+    const r = await checkBackend(hanging, { seed: SEED, numRuns: 2, timeoutMs: 20, properties: ["oracle/naive"] });
+    expect(r.pass).toBe(false);
+    expect(r.properties[0].counterexample!.measurement.problem).toMatch(/no answer within 20 ms/);
+  });
+
   test("an unknown property name is refused", async () => {
     await expect(checkBackend(referenceBackend, { properties: ["oracle/fast"] })).rejects.toThrow(/unknown property "oracle\/fast"/);
   });
