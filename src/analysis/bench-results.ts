@@ -17,11 +17,22 @@ export interface MeasuredDecode {
   label: string;
 }
 
+/** One weight matrix streamed once (a decode GEMV, M = 1), from the benchmarks' schema. */
+export interface MeasuredWeightStream {
+  /** Official weight name, e.g. "wkv_b". */
+  name: string;
+  heads?: number;
+  seconds: number;
+  bytes: number;
+  label: string;
+}
+
 export interface BenchResults {
   /** Which run, when the file says: e.g. "quick run of 2026-11-28T07:55:30Z". */
   run?: string;
   machine?: Machine;
   decode: MeasuredDecode[];
+  weightStreams?: MeasuredWeightStream[];
 }
 
 type Json = unknown;
@@ -134,9 +145,23 @@ function schemaDecodes(json: Json): MeasuredDecode[] | undefined {
   return out;
 }
 
+/** Decode GEMVs (group "gemv", what "wkv_b 32768x512, M=1"): how long streaming one weight matrix takes. */
+function schemaWeightStreams(json: Json): MeasuredWeightStream[] {
+  if (!isObj(json) || !Array.isArray(json.figures)) return [];
+  const out: MeasuredWeightStream[] = [];
+  for (const f of json.figures) {
+    if (!isObj(f) || f.group !== "gemv" || typeof f.what !== "string" || num(f.ms) === undefined || num(f.bytes) === undefined) continue;
+    const m = /^(\w+)\s.*\bM\s*=\s*1\b/.exec(f.what);
+    if (!m) continue;
+    const model = String(f.model ?? "");
+    out.push({ name: m[1], heads: HEADS_OF_MODEL.find(([re]) => re.test(model))?.[1], seconds: (f.ms as number) * 1e-3, bytes: f.bytes as number, label: [model, f.what, f.impl, f.isa].filter((x) => typeof x === "string").join(" ") });
+  }
+  return out;
+}
+
 export function parseBenchResults(json: Json): BenchResults {
   const run = isObj(json) && typeof json.date === "string" ? `${typeof json.mode === "string" ? json.mode + " " : ""}run of ${json.date}` : undefined;
-  return { run, machine: findMachine(json), decode: schemaDecodes(json) ?? findDecodes(json) };
+  return { run, machine: findMachine(json), decode: schemaDecodes(json) ?? findDecodes(json), weightStreams: schemaWeightStreams(json) };
 }
 
 /**

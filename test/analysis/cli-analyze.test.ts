@@ -96,7 +96,7 @@ describe("mlakit analyze: tables, charts, machine", () => {
     expect(r.machine).toMatchObject({ gflops: 20, gbps: 9 });
     expect(r.decode).toEqual([expect.objectContaining({ path: "absorbed", heads: 16, context: 1024 })]);
     expect(r.decode[0].seconds).toBeCloseTo(800e-6, 15);
-    expect(parseBenchResults({ runs: 5, decode: "x" })).toEqual({ machine: undefined, decode: [] });
+    expect(parseBenchResults({ runs: 5, decode: "x" })).toEqual({ run: undefined, machine: undefined, decode: [], weightStreams: [] });
   });
 });
 

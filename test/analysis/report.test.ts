@@ -82,8 +82,11 @@ describe("buildReport with benchmark results", () => {
         { group: "attn-absorbed", model: "V3", what: "H=128 S=4096", impl: "core attn_absorbed_fused", isa: "simd128", ms: 40 },
         { group: "attn-naive", model: "V3", what: "H=128 S=4096", impl: "core attn_decode_naive", isa: "relaxed", ms: 90 },
         { group: "step", model: "V2-Lite", what: "S=1024", impl: "WasmMla absorbed forward", isa: "relaxed", ms: 3, peer: { impl: "ReferenceMla absorbed (float64 JS)", ms: 300 } },
+        { group: "gemv", model: "V3", what: "wkv_b 32768x512, M=1", impl: "core gemv_1x8", isa: "relaxed", ms: 3, bytes: 67241984 },
+        { group: "gemm", model: "V3", what: "wkv_b 32768x512, M=64", impl: "core gemm_4x8", isa: "relaxed", ms: 9, bytes: 67241984 },
       ],
     });
+    expect(bench.weightStreams).toEqual([expect.objectContaining({ name: "wkv_b", heads: 128, bytes: 67241984 })]);
     expect(bench.machine).toMatchObject({ gflops: 45, gbps: 14 });
     expect(bench.decode.map((d) => [d.path, d.scope, d.heads, d.context, Math.round(d.seconds * 1e3)])).toEqual([
       ["absorbed", "attention", 128, 4096, 30],
@@ -94,6 +97,7 @@ describe("buildReport with benchmark results", () => {
     const md = buildReport({ machine: bench.machine!, bench })["analysis.md"];
     expect(md).toContain("V3 attention at 4,096: absorbed 30 ms, naive 90 ms (absorbed 3.00x faster)");
     expect(md).toMatch(/V3 fused absorbed attention at 4,096: 30 ms, [0-9.]+x its roofline bound/);
+    expect(md).toContain("V3 wkv_b (f32, 64.1 MiB) streams in 3 ms = 10 % of the measured absorbed attention at 4,096 tokens");
   });
 });
 
