@@ -76,14 +76,18 @@ async function workerdExample(bin) {
     const end = await call("/sessions/a", "DELETE");
     const again = await call("/sessions/a/step", "POST", { token: 3 });
     const resetOk = after.body.position === 3 && end.body.ended === true && again.body.position === 0 && lib.maxAbsDiff(again.body.output, got.a[0]) === 0;
-    const pass = err <= lib.VECTOR_ATOL && badOk && resetOk && capOk;
+    // Past 4 sessions the least recently used (b) is evicted: b starts over at position 0.
+    for (const s of ["c", "d", "e"]) await call(`/sessions/${s}/step`, "POST", { token: 1 });
+    const evicted = await call("/sessions/b/step", "POST", { token: 2 });
+    const evictOk = evicted.status === 200 && evicted.body.position === 0 && lib.maxAbsDiff(evicted.body.output, got.b[0]) === 0;
+    const pass = err <= lib.VECTOR_ATOL && badOk && resetOk && capOk && evictOk;
     return {
       name,
       pass,
       runtime: "workerd",
       backend: info.backend,
       build: info.build,
-      detail: `2 interleaved sessions; bad input -> ${bad.status} ${bad.body.error}${badOk ? "" : " (expected 400 ShapeError x.length)"}; position after it ${after.body.position}; reset ${resetOk ? "ok" : "WRONG"}; memory limit ${info.memoryLimitBytes} B${capOk ? " (detected)" : " (expected the Workers cap)"}`,
+      detail: `2 interleaved sessions; bad input -> ${bad.status} ${bad.body.error}${badOk ? "" : " (expected 400 ShapeError x.length)"}; position after it ${after.body.position}; reset ${resetOk ? "ok" : "WRONG"}; LRU eviction ${evictOk ? "ok" : "WRONG"}; memory limit ${info.memoryLimitBytes} B${capOk ? " (detected)" : " (expected the Workers cap)"}`,
       err,
     };
   } catch (e) {
