@@ -1,19 +1,23 @@
 // The browser page: a static Vite build into web/dist. It imports the library through its
-// published entry (dist/index.js, what `import "mlakit"` gives a user), so the bundle proves that
+// published entry (what `import "mlakit"` gives a user: dist/index.js), so the bundle proves that
 // entry loads in a browser, and the WASM files the library's build wrote (build/*.wasm) as URL
 // assets, so the page runs the same binaries as Node.
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import { forbidNodeBuiltins } from "./forbid-node-builtins.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+// The file package.json publishes as `import "mlakit"` (exports["."].import), whatever it is.
+const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { exports: { ".": { import: string } } };
+export const LIBRARY_ENTRY = `${root}${pkg.exports["."].import.replace(/^\.\//, "")}`;
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   plugins: [forbidNodeBuiltins()],
   resolve: {
-    alias: { mlakit: `${root}dist/index.js` },
+    alias: { mlakit: LIBRARY_ENTRY },
   },
   build: {
     outDir: "dist",

@@ -20,6 +20,7 @@ import { KV_SCHEMES } from "../../src/analysis/kv-cache.js";
 import { fmtBytes } from "../../src/analysis/units.js";
 import type { PageState } from "../../web/src/state.js";
 import { forbidNodeBuiltins } from "../../web/forbid-node-builtins.js";
+import { LIBRARY_ENTRY } from "../../web/vite.config.js";
 import { CHROMIUM_PATH, HAVE_CHROMIUM, REQUIRE_BROWSER, ROOT, buildPage, launchChromium, servePage } from "./harness.js";
 
 const VECTORS = `${ROOT}vectors/deepseek-v3-mla/`;
@@ -53,9 +54,12 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
     let server: { url: string; close: () => Promise<void> };
     let page: Page;
     const pageErrors: string[] = [];
+    let nodeEntryNames: string[] = [];
 
     beforeAll(async () => {
       await buildPage(); // the bundle of the library's entry; throws on a Node built-in
+      // Read right after the build, from the same dist/ files the bundle was made of.
+      nodeEntryNames = Object.keys((await import(/* @vite-ignore */ LIBRARY_ENTRY)) as object).sort();
       server = await servePage();
       browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1320, height: 900 } });
@@ -81,6 +85,8 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       const s = await pageState();
       expect(s.errors).toEqual([]);
       expect(await page.getAttribute("body", "data-state")).toBe("ready");
+      // The bundle carries the whole published entry: the same names Node's import of it gives.
+      expect(s.entryExports).toEqual(nodeEntryNames);
       for (const name of ["verifyCase", "parseVectorCaseText", "referenceBackend", "randomMlaWeights", "preset"]) expect(s.entryExports).toContain(name);
       expect(s.backends.map((b) => b.name)).toEqual(["wasm", "reference"]);
       expect(["simd128", "relaxed"]).toContain(s.backends[0].build);
