@@ -4,6 +4,7 @@ import { analyzeCommand, analyzeHelp } from "./cmd-analyze.js";
 import { cacheCommand, cacheHelp } from "./cmd-cache.js";
 import { demoCommand, demoHelp } from "./cmd-demo.js";
 import { reportCommand, reportHelp } from "./cmd-report.js";
+import { checkCommand, checkHelp } from "./cmd-check.js";
 import { vectorsCommand, vectorsHelp } from "./cmd-vectors.js";
 import { verifyCommand, verifyHelp } from "./cmd-verify.js";
 import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
@@ -14,6 +15,7 @@ export const COMMANDS: Record<string, Command> = {
   demo: { run: demoCommand, help: demoHelp },
   verify: { run: verifyCommand, help: verifyHelp },
   vectors: { run: vectorsCommand, help: vectorsHelp },
+  check: { run: checkCommand, help: checkHelp },
   analyze: { run: analyzeCommand, help: analyzeHelp },
   report: { run: reportCommand, help: reportHelp },
   cache: { run: cacheCommand, help: cacheHelp },
