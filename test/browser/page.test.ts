@@ -172,6 +172,11 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         expect(p.reps).toBeGreaterThanOrEqual(5);
         expect(p.flops).toBe(layerCost(cfg, p.path, decodeShape(run.context, 1), { format: "f32" }).flops);
       }
+      // With the same preset chosen above, the analysis' time chart carries the measured steps.
+      await page.selectOption("#kv-preset", BENCH_PRESET);
+      const timeChartText = await page.$eval("#kv-charts svg:last-of-type", (svg) => svg.textContent ?? "");
+      expect(timeChartText).toContain("measured absorbed step");
+      expect(timeChartText).toContain("measured naive step");
     }, 90_000);
 
     // `npm run web:screenshot`: the page after a verification and a default-sized decode step.
