@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.js";
 import { type CostOptions, PATH_SCHEME, decodeShape, defaultWeightBytes, layerCost, modelCost, prefillShape } from "./cost.js";
 import { type CacheFormat, checkFormat } from "./formats.js";
 import { type KvCacheFigures, type KvScheme, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
-import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline } from "./roofline.js";
+import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline, sequentialSeconds } from "./roofline.js";
 import { seedAttentionFlops, seedComputeRatio, seedDecompressionFlops, seedMemoryRatio } from "./seed.js";
 import { type WorkTerm, WORK_TERMS } from "../reference/counter.js";
 import { ALL_PATHS, type AnyPath, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "./work.js";
@@ -33,9 +33,11 @@ export interface PathFigures {
   cacheBytes: number;
   intensity: number;
   bound: Bound;
-  /** Roofline time of the call, seconds (decode: per generated token of every row). */
+  /** Roofline time of the call, seconds (decode: per generated token of every row): compute and memory fully overlapped. */
   seconds: number;
-  perLayer: { flops: number; bytes: number; seconds: number };
+  /** Roofline time with the terms as kernels in sequence: the sum of each term's own bound (roofline.ts sequentialSeconds). */
+  secondsSequential: number;
+  perLayer: { flops: number; bytes: number; seconds: number; secondsSequential: number };
   terms: Record<WorkTerm, { flops: number; bytes: number }>;
   /** The cache this path keeps. */
   cache: KvScheme;
@@ -125,7 +127,8 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
         intensity: r.intensity,
         bound: r.bound,
         seconds: r.seconds,
-        perLayer: { flops: l.flops, bytes: l.bytes, seconds: roofline(l.flops, l.bytes, machine).seconds },
+        secondsSequential: sequentialSeconds(m.terms, machine),
+        perLayer: { flops: l.flops, bytes: l.bytes, seconds: roofline(l.flops, l.bytes, machine).seconds, secondsSequential: sequentialSeconds(l.terms, machine) },
         terms,
         cache: PATH_SCHEME[path],
       };

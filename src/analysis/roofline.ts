@@ -39,6 +39,17 @@ export function roofline(flops: number, bytes: number, m: Machine): Roofline {
   return { flops, bytes, intensity: bytes > 0 ? flops / bytes : Infinity, bound: tc >= tm ? "compute" : "memory", seconds: Math.max(tc, tm) };
 }
 
+/**
+ * The same bound for kernels that run one after another (no overlap between terms): the sum over
+ * terms of each term's own roofline. >= the overlapped bound; closer to a real decode step, where
+ * memory-bound projections and compute-bound attention take turns.
+ */
+export function sequentialSeconds(terms: Record<string, { flops: number; bytes: number }>, m: Machine): number {
+  let t = 0;
+  for (const c of Object.values(terms)) t += Math.max(c.flops / (m.gflops * 1e9), c.bytes / (m.gbps * 1e9));
+  return t;
+}
+
 /** The machine's ridge point, FLOPs per byte. */
 export function ridge(m: Machine): number {
   return m.gflops / m.gbps;

@@ -149,11 +149,11 @@ export function renderText(a: Analysis): string {
         ? `Decode step at context ${fmtInt(a.context)} (one new token per row, whole model, attention layers only):`
         : `Prefill of ${fmtInt(a.context)} tokens per row (whole model, attention layers only):`,
       formatTable(
-        ["path", "cache", "FLOPs", "bytes", "FLOP/B", "bound", "roofline time", phase === "decode" ? "tokens/s" : "tokens/s (prefill)"],
+        ["path", "cache", "FLOPs", "bytes", "FLOP/B", "bound", "roofline time", "terms in sequence", phase === "decode" ? "tokens/s" : "tokens/s (prefill)"],
         ALL_PATHS.map((p) => {
           const x = f[p];
           const tps = (phase === "decode" ? a.batch : a.batch * a.context) / x.seconds;
-          return [PATH_LABEL[p], x.cache, fmtSi(x.flops), fmtBytes(x.bytes), x.intensity.toFixed(1), x.bound, fmtSeconds(x.seconds), fmtSi(tps)];
+          return [PATH_LABEL[p], x.cache, fmtSi(x.flops), fmtBytes(x.bytes), x.intensity.toFixed(1), x.bound, fmtSeconds(x.seconds), fmtSeconds(x.secondsSequential), fmtSi(tps)];
         }),
       ),
       "",

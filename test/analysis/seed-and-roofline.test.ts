@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { makeConfig, preset } from "../../src/config.js";
 import { analyze, seedComparison } from "../../src/analysis/analyze.js";
 import { decodeShape, layerCost } from "../../src/analysis/cost.js";
-import { type Machine, ridge, roofline, signChanges } from "../../src/analysis/roofline.js";
+import { type Machine, ridge, roofline, sequentialSeconds, signChanges } from "../../src/analysis/roofline.js";
 import { seedAttentionFlops, seedComputeRatio, seedDecompressionFlops, seedMemoryRatio, seedTotalFlops } from "../../src/analysis/seed.js";
 import { baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "../../src/analysis/work.js";
 
@@ -82,6 +82,18 @@ describe("roofline", () => {
     // bytes: weights (bf16) + L cached tokens read + 1 written, 1,152 B each
     const weights = D * Q + Q * H * 192 + D * 576 + H * 256 * 512 + D * H * 128;
     expect(layerCost(preset("deepseek-v3"), "absorbed", decodeShape(L, 1), { format: "bf16" }).bytes).toBe(2 * weights + 1152 * (L + 1));
+  });
+
+  it("terms in sequence: the sum of each term's own bound, never below the overlapped bound", () => {
+    const terms = { a: { flops: 2e9, bytes: 1e8 }, b: { flops: 1e8, bytes: 1e9 } }; // 0.02 s compute-bound, 0.1 s memory-bound
+    expect(sequentialSeconds(terms, m)).toBeCloseTo(0.12, 15);
+    expect(roofline(2.1e9, 1.1e9, m).seconds).toBeCloseTo(0.11, 15);
+    fc.assert(
+      fc.property(fc.array(fc.record({ flops: fc.double({ min: 0, max: 1e12, noNaN: true }), bytes: fc.double({ min: 0, max: 1e12, noNaN: true }) }), { minLength: 1, maxLength: 8 }), (ts) => {
+        const F = ts.reduce((x, t) => x + t.flops, 0), B = ts.reduce((x, t) => x + t.bytes, 0);
+        expect(sequentialSeconds(Object.fromEntries(ts.map((t, i) => [i, t])), m)).toBeGreaterThanOrEqual(roofline(F, B, m).seconds * (1 - 1e-12));
+      }),
+    );
   });
 
   it("signChanges finds the first integer of every sign change", () => {
