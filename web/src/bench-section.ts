@@ -1,7 +1,8 @@
 // A live decode step in this browser: a layer of the chosen preset's shape with seeded random
 // weights, a prefill of context-1 tokens, then one new token at position context-1 that attends
-// `context` keys (the cost model's decodeShape), through the absorbed and the naive path. Timing is the median of repeated identical steps (each call at the
-// same startPos rolls the cache back first, per the layer interface).
+// `context` keys (the cost model's decodeShape), through the absorbed and the naive path.
+// Timing repeats the identical step (a call at the same startPos rolls the cache back first, per
+// the layer interface) and reports a median; speed is shown, never asserted.
 import { type AttentionLayer, type MlaConfig, PRESET_NAMES, Rng, mlaWeightShapes, preset, randomMlaWeights, validateConfig } from "mlakit";
 import type { PageBackend } from "./backends.js";
 import { decodeStepFlops } from "./cost.js";
