@@ -16,9 +16,12 @@ import { madd, hsum, vexp } from "./common";
 export const KB: i32 = 64;
 const KBB: usize = <usize>KB << 2; // bytes of one score row
 
-/** Floats of scratch `attend` needs for R query rows: scores [4, KB] + m [R] + l [R] + alpha [4]. */
+/**
+ * Floats of scratch the attention kernels need for R query rows: `attend` uses scores [4, KB] +
+ * m [R] + l [R] + alpha [4]; the MHA decode kernel (attention_naive) scores [R, KB] + m, l, alpha [R].
+ */
 export function attend_scratch_floats(R: i32): i32 {
-  return 4 * KB + 2 * R + 4;
+  return max(R, 4) * KB + 3 * R + 4;
 }
 
 /** dst[0..1] (+)= dot(q_i, k0), dot(q_i, k1) for rows i = 0..3 (rows ldq bytes apart; scores rows KBB apart). */

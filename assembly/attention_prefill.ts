@@ -2,13 +2,18 @@
 // with online softmax (attention_core). Serves prefill (s > 1) and, with s = 1, naive decode.
 
 import { attend } from "./attention_core";
+import { attn_decode_naive } from "./attention_naive";
 
 /**
  * One batch row. q [s, H, qk] (head h of token t at (t*H + h)*qk); kRow [T, H, qk] and vRow
  * [T, H, dv] hold cached positions 0..startPos+s-1 (the new tokens already appended);
- * o [s, H, dv]. Token t sees keys 0..startPos+t. scratch: attend_scratch_floats(s) floats.
+ * o [s, H, dv]. Token t sees keys 0..startPos+t. scratch: attend_scratch_floats(max(s, H)) floats.
  */
 export function attn_causal_4x8(s: i32, H: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
+  if (s == 1) {
+    attn_decode_naive(H, qk, dv, startPos, q, kRow, vRow, scale, o, scratch);
+    return;
+  }
   for (let h = 0; h < H; h++) {
     attend(s, 1, startPos,
       q + ((<usize>h * qk) << 2), H * qk, 0, 0, qk, 0,

@@ -306,7 +306,7 @@ export class WasmKernels {
 
   // ---- attention --------------------------------------------------------------------------
 
-  /** Floats of scratch the attention kernels need for R query rows (R = s for naive, s*H for absorbed). */
+  /** Floats of scratch the attention kernels need for R query rows (R = max(s, H) for naive, s*H for absorbed). */
   attnScratchFloats(R: number): number {
     return this.exports.attend_scratch_floats(R);
   }
@@ -318,7 +318,7 @@ export class WasmKernels {
   attnCausal(s: number, H: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, scratch: F32Buf, qOff = 0, oOff = 0): void {
     need("q", q, qOff, s * H * qk);
     need("o", o, oOff, s * H * dv);
-    need("scratch", scratch, 0, this.attnScratchFloats(s));
+    need("scratch", scratch, 0, this.attnScratchFloats(Math.max(s, H)));
     this.exports.attn_causal_4x8(s, H, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
   }
 
@@ -326,7 +326,7 @@ export class WasmKernels {
   attnDecodeNaive(H: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, scratch: F32Buf, qOff = 0, oOff = 0): void {
     need("q", q, qOff, H * qk);
     need("o", o, oOff, H * dv);
-    need("scratch", scratch, 0, this.attnScratchFloats(1));
+    need("scratch", scratch, 0, this.attnScratchFloats(H));
     this.exports.attn_decode_naive(H, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
   }
 

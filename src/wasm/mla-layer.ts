@@ -129,7 +129,7 @@ export class WasmMla implements AttentionLayer {
         x: a(n * c.dim), qa: c.q_lora_rank > 0 ? a(n * c.q_lora_rank) : null, q: a(n * H * qk), kv: a(n * (C + dr)), o: a(n * H * dv), y: a(n * c.dim),
         c: naive ? a(n * C) : null, kpe: naive ? a(n * dr) : null, dec: naive ? a(n * H * (dn + dv)) : null,
         qabs: naive ? null : a(n * H * C), olat: naive ? null : a(ss * H * C),
-        attn: a(k.attnScratchFloats(naive ? ss : ss * H)), table,
+        attn: a(k.attnScratchFloats(naive ? Math.max(ss, H) : ss * H)), table,
       };
     } catch (e) {
       for (const b of made) b.free();

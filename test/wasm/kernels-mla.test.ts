@@ -135,7 +135,7 @@ describe.each(BUILDS)("%s build", (build) => {
         const q = rng.normalArray(s * H * qk), K = rng.normalArray(T * H * qk), V = rng.normalArray(T * H * dv);
         const want = attendRow({ q, k: K, v: V, s, startPos, hq: H, hkv: H, dqk: qk, dv, scale });
         const kRow = k.alloc((T + 3) * H * qk).fill(SENTINEL).set(K), vRow = k.alloc((T + 3) * H * dv).fill(SENTINEL).set(V);
-        const qb = k.alloc(s * H * qk, q), o = k.alloc(s * H * dv).fill(SENTINEL), scratch = k.alloc(k.attnScratchFloats(s));
+        const qb = k.alloc(s * H * qk, q), o = k.alloc(s * H * dv).fill(SENTINEL), scratch = k.alloc(k.attnScratchFloats(Math.max(s, H)));
         k.attnCausal(s, H, qk, dv, startPos, qb, kRow.ptr, vRow.ptr, Math.fround(scale), o, scratch);
         expectClose(o.toArray(), want, "prefill");
         // decode: the last token alone
