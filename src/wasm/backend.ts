@@ -27,7 +27,8 @@ export interface WasmBackendOptions {
    * Cap on the linear memory (weights, caches, workspaces) of all live layers together: an
    * allocation past it throws CacheError and the call changes nothing. Default: the runtime's own
    * limit where mlakit knows one (Cloudflare Workers: 128 MiB per isolate, src/wasm/edge.ts), else none.
-   * JS-side memory (the caller's weight arrays) is not counted.
+   * A layer counts from its creation until dispose() (not until garbage collection); JS-side
+   * memory (the caller's weight arrays) is not counted.
    */
   memoryLimitBytes?: number;
 }
