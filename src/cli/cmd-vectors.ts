@@ -19,7 +19,7 @@ const PROGRESS_PARAMS = 5_000_000;
 
 export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE) [--seed N] [--tokens P+D] [--batch B]
                        [--out DIR] [--name NAME] [--weights json|safetensors] [--scale-down K] [--max-params N]
-                       [--weights-from CHECKPOINT [--layer N]]
+                       [--weights-from CHECKPOINT [--layer N]] [--progress]
   Runs the float64 oracle (naive and absorbed paths) over a prefill of P tokens and D single-token
   decodes and writes one mla-vectors/1 case (the official set's format): DIR/NAME.json, plus
   DIR/NAME.safetensors holding the weights when --weights safetensors (the JSON names it).
@@ -29,7 +29,7 @@ export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FI
   refused above ${MAX_JSON_PARAMS.toLocaleString("en-US")} parameters; safetensors above --max-params (default ${DEFAULT_MAX_PARAMS.toLocaleString("en-US")}).
   --scale-down K divides dim, n_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, v_head_dim and
   qk_rope_head_dim by K (rope dim kept even, >= 2) and keeps every RoPE/YaRN field, so a small case
-  still exercises the preset's YaRN. Progress goes to stderr for large cases.
+  still exercises the preset's YaRN. Progress goes to stderr above ${PROGRESS_PARAMS.toLocaleString("en-US")} weights (or with --progress).
   --weights-from takes real weights instead of random ones: a .safetensors file, a sharded
   checkpoint's model.safetensors.index.json, or its directory; official or Hugging Face names;
   --layer N picks the layer (only the shards holding it are read). Use the model's config.json.`;
@@ -74,6 +74,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
       "max-params": { type: "string" },
       "weights-from": { type: "string" },
       layer: { type: "string" },
+      progress: { type: "boolean", default: false },
     },
   });
   void positionals;
@@ -143,7 +144,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   if (!/^[\w.+-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: expected letters, digits, and . _ + -`);
   const out = values.out ?? join("vectors", "generated");
   const weightsFile = mode === "safetensors" ? `${name}.safetensors` : undefined;
-  const loud = params > PROGRESS_PARAMS;
+  const loud = params > PROGRESS_PARAMS || values.progress === true;
   const t0 = Date.now();
   const progress = loud ? (msg: string) => io.err(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}\n`) : undefined;
   const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, weights: given?.weights, weightsSource: given?.source, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });

@@ -11,6 +11,9 @@
 // are mapped onto the official layout by interleaving the rope rows: new[2i] = old[i],
 // new[2i+1] = old[i + dr/2] (and q_pe.k_pe is unchanged because q and k move together).
 // That permutation is what `layout: "official"` applies when config.rope_layout is "half".
+// Everything else lines up row for row: HF splits kv_a_proj_with_mqa's output as [c_kv (C) | k_pe
+// (dr)], q_b_proj / q_proj per head as [q_nope (dn) | q_pe (dr)], kv_b_proj per head as [k_nope
+// (dn) | v (dv)], exactly the official order.
 
 import type { MlaConfig } from "../config.js";
 import { FormatError, ShapeError } from "../errors.js";

@@ -53,6 +53,15 @@ describe("mlakit vectors generate", () => {
     }
   });
 
+  test("progress lines go to stderr (forced here; automatic above 5M weights)", async () => {
+    const g = await cli("vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "2+1", "--out", join(dir, "p"), "--progress");
+    expect(g.code).toBe(0);
+    const lines = g.err.trim().split("\n");
+    expect(lines[0]).toMatch(/^\[\d+\.\d s\] weights: [\d,]+ parameters from seed 1$/);
+    expect(lines.filter((l) => /(naive|absorbed) path: call \d\/2 /.test(l)).length).toBe(4); // prefill + 1 decode, two paths
+    expect(lines.at(-1)).toMatch(/writing \d+ tensors/);
+  });
+
   test("a case with a corrupted output fails verify with exit 1", async () => {
     const sub = join(dir, "bad");
     expect((await cli("vectors", "generate", "--preset", "deepseek-v2-lite", "--scale-down", "64", "--tokens", "2+1", "--out", sub, "--name", "c")).code).toBe(0);
