@@ -24,6 +24,8 @@ export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--co
   absorbed, MHA; GQA, MQA, seed too) split by term, arithmetic intensity, roofline time on a
   machine, and crossovers. Presets: ${PRESET_NAMES.join(", ")} (default deepseek-v3).
   Defaults: --context 32768, --batch 1, --format bf16, weights at the format's value width.
+  --json: kvCache.<scheme>.{elementsPerTokenPerLayer,bytesPerTokenPerLayer,totalBytes} and
+  decode|prefill.<path>.{flops,bytes,intensity,bound,seconds,terms} for the whole model (perLayer too).
   The machine comes from --machine, else the probe in bench/results/latest.json, else a default
   that is printed with its source.`;
 
