@@ -3,7 +3,7 @@
 // tolerance follows backend.precision (src/numerics.ts toleranceFor) unless overridden.
 
 import fc from "fast-check";
-import type { Backend } from "../backend.js";
+import type { Backend, MlaLayerPath } from "../backend.js";
 import { yarnEnabled } from "../config.js";
 import { toleranceFor } from "../numerics.js";
 import type { BadCallCase, BadWeightsCase, CaseArbOptions, MlaCase, RollbackCase } from "./arbitraries.js";
@@ -19,6 +19,8 @@ export interface CheckOptions {
   path?: string;
   /** Run only these properties (names from PROPERTY_NAMES). */
   properties?: readonly string[];
+  /** The paths the backend implements (default both). Properties needing another path are skipped; absorbed==naive needs both. */
+  paths?: readonly MlaLayerPath[];
   /** Override the precision-derived tolerance |a-b| <= atol + rtol*|ref|. */
   tolerance?: Tolerance;
   /** Compare cache snapshots with the oracle's (default true); turn off for lossy cache formats. */
@@ -72,7 +74,9 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
   const ctx = { backend, tol: tolerance, compareCaches: options.compareCaches ?? true };
   const timeoutMs = options.timeoutMs ?? 60_000;
   const results: PropertyResult[] = [];
-  for (const prop of PROPERTIES.filter((p) => wanted.includes(p.name))) {
+  const paths = options.paths ?? (["naive", "absorbed"] as const);
+  const runnable = (name: string) => (name === "absorbed==naive" ? ["naive", "absorbed"] : [name.split("/")[1]]).every((p) => paths.includes(p as MlaLayerPath));
+  for (const prop of PROPERTIES.filter((p) => wanted.includes(p.name) && runnable(p.name))) {
     const details = await fc.check(
       fc.asyncProperty(prop.arbitrary(options.cases ?? {}), async (c) => (await withTimeout(prop.measure(ctx, c), timeoutMs)).pass),
       { numRuns: options.numRuns ?? 50, seed, path: options.path, endOnFailure: false },

@@ -124,6 +124,21 @@ describe("checkBackend catches broken backends", () => {
     expect(r.properties[0].counterexample!.measurement.problem).toMatch(/no answer within 20 ms/);
   });
 
+  test("a backend with only the absorbed path: paths: [\"absorbed\"] runs the absorbed properties only", async () => {
+    const absorbedOnly: Backend = {
+      ...referenceBackend,
+      name: "absorbed-only",
+      createMla: (c, w, o) => {
+        if (o.path !== "absorbed") throw new Error("not implemented");
+        return referenceBackend.createMla(c, w, o);
+      },
+    };
+    const r = await checkBackend(absorbedOnly, { seed: SEED, numRuns: 10, paths: ["absorbed"] });
+    expect(r.pass, r.report).toBe(true);
+    expect(r.properties.map((p) => p.name)).toEqual(PROPERTY_NAMES.filter((n) => n.endsWith("/absorbed")));
+    expect((await checkBackend(absorbedOnly, { seed: SEED, numRuns: 5, properties: ["oracle/naive"] })).pass).toBe(false);
+  });
+
   test("an unknown property name is refused", async () => {
     await expect(checkBackend(referenceBackend, { properties: ["oracle/fast"] })).rejects.toThrow(/unknown property "oracle\/fast"/);
   });
