@@ -116,7 +116,6 @@ export function buildReport(input: ReportInput): ReportFiles {
 
   // ---- figures used in the text
   const s3 = cpu.v3.seed, sl = cpu.lite.seed;
-  const both = (f: (a: Analysis) => string) => [f(cpu.v3), f(cpu.lite)];
   const wkvbBytes = (cfg: MlaConfig) => cfg.n_heads * (cfg.qk_nope_head_dim + cfg.v_head_dim) * cfg.kv_lora_rank * 2;
   const cacheLayerBytes = (cfg: MlaConfig, L: number) => kvBytesPerTokenPerLayer(cfg, "mla", "bf16") * L;
   const xo = (a: Analysis, faster: string, slower: string) => a.crossovers.find((c) => c.varies === "context" && c.phase === "decode" && c.faster === faster && c.slower === slower);
