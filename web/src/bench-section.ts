@@ -35,7 +35,7 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
     "deepseek-v2-lite",
   );
   const ctxSel = select("bench-context", CONTEXTS.map((c) => ({ value: String(c), label: int(c) })), "1024");
-  const backendSel = select("bench-backend", backends.map((b, i) => ({ value: String(i), label: b.build ? `${b.backend.name} (${b.build})` : b.backend.name })), "0");
+  const backendSel = select("bench-backend", backends.map((b, i) => ({ value: String(i), label: b.label })), "0");
   const button = el("button", { id: "bench-run" }, "Run decode step");
   const out = byId("bench-result");
   byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), button);
@@ -84,7 +84,7 @@ async function runBench(pb: PageBackend, presetName: string, context: number, pr
       layer.dispose();
     }
   }
-  return { backend: pb.backend.name, build: pb.build, preset: presetName, config: cfg, context, seed: SEED, paths };
+  return { backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetName, config: cfg, context, seed: SEED, paths };
 }
 
 function timeStep(layer: AttentionLayer, x: Float32Array, startPos: number): { ms: number; reps: number; y: number[] } {
@@ -117,7 +117,7 @@ function render(out: HTMLElement, run: BenchRun): void {
     el(
       "p",
       { class: "note", id: "bench-summary" },
-      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.build ? ` — WASM build chosen: ${run.build}` : ""}. ` +
+      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}. ` +
         `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
         `FLOPs from the cost model (src/analysis); times are medians over batches of steps (the browser coarsens its clock). ` +
         `Pick the same preset in the section above to see these points on its time chart.`,

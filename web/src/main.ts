@@ -9,11 +9,12 @@ import { mountVerifySection } from "./verify-section.js";
 
 async function main(): Promise<void> {
   state.entryExports = Object.keys(mlakit).sort();
-  const backends = await loadBackends();
-  state.backends = backends.map((b) => ({ name: b.backend.name, build: b.build, precision: b.backend.precision }));
+  const { backends, relaxedValidates } = await loadBackends();
+  state.relaxedValidates = relaxedValidates;
+  state.backends = backends.map((b) => ({ name: b.backend.name, label: b.label, build: b.build, chosen: b.chosen, precision: b.backend.precision }));
   byId("status").textContent =
     `Library entry loaded (${state.entryExports.length} exports). Backends: ` +
-    backends.map((b) => `${b.backend.name} (${b.backend.precision}${b.build ? `, ${b.build} build` : ""})`).join(", ") + ".";
+    backends.map((b) => `${b.label} ${b.backend.precision}${b.chosen ? " — the build the loader chose here" : ""}`).join(", ") + ".";
   const redrawAnalysis = mountKvSection();
   mountBenchSection(backends, redrawAnalysis);
   mountVerifySection(backends);

@@ -4,6 +4,7 @@
 import type { MlaConfig } from "../../src/config.js";
 
 export interface VerifyRow {
+  /** PageBackend label, e.g. "wasm (relaxed)". */
   backend: string;
   name: string;
   pass: boolean;
@@ -24,8 +25,11 @@ export interface BenchPath {
 }
 
 export interface BenchRun {
+  /** PageBackend label, e.g. "wasm (relaxed)". */
   backend: string;
   build: string | null;
+  /** The build the loader picked on its own ("auto"). */
+  chosen: boolean;
   preset: string;
   config: MlaConfig;
   /** Keys the decode step attends: prefill of context-1 tokens, then one token at startPos context-1. */
@@ -38,13 +42,16 @@ export interface BenchRun {
 export interface PageState {
   /** Names the library's entry exported into the bundle. */
   entryExports: string[];
-  backends: { name: string; build: string | null; precision: string }[];
+  /** The first is the WASM build the loader chose ("auto"); the other build follows when it runs here. */
+  backends: { name: string; label: string; build: string | null; chosen: boolean; precision: string }[];
+  /** WebAssembly.validate(build/mla-relaxed.wasm) in this browser. */
+  relaxedValidates: boolean | null;
   verify: VerifyRow[] | null;
   bench: BenchRun | null;
   errors: string[];
 }
 
-export const state: PageState = { entryExports: [], backends: [], verify: null, bench: null, errors: [] };
+export const state: PageState = { entryExports: [], backends: [], relaxedValidates: null, verify: null, bench: null, errors: [] };
 
 declare global {
   interface Window {

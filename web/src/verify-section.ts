@@ -22,10 +22,10 @@ export function mountVerifySection(backends: PageBackend[]): void {
     try {
       cases ??= await loadVectorCases();
       const rows: VerifyRow[] = [];
-      for (const { backend } of backends) {
+      for (const { backend, label } of backends) {
         for (const c of cases) {
           const r = await verifyCase(backend, c, vectorTolerance(backend.precision)); // as `mlakit verify`
-          rows.push({ backend: backend.name, name: r.name, pass: r.pass, maxAbsErr: { ...r.maxAbsErr }, tolerance: r.tolerance });
+          rows.push({ backend: label, name: r.name, pass: r.pass, maxAbsErr: { ...r.maxAbsErr }, tolerance: r.tolerance });
         }
       }
       state.verify = rows;
