@@ -45,11 +45,11 @@ export class F32Buf {
   constructor(private readonly k: WasmKernels, readonly ptr: number, readonly length: number) {}
   /** Live view (invalid after the next allocation that grows memory). */
   view(): Float32Array {
-    return this.k.arena.f32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.length);
+    return this.k.arena.f32.subarray(this.ptr >>> 2, (this.ptr >>> 2) + this.length);
   }
   set(data: ArrayLike<number>, offset = 0): this {
     if (offset < 0 || offset + data.length > this.length) throw new ShapeError("data.length", data.length, `<= ${this.length - offset} (buffer of ${this.length} from offset ${offset})`);
-    this.k.arena.f32.set(data, (this.ptr >> 2) + offset);
+    this.k.arena.f32.set(data, (this.ptr >>> 2) + offset);
     return this;
   }
   fill(value: number): this {
@@ -58,7 +58,7 @@ export class F32Buf {
   }
   /** A copy. */
   toArray(offset = 0, length = this.length - offset): Float32Array {
-    return this.k.arena.f32.slice((this.ptr >> 2) + offset, (this.ptr >> 2) + offset + length);
+    return this.k.arena.f32.slice((this.ptr >>> 2) + offset, (this.ptr >>> 2) + offset + length);
   }
   /** Byte pointer of element i. */
   at(i: number): number {
@@ -207,7 +207,7 @@ export class WasmKernels {
     if (freqs.length !== half) throw new ShapeError("freqs.length", freqs.length, `${half} (dr/2 of the table)`);
     const count = "start" in positions ? positions.count : positions.length;
     if (count > t.rows) throw new ShapeError("positions", count, `<= ${t.rows} rows of the table`);
-    const f32 = this.arena.f32, c0 = t.cos.ptr >> 2, s0 = t.sin.ptr >> 2;
+    const f32 = this.arena.f32, c0 = t.cos.ptr >>> 2, s0 = t.sin.ptr >>> 2;
     for (let p = 0; p < count; p++) {
       const pos = "start" in positions ? positions.start + p : positions[p];
       for (let i = 0; i < half; i++) {
@@ -238,7 +238,7 @@ export class WasmKernels {
     }
     const base = this.rowTable.ptr + slot * this.rowTable.cap * 4;
     const u32 = this.arena.u32;
-    for (let i = 0; i < ptrs.length; i++) u32[(base >> 2) + i] = ptrs[i];
+    for (let i = 0; i < ptrs.length; i++) u32[(base >>> 2) + i] = ptrs[i];
     return base;
   }
 

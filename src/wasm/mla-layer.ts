@@ -52,7 +52,8 @@ export class WasmMla implements AttentionLayer {
     wkv_a: PackedWeight; kv_norm: F32Buf; wkv_b: PackedWeight | null; wuk: F32Buf | null; wuv: F32Buf | null; wo: PackedWeight;
   };
   private ws: Workspace | null = null;
-  private readonly chunkCap: number;
+  private readonly maxChunkTokens: number | undefined;
+  private readonly floatsPerTokenRow: number;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
@@ -86,8 +87,8 @@ export class WasmMla implements AttentionLayer {
       ? [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }]
       : [{ name: "kv_cache", tail: [C] }, { name: "pe_cache", tail: [dr] }];
     this.cache = new WasmRowStore(k.arena, streams, cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len));
-    const perToken = this.floatsPerToken();
-    this.chunkCap = options.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (cfg.max_batch_size * perToken)));
+    this.floatsPerTokenRow = this.floatsPerToken();
+    this.maxChunkTokens = options.maxChunkTokens;
     this.ensureWorkspace(cfg.max_batch_size, 1); // decode steps of any batch need nothing more
     k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
   }
@@ -146,7 +147,8 @@ export class WasmMla implements AttentionLayer {
     checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
     const { batch: B, seqlen: s, startPos } = opts;
     const T = startPos + s;
-    const chunk = Math.min(s, this.chunkCap);
+    // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
+    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerTokenRow))));
     // Everything that can fail happens here, before any write.
     this.cache.reserve(B, T);
     const ws = this.ensureWorkspace(B, chunk);
@@ -162,7 +164,7 @@ export class WasmMla implements AttentionLayer {
     const D = c.dim, H = c.n_heads, Q = c.q_lora_rank, C = c.kv_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = dn + dr;
     const N = B * sc, p0 = startPos + t0;
     // x rows of this chunk -> [N, D]
-    const f32 = k.arena.f32, xb = ws.x.ptr >> 2;
+    const f32 = k.arena.f32, xb = ws.x.ptr >>> 2;
     for (let b = 0; b < B; b++) {
       const src = (b * s + t0) * D;
       if (ArrayBuffer.isView(xIn)) f32.set((xIn as unknown as Float32Array).subarray(src, src + sc * D), xb + b * sc * D);
@@ -209,7 +211,7 @@ export class WasmMla implements AttentionLayer {
     }
     // (9) output projection, rows back to [B, s, D]
     k.linear(N, ws.o, w.wo, ws.y);
-    const f = k.arena.f32, yb = ws.y.ptr >> 2;
+    const f = k.arena.f32, yb = ws.y.ptr >>> 2;
     for (let b = 0; b < B; b++) out.set(f.subarray(yb + b * sc * D, yb + (b + 1) * sc * D), (b * s + t0) * D);
   }
 

@@ -90,7 +90,7 @@ export class WasmRowStore implements LayerCache {
       const data = new Float32Array(batch * endPos * w);
       for (let b = 0; b < batch; b++) {
         const n = Math.min(endPos, this.lengths[b]) * w;
-        if (n > 0) data.set(f32.subarray(this.ptrs[si][b] >> 2, (this.ptrs[si][b] >> 2) + n), b * endPos * w);
+        if (n > 0) data.set(f32.subarray(this.ptrs[si][b] >>> 2, (this.ptrs[si][b] >>> 2) + n), b * endPos * w);
       }
       out[spec.name] = { shape: [batch, endPos, ...spec.tail], data };
     });
