@@ -80,6 +80,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   void positionals;
   if ((values.preset === undefined) === (values.config === undefined)) throw new UsageError(`vectors generate needs exactly one of --preset NAME or --config FILE\n${vectorsHelp}`);
   let cfg: MlaConfig, label: string;
+  let fp8Block: [number, number] | undefined; // from a HF config's quantization_config.weight_block_size
   if (values.preset !== undefined) {
     cfg = preset(values.preset);
     label = values.preset;
@@ -97,6 +98,8 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
       throw new UsageError(`--config ${values.config}: not JSON (${(e as Error).message})`);
     }
     cfg = configFromJson(json);
+    const wbs = (json as { quantization_config?: { weight_block_size?: unknown } })?.quantization_config?.weight_block_size;
+    if (Array.isArray(wbs) && wbs.length === 2 && wbs.every((v) => Number.isInteger(v) && v > 0)) fp8Block = [wbs[0], wbs[1]];
     label = (values.config!.split("/").pop() ?? "config").replace(/\.json$/, "");
   }
   const k = int("scale-down", values["scale-down"], 1, 1);
@@ -132,7 +135,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
     const layer = values.layer === undefined ? undefined : int("layer", values.layer, 0, 0);
     const store = await openCheckpoint(values["weights-from"], mlaTensorFilter(layer));
     try {
-      const loaded = await loadMlaWeights(store, cfg, { layer });
+      const loaded = await loadMlaWeights(store, cfg, { layer, fp8BlockSize: fp8Block });
       cfg = loaded.config; // rope rows now in the official interleaved layout
       given = { weights: loaded.weights, source: `${values["weights-from"]}${loaded.layer === null ? "" : ` layer ${loaded.layer}`} (${loaded.naming} names${loaded.permutedRope ? ", rope rows interleaved" : ""})` };
       if (loaded.layer !== null) label += `-layer${loaded.layer}`;

@@ -36,8 +36,8 @@ export interface LoadMlaOptions {
    * "as-stored": return the rows as stored and the config unchanged.
    */
   layout?: "official" | "as-stored";
-  /** Block size of FP8 weight scales (DeepSeek: 128x128 blocks, weight = fp8 * scale[i/128, j/128]). */
-  fp8BlockSize?: number;
+  /** Block size of FP8 weight scales, rows x columns (DeepSeek: 128x128, weight = fp8 * scale[i/128, j/128]; HF config quantization_config.weight_block_size). */
+  fp8BlockSize?: number | readonly [number, number];
 }
 
 export interface LoadedMla {
@@ -112,16 +112,18 @@ export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts
   return { weights: weights as unknown as MlaWeights, config: cfg, naming: naming!, layer, names, permutedRope };
 }
 
-/** weight[i, j] = fp8[i, j] * scale[floor(i/b), floor(j/b)] (DeepSeek's weight_dequant). */
-async function dequantFp8(store: TensorStore, data: Float32Array | Float64Array, shape: number[], scaleName: string, b: number): Promise<Float32Array> {
+/** weight[i, j] = fp8[i, j] * scale[floor(i/br), floor(j/bc)] (DeepSeek's weight_dequant). */
+async function dequantFp8(store: TensorStore, data: Float32Array | Float64Array, shape: number[], scaleName: string, block: number | readonly [number, number]): Promise<Float32Array> {
+  const [br, bc] = typeof block === "number" ? [block, block] : block;
+  if (!(Number.isInteger(br) && br > 0 && Number.isInteger(bc) && bc > 0)) throw new FormatError("fp8BlockSize", block, "a positive integer or [rows, cols] of positive integers");
   const rows = shape[0], cols = shape.length > 1 ? shape[1] : 1;
-  const want = [Math.ceil(rows / b), Math.ceil(cols / b)];
+  const want = [Math.ceil(rows / br), Math.ceil(cols / bc)];
   const sInfo = store.tensors.get(scaleName)!;
   const got = sInfo.shape.length === 1 ? [sInfo.shape[0], 1] : sInfo.shape;
-  if (got.join(",") !== want.join(",")) throw new ShapeError(`${scaleName}.shape`, sInfo.shape, `[${want.join(", ")}] (${b}x${b} blocks of a [${shape.join(", ")}] weight)`);
+  if (got.join(",") !== want.join(",")) throw new ShapeError(`${scaleName}.shape`, sInfo.shape, `[${want.join(", ")}] (${br}x${bc} blocks of a [${shape.join(", ")}] weight)`);
   const s = await store.read(scaleName);
   const out = new Float32Array(data.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j] * s[Math.floor(i / b) * want[1] + Math.floor(j / b)];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j] * s[Math.floor(i / br) * want[1] + Math.floor(j / bc)];
   return out;
 }
 

@@ -9,7 +9,9 @@ import { run } from "../../src/cli/run.js";
 import { fromHfConfig, preset } from "../../src/config.js";
 import { weightsFromSeed } from "../../src/conformance/index.js";
 import { mlaWeightTensors } from "../../src/io/mla-safetensors.js";
-import { writeSafetensors } from "../../src/io/safetensors.js";
+import { OFFICIAL_TO_HF } from "../../src/io/hf-names.js";
+import { e4m3ToNumber, writeSafetensors } from "../../src/io/safetensors.js";
+import { mlaWeightShapes } from "../../src/weights.js";
 
 async function cli(...argv: string[]) {
   let out = "", err = "";
@@ -115,6 +117,40 @@ describe("mlakit vectors generate", () => {
     expect((await cli("verify", file)).code).toBe(0);
     expect((await cli("vectors", "generate", "--config", cfgPath, "--layer", "1")).err).toMatch(/--layer picks a layer of --weights-from/);
     expect((await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--layer", "1", "--scale-down", "2")).err).toMatch(/cannot shrink real weights/);
+  });
+
+  test("--weights-from an FP8 checkpoint: block size from the HF config's quantization_config", async () => {
+    const hfCfg = { hidden_size: 6, num_attention_heads: 2, kv_lora_rank: 4, qk_nope_head_dim: 2, qk_rope_head_dim: 2, v_head_dim: 2, max_position_embeddings: 32, quantization_config: { quant_method: "fp8", fmt: "e4m3", weight_block_size: [2, 4] } };
+    const cfgPath = join(dir, "fp8-config.json");
+    writeFileSync(cfgPath, JSON.stringify(hfCfg));
+    const c = fromHfConfig(hfCfg);
+    const tensors: Record<string, { dtype: "F8_E4M3" | "F32"; shape: number[]; data: number[] }> = {};
+    const want: Record<string, number[]> = {};
+    for (const [w, shape] of Object.entries(mlaWeightShapes(c))) {
+      const name = `model.layers.0.self_attn.${OFFICIAL_TO_HF[w as keyof typeof OFFICIAL_TO_HF]}.weight`;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const q = Array.from({ length: n }, (_, i) => e4m3ToNumber((i * 37 + 5) % 0x70)); // representable, no NaN
+      if (shape.length === 1) {
+        tensors[name] = { dtype: "F32", shape, data: q.map((v) => 1 + v / 64) };
+        continue;
+      }
+      const [r, k] = shape, sr = Math.ceil(r / 2), sc = Math.ceil(k / 4);
+      const scale = Array.from({ length: sr * sc }, (_, i) => 2 ** -(i % 5));
+      tensors[name] = { dtype: "F8_E4M3", shape, data: q };
+      tensors[name.replace(/weight$/, "weight_scale_inv")] = { dtype: "F32", shape: [sr, sc], data: scale };
+      want[w] = q.map((v, i) => v * scale[Math.floor(Math.floor(i / k) / 2) * sc + Math.floor((i % k) / 4)]);
+    }
+    const ckpt = join(dir, "fp8.safetensors");
+    writeFileSync(ckpt, writeSafetensors(tensors));
+    const g = await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--tokens", "2+1", "--out", join(dir, "fp8"), "--name", "f");
+    expect(g.code, g.err).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, "fp8", "f.json"), "utf8"));
+    for (const [w, vals] of Object.entries(want)) expect(Float32Array.from(json.tensors[`${w}.weight`].data), w).toEqual(Float32Array.from(vals));
+    const bad = join(dir, "fp8-config-128.json");
+    writeFileSync(bad, JSON.stringify({ ...hfCfg, quantization_config: undefined }));
+    const r = await cli("vectors", "generate", "--config", bad, "--weights-from", ckpt, "--out", join(dir, "fp8"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/128x128 blocks/);
   });
 
   test("usage errors exit 2 with one clear line", async () => {

@@ -158,6 +158,9 @@ describe("loading MLA weights", () => {
       expect(Array.from((got.weights as unknown as Record<string, Float32Array>)[k]), k).toEqual(Array.from(want[k]));
     }
     await expect(loadMlaWeights(f, c)).rejects.toThrow(/blocks of a/); // 128-blocks do not match these scale shapes
+    const same2 = await loadMlaWeights(f, c, { fp8BlockSize: [B, B] });
+    expect(Array.from(same2.weights.wo)).toEqual(Array.from(want.wo));
+    await expect(loadMlaWeights(f, c, { fp8BlockSize: [B, 3] })).rejects.toThrow(/2x3 blocks/);
   });
 
   test("missing or mis-shaped weights are ShapeErrors naming both conventions", async () => {
