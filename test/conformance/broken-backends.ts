@@ -96,3 +96,21 @@ export const lenientWeights: Backend = {
     return new ReferenceMla(config, fixed as unknown as MlaWeights, { path });
   },
 };
+
+/** Its cache snapshot uses its own buffer names instead of the official ones. */
+export const renamedCache: Backend = {
+  name: "renamed-cache",
+  precision: "float64",
+  createMla(config, weights, { path }) {
+    const inner = new ReferenceMla(config, weights, { path });
+    const cache = Object.create(inner.cache) as typeof inner.cache;
+    cache.snapshot = (b: number, e: number) => Object.fromEntries(Object.entries(inner.cache.snapshot(b, e)).map(([k, v]) => [`my_${k}`, v]));
+    return { kind: inner.kind, backend: "renamed-cache", dim: inner.dim, cache, forward: (x, o) => inner.forward(x, o), dispose: () => inner.dispose() };
+  },
+};
+
+/** Returns one element too few when the batch has more than one row. */
+export const shortOutput = wrapped("short-output", (inner, x, opts) => {
+  const y = inner.forward(x, opts);
+  return opts.batch > 1 ? y.subarray(0, y.length - 1) : y;
+});

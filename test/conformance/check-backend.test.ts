@@ -139,6 +139,16 @@ describe("checkBackend catches broken backends", () => {
     expect((await checkBackend(absorbedOnly, { seed: SEED, numRuns: 5, properties: ["oracle/naive"] })).pass).toBe(false);
   });
 
+  test("unofficial cache buffer names and wrong output lengths are reported as such", async () => {
+    const a = await checkBackend(broken.renamedCache, { seed: SEED, numRuns: 10, properties: ["oracle/naive", "oracle/absorbed"] });
+    expect(a.properties[0].counterexample!.measurement.problem).toMatch(/snapshot has no "k_cache" \(official names: k_cache, v_cache\)/);
+    expect(a.properties[1].counterexample!.measurement.problem).toMatch(/snapshot has no "kv_cache"/);
+    expect((await checkBackend(broken.renamedCache, { seed: SEED, numRuns: 10, properties: ["oracle/naive"], compareCaches: false })).pass).toBe(true);
+    const b = await checkBackend(broken.shortOutput, { seed: SEED, numRuns: 30, properties: ["oracle/absorbed"] });
+    expect(b.properties[0].counterexample!.case.batch).toBe(2);
+    expect(b.properties[0].counterexample!.measurement.problem).toMatch(/output: length 1, expected 2/);
+  });
+
   test("an unknown property name is refused", async () => {
     await expect(checkBackend(referenceBackend, { properties: ["oracle/fast"] })).rejects.toThrow(/unknown property "oracle\/fast"/);
   });
