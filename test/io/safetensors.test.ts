@@ -7,6 +7,7 @@ import {
   type ByteSource,
   MAX_HEADER_BYTES,
   bf16ToNumber,
+  blobSource,
   bytesSource,
   decodeTensor,
   e4m3ToNumber,
@@ -111,6 +112,13 @@ describe("write and read", () => {
     for (const k of ["b", "c", "d"]) expect(Array.from(await f.read(k))).toEqual(vals);
     expect((await f.read("e")).length).toBe(0);
     await expect(f.read("zz")).rejects.toThrow(FormatError);
+  });
+
+  test("a browser Blob/File works as a source", async () => {
+    const bytes = writeSafetensors({ a: { dtype: "BF16", shape: [3], data: [1, -2, 0.5] } });
+    const f = await openSafetensors(blobSource(new Blob([bytes])));
+    expect(Array.from(await f.read("a"))).toEqual([1, -2, 0.5]);
+    await expect(openSafetensors(blobSource(new Blob([bytes.subarray(0, 20)])))).rejects.toThrow(FormatError);
   });
 
   test("integer dtypes parse (sizes checked) but are not decoded as weights", async () => {
