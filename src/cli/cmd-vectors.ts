@@ -97,6 +97,7 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
     } catch (e) {
       throw new UsageError(`--config ${values.config}: not JSON (${(e as Error).message})`);
     }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UsageError(`--config ${values.config}: expected a JSON object (official ModelArgs or HF config.json)`);
     cfg = configFromJson(json);
     const wbs = (json as { quantization_config?: { weight_block_size?: unknown } })?.quantization_config?.weight_block_size;
     if (Array.isArray(wbs) && wbs.length === 2 && wbs.every((v) => Number.isInteger(v) && v > 0)) fp8Block = [wbs[0], wbs[1]];

@@ -48,11 +48,15 @@ function casesNaming(weights: string): string[] {
 function readCaseJson(file: string): { json: unknown; text: string } {
   const bytes = readFileSync(file);
   const text = bytes.toString("utf8");
+  let json: unknown;
   try {
-    return { json: JSON.parse(text), text };
+    json = JSON.parse(text);
   } catch (e) {
     throw new FormatError(file, bytes.subarray(0, 24).toString("latin1"), "JSON text: an mla-vectors/1 case (or give a .safetensors file that a case names)", (e as Error).message);
   }
+  // Summarised here: a deeply nested top-level array must not reach the recursive error formatter.
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new FormatError(file, Array.isArray(json) ? "a JSON array" : `JSON ${json === null ? "null" : typeof json}`, "an mla-vectors/1 case (a JSON object)");
+  return { json, text };
 }
 
 /** A case with inline weights (synchronous). Cases whose weights live in safetensors need loadCaseWithWeights. */

@@ -11,7 +11,7 @@ import { type VectorCase, parseVectorCase } from "./mla-vectors.js";
 export function externalWeightsFile(json: unknown, source = "case"): string | undefined {
   if (typeof json !== "object" || json === null || !("weights_file" in json)) return undefined;
   const f = (json as Record<string, unknown>).weights_file;
-  if (typeof f !== "string" || f.length === 0) throw new FormatError(`${source}.weights_file`, f, "the path of a .safetensors file (relative to the case JSON)");
+  if (typeof f !== "string" || f.length === 0) throw new FormatError(`${source}.weights_file`, typeof f === "object" && f !== null ? "a non-string" : f, "the path of a .safetensors file (relative to the case JSON)");
   return f;
 }
 
@@ -22,7 +22,7 @@ export async function parseVectorCaseExternal(json: unknown, source: string, sto
   if (!store) throw new FormatError(`${source}.weights_file`, file, "an opened safetensors file (none was given)");
   const root = json as Record<string, unknown>;
   const names = root.weights;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) throw new FormatError(`${source}.weights`, names, "an array of state_dict names");
+  if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) throw new FormatError(`${source}.weights`, Array.isArray(names) ? `an array of length ${names.length} with a non-string` : typeof names, "an array of state_dict names");
   const sd: Record<string, Float32Array | Float64Array> = {};
   for (const n of names as string[]) {
     if (!store.tensors.has(n)) throw new FormatError(`${file}: tensor`, n, `present (the case ${source} lists it in "weights")`);

@@ -63,8 +63,18 @@ export function blobSource(blob: Blob): ByteSource {
 // Header
 
 const fail = (source: string, field: string, value: unknown, expected: string, detail?: string): never => {
-  throw new FormatError(`${source}: ${field}`, value, expected, detail);
+  throw new FormatError(`${source}: ${field}`, brief(value), expected, detail);
 };
+
+/**
+ * Untrusted JSON in error messages, summarised without recursion: a deeply nested array from a
+ * hostile header would overflow the stack in JSON.stringify or String().
+ */
+function brief(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length <= 4 && v.every((x) => typeof x === "number" || typeof x === "string") ? v : `an array of length ${v.length}`;
+  if (typeof v === "object" && v !== null) return `an object with keys ${Object.keys(v).slice(0, 4).join(", ")}${Object.keys(v).length > 4 ? ", ..." : ""}`;
+  return v;
+}
 
 /** The header length N from the first 8 bytes, checked against the cap and the file size. */
 export function headerLength(first8: Uint8Array, fileSize: number, source = "safetensors"): number {

@@ -154,6 +154,7 @@ describe("mlakit vectors generate", () => {
   });
 
   test("usage errors exit 2 with one clear line", async () => {
+    writeFileSync(join(dir, "array-config.json"), "[".repeat(100_000) + "]".repeat(100_000));
     const cases: [string[], RegExp][] = [
       [["vectors"], /expected the subcommand "generate"/],
       [["vectors", "generate"], /exactly one of --preset NAME or --config FILE/],
@@ -163,6 +164,7 @@ describe("mlakit vectors generate", () => {
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--weights", "npz"], /--weights "npz"/],
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "x"], /--scale-down "x"/],
       [["vectors", "generate", "--config", join(dir, "missing.json")], /cannot read/],
+      [["vectors", "generate", "--config", join(dir, "array-config.json")], /expected a JSON object/],
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--bogus"], /bogus/],
     ];
     for (const [argv, re] of cases) {
@@ -196,6 +198,8 @@ describe("mlakit verify: files it cannot read are exit 2", () => {
     expect((await cli("vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "2+1", "--weights", "safetensors", "--out", trunc, "--name", "t")).code).toBe(0);
     const full = readFileSync(join(trunc, "t.safetensors"));
     writeFileSync(join(trunc, "t.safetensors"), full.subarray(0, full.length - 100));
+    const deep = join(dir, "deep.json");
+    writeFileSync(deep, "[".repeat(100_000) + "]".repeat(100_000));
     const expectations: [string, RegExp][] = [
       [junk, /junk\.bin.*expected JSON text: an mla-vectors\/1 case \(or give a \.safetensors file that a case names\)/],
       [notCase, /format = undefined.*"mla-vectors\/1"/],
@@ -203,6 +207,7 @@ describe("mlakit verify: files it cannot read are exit 2", () => {
       [missing, /names weights_file "gone\.safetensors", which does not exist/],
       [join(trunc, "t.json"), /t\.safetensors.*data section's size; file truncated\?/],
       [join(dir, "nothing-here.json"), /no such file or directory/],
+      [deep, /"a JSON array": expected an mla-vectors\/1 case \(a JSON object\)/],
     ];
     for (const [path, re] of expectations) {
       const r = await cli("verify", path);

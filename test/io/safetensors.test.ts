@@ -244,6 +244,19 @@ describe("the parser under fuzzing: a FormatError or a checked header, never any
     await expect(readHeader(bytesSource(frame(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))))).rejects.toThrow(/UTF-8/);
   });
 
+  test("pathological headers stay fast: deep nesting, a million spaces, 50k tensors", async () => {
+    const t0 = performance.now();
+    await expect(readHeader(bytesSource(frame("[".repeat(100_000) + "]".repeat(100_000))))).rejects.toThrow(/a JSON object/);
+    await expect(readHeader(bytesSource(frame('{"a":' + "[".repeat(100_000) + "]".repeat(100_000) + "}")))).rejects.toThrow(/a\.shape|an object/);
+    expect((await readHeader(bytesSource(frame("{}" + " ".repeat(1_000_000))))).tensors.size).toBe(0);
+    const many: Record<string, unknown> = {};
+    for (let i = 0; i < 50_000; i++) many[`t${i}`] = { dtype: "U8", shape: [1], data_offsets: [i, i + 1] };
+    expect((await readHeader(bytesSource(frame(JSON.stringify(many), 50_000)))).tensors.size).toBe(50_000);
+    many.t49999 = { dtype: "U8", shape: [1], data_offsets: [0, 1] }; // overlaps t0
+    await expect(readHeader(bytesSource(frame(JSON.stringify(many), 50_000)))).rejects.toThrow(/not overlapping/);
+    expect(performance.now() - t0).toBeLessThan(20_000); // generous: a hang would blow through it, speed is not asserted finer
+  });
+
   test("encodeTensor refuses what it cannot write", () => {
     expect(() => encodeTensor("I8" as never, [1])).toThrow(FormatError);
     expect(() => writeSafetensors({ a: { dtype: "F32", shape: [3], data: [1, 2] } })).toThrow(/prod\(shape/);
