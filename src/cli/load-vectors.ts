@@ -59,19 +59,32 @@ function readCaseJson(file: string): { json: unknown; text: string } {
   return { json, text };
 }
 
+/**
+ * Parse, turning a stack overflow into a FormatError: errors.ts's showValue recurses into nested
+ * arrays, so a hostile case (tensors: [[[[...]]]]) would otherwise crash instead of exiting 2.
+ */
+function guarded<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof RangeError) throw new FormatError(file, "JSON nested too deeply to report", "an mla-vectors/1 case", e.message);
+    throw e;
+  }
+}
+
 /** A case with inline weights (synchronous). Cases whose weights live in safetensors need loadCaseWithWeights. */
 export function loadCase(file: string): VectorCase {
   const { json, text } = readCaseJson(file);
   const external = externalWeightsFile(json, basename(file));
   if (external !== undefined) throw new UsageError(`${file} keeps its weights in "${external}"; this command reads cases with inline weights only (mlakit verify reads both)`);
-  return parseVectorCaseText(text, basename(file));
+  return guarded(file, () => parseVectorCaseText(text, basename(file)));
 }
 
 /** Any case: inline weights, or weights read (by range) from the .safetensors file it names. */
 export async function loadCaseWithWeights(file: string): Promise<VectorCase> {
   const { json, text } = readCaseJson(file);
   const external = externalWeightsFile(json, basename(file));
-  if (external === undefined) return parseVectorCaseText(text, basename(file));
+  if (external === undefined) return guarded(file, () => parseVectorCaseText(text, basename(file)));
   const path = resolve(dirname(file), external);
   let opened;
   try {
@@ -81,7 +94,7 @@ export async function loadCaseWithWeights(file: string): Promise<VectorCase> {
     throw e;
   }
   try {
-    return await parseVectorCaseExternal(json, basename(file), opened.file);
+    return await guarded(file, () => parseVectorCaseExternal(json, basename(file), opened.file));
   } finally {
     await opened.source.close();
   }

@@ -200,6 +200,8 @@ describe("mlakit verify: files it cannot read are exit 2", () => {
     writeFileSync(join(trunc, "t.safetensors"), full.subarray(0, full.length - 100));
     const deep = join(dir, "deep.json");
     writeFileSync(deep, "[".repeat(100_000) + "]".repeat(100_000));
+    const deepInside = join(dir, "deep-inside.json");
+    writeFileSync(deepInside, '{"format":"mla-vectors/1","tensors":' + "[".repeat(100_000) + "]".repeat(100_000) + "}");
     const expectations: [string, RegExp][] = [
       [junk, /junk\.bin.*expected JSON text: an mla-vectors\/1 case \(or give a \.safetensors file that a case names\)/],
       [notCase, /format = undefined.*"mla-vectors\/1"/],
@@ -208,6 +210,7 @@ describe("mlakit verify: files it cannot read are exit 2", () => {
       [join(trunc, "t.json"), /t\.safetensors.*data section's size; file truncated\?/],
       [join(dir, "nothing-here.json"), /no such file or directory/],
       [deep, /"a JSON array": expected an mla-vectors\/1 case \(a JSON object\)/],
+      [deepInside, /nested too deeply to report/],
     ];
     for (const [path, re] of expectations) {
       const r = await cli("verify", path);
