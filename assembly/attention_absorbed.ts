@@ -1,8 +1,8 @@
 // Absorbed MLA attention, fused in one pass over the latent cache: for every (token, head) row,
 // score_j = (q_abs . c_j + q_pe . pe_j) * scale with online softmax, o_lat += p_j c_j (the latent
 // c_j is both key and value, read once per key block for all heads), then o[h] = o_lat[h] W_UV[h]^T.
-// The cache is read in exactly one place: attention_core's scorePart/pv loops over kvRow/peRow
-// (contiguous float32 rows [T, C] and [T, dr]); another storage format decodes a key block there.
+// The cache (contiguous float32 rows [T, C] and [T, dr]) is read in exactly one place: the key
+// block pointers at the top of attention_core's key loop; another storage format decodes a block there.
 
 import { attend } from "./attention_core";
 import { gemm_4x8, packed_size_8 } from "./gemm";

@@ -88,16 +88,16 @@ export function attend_scratch_floats(R: i32): i32 {
   if (kn > 3) store<f32>(dst, s3, 12);
 }
 
-/** Scores of rows i < nr (4-row tiles when nr == 4) against keys j0 .. j0+nk-1 of one part. */
-function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32, j0: i32, nk: i32, S: usize, add: bool): void {
+/** Scores of rows i < nr (4-row tiles when nr == 4) against the nk keys of one block (k = its first key) of one part. */
+function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32, nk: i32, S: usize, add: bool): void {
   if (nr == 4) {
     let jj = 0;
     for (; jj + 2 <= nk; jj += 2) {
-      const k0 = k + <usize>(j0 + jj) * ldkB;
+      const k0 = k + <usize>jj * ldkB;
       dot4x2(q, ldqB, k0, k0 + ldkB, d, S + (<usize>jj << 2), true, add);
     }
     if (jj < nk) {
-      const k0 = k + <usize>(j0 + jj) * ldkB;
+      const k0 = k + <usize>jj * ldkB;
       dot4x2(q, ldqB, k0, k0, d, S + (<usize>jj << 2), false, add);
     }
   } else {
@@ -105,7 +105,7 @@ function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32
       const qi = q + <usize>i * ldqB, Si = S + <usize>i * KBB;
       for (let jj = 0; jj < nk; jj += 4) {
         const kn = min(4, nk - jj);
-        const k0 = k + <usize>(j0 + jj) * ldkB;
+        const k0 = k + <usize>jj * ldkB;
         const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
         dot1x4(qi, k0, k1, k2, k3, d, Si + (<usize>jj << 2), kn, add);
       }
@@ -199,9 +199,12 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
       const jEnd = min(jMax, limLast);
       const nk = jEnd - j0;
       const nk4 = (nk + 3) & ~3;
-      // Scores: this is where the keys are read (the latent cache for the absorbed kernel).
-      scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kA, ldkAB, dA, j0, nk, S, false);
-      if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kB, ldkBB, dB, j0, nk, S, true);
+      // The one place the keys and values (the latent cache, for the absorbed kernel) are read:
+      // block j0 .. j0+nk-1 starts at these pointers. A compressed storage format decodes the
+      // block into float32 scratch here and points kAj / kBj / vj at it.
+      const kAj = kA + <usize>j0 * ldkAB, kBj = kB + <usize>j0 * ldkBB, vj = v + <usize>j0 * ldvB;
+      scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kAj, ldkAB, dA, nk, S, false);
+      if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kBj, ldkBB, dB, nk, S, true);
       // Online softmax per row.
       for (let i = 0; i < nr; i++) {
         const r = r0 + i;
@@ -237,7 +240,6 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
         store<f32>(alpha + (<usize>i << 2), a);
       }
       // o <- alpha o + P V
-      const vj = v + <usize>j0 * ldvB;
       const orow = o + <usize>r0 * ldoB;
       if (nr == 4) {
         let c = 0;
