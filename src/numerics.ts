@@ -76,6 +76,8 @@ export function closeF64(a: ArrayLike<number>, ref: ArrayLike<number>): boolean 
  * (Higham 3.1; sqrt(n)*u is typical), i.e. <= 6*64*6e-8 = 2.3e-5 of an intermediate scale of a
  * few units for O(1) outputs. 1e-4 * (1 + |ref|) sits above that worst case and >= 270x below
  * the smallest known bug (0.027, see VECTOR_ATOL). Larger sizes need a bound scaled with n.
+ * Measured: the wasm backend over 400 drawn conformance cases, both paths, every output:
+ * max |a-b| = 1.2e-6, max |a-b|/(1+|ref|) = 8.3e-7 (~120x inside the bound).
  */
 export const F32_ORACLE_TOL = 1e-4;
 
