@@ -2,19 +2,19 @@
 // files). Every error names the field, the value it had and what was expected, so a user can fix
 // the input without reading our source.
 
-/** Render a value for an error message: short, unambiguous, never huge. */
-export function showValue(value: unknown): string {
+/** Render a value for an error message: short, unambiguous, never huge, never deep (hostile input is shown safely). */
+export function showValue(value: unknown, depth = 0): string {
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? value.slice(0, 77) + "..." : value);
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
   if (value === undefined) return "undefined (missing)";
-  if (Array.isArray(value)) return `[${value.slice(0, 8).map(showValue).join(", ")}${value.length > 8 ? ", ..." : ""}]`;
+  if (value === null || typeof value !== "object") return String(value);
+  if (depth >= 2) return Array.isArray(value) ? "[...]" : "{...}";
+  if (Array.isArray(value)) return `[${value.slice(0, 8).map((v) => showValue(v, depth + 1)).join(", ")}${value.length > 8 ? ", ..." : ""}]`;
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(length ${(value as unknown as ArrayLike<number>).length})`;
-  try {
-    const s = JSON.stringify(value);
-    return s === undefined ? String(value) : s.length > 80 ? s.slice(0, 77) + "..." : s;
-  } catch {
-    return String(value);
-  }
+  const keys = Object.keys(value);
+  const shown = keys.slice(0, 6).map((k) => `${JSON.stringify(k.length > 40 ? k.slice(0, 37) + "..." : k)}: ${showValue((value as Record<string, unknown>)[k], depth + 1)}`);
+  const s = `{${shown.join(", ")}${keys.length > 6 ? ", ..." : ""}}`;
+  return s.length > 120 ? s.slice(0, 117) + "..." : s;
 }
 
 /** Base class: `field = value: expected ...`. */

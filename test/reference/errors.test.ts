@@ -85,3 +85,19 @@ describe("forward arguments", () => {
     expect(() => layer.forward(rng.normalArray(12), { batch: 1, seqlen: 1, startPos: 6 })).toThrow(/disposed/);
   });
 });
+
+describe("error messages", () => {
+  it("show hostile values briefly: deep nesting, long strings, big objects", async () => {
+    const { showValue } = await import("../../src/errors.js");
+    let deep: unknown = 1;
+    for (let i = 0; i < 100000; i++) deep = [deep];
+    expect(showValue(deep)).toBe("[[[...]]]");
+    let deepObj: unknown = 1;
+    for (let i = 0; i < 100000; i++) deepObj = { a: deepObj };
+    expect(showValue(deepObj)).toBe('{"a": {"a": {...}}}');
+    expect(showValue("x".repeat(1000)).length).toBeLessThan(90);
+    expect(showValue(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))).length).toBeLessThanOrEqual(120);
+    expect(showValue(new Float32Array(7))).toBe("Float32Array(length 7)");
+    expect(showValue(NaN)).toBe("NaN");
+  });
+});
