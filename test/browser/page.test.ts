@@ -27,6 +27,8 @@ const VECTORS = `${ROOT}vectors/deepseek-v3-mla/`;
 const BENCH_PRESET = "deepseek-v2-lite";
 /** Small enough that the Node oracle recomputes the step in a second or two. */
 const BENCH_CONTEXT = "16";
+/** The page's prefill runs in calls of this many tokens: 15 tokens -> calls of 6, 6, 3. */
+const PREFILL_CHUNK = 6;
 
 describe("browser bundle has no Node built-ins", () => {
   // The check the page build relies on must be able to fail: a fixture importing each kind of
@@ -70,7 +72,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       page.on("response", (r) => {
         if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} ${r.url()}`);
       });
-      await page.goto(server.url);
+      await page.goto(`${server.url}?prefillChunk=${PREFILL_CHUNK}`);
       await page.waitForSelector("body[data-state=ready], body[data-state=error]");
     }, 120_000);
 
@@ -167,6 +169,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         const run = s.bench!;
         expect(run.config).toEqual(cfg);
         expect(run.context).toBe(context);
+        expect(run.prefillChunk).toBe(PREFILL_CHUNK);
         expect(run.backend).toBe(b.label);
         expect(run.build).toBe(b.build);
         expect(run.chosen).toBe(b.chosen);
@@ -194,15 +197,17 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       await page.selectOption("#bench-backend", { label: wasm[0].label });
     }, 120_000);
 
-    // `npm run web:screenshot`: the page after a verification and a default-sized decode step.
+    // `npm run web:screenshot`: the page as a visitor sees it (default prefill chunks) after a
+    // verification and a default-sized decode step.
     it.runIf(Boolean(process.env.MLAKIT_SCREENSHOT))("writes the screenshot for the README", async () => {
-      await page.selectOption("#kv-preset", process.env.MLAKIT_SCREENSHOT_PRESET ?? "deepseek-v3");
-      await page.fill("#kv-context", "32768");
-      await page.selectOption("#kv-format", "bf16");
+      await page.goto(server.url);
+      await page.waitForSelector("body[data-state=ready]");
+      await page.click("#verify-run");
+      await page.waitForSelector("body[data-verify=done]", { timeout: 60_000 });
       await page.selectOption("#bench-context", process.env.MLAKIT_SCREENSHOT_CONTEXT ?? "1024");
-      // A click through the DOM: the handler's long synchronous work would time out page.click.
-      await page.evaluate(() => document.getElementById("bench-run")!.click());
-      await page.waitForSelector("body[data-bench]", { timeout: 120_000 });
+      await page.click("#bench-run");
+      await page.waitForSelector("body[data-bench=done]", { timeout: 120_000 });
+      expect((await pageState()).bench!.prefillChunk).toBe(256);
       await page.screenshot({ path: process.env.MLAKIT_SCREENSHOT!, fullPage: true });
     }, 150_000);
   });

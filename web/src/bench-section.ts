@@ -16,6 +16,13 @@ const CONTEXTS = [16, 128, 512, 1024, 2048, 4096];
 const SEED = 7;
 const MIN_SAMPLES = 5;
 const MIN_MS = 300;
+/** Tokens per prefill call; `?prefillChunk=N` overrides it (the e2e test uses a small one so chunking is exercised). */
+const PREFILL_CHUNK = chunkParam(new URLSearchParams(location.search).get("prefillChunk"), 256);
+
+function chunkParam(v: string | null, fallback: number): number {
+  const n = Number(v);
+  return v !== null && Number.isInteger(n) && n >= 1 ? n : fallback;
+}
 
 export function benchConfig(name: string): MlaConfig {
   return validateConfig({ ...preset(name), max_batch_size: 1 });
@@ -71,11 +78,15 @@ async function runBench(pb: PageBackend, presetName: string, context: number, pr
   const step = new Rng(SEED + 2).normalArray(D);
   const paths: BenchPath[] = [];
   for (const path of ["absorbed", "naive"] as const) {
-    progress(`${path}: prefilling ${int(context - 1)} tokens…`);
-    await tick();
     const layer = await pb.backend.createMla(cfg, weights, { path });
     try {
-      layer.forward(prefill, { batch: 1, seqlen: context - 1, startPos: 0 });
+      // Prefill in chunks, yielding between them so the page stays responsive.
+      for (let start = 0; start < context - 1; start += PREFILL_CHUNK) {
+        progress(`${path}: prefilling tokens ${int(start)}..${int(context - 1)}…`);
+        await tick();
+        const n = Math.min(PREFILL_CHUNK, context - 1 - start);
+        layer.forward(prefill.subarray(start * D, (start + n) * D), { batch: 1, seqlen: n, startPos: start });
+      }
       progress(`${path}: timing the decode step…`);
       await tick();
       const { ms, reps, y } = timeStep(layer, step, context - 1);
@@ -84,7 +95,7 @@ async function runBench(pb: PageBackend, presetName: string, context: number, pr
       layer.dispose();
     }
   }
-  return { backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetName, config: cfg, context, seed: SEED, paths };
+  return { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetName, config: cfg, context, seed: SEED, paths };
 }
 
 function timeStep(layer: AttentionLayer, x: Float32Array, startPos: number): { ms: number; reps: number; y: number[] } {

@@ -32,6 +32,8 @@ export interface BenchRun {
   chosen: boolean;
   preset: string;
   config: MlaConfig;
+  /** Tokens per prefill call (the prefill is split into calls of this many tokens). */
+  prefillChunk: number;
   /** Keys the decode step attends: prefill of context-1 tokens, then one token at startPos context-1. */
   context: number;
   /** Weights: randomMlaWeights(config, new Rng(seed)); prefill x: new Rng(seed + 1).normalArray((context - 1) * dim); decode x: new Rng(seed + 2).normalArray(dim). */
