@@ -112,6 +112,25 @@ describe.each(BUILDS)("%s build", (build) => {
     expect([k.arena.bytesInUse(), k.arena.bytesReserved(), k.arena.grows]).toEqual([inUse, reserved, grows]);
   });
 
+  it.each(["naive", "absorbed"] as const)("%s: a workspace poisoned with NaN before every call changes nothing (no kernel reads what it did not write)", async (path) => {
+    const w = randomMlaWeights(cfg, new Rng(11));
+    const ref = new ReferenceMla(cfg, w, { path });
+    const layer = new WasmMla(cfg, w, await kernels(build), { path, initialCapacity: 2 });
+    const rng = new Rng(12);
+    const poison = (): void => {
+      const ws = (layer as unknown as { ws: Record<string, { fill?: (v: number) => void; cos?: { fill(v: number): void }; sin?: { fill(v: number): void } } | null> }).ws;
+      for (const b of Object.values(ws ?? {})) {
+        if (b && typeof b.fill === "function") b.fill(NaN);
+        else if (b && b.cos && b.sin) { b.cos.fill(NaN); b.sin.fill(NaN); }
+      }
+    };
+    for (const call of [{ batch: 2, seqlen: 6, startPos: 0 }, { batch: 2, seqlen: 1, startPos: 6 }, { batch: 1, seqlen: 3, startPos: 4 }, { batch: 2, seqlen: 1, startPos: 7 }]) {
+      poison();
+      const x = rng.normalArray(call.batch * call.seqlen * cfg.dim);
+      expect(firstMismatch(layer.forward(x, call), ref.forward(x, call), atol, rtol), JSON.stringify(call)).toBe(-1);
+    }
+  });
+
   it("dispose: later calls throw; the kernels are released", async () => {
     const w = randomMlaWeights(cfg, new Rng(8));
     const layer = new WasmMla(cfg, w, await kernels(build));
