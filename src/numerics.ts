@@ -112,9 +112,11 @@ export function f32SumBound(n: number, absSum: number): number {
  * A float32 backend against the official vectors (`mlakit verify --backend wasm`): 5e-5 absolute.
  * Derivation. Both sides compute in float32 from the same float32 weights and inputs, so the
  * difference is our rounding error plus theirs. A float32 sum of n terms errs by sum_k d_k s_k
- * (|d_k| <= u = 2^-24, s_k the partial sums); with rounding errors behaving as independent
- * random signs this is ~ lambda * sqrt(n) * u * max|s| with probability >= 1 - 2exp(-lambda^2/2)
- * (Higham & Mary, SIAM J. Sci. Comput. 41(5), 2019), against the worst case n * u * sum|terms|.
+ * (|d_k| <= u = 2^-24, s_k the partial sums). Modelling the d_k as independent and zero-mean
+ * (the model of Higham & Mary, SIAM J. Sci. Comput. 41(5), 2019) gives a standard deviation
+ * <= u * sqrt(n/3) * max|s| (a rounding error uniform in [-u, u] has deviation u/sqrt(3)), so
+ * lambda * sqrt(n) * u * max|s| with lambda = 3 is >= 5 deviations; the worst case, never seen
+ * in practice, is n * u * sum|terms|.
  * For the vectors' O(1) data (inputs N(0,1), Linear weights N(0, 1/in), so partial sums stay
  * within the outputs' scale, max|y| <= 4), the longest sums are n <= 256 (D of the medium case;
  * C+dr <= 80, keys <= 42, H*dv <= 256), and an output is at the end of S = 4 such sums in a chain
