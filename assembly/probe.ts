@@ -65,6 +65,33 @@ export function read(ptr: usize, bytes: usize, reps: i32): f32 {
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
 
+/**
+ * The same read as 4 concurrent streams (the buffer's quarters, interleaved 64 bytes at a time):
+ * one sequential stream leaves DRAM bandwidth unused on this machine (a GEMV walking several
+ * rows at once beat it), so the probe reports the better of the two. bytes a multiple of 256.
+ */
+export function read4(ptr: usize, bytes: usize, reps: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  const q = bytes >> 2;
+  for (let r = 0; r < reps; r++) {
+    for (let p = ptr; p < ptr + q; p += 64) {
+      s0 = f32x4.add(s0, v128.load(p)); s1 = f32x4.add(s1, v128.load(p, 16));
+      s0 = f32x4.add(s0, v128.load(p, 32)); s1 = f32x4.add(s1, v128.load(p, 48));
+      const p1 = p + q;
+      s2 = f32x4.add(s2, v128.load(p1)); s3 = f32x4.add(s3, v128.load(p1, 16));
+      s2 = f32x4.add(s2, v128.load(p1, 32)); s3 = f32x4.add(s3, v128.load(p1, 48));
+      const p2 = p1 + q;
+      s4 = f32x4.add(s4, v128.load(p2)); s5 = f32x4.add(s5, v128.load(p2, 16));
+      s4 = f32x4.add(s4, v128.load(p2, 32)); s5 = f32x4.add(s5, v128.load(p2, 48));
+      const p3 = p2 + q;
+      s6 = f32x4.add(s6, v128.load(p3)); s7 = f32x4.add(s7, v128.load(p3, 16));
+      s6 = f32x4.add(s6, v128.load(p3, 32)); s7 = f32x4.add(s7, v128.load(p3, 48));
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), f32x4.add(f32x4.add(s4, s5), f32x4.add(s6, s7)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}
+
 /** Fills [ptr, ptr + n*4) with a small pattern so reads touch real, committed pages. */
 export function fill(ptr: usize, n: usize): void {
   for (let i: usize = 0; i < n; i++) store<f32>(ptr + (i << 2), <f32>(i & 7) * 0.125);

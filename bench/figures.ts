@@ -20,8 +20,10 @@ export interface Figure {
   gbs: number;
   /** gflops / the probe's peak of the same ISA (relaxed figures against the relaxed peak). */
   pctPeak: number;
-  /** gbs / the probe's DRAM streaming bandwidth. */
+  /** gbs / DRAM streaming bandwidth: the sample taken next to this figure (bwGBs) if any, else the probe's. */
   pctBw: number;
+  /** DRAM read bandwidth sampled seconds before this figure (memory-bound figures only). */
+  bwGBs?: number;
   bound: "compute" | "memory";
   peer?: { impl: string; ms: number; gflops: number; gbs: number };
   /** peer.ms / ms: > 1 means ours is faster. */
@@ -35,11 +37,11 @@ export function peakFor(p: ProbeResult, isa: Figure["isa"]): number {
   return isa === "relaxed" ? p.peakRelaxedGflops ?? p.peakSimd128Gflops : p.peakSimd128Gflops;
 }
 
-export function makeFigure(p: ProbeResult, f: Omit<Figure, "gflops" | "gbs" | "pctPeak" | "pctBw" | "bound" | "ratio"> & { bound?: Figure["bound"] }): Figure {
+export function makeFigure(p: ProbeResult, f: Omit<Figure, "gflops" | "gbs" | "pctPeak" | "pctBw" | "bound" | "ratio"> & { bound?: Figure["bound"]; bwGBs?: number }): Figure {
   const gflops = f.flop / (f.ms * 1e6), gbs = f.bytes / (f.ms * 1e6);
   const ridge = peakFor(p, "relaxed") / p.streamGBs; // FLOP per byte where the roofline bends
   const bound = f.bound ?? (f.flop / f.bytes >= ridge ? "compute" : "memory");
-  const out: Figure = { ...f, gflops, gbs, pctPeak: (100 * gflops) / peakFor(p, f.isa), pctBw: (100 * gbs) / p.streamGBs, bound };
+  const out: Figure = { ...f, gflops, gbs, pctPeak: (100 * gflops) / peakFor(p, f.isa), pctBw: (100 * gbs) / (f.bwGBs ?? p.streamGBs), bound };
   if (f.peer) out.ratio = f.peer.ms / f.ms;
   return out;
 }

@@ -72,7 +72,7 @@ export function toMarkdown(r: BenchResults): string {
   s += table(["limit", "value"], [
     ["f32x4 mul+add, 12 chains (simd128)", `${f1(p.peakSimd128Gflops)} GFLOP/s`],
     ["f32x4.relaxed_madd (FMA), 12 chains", p.peakRelaxedGflops === null ? "n/a" : `${f1(p.peakRelaxedGflops)} GFLOP/s`],
-    ["streaming read, 256 MiB, v128 loads, L3 evicted", `${f1(p.streamGBs)} GB/s`],
+    ["streaming read, 256 MiB, v128 loads, L3 evicted (best of 1 and 4 streams)", `${f1(p.streamGBs)} GB/s` + (p.stream1GBs ? ` (1 stream ${f1(p.stream1GBs)}, 4 streams ${f1(p.stream4GBs!)})` : "")],
     ["read, 256 KiB (L2-resident)", `${f1(p.l2GBs)} GB/s`],
   ]);
   const groups: [Figure["group"], string][] = [
@@ -87,10 +87,11 @@ export function toMarkdown(r: BenchResults): string {
     if (!fs.length) continue;
     s += `\n## ${title}\n\n`;
     s += table(["model", "shape", "impl", "build", "ms", "GFLOP/s", "GB/s", "% peak", "% DRAM BW", "bound", "peer", "peer ms", "ours / peer"],
-      fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : ""]));
+      fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw) + (f.bwGBs ? ` (of ${f1(f.bwGBs)})` : ""), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : ""]));
   }
   s += `\n## Targets (issue 3; judged on the relaxed-simd build)\n\n`;
   s += table(["target", "measured", "met"], r.targets.map((t) => [t.target, t.value, t.met ? "yes" : "**no**"]));
+  s += `\n"% DRAM BW" of a memory-bound figure divides by a bandwidth sample (same 256 MiB read as the probe) taken seconds before it, shown in brackets: this VM's DRAM bandwidth drifts by 20-30% within minutes.\n`;
   s += `\nEvery kernel's output was checked against float64 before it was timed (bench/lib/check.ts); per-figure details are in latest.json.\n`;
   return s;
 }

@@ -9,7 +9,7 @@ import { timeIt, QUICK, FULL } from "./lib/timing.js";
 import { randomMatrix, randomVector, fillUniform } from "./lib/data.js";
 import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows } from "./lib/check.js";
 import { coreBuilt, loadCore, corePack, coreLinearOn, coreAbsorbedCase, type CoreModule } from "./lib/core.js";
-import { runProbe, makeL3Flusher, type ProbeResult } from "./probe.js";
+import { runProbe, makeL3Flusher, makeBandwidthSampler, type ProbeResult } from "./probe.js";
 import { tfjsReady, tfjsInfo, TfjsLinear } from "./peers/tfjs.js";
 import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js";
 import { makeFigure, type Figure } from "./figures.js";
@@ -20,6 +20,9 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const plan = quick ? QUICK : FULL;
 const PREFILL_M = [64, 128];
+// Figures that evict the L3 before every call (64 MiB read, ~3 ms) count samples, not time:
+// a 1.5 s budget of 0.3 ms GEMVs would mean 5000 evictions.
+const dramPlan = { ...plan, time: 0, iterations: quick ? plan.iterations : 15 };
 const t0 = performance.now();
 const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 
@@ -30,6 +33,7 @@ const best: Isa = isas[0];
 const probe: ProbeResult = await runProbe(plan);
 log(`probe: peak ${probe.peakSimd128Gflops.toFixed(1)} (simd128) / ${probe.peakRelaxedGflops?.toFixed(1)} (relaxed) GFLOP/s, DRAM ${probe.streamGBs.toFixed(1)} GB/s, L2 ${probe.l2GBs.toFixed(1)} GB/s`);
 const flush = await makeL3Flusher();
+const sampleBw = await makeBandwidthSampler(plan);
 await tfjsReady();
 const cores = {} as Record<Isa, CoreModule>;
 for (const isa of isas) cores[isa] = await loadCore(isa);
@@ -51,10 +55,12 @@ for (const model of [V3, V2_LITE]) {
       const x = randomVector(M * K, M + K);
       const decode = M === 1;
       const before = decode ? flush : undefined; // decode: weights come from DRAM, as in a real step
+      const p = decode ? dramPlan : plan;
       peer.setInput(x, M);
       const peerCheck = checkLinear(peer.output(), x, w, M, N, K);
       assertOk(`tfjs ${lin.name} M=${M}`, peerCheck);
-      const tp = timeIt(`tfjs ${lin.name} ${M}`, () => peer.run(), plan, before);
+      const bwGBs = decode ? sampleBw() : undefined;
+      const tp = timeIt(`tfjs ${lin.name} ${M}`, () => peer.run(), p, before);
       const flop = 2 * M * N * K, bytes = 4 * (N * K + M * K + M * N);
       const peerFig = { impl: "tfjs-wasm (XNNPACK)", ms: tp.medianMs, gflops: flop / (tp.medianMs * 1e6), gbs: bytes / (tp.medianMs * 1e6) };
       for (const isa of isas) {
@@ -62,10 +68,10 @@ for (const model of [V3, V2_LITE]) {
         kc.run();
         const chk = checkLinear(kc.output(), x, w, M, N, K);
         assertOk(`core ${lin.name} M=${M} ${isa}`, chk);
-        const t = timeIt(`core ${lin.name} ${M} ${isa}`, kc.run, plan, before);
+        const t = timeIt(`core ${lin.name} ${M} ${isa}`, kc.run, p, before);
         push(makeFigure(probe, {
           group: decode ? "gemv" : "gemm", model: model.model, what: `${lin.name} ${N}x${K}, M=${M}`, impl: decode ? "core gemv_1x8" : "core gemm_4x8", isa,
-          ms: t.medianMs, flop, bytes, peer: peerFig, bound: decode ? "memory" : undefined,
+          ms: t.medianMs, flop, bytes, peer: peerFig, bound: decode ? "memory" : undefined, bwGBs,
           check: `spot max err/tol ${chk.worst.toFixed(3)}; peer ${peerCheck.worst.toFixed(3)}`,
         }));
       }
@@ -100,7 +106,7 @@ for (const model of [V3, V2_LITE]) {
       });
       const chkO = checkCalDiff(pickRows(kc.output(), dv, heads), o64, "o");
       assertOk(`core absorbed ${model.model} S=${S} ${isa} (o)`, chkO);
-      const t = timeIt(`absorbed ${model.model} ${S} ${isa}`, kc.run, plan, flush);
+      const t = timeIt(`absorbed ${model.model} ${S} ${isa}`, kc.run, dramPlan, flush);
       push(makeFigure(probe, {
         group: "attn-absorbed", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_absorbed_fused", isa,
         ms: t.medianMs, flop: 2 * H * S * (2 * C + dr) + 2 * H * dv * C, bytes: 4 * (S * (C + dr) + H * dv * C),
@@ -119,7 +125,7 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
   const a = c.arena;
   a.reset();
   const kp = a.alloc(S * H * qk * 4), vp = a.alloc(S * H * dv * 4), qp = a.alloc(H * qk * 4), o = a.alloc(H * dv * 4);
-  const scratch = a.alloc(c.ex.attend_scratch_floats(1) * 4);
+  const scratch = a.alloc(c.ex.attend_scratch_floats(H) * 4); // naive decode: scores [H, KB] + m, l, alpha [H]
   fillUniform(a.f32(kp, S * H * qk), S + 11);
   fillUniform(a.f32(vp, S * H * dv), S + 12);
   fillUniform(a.f32(qp, H * qk), S + 13, 0.2);
@@ -129,11 +135,12 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
   run();
   const chk = checkCalDiff(pickRows(a.f32(o, H * dv), dv, heads), naiveAttention64(a.f32(qp, H * qk), a.f32(kp, S * H * qk), a.f32(vp, S * H * dv), H, S, qk, dv, scale, heads), "o");
   assertOk(`core naive ${model.model} S=${S}`, chk);
-  const t = timeIt(`naive ${model.model} ${S}`, run, plan, flush);
+  const bwGBs = sampleBw();
+  const t = timeIt(`naive ${model.model} ${S}`, run, dramPlan, flush);
   a.reset();
   return makeFigure(probe, {
     group: "attn-naive", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_decode_naive", isa: c.isa,
-    ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail,
+    ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail, bwGBs,
   });
 }
 

@@ -10,6 +10,7 @@ import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttentio
 import { randomMatrix, randomVector } from "./lib/data.js";
 import { timeIt, QUICK, FULL, type TimingPlan } from "./lib/timing.js";
 import { V3, V2_LITE } from "./shapes.js";
+import { makeL3Flusher } from "./probe.js";
 
 export const FAMILIES = ["gemm", "gemv", "attn_absorbed", "attn_naive"] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -79,7 +80,7 @@ export function edgeShapes(family: Family): Shape[] {
 export function benchShapes(family: Family): Shape[] {
   switch (family) {
     case "gemm": return [gemmShape(`V3 wkv_a 64x${V3.C + V3.dr}x${V3.D}`, 64, V3.C + V3.dr, V3.D), gemmShape(`V3 wq_a 128x${V3.Q}x${V3.D}`, 128, V3.Q, V3.D), gemmShape(`V2-Lite wo 64x${V2_LITE.D}x${V2_LITE.H * V2_LITE.dv}`, 64, V2_LITE.D, V2_LITE.H * V2_LITE.dv)];
-    case "gemv": return [gemvShape(`V3 wq_b ${V3.H * 192}x${V3.Q}`, V3.H * (V3.dn + V3.dr), V3.Q), gemvShape(`V2-Lite wq ${V2_LITE.H * 192}x${V2_LITE.D}`, V2_LITE.H * 192, V2_LITE.D)];
+    case "gemv": return [gemvShape(`V3 wq_b ${V3.H * 192}x${V3.Q}`, V3.H * (V3.dn + V3.dr), V3.Q), gemvShape(`V3 wo ${V3.D}x${V3.H * V3.dv}`, V3.D, V3.H * V3.dv), gemvShape(`V2-Lite wq ${V2_LITE.H * 192}x${V2_LITE.D}`, V2_LITE.H * 192, V2_LITE.D)];
     case "attn_absorbed": return [absorbedShape("V3 H128 S4096", V3.H, 4096, V3.C, V3.dr), absorbedShape("V2-Lite H16 S4096", V2_LITE.H, 4096, V2_LITE.C, V2_LITE.dr)];
     case "attn_naive": return [naiveShape("V3 H128 S1024", V3.H, 1024, V3.dn + V3.dr, V3.dv)];
   }
@@ -101,13 +102,17 @@ export async function runVariants(families: readonly Family[], plan: TimingPlan,
     for (const name of [...(coreBuilt() ? ["core"] : []), ...variantNames(family)])
       for (const isa of availableIsas()) impls.push({ name, isa, m: name === "core" ? { core: await loadCore(isa) } : { variant: await loadVariant(name, isa) } });
     for (const { name, isa, m } of impls) for (const e of edgeShapes(family)) assertOk(`${name}-${isa} ${e.label}`, e.make(m).check());
+    // Memory-bound families read from DRAM as in a decode step: the L3 is evicted before each call.
+    const dram = family === "gemv" || family === "attn_naive";
+    const before = dram ? await makeL3Flusher() : undefined;
+    const p = dram ? { ...plan, time: 0, iterations: Math.max(plan.iterations, 5) } : plan;
     for (const sh of benchShapes(family)) {
       const cases = impls.map(({ name, isa, m }) => {
         const { kc, check } = sh.make(m);
         assertOk(`${name}-${isa} ${sh.label}`, check());
         return { name, isa, kc, times: [] as number[] };
       });
-      for (let r = 0; r < rounds; r++) for (const c of cases) c.times.push(timeIt(`${c.name}-${c.isa}`, c.kc.run, plan).medianMs);
+      for (let r = 0; r < rounds; r++) for (const c of cases) c.times.push(timeIt(`${c.name}-${c.isa}`, c.kc.run, p, before).medianMs);
       const coreMs = new Map(cases.filter((c) => c.name === "core").map((c) => [c.isa, median(c.times)]));
       for (const c of cases) {
         const ms = median(c.times);

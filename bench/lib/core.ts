@@ -101,7 +101,7 @@ export function coreNaiveCase(c: CoreModule, q: Float32Array, k: Float32Array, v
   a.reset();
   const kp = a.upload(k), vp = a.upload(v), qp = a.upload(q);
   const o = a.alloc(H * dv * 4);
-  const scratch = a.alloc(c.ex.attend_scratch_floats(1) * 4);
+  const scratch = a.alloc(c.ex.attend_scratch_floats(H) * 4); // naive decode: scores [H, KB] + m, l, alpha [H]
   a.f32(o, H * dv).fill(NaN);
   const f = c.ex.attn_decode_naive;
   return { run: () => void f(H, qk, dv, S - 1, qp, kp, vp, scale, o, scratch), output: () => a.f32(o, H * dv).slice() };

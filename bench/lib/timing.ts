@@ -19,6 +19,8 @@ export interface Timing {
   medianMs: number;
   /** Median absolute deviation, ms. */
   madMs: number;
+  /** Fastest sample, ms (the probe's ceilings use it, as STREAM reports its best time). */
+  minMs: number;
   samples: number;
 }
 
@@ -39,5 +41,5 @@ export function timeIt(name: string, fn: () => void, plan: TimingPlan, before?: 
   const [task] = bench.runSync();
   const r = task.result;
   if (r.state !== "completed") throw new Error(`${name}: tinybench ended in state ${r.state}${"error" in r ? `: ${r.error}` : ""}`);
-  return { medianMs: r.latency.p50, madMs: r.latency.mad, samples: r.latency.samplesCount };
+  return { medianMs: r.latency.p50, madMs: r.latency.mad, minMs: r.latency.min, samples: r.latency.samplesCount };
 }
