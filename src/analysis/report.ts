@@ -64,6 +64,21 @@ export function predictedSequential(cfg: MlaConfig, m: MeasuredDecode, machine: 
   return sequentialSeconds(layerCost(cfg, m.path, decodeShape(m.context, 1), { format: "f32" }).terms, machine);
 }
 
+/** What figures that beat the roofline imply about the machine: the FLOP/s or GB/s they reached, beside the probe's. */
+function impliedLimits(fast: { cfg: MlaConfig; m: MeasuredDecode }[], machine: Machine): string {
+  let gflops = 0, gbps = 0;
+  for (const { cfg, m } of fast) {
+    const c = m.scope === "step" ? layerCost(cfg, m.path, decodeShape(m.context, 1), { format: "f32" }) : attentionCost(cfg, m.path, m.context, 1, { format: "f32" });
+    gflops = Math.max(gflops, c.flops / m.seconds / 1e9);
+    gbps = Math.max(gbps, c.bytes / m.seconds / 1e9);
+  }
+  const parts: string[] = [];
+  if (gflops > machine.gflops) parts.push(`${fmtNum(gflops)} GFLOP/s against the probe's ${fmtNum(machine.gflops)}`);
+  if (gbps > machine.gbps) parts.push(`${fmtNum(gbps)} GB/s against the probe's ${fmtNum(machine.gbps)}`);
+  const isas = [...new Set(fast.map(({ m }) => /\b(relaxed|simd128)\b/.exec(m.label)?.[1]).filter(Boolean))];
+  return parts.length ? `They reached ${parts.join(" and ")}${isas.length ? ` (${isas.join(", ")} builds)` : ""}: the probe underestimated this machine in this run.` : "";
+}
+
 /** The fastest measured attention time per (path, context) of one model, e.g. over both SIMD builds. */
 function bestAttention(pts: MeasuredDecode[], path: "naive" | "absorbed"): Map<number, number> {
   const best = new Map<number, number>();
@@ -539,7 +554,7 @@ export function buildReport(input: ReportInput): ReportFiles {
     p(
       lo >= 1
         ? `- All ${all.length} figures are at or above their roofline bound (measured / predicted from ${fmtRatio(lo)} to ${fmtRatio(hi)}): the model is a lower bound that the kernels approach but do not beat.`
-        : `- WARNING: ${all.filter((x) => x.ratio < 1).length} of ${all.length} figures beat their roofline bound (lowest ${fmtRatio(lo)}): the model or the probe is wrong for them.`,
+        : `- WARNING: ${all.filter((x) => x.ratio < 1).length} of ${all.length} figures beat their roofline bound (lowest ${fmtRatio(lo)}): the model or the probe is wrong for them. ${impliedLimits(all.filter((x) => x.ratio < 1), machine)}`,
     );
     for (const [name, cfg, pts] of [
       ["DeepSeek-V3", v3, measured.v3],

@@ -101,6 +101,15 @@ describe("buildReport with benchmark results", () => {
   });
 });
 
+describe("measured figures that beat the roofline are flagged, not hidden", () => {
+  it("a kernel faster than the probe's peak allows gets a WARNING naming the rate it reached", () => {
+    // V2-Lite absorbed attention at 4096 keys: 2*16*4096*1088 + 2*16*128*512 = 144,703,488 FLOPs; in 1 ms that is 145 GFLOP/s.
+    const bench = parseBenchResults({ probe: { peakRelaxedGflops: 40, streamGBs: 20 }, figures: [{ group: "attn-absorbed", model: "V2-Lite", what: "H=16 S=4096", impl: "core attn_absorbed_fused", isa: "relaxed", ms: 1 }] });
+    const md = buildReport({ machine: bench.machine!, bench })["analysis.md"];
+    expect(md).toMatch(/WARNING: 1 of 1 figures beat their roofline bound .* They reached 145 GFLOP\/s against the probe's 40 \(relaxed builds\)/);
+  });
+});
+
 describe("mlakit report", () => {
   it("writes analysis.md and the charts into --out", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mlakit-report-"));
