@@ -1,6 +1,7 @@
 // GEMM, GEMV, RMSNorm and RoPE kernels == float64 math on the same float32 inputs, both builds,
-// edge sizes (rows < tile, N % 8, odd K, K across the KC=256 block), strided rows; outputs start
-// as NaN so an unwritten element fails, and the gaps between strided rows must stay NaN.
+// edge sizes (rows < tile, N % 8, odd K, K across the KC=256 block, GEMV's 4 streams with
+// leftover panels), strided rows; outputs start as NaN so an unwritten element fails, and the
+// gaps between strided rows must stay NaN.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { f32SumBound, F32_U } from "../../src/numerics.js";
@@ -14,7 +15,7 @@ describe.each(BUILDS)("%s build", (build) => {
     const k = await kernels(build);
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 27 }), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 250, max: 600 })),
+        fc.integer({ min: 1, max: 13 }), fc.oneof(fc.integer({ min: 1, max: 27 }), fc.integer({ min: 60, max: 90 })), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 250, max: 600 })),
         fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         async (M, N, K, padX, padY, seed) => {
           const rng = new Rng(seed);
