@@ -546,7 +546,7 @@ export function buildReport(input: ReportInput): ReportFiles {
     p(`${NM}: no decode timings in bench/results/latest.json (${input.benchNote ?? "absent"}). Run \`npm run bench\`, then \`mlakit report\`.`, "");
   } else {
     p(
-      `One layer, batch 1, float32 cache and weights, on ${fmtNum(machine.gflops)} GFLOP/s / ${fmtNum(machine.gbps)} GB/s. Predicted = the roofline lower bound of the same work: the whole decode step for "step" rows, attention over the cache only (plus W_UV for absorbed) for "attention" rows. measured / predicted says how far the kernel is from this machine's limits (1.00x = at the roofline); for whole steps, the ratio to the bound with the terms as kernels in sequence (projections memory-bound, attention compute-bound, no overlap) is in parentheses.`,
+      `One layer, batch 1, float32 cache and weights, on ${fmtNum(machine.gflops)} GFLOP/s / ${fmtNum(machine.gbps)} GB/s. Predicted = the roofline lower bound of the same work: the whole decode step for "step" rows, attention over the cache only (plus W_UV for absorbed) for "attention" rows. measured / predicted says how far the kernel is from this machine's limits (1.00x = at the roofline); for whole steps, the ratio to the bound with the terms as kernels in sequence (projections memory-bound, attention compute-bound, no overlap) is in parentheses; that one is an estimate, not a bound (below 1.00x, the terms overlapped or a kernel beat the probe's bandwidth).`,
       "",
     );
     const all = [...measured.v3.map((m) => [v3, m] as const), ...measured.lite.map((m) => [lite, m] as const)].map(([cfg, m]) => ({ cfg, m, ratio: m.seconds / predicted(cfg, m, machine) }));
