@@ -49,7 +49,7 @@ export interface StepCase { preset: "deepseek-v3" | "deepseek-v2-lite"; model: s
 export function stepCases(quick: boolean): StepCase[] {
   const v3 = (S: number): StepCase => ({ preset: "deepseek-v3", model: "V3", S });
   const lite = (S: number): StepCase => ({ preset: "deepseek-v2-lite", model: "V2-Lite", S });
-  return quick ? [v3(1024), lite(1024), lite(4096)] : [v3(1024), v3(4096), lite(1024), lite(4096), lite(16384)];
+  return quick ? [v3(1024), lite(1024), lite(4096)] : [v3(1024), v3(4096), v3(16384), lite(1024), lite(4096), lite(16384)];
 }
 
 export async function runDecodeStep(probe: ProbeResult, plan: TimingPlan, isas: Isa[], quick: boolean, log: (s: string) => void): Promise<Figure[]> {
