@@ -210,7 +210,7 @@ describe("mlakit verify: files it cannot read are exit 2", () => {
       [join(trunc, "t.json"), /t\.safetensors.*data section's size; file truncated\?/],
       [join(dir, "nothing-here.json"), /no such file or directory/],
       [deep, /"a JSON array": expected an mla-vectors\/1 case \(a JSON object\)/],
-      [deepInside, /nested too deeply to report/],
+      [deepInside, /deep-inside\.json\.tensors = \[\[\[\.\.\.\]\]\]: expected an object/],
     ];
     for (const [path, re] of expectations) {
       const r = await cli("verify", path);
