@@ -10,8 +10,12 @@ import { attn_decode_naive } from "./attention_naive";
  * o [s, H, dv]. Token t sees keys 0..startPos+t. scratch: attend_scratch_floats(max(s, H)) floats.
  */
 export function attn_causal_4x8(s: i32, H: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
-  if (s == 1) {
-    attn_decode_naive(H, qk, dv, startPos, q, kRow, vRow, scale, o, scratch);
+  if (s < 4) {
+    // Fewer tokens than a row tile: the per-head loop below would read K/V at a stride of H*qk
+    // floats with no reuse; one streaming decode pass per token reads them in memory order.
+    for (let t = 0; t < s; t++) {
+      attn_decode_naive(H, qk, dv, startPos + t, q + ((<usize>t * H * qk) << 2), kRow, vRow, scale, o + ((<usize>t * H * dv) << 2), scratch);
+    }
     return;
   }
   for (let h = 0; h < H; h++) {
