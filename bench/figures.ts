@@ -28,6 +28,9 @@ export interface Figure {
   peer?: { impl: string; ms: number; gflops: number; gbs: number };
   /** peer.ms / ms: > 1 means ours is faster. */
   ratio?: number;
+  /** A second peer (onnxruntime-web for the projections) and peer2.ms / ms. */
+  peer2?: { impl: string; ms: number; gflops: number; gbs: number };
+  ratio2?: number;
   /** What the correctness gate measured before timing. */
   check: string;
   note?: string;
@@ -37,11 +40,12 @@ export function peakFor(p: ProbeResult, isa: Figure["isa"]): number {
   return isa === "relaxed" ? p.peakRelaxedGflops ?? p.peakSimd128Gflops : p.peakSimd128Gflops;
 }
 
-export function makeFigure(p: ProbeResult, f: Omit<Figure, "gflops" | "gbs" | "pctPeak" | "pctBw" | "bound" | "ratio"> & { bound?: Figure["bound"]; bwGBs?: number }): Figure {
+export function makeFigure(p: ProbeResult, f: Omit<Figure, "gflops" | "gbs" | "pctPeak" | "pctBw" | "bound" | "ratio" | "ratio2"> & { bound?: Figure["bound"]; bwGBs?: number }): Figure {
   const gflops = f.flop / (f.ms * 1e6), gbs = f.bytes / (f.ms * 1e6);
   const ridge = peakFor(p, "relaxed") / p.streamGBs; // FLOP per byte where the roofline bends
   const bound = f.bound ?? (f.flop / f.bytes >= ridge ? "compute" : "memory");
   const out: Figure = { ...f, gflops, gbs, pctPeak: (100 * gflops) / peakFor(p, f.isa), pctBw: (100 * gbs) / (f.bwGBs ?? p.streamGBs), bound };
   if (f.peer) out.ratio = f.peer.ms / f.ms;
+  if (f.peer2) out.ratio2 = f.peer2.ms / f.ms;
   return out;
 }

@@ -64,9 +64,9 @@ function table(head: string[], rows: string[][]): string {
 
 export function toMarkdown(r: BenchResults): string {
   const p = r.probe;
-  const m = r.machine as { node: string; cpu: string; cores: number; isas: string[]; tfjs: { version: string; simd: boolean; threads: boolean }; source?: { commit: string; dirty: string[] } };
+  const m = r.machine as { node: string; cpu: string; cores: number; isas: string[]; tfjs: { version: string; simd: boolean; threads: boolean }; ort?: { version: string }; source?: { commit: string; dirty: string[] } };
   let s = `# mlakit benchmark (${r.mode}, ${r.date})\n\n`;
-  s += `Node ${m.node}, ${m.cpu} (${m.cores} cores, one used), builds ${m.isas.join(" + ")}, tfjs-core ${m.tfjs.version} wasm backend (SIMD ${m.tfjs.simd}, threads ${m.tfjs.threads}). `;
+  s += `Node ${m.node}, ${m.cpu} (${m.cores} cores, one used), builds ${m.isas.join(" + ")}, tfjs-core ${m.tfjs.version} wasm backend (SIMD ${m.tfjs.simd}, threads ${m.tfjs.threads})${m.ort ? `, onnxruntime-web ${m.ort.version} (wasm EP, 1 thread)` : ""}. `;
   if (m.source) s += `Kernels built from commit ${m.source.commit.slice(0, 10)}${m.source.dirty.length ? ` with uncommitted edits in ${m.source.dirty.length} file(s) under assembly/ or src/` : ""}. `;
   s += `Medians of tinybench samples (${r.plan.iterations}+ iterations, ${r.plan.warmupIterations} warm-up); run-to-run noise on this shared 2-core machine is 10-30%, ratios are from this one run. ${f1(r.seconds)} s in all.\n\n`;
   s += `## Machine probe\n\n`;
@@ -77,8 +77,8 @@ export function toMarkdown(r: BenchResults): string {
     ["read, 256 KiB (L2-resident)", `${f1(p.l2GBs)} GB/s`],
   ]);
   const groups: [Figure["group"], string][] = [
-    ["gemm", "Prefill projections (GEMM, y = x W^T) vs tfjs-wasm matMul (XNNPACK)"],
-    ["gemv", "Decode projections (GEMV, 1 token, weights evicted from L3 before each call) vs XNNPACK"],
+    ["gemm", "Prefill projections (GEMM, y = x W^T) vs tfjs-wasm matMul (XNNPACK) and onnxruntime-web"],
+    ["gemv", "Decode projections (GEMV, 1 token, weights evicted from L3 before each call) vs XNNPACK and onnxruntime-web"],
     ["attn-absorbed", "Absorbed decode attention (fused, latent cache, + W_UV) vs naive decode"],
     ["attn-naive", "Naive decode attention (decompressed K/V cache)"],
     ["step", "Whole absorbed decode step: wasm layer vs float64 reference"],
@@ -87,12 +87,14 @@ export function toMarkdown(r: BenchResults): string {
     const fs = r.figures.filter((f) => f.group === g);
     if (!fs.length) continue;
     s += `\n## ${title}\n\n`;
-    s += table(["model", "shape", "impl", "build", "ms", "GFLOP/s", "GB/s", "% peak", "% DRAM BW", "bound", "peer", "peer ms", "ours / peer"],
-      fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw) + (f.bwGBs ? ` (of ${f1(f.bwGBs)})` : ""), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : ""]));
+    const two = fs.some((f) => f.peer2);
+    s += table(["model", "shape", "impl", "build", "ms", "GFLOP/s", "GB/s", "% peak", "% DRAM BW", "bound", "peer", "peer ms", "ours / peer", ...(two ? ["peer 2", "peer 2 ms", "ours / peer 2"] : [])],
+      fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw) + (f.bwGBs ? ` (of ${f1(f.bwGBs)})` : ""), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : "",
+        ...(two ? [f.peer2?.impl ?? "", f.peer2 ? f2(f.peer2.ms) : "", f.ratio2 !== undefined ? `x${f2(f.ratio2)}` : ""] : [])]));
   }
   s += `\n## Targets (issue 3; judged on the relaxed-simd build)\n\n`;
   s += table(["target", "measured", "met"], r.targets.map((t) => [t.target, t.value, t.met ? "yes" : "**no**"]));
-  s += `\n"% DRAM BW" of a memory-bound figure divides by a bandwidth sample (same 256 MiB read as the probe) taken seconds before it, shown in brackets: this VM's DRAM bandwidth drifts by 20-30% within minutes.\n`;
+  s += `\n"% DRAM BW" of a memory-bound figure divides by the better of two bandwidth samples (the probe's 256 MiB read) taken right before and right after it, shown in brackets: this VM's DRAM bandwidth drifts by 20-30% within minutes.\n`;
   s += `\nEvery kernel's output was checked against float64 before it was timed (bench/lib/check.ts); per-figure details are in latest.json.\n`;
   return s;
 }

@@ -6,12 +6,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { execFileSync } from "node:child_process";
 import { availableIsas, rootPath, type Isa } from "./lib/env.js";
-import { timeIt, QUICK, FULL } from "./lib/timing.js";
+import { timeIt, timeItAsync, QUICK, FULL } from "./lib/timing.js";
 import { randomMatrix, randomVector, fillUniform } from "./lib/data.js";
 import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows } from "./lib/check.js";
 import { coreBuilt, loadCore, corePack, coreLinearOn, coreAbsorbedCase, type CoreModule } from "./lib/core.js";
 import { runProbe, makeL3Flusher, makeBandwidthSampler, type ProbeResult } from "./probe.js";
-import { tfjsReady, tfjsInfo, TfjsLinear } from "./peers/tfjs.js";
+import { tfjsReady, tfjsInfo, TfjsLinear, transpose } from "./peers/tfjs.js";
+import { OrtLinear, ortInfo } from "./peers/ort.js";
 import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js";
 import { makeFigure, type Figure } from "./figures.js";
 import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
@@ -41,7 +42,7 @@ for (const isa of isas) cores[isa] = await loadCore(isa);
 const figures: Figure[] = [];
 const push = (f: Figure) => {
   figures.push(f);
-  log(`${f.group} ${f.model} ${f.what} ${f.impl}/${f.isa}: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s, ${f.gbs.toFixed(1)} GB/s, ${f.pctPeak.toFixed(0)}% peak, ${f.pctBw.toFixed(0)}% BW${f.ratio ? `, x${f.ratio.toFixed(2)} vs ${f.peer!.impl}` : ""}`);
+  log(`${f.group} ${f.model} ${f.what} ${f.impl}/${f.isa}: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s, ${f.gbs.toFixed(1)} GB/s, ${f.pctPeak.toFixed(0)}% peak, ${f.pctBw.toFixed(0)}% BW${f.ratio ? `, x${f.ratio.toFixed(2)} vs ${f.peer!.impl}` : ""}${f.ratio2 ? `, x${f.ratio2.toFixed(2)} vs ${f.peer2!.impl}` : ""}`);
 };
 
 // Projections: prefill GEMMs (M tokens) and decode GEMVs (1 token), each against XNNPACK.
@@ -49,7 +50,9 @@ for (const model of [V3, V2_LITE]) {
   for (const lin of projections(model)) {
     const { N, K } = lin;
     const w = randomMatrix(N, K, N * 31 + K);
-    const peer = new TfjsLinear(w, N, K);
+    const wT = transpose(w, N, K); // both peers take B = W^T [K, N] (XNNPACK only without transposes)
+    const peer = new TfjsLinear(wT, N, K);
+    const ort = await OrtLinear.create(wT, K, N);
     const packed = {} as Record<Isa, number>;
     for (const isa of isas) packed[isa] = corePack(cores[isa], w, N, K);
     for (const M of [...PREFILL_M, 1]) {
@@ -60,24 +63,31 @@ for (const model of [V3, V2_LITE]) {
       peer.setInput(x, M);
       const peerCheck = checkLinear(peer.output(), x, w, M, N, K);
       assertOk(`tfjs ${lin.name} M=${M}`, peerCheck);
-      const bwGBs = decode ? sampleBw() : undefined;
+      let bwGBs = decode ? sampleBw() : undefined;
       const tp = timeIt(`tfjs ${lin.name} ${M}`, () => peer.run(), p, before);
       const flop = 2 * M * N * K, bytes = 4 * (N * K + M * K + M * N);
       const peerFig = { impl: "tfjs-wasm (XNNPACK)", ms: tp.medianMs, gflops: flop / (tp.medianMs * 1e6), gbs: bytes / (tp.medianMs * 1e6) };
+      ort.setInput(x, M);
+      const ortCheck = checkLinear(await ort.run(), x, w, M, N, K);
+      assertOk(`onnxruntime-web ${lin.name} M=${M}`, ortCheck);
+      const to = await timeItAsync(`ort ${lin.name} ${M}`, () => ort.run(), p, before);
+      const peer2 = { impl: "onnxruntime-web (wasm, 1 thread)", ms: to.medianMs, gflops: flop / (to.medianMs * 1e6), gbs: bytes / (to.medianMs * 1e6) };
       for (const isa of isas) {
         const kc = coreLinearOn(cores[isa], packed[isa], x, M, N, K);
         kc.run();
         const chk = checkLinear(kc.output(), x, w, M, N, K);
         assertOk(`core ${lin.name} M=${M} ${isa}`, chk);
         const t = timeIt(`core ${lin.name} ${M} ${isa}`, kc.run, p, before);
+        if (decode) bwGBs = Math.max(bwGBs!, sampleBw()); // the bandwidth drifts: sample before and after, keep the better
         push(makeFigure(probe, {
           group: decode ? "gemv" : "gemm", model: model.model, what: `${lin.name} ${N}x${K}, M=${M}`, impl: decode ? "core gemv_1x8" : "core gemm_4x8", isa,
-          ms: t.medianMs, flop, bytes, peer: peerFig, bound: decode ? "memory" : undefined, bwGBs,
-          check: `spot max err/tol ${chk.worst.toFixed(3)}; peer ${peerCheck.worst.toFixed(3)}`,
+          ms: t.medianMs, flop, bytes, peer: peerFig, peer2, bound: decode ? "memory" : undefined, bwGBs,
+          check: `spot max err/tol ${chk.worst.toFixed(3)}; XNNPACK ${peerCheck.worst.toFixed(3)}; onnxruntime-web ${ortCheck.worst.toFixed(3)}`,
         }));
       }
     }
     peer.dispose();
+    await ort.dispose();
   }
 }
 
@@ -138,10 +148,11 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
   assertOk(`core naive ${model.model} S=${S}`, chk);
   const bwGBs = sampleBw();
   const t = timeIt(`naive ${model.model} ${S}`, run, dramPlan, flush);
+  const bwAfter = sampleBw();
   a.reset();
   return makeFigure(probe, {
     group: "attn-naive", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_decode_naive", isa: c.isa,
-    ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail, bwGBs,
+    ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail, bwGBs: Math.max(bwGBs, bwAfter),
   });
 }
 
@@ -153,7 +164,7 @@ const results: BenchResults = {
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",
   plan,
-  machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), source: sourceState() },
+  machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), ort: ortInfo(), source: sourceState() },
   probe,
   figures,
   targets: [],

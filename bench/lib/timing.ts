@@ -43,3 +43,20 @@ export function timeIt(name: string, fn: () => void, plan: TimingPlan, before?: 
   if (r.state !== "completed") throw new Error(`${name}: tinybench ended in state ${r.state}${"error" in r ? `: ${r.error}` : ""}`);
   return { medianMs: r.latency.p50, madMs: r.latency.mad, minMs: r.latency.min, samples: r.latency.samplesCount };
 }
+
+/** timeIt for an async fn (onnxruntime-web's session.run): the same plan and statistics. */
+export async function timeItAsync(name: string, fn: () => Promise<unknown>, plan: TimingPlan, before?: () => void): Promise<Timing> {
+  const bench = new Bench({
+    iterations: plan.iterations,
+    time: plan.time,
+    warmup: plan.warmupIterations > 0,
+    warmupIterations: plan.warmupIterations,
+    warmupTime: plan.warmupTime,
+    throws: true,
+  });
+  bench.add(name, async () => void (await fn()), before ? { beforeEach: before } : undefined);
+  const [task] = await bench.run();
+  const r = task.result;
+  if (r.state !== "completed") throw new Error(`${name}: tinybench ended in state ${r.state}${"error" in r ? `: ${r.error}` : ""}`);
+  return { medianMs: r.latency.p50, madMs: r.latency.mad, minMs: r.latency.min, samples: r.latency.samplesCount };
+}

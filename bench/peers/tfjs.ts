@@ -28,10 +28,9 @@ export class TfjsLinear {
   private readonly wT: tf.Tensor2D;
   private x: tf.Tensor2D | undefined;
 
-  constructor(w: Float32Array, readonly N: number, readonly K: number) {
-    // Transposed once at load in JS (not timed), like a runtime that packs its weights; doing it
-    // in tfjs would hold W twice in its wasm memory (V3 wo is 470 MB).
-    this.wT = tf.tensor2d(transpose(w, N, K), [K, N]);
+  /** wT = W^T [K, N], transposed once at load by the caller (not timed; `transpose` below). */
+  constructor(wT: Float32Array, readonly N: number, readonly K: number) {
+    this.wT = tf.tensor2d(wT, [K, N]);
   }
 
   /** The input rows of the next calls. */
