@@ -8,11 +8,11 @@
 // call): the workspace stays bounded (absorbed prefill needs s*H*C floats per row otherwise).
 
 import { type MlaConfig, qkHeadDim } from "../config.js";
-import { MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { MlaError, NonFiniteError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs, unravel } from "../layer.js";
 import { mlaSoftmaxScale, ropeFrequencies } from "../reference/rope.js";
 import { RMSNORM_EPS } from "../reference/rmsnorm.js";
-import { type MlaWeights, checkMlaWeights } from "../weights.js";
+import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { WasmRowStore } from "./row-store.js";
 
@@ -57,6 +57,7 @@ export class WasmMla implements AttentionLayer {
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
+    for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     this.path = options.path ?? "absorbed";
     if (this.path !== "naive" && this.path !== "absorbed") throw new MlaError("options.path", this.path, '"naive" or "absorbed"');
     const cap0 = options.initialCapacity ?? 16;
@@ -146,6 +147,7 @@ export class WasmMla implements AttentionLayer {
     const cfg = this.cfg;
     checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
     const { batch: B, seqlen: s, startPos } = opts;
+    checkFloat32Range("x", x, [B, s, cfg.dim]);
     const T = startPos + s;
     // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
     const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerTokenRow))));
@@ -219,6 +221,24 @@ export class WasmMla implements AttentionLayer {
     // The instance and its memory go with the last reference; nothing else to release.
     this.k = null;
     this.ws = null;
+  }
+}
+
+/** Largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Finite float64 values beyond float32's range would turn into Infinity on upload: refuse them
+ * (NonFiniteError naming the element) rather than compute garbage. Values that merely round or
+ * underflow are fine. Typed float32 input needs no check.
+ */
+function checkFloat32Range(field: string, data: ArrayLike<number>, shape: number[]): void {
+  if (data instanceof Float32Array) return;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v > F32_MAX || v < -F32_MAX) {
+      throw new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, `a number within float32's range (|v| <= ${F32_MAX}): the wasm backend computes in float32`, `flat index ${i} of shape [${shape.join(", ")}]`);
+    }
   }
 }
 

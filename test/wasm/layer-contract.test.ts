@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { makeConfig, type MlaConfig } from "../../src/config.js";
-import { MlaError, ShapeError } from "../../src/errors.js";
+import { MlaError, NonFiniteError, ShapeError } from "../../src/errors.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { toleranceFor, firstMismatch } from "../../src/numerics.js";
@@ -76,6 +76,24 @@ describe.each(BUILDS)("%s build", (build) => {
     expect(thrown(() => new WasmMla(cfg, w, k, { path: "recompute" as never }))).toBeInstanceOf(MlaError);
     expect(thrown(() => new WasmMla(cfg, w, k, { initialCapacity: 0 }))).toBeInstanceOf(MlaError);
     expect(thrown(() => new WasmMla(cfg, w, k, { maxChunkTokens: 1.5 }))).toBeInstanceOf(MlaError);
+  });
+
+  it("values beyond float32's range (finite in float64) are refused with NonFiniteError, nothing changed", async () => {
+    const w = randomMlaWeights(cfg, new Rng(13));
+    const k = await kernels(build);
+    const big = { ...w, wkv_b: Array.from(w.wkv_b as Float32Array, (v, i) => (i === 7 ? 1e39 : v)) };
+    const e = thrown(() => new WasmMla(cfg, big, k)) as Error;
+    expect(e).toBeInstanceOf(NonFiniteError);
+    expect(e.message).toContain("weights.wkv_b[0, 7]");
+    const layer = new WasmMla(cfg, w, k);
+    layer.forward(new Float32Array(cfg.dim).fill(0.3), { batch: 1, seqlen: 1, startPos: 0 });
+    const before = layer.cache.snapshot(1, 1);
+    const x = Array.from({ length: 2 * cfg.dim }, (_, i) => (i === cfg.dim + 2 ? -4e38 : 0.1));
+    const ex = thrown(() => layer.forward(x, { batch: 1, seqlen: 2, startPos: 1 })) as Error;
+    expect(ex).toBeInstanceOf(NonFiniteError);
+    expect(ex.message).toContain("x[0, 1, 2]");
+    expect(layer.cache.length(0)).toBe(1);
+    expect(Array.from(layer.cache.snapshot(1, 1).kv_cache.data)).toEqual(Array.from(before.kv_cache.data));
   });
 
   it.each(["naive", "absorbed"] as const)("%s: memory.grow during use (cache from 1 token, long prefill) keeps results exact", async (path) => {
