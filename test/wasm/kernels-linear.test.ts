@@ -8,7 +8,7 @@ import { f32SumBound, F32_U } from "../../src/numerics.js";
 import { BUILDS, kernels, firstOutside, describe_, Rng, SENTINEL } from "./helpers.js";
 import { ropeFrequencies, ropeTable, applyRope } from "../../src/reference/rope.js";
 
-const RUNS = 25;
+const RUNS = 50;
 
 describe.each(BUILDS)("%s build", (build) => {
   it("gemm_4x8 / gemv_1x8 / linear: y = x W^T within gamma_K * sum|x w| per element", async () => {

@@ -13,7 +13,7 @@ import { randomMlaWeights } from "../../src/weights.js";
 import { BUILDS, kernels, Rng, SENTINEL } from "./helpers.js";
 
 const { atol, rtol } = toleranceFor("float32");
-const RUNS = 30;
+const RUNS = 60;
 
 const dims = fc.record({
   B: fc.integer({ min: 1, max: 3 }),

@@ -56,7 +56,7 @@ describe.each(BUILDS)("%s build", (build) => {
         expect(layer.cache.bytesPerToken()).toBe(ref.cache.bytesPerToken() / 2); // float32 vs float64
         layer.dispose();
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 
