@@ -16,7 +16,7 @@ async function standalone(): Promise<WasmCodecs> {
   const source = readFileSync(new URL("../../assembly/codecs.ts", import.meta.url), "utf8");
   const r = await asc.compileString({ "codecs.ts": source }, { optimizeLevel: 3, runtime: "stub", noAssert: true, enable: ["simd"] });
   if (r.error || !r.binary) throw new Error(`asc failed: ${r.error?.message}\n${r.stderr.toString()}`);
-  const { instance } = await WebAssembly.instantiate(r.binary, {});
+  const instance = await WebAssembly.instantiate(new WebAssembly.Module(r.binary as Uint8Array<ArrayBuffer>), {});
   return new WasmCodecs(instance.exports as unknown as CodecExports);
 }
 

@@ -116,9 +116,9 @@ describe("write and read", () => {
 
   test("a browser Blob/File works as a source", async () => {
     const bytes = writeSafetensors({ a: { dtype: "BF16", shape: [3], data: [1, -2, 0.5] } });
-    const f = await openSafetensors(blobSource(new Blob([bytes])));
+    const f = await openSafetensors(blobSource(new Blob([bytes as Uint8Array<ArrayBuffer>])));
     expect(Array.from(await f.read("a"))).toEqual([1, -2, 0.5]);
-    await expect(openSafetensors(blobSource(new Blob([bytes.subarray(0, 20)])))).rejects.toThrow(FormatError);
+    await expect(openSafetensors(blobSource(new Blob([bytes.subarray(0, 20) as Uint8Array<ArrayBuffer>])))).rejects.toThrow(FormatError);
   });
 
   test("integer dtypes parse (sizes checked) but are not decoded as weights", async () => {
