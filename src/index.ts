@@ -8,12 +8,9 @@ export * from "./numerics.js";
 export * from "./verify.js";
 export * from "./io/mla-vectors.js";
 export * from "./reference/index.js";
-export * from "./conformance/index.js";
 // The cost model (browser-safe: the web page draws its tables and charts from these).
 export * from "./analysis/kv-cache.js";
 export * from "./analysis/formats.js";
-// conformance/ exports a list of the same names; this explicit export picks the cost model's.
-export { CACHE_FORMATS } from "./analysis/formats.js";
 export * from "./analysis/work.js";
 export * from "./analysis/cost.js";
 export * from "./analysis/roofline.js";

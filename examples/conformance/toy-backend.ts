@@ -5,7 +5,8 @@
 // The toy computes in float32 and gets one thing wrong that real engines get wrong: with YaRN on,
 // DeepSeek scales the softmax by m^2 (m = 0.1*mscale*ln(rope_factor) + 1); the toy applies m once.
 // The conformance kit finds it, shrinks it to a minimal case, and prints a replayable report.
-import { type AttentionLayer, type Backend, type MlaConfig, type MlaWeights, ReferenceMla, checkBackend, yarnEnabled } from "mlakit";
+import { type AttentionLayer, type Backend, type MlaConfig, type MlaWeights, ReferenceMla, yarnEnabled } from "mlakit";
+import { checkBackend } from "mlakit/conformance";
 
 /** The bug: pick an mscale whose m^2 equals the correct m, so the softmax sees m instead of m^2. */
 function mscaleAppliedOnce(cfg: MlaConfig): MlaConfig {

@@ -4,12 +4,9 @@
 // Everything is seed-driven so a shrunk counterexample is a few integers a person can read.
 
 import fc from "fast-check";
+import { STORAGE_FORMATS, type StorageFormat } from "../cache/layout.js";
 import { type MlaConfig, type RopeLayout, validateConfig } from "../config.js";
 import { type MlaWeights, Rng, randomMlaWeights } from "../weights.js";
-
-/** Storage formats a latent KV cache may use (names only; what each means is the cache's business). */
-export const CACHE_FORMATS = ["f32", "bf16", "f16", "int8", "fp8"] as const;
-export type CacheFormatName = (typeof CACHE_FORMATS)[number];
 
 export interface ConfigArbOptions {
   /** Largest model dimension D (default 24). */
@@ -247,7 +244,7 @@ export function arbBadWeightsCase(opts: CaseArbOptions = {}): fc.Arbitrary<BadWe
     .map(({ base, kind, which, where }) => ({ ...base, badWeights: kind, which, where }));
 }
 
-/** Names of cache storage formats. */
-export function arbCacheFormat(): fc.Arbitrary<CacheFormatName> {
-  return fc.constantFrom(...CACHE_FORMATS);
+/** Names of the latent cache's storage formats (src/cache/layout.ts). */
+export function arbCacheFormat(): fc.Arbitrary<StorageFormat> {
+  return fc.constantFrom(...STORAGE_FORMATS);
 }
