@@ -23,6 +23,8 @@ export interface ConfigArbOptions {
   ropeLayouts?: readonly RopeLayout[];
   /** YaRN on, off, or either (default either). */
   yarn?: "on" | "off" | "either";
+  /** Smallest max_seq_len (default MAX_CASE_TOKENS + 8); raise it for schedules longer than this module's. */
+  minSeqLen?: number;
 }
 
 /** Every schedule drawn here fits in this many tokens, so every config allows at least this many. */
@@ -52,7 +54,7 @@ export function arbMlaConfig(opts: ConfigArbOptions = {}): fc.Arbitrary<MlaConfi
       yarn,
       // YaRN parameters (ignored when off): L0 small so positions near and past it are exercised.
       original_seq_len: fc.integer({ min: 4, max: 32 }),
-      extra: fc.integer({ min: MAX_CASE_TOKENS + 8, max: 64 }),
+      extra: fc.integer({ min: Math.max(MAX_CASE_TOKENS + 8, opts.minSeqLen ?? 0), max: Math.max(MAX_CASE_TOKENS + 8, opts.minSeqLen ?? 0) + 40 }),
       rope_factor: fc.constantFrom(40, 4, 32, 1.5),
       mscale: fc.constantFrom(1, 0.707),
       betas: fc.constantFrom<[number, number]>([32, 1], [1, 1], [16, 2]),

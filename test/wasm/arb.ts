@@ -2,44 +2,11 @@
 // q_lora_rank 0, YaRN on/off, both rope layouts, batch > 1, startPos > 0, rollbacks, and calls
 // long enough (> 64 keys) to cross the attention kernels' key blocks.
 import fc from "fast-check";
-import { type MlaConfig, makeConfig } from "../../src/config.js";
+import type { MlaConfig } from "../../src/config.js";
+import { arbMlaConfig } from "../../src/conformance/arbitraries.js";
 
-export const wasmConfigArb: fc.Arbitrary<MlaConfig> = fc
-  .record({
-    dim: fc.integer({ min: 1, max: 40 }),
-    n_heads: fc.integer({ min: 1, max: 5 }),
-    q_lora_rank: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 24 })),
-    kv_lora_rank: fc.integer({ min: 1, max: 40 }),
-    qk_nope_head_dim: fc.integer({ min: 1, max: 12 }),
-    ropeHalf: fc.integer({ min: 1, max: 6 }),
-    v_head_dim: fc.integer({ min: 1, max: 12 }),
-    yarn: fc.boolean(),
-    rope_theta: fc.double({ min: 50, max: 20000, noNaN: true }),
-    rope_factor: fc.double({ min: 1, max: 40, noNaN: true }),
-    mscale: fc.double({ min: 0.5, max: 1.5, noNaN: true }),
-    rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
-    max_batch_size: fc.integer({ min: 1, max: 3 }),
-  })
-  .map((r) =>
-    makeConfig({
-      dim: r.dim,
-      n_heads: r.n_heads,
-      q_lora_rank: r.q_lora_rank,
-      kv_lora_rank: r.kv_lora_rank,
-      qk_nope_head_dim: r.qk_nope_head_dim,
-      qk_rope_head_dim: 2 * r.ropeHalf,
-      v_head_dim: r.v_head_dim,
-      original_seq_len: 128,
-      max_seq_len: r.yarn ? 512 : 128,
-      rope_theta: r.rope_theta,
-      rope_factor: r.rope_factor,
-      beta_fast: 32,
-      beta_slow: 1,
-      mscale: r.mscale,
-      rope_layout: r.rope_layout,
-      max_batch_size: r.max_batch_size,
-    }),
-  );
+/** The conformance kit's configs with wider sizes and max_seq_len >= 128 (calls of 60-75 tokens). */
+export const wasmConfigArb: fc.Arbitrary<MlaConfig> = arbMlaConfig({ maxDim: 40, maxHeads: 5, maxRank: 40, maxHeadDim: 12, minSeqLen: 128 });
 
 /** One call: tokens s, batch rows B (clamped to max_batch_size), and how far to roll back first. */
 export interface CallSpec {
