@@ -89,7 +89,7 @@ export function attend_scratch_floats(R: i32): i32 {
 }
 
 /** Scores of rows i < nr (4-row tiles when nr == 4) against the nk keys of one block (k = its first key) of one part. */
-function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32, nk: i32, S: usize, add: bool): void {
+export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32, nk: i32, S: usize, add: bool): void {
   if (nr == 4) {
     let jj = 0;
     for (; jj + 2 <= nk; jj += 2) {
@@ -115,7 +115,7 @@ function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32
 
 /** o rows i < nr: o_i <- alpha_i o_i + sum_jj P[i, jj] v[j0 + jj], columns c0 .. c0+7 (4x8 tile). */
 // @ts-ignore: decorator
-@inline function pv4x8(o: usize, ldoB: usize, alpha: usize, S: usize, v: usize, ldvB: usize, nk: i32): void {
+@inline export function pv4x8(o: usize, ldoB: usize, alpha: usize, S: usize, v: usize, ldvB: usize, nk: i32): void {
   const o1 = o + ldoB, o2 = o1 + ldoB, o3 = o2 + ldoB;
   let al = v128.load32_splat(alpha);
   let c00 = f32x4.mul(al, v128.load(o)), c01 = f32x4.mul(al, v128.load(o, 16));
@@ -146,7 +146,7 @@ function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32
 
 /** One row, columns c0 .. c0+7. */
 // @ts-ignore: decorator
-@inline function pv1x8(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
+@inline export function pv1x8(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
   const al = f32x4.splat(alpha);
   let c0 = f32x4.mul(al, v128.load(o)), c1 = f32x4.mul(al, v128.load(o, 16));
   let p = S;
@@ -160,7 +160,7 @@ function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize, d: i32
 
 /** One row, one column (dv % 8 leftovers). */
 // @ts-ignore: decorator
-@inline function pv1x1(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
+@inline export function pv1x1(o: usize, alpha: f32, S: usize, v: usize, ldvB: usize, nk: i32): void {
   let acc = alpha * load<f32>(o);
   let p = S;
   for (let jj = 0; jj < nk; jj++) {

@@ -11,3 +11,4 @@ export { attn_causal_4x8 } from "./attention_prefill";
 export { attn_decode_naive } from "./attention_naive";
 export { attn_absorbed_fused } from "./attention_absorbed";
 export { codec_token_bytes, codec_rope_offset, codec_encode, codec_decode, codec_decode_simd, codec_dequant_tile } from "./codecs";
+export { attn_paged_scratch_floats, codec_encode_split, attn_absorbed_paged_f32, attn_absorbed_paged_bf16, attn_absorbed_paged_f16, attn_absorbed_paged_int8, attn_absorbed_paged_fp8_e4m3 } from "./attention_absorbed_paged";

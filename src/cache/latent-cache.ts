@@ -223,6 +223,59 @@ export class LatentCache implements LayerCache {
     });
   }
 
+  /**
+   * Room for writes whose values are encoded by the caller (the WASM layer encodes in linear
+   * memory with the WASM codecs): checks sequence, startPos, capacity and free blocks for all
+   * writes together like writeBatch (values are the caller's to check), then rolls each sequence
+   * back to its startPos and places its n tokens, calling put(w, t, m, at) for each run of m
+   * tokens t..t+m-1 of write w that goes to byte offset `at` of pool.storage. put must not fail.
+   */
+  placeBatch(writes: readonly { seq: number; startPos: number; n: number }[], put: (w: number, t: number, m: number, at: number) => void): void {
+    this.checkPlacement(writes);
+    writes.forEach((w, i) => {
+      const s = this.seqs.get(w.seq)!;
+      this.truncateUnchecked(s, w.startPos);
+      this.placeTokens(s, w.n, (t, m, at) => put(i, t, m, at));
+    });
+  }
+
+  /** placeBatch's checks alone (nothing changes): throws what placeBatch would. */
+  checkPlacement(writes: readonly { seq: number; startPos: number; n: number }[]): void {
+    const seen = new Set<number>();
+    let blocksNeeded = 0, blocksFreed = 0;
+    writes.forEach(({ seq, startPos, n }, w) => {
+      const s = this.sequence(seq, `writes[${w}].seq`);
+      if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
+      seen.add(seq);
+      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) {
+        throw new CacheError(`writes[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq}; positions are contiguous)`);
+      }
+      if (!Number.isInteger(n) || n < 1) throw new ShapeError(`writes[${w}].n`, n, "a positive integer (tokens)");
+      const end = startPos + n;
+      if (end > this.config.max_seq_len) {
+        throw new CacheError(`writes[${w}] end position`, end, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`, `startPos ${startPos} + ${n} tokens`);
+      }
+      const keep = Math.ceil(startPos / BLOCK_TOKENS);
+      for (let k = keep; k < s.blocks.length; k++) if (this.pool.refCount(s.blocks[k]) === 1) blocksFreed++;
+      const cow = startPos % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
+      blocksNeeded += Math.ceil(end / BLOCK_TOKENS) - keep + cow;
+    });
+    const available = this.pool.freeBlocks() + blocksFreed;
+    if (blocksNeeded > available) {
+      throw new CacheError("block pool", available, `>= ${blocksNeeded} free blocks for this write (pool of ${this.pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
+    }
+  }
+
+  /** writeBatch's value checks for write w (finite, within the format's range); throws NonFiniteError / CacheError, changes nothing. */
+  checkValues(w: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
+    this.toRows(c, kpe, c.length / this.layout.C, w);
+  }
+
+  /** See BlockPool.rebind: the same bytes through a new view (after a WASM memory.grow). */
+  rebindStorage(storage: Uint8Array): void {
+    this._pool.rebind(storage);
+  }
+
   /** Check and round to float32 rows [n, C+dr]; throws before anything changes. */
   private toRows(c: ArrayLike<number>, kpe: ArrayLike<number>, n: number, w: number): Float32Array {
     const { C, dr } = this.layout;

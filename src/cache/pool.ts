@@ -5,7 +5,7 @@
 import { CacheError } from "../errors.js";
 
 export class BlockPool {
-  readonly storage: Uint8Array;
+  private _storage: Uint8Array;
   private readonly refs: Int32Array;
   private readonly free: Int32Array; // stack of free block ids
   private freeTop: number;
@@ -16,11 +16,26 @@ export class BlockPool {
     if (storage !== undefined && !(storage instanceof Uint8Array && storage.length >= need)) {
       throw new CacheError("storage", storage, `a Uint8Array of >= ${need} bytes (maxBlocks ${maxBlocks} x ${blockBytes} bytes per block)`);
     }
-    this.storage = storage ?? new Uint8Array(need);
+    this._storage = storage ?? new Uint8Array(need);
     this.refs = new Int32Array(maxBlocks);
     this.free = new Int32Array(maxBlocks);
     for (let i = 0; i < maxBlocks; i++) this.free[i] = maxBlocks - 1 - i; // hand out 0, 1, 2, ... first
     this.freeTop = maxBlocks;
+  }
+
+  /** The pool's bytes: block b at [offset(b), offset(b) + blockBytes). */
+  get storage(): Uint8Array {
+    return this._storage;
+  }
+
+  /**
+   * Point the pool at the same bytes through a new view: a view of WASM memory is detached by
+   * memory.grow, and the owner (src/wasm/paged-cache.ts) re-creates it over the same address range.
+   */
+  rebind(storage: Uint8Array): void {
+    const need = this.blockBytes * this.maxBlocks;
+    if (!(storage instanceof Uint8Array && storage.length >= need)) throw new CacheError("storage", storage, `a Uint8Array of >= ${need} bytes (maxBlocks ${this.maxBlocks} x ${this.blockBytes} bytes per block)`);
+    this._storage = storage;
   }
 
   freeBlocks(): number {
