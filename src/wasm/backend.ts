@@ -10,13 +10,23 @@ import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildCho
 import { WasmMla, type WasmMlaOptions } from "./mla-layer.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
+import { WasmPagedMla } from "./paged-mla-layer.js";
+import { type StorageFormat, checkStorageFormat } from "../cache/layout.js";
+
+/** Cache options of the absorbed layer (issue 5): cacheFormat set = a paged pool in that format (./paged-mla-layer.ts). */
+export interface WasmCacheOptions {
+  /** Latent cache format of absorbed layers; unset = the contiguous float32 rows of ./mla-layer.ts. */
+  cacheFormat?: StorageFormat;
+  /** Pool size in 64-token blocks for a cacheFormat layer (default max_batch_size x ceil(max_seq_len / 64)). */
+  cacheBlocks?: number;
+}
 
 export interface WasmBackend extends Backend {
   readonly name: "wasm";
   readonly precision: "float32";
   /** The build in use: "relaxed" (FMA) when the runtime validates it, else "simd128". */
   readonly build: WasmBuild;
-  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions): Promise<WasmMla>;
+  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions & WasmCacheOptions): Promise<WasmMla | WasmPagedMla>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
 }
@@ -31,10 +41,13 @@ export interface WasmBackendOptions {
    * memory (the caller's weight arrays) is not counted.
    */
   memoryLimitBytes?: number;
+  /** Default cache format of absorbed layers (a layer's own cacheFormat wins); see WasmCacheOptions. */
+  cacheFormat?: StorageFormat;
 }
 
 export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOptions = {}): WasmBackend {
   const budget = memoryBudget(options.memoryLimitBytes);
+  if (options.cacheFormat !== undefined) checkStorageFormat(options.cacheFormat, "cacheFormat");
   return {
     name: "wasm",
     precision: "float32",
@@ -42,12 +55,17 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     memoryLimitBytes: budget?.limitBytes,
     async createMla(config, weights, layerOptions) {
       const kernels = await WasmKernels.create(core);
-      if (!budget) return new WasmMla(config, weights, kernels, layerOptions);
+      const makeLayer = (): WasmMla | WasmPagedMla => {
+        const cacheFormat = layerOptions.cacheFormat ?? options.cacheFormat;
+        if (cacheFormat === undefined || layerOptions.path !== "absorbed") return new WasmMla(config, weights, kernels, layerOptions);
+        return new WasmPagedMla(config, weights, kernels, { cacheFormat, cacheBlocks: layerOptions.cacheBlocks, maxChunkTokens: layerOptions.maxChunkTokens });
+      };
+      if (!budget) return makeLayer();
       // Count the layer's memory against the budget from birth (weights upload included) to dispose.
       kernels.arena.attachBudget(budget);
-      let layer: WasmMla;
+      let layer: WasmMla | WasmPagedMla;
       try {
-        layer = new WasmMla(config, weights, kernels, layerOptions);
+        layer = makeLayer();
       } catch (e) {
         kernels.arena.releaseBudget();
         throw e;

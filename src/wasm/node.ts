@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
-import { type WasmBackend, wasmBackendFromCore } from "./backend.js";
+import { type WasmBackend, type WasmBackendOptions, wasmBackendFromCore } from "./backend.js";
 import { type CompiledCore, type WasmBinaries, type WasmBuildChoice, compileCore } from "./loader.js";
 
 let flagSet = false;
@@ -66,6 +66,6 @@ export function loadCoreNode(choice: WasmBuildChoice = "auto"): Promise<Compiled
 }
 
 /** The "wasm" backend in Node: reads build/, picks relaxed when available unless told otherwise. */
-export async function createWasmBackend(options: { build?: WasmBuildChoice } = {}): Promise<WasmBackend> {
-  return wasmBackendFromCore(await loadCoreNode(options.build ?? "auto"));
+export async function createWasmBackend(options: { build?: WasmBuildChoice } & WasmBackendOptions = {}): Promise<WasmBackend> {
+  return wasmBackendFromCore(await loadCoreNode(options.build ?? "auto"), options);
 }
