@@ -22,7 +22,7 @@ export interface Figure {
   pctPeak: number;
   /** gbs / DRAM streaming bandwidth: the sample taken next to this figure (bwGBs) if any, else the probe's. */
   pctBw: number;
-  /** DRAM read bandwidth sampled seconds before this figure (memory-bound figures only). */
+  /** The probe's read bandwidth over this figure's own buffer, sampled next to it (memory-bound figures only). */
   bwGBs?: number;
   bound: "compute" | "memory";
   peer?: { impl: string; ms: number; gflops: number; gbs: number };

@@ -1,6 +1,7 @@
 // The machine probe: SIMD peak FLOP/s (both builds) and read bandwidth (DRAM-streaming and
 // L2-resident). Every other figure is reported as a fraction of these, measured in the same run.
-import { availableIsas, instantiateFile, type Isa } from "./lib/env.js";
+import { readFileSync } from "node:fs";
+import { availableIsas, instantiateFile, rootPath, type Isa } from "./lib/env.js";
 import { timeIt, type TimingPlan } from "./lib/timing.js";
 
 interface ProbeExports {
@@ -89,20 +90,22 @@ export async function makeL3Flusher(): Promise<() => void> {
 }
 
 /**
- * A DRAM bandwidth sample taken next to a memory-bound figure: this VM's DRAM bandwidth moves by
- * 20-30% from minute to minute (other tenants), so "% of bandwidth" divides by a sample taken
- * seconds before the figure rather than by the probe's number from the start of the run.
- * Returns GB/s of the best sample of the one- and four-stream reads of 256 MiB, L3 evicted first.
+ * Bandwidth of reading [ptr, ptr + bytes) of `memory` (another instance's, e.g. a kernel's packed
+ * weights) with the probe's own loops: the better of one and four streams, best sample, L3
+ * evicted first. Measured next to a memory-bound figure, it is that figure's denominator: on this
+ * VM the same read loop gets 22-29 GB/s depending on WHICH buffer it reads (physical placement).
  */
-export async function makeBandwidthSampler(plan: TimingPlan): Promise<() => number> {
-  const m = await load("simd128");
-  const ptr = m.scratch(STREAM_BYTES);
-  m.fill(ptr, STREAM_BYTES / 4);
+export async function makeBufferReader(memory: WebAssembly.Memory, plan: TimingPlan): Promise<(ptr: number, bytes: number) => number> {
+  const { instance } = await WebAssembly.instantiate(readFileSync(rootPath("build", "probe-import-simd128.wasm")), {
+    env: { memory, abort: () => { throw new Error("probe-import abort"); } },
+  });
+  const m = instance.exports as unknown as ProbeExports;
   const flush = await makeL3Flusher();
   const p = { ...plan, time: 0, iterations: Math.max(3, Math.min(plan.iterations, 5)) };
-  return () => {
-    const one = STREAM_BYTES / (timeIt("bw 1", () => void m.read(ptr, STREAM_BYTES, 1), p, flush).minMs * 1e6);
-    const four = STREAM_BYTES / (timeIt("bw 4", () => void m.read4(ptr, STREAM_BYTES, 1), p, flush).minMs * 1e6);
+  return (ptr, bytes) => {
+    const n = Math.floor(bytes / 256) * 256;
+    const one = n / (timeIt("buffer read 1", () => void m.read(ptr, n, 1), p, flush).minMs * 1e6);
+    const four = n / (timeIt("buffer read 4", () => void m.read4(ptr, n, 1), p, flush).minMs * 1e6);
     return Math.max(one, four);
   };
 }

@@ -94,7 +94,7 @@ export function toMarkdown(r: BenchResults): string {
   }
   s += `\n## Targets (issue 3; judged on the relaxed-simd build)\n\n`;
   s += table(["target", "measured", "met"], r.targets.map((t) => [t.target, t.value, t.met ? "yes" : "**no**"]));
-  s += `\n"% DRAM BW" of a memory-bound figure divides by the better of two bandwidth samples (the probe's 256 MiB read) taken right before and right after it, shown in brackets: this VM's DRAM bandwidth drifts by 20-30% within minutes.\n`;
+  s += `\n"% DRAM BW" of a memory-bound figure divides by the probe's read loops run over the SAME buffer (the packed weights, the K/V cache) right before and right after the figure, the better of the two, shown in brackets: on this VM one read loop gets 22-29 GB/s depending on the buffer it reads and the minute.\n`;
   s += `\nEvery kernel's output was checked against float64 before it was timed (bench/lib/check.ts); per-figure details are in latest.json.\n`;
   return s;
 }

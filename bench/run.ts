@@ -10,13 +10,14 @@ import { timeIt, timeItAsync, QUICK, FULL } from "./lib/timing.js";
 import { randomMatrix, randomVector, fillUniform } from "./lib/data.js";
 import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows } from "./lib/check.js";
 import { coreBuilt, loadCore, corePack, coreLinearOn, coreAbsorbedCase, type CoreModule } from "./lib/core.js";
-import { runProbe, makeL3Flusher, makeBandwidthSampler, type ProbeResult } from "./probe.js";
+import { runProbe, makeL3Flusher, makeBufferReader, type ProbeResult } from "./probe.js";
 import { tfjsReady, tfjsInfo, TfjsLinear, transpose } from "./peers/tfjs.js";
 import { OrtLinear, ortInfo } from "./peers/ort.js";
 import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js";
 import { makeFigure, type Figure } from "./figures.js";
 import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
 import { runDecodeStep } from "./step.js";
+import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -35,10 +36,14 @@ const best: Isa = isas[0];
 const probe: ProbeResult = await runProbe(plan);
 log(`probe: peak ${probe.peakSimd128Gflops.toFixed(1)} (simd128) / ${probe.peakRelaxedGflops?.toFixed(1)} (relaxed) GFLOP/s, DRAM ${probe.streamGBs.toFixed(1)} GB/s, L2 ${probe.l2GBs.toFixed(1)} GB/s`);
 const flush = await makeL3Flusher();
-const sampleBw = await makeBandwidthSampler(plan);
+
 await tfjsReady();
 const cores = {} as Record<Isa, CoreModule>;
 for (const isa of isas) cores[isa] = await loadCore(isa);
+// Memory-bound figures divide by the probe's read of THE SAME buffer (weights, cache), taken right
+// before and right after the figure: on this VM one read loop gets 22-29 GB/s depending on the buffer.
+const readers = {} as Record<Isa, (ptr: number, bytes: number) => number>;
+for (const isa of isas) readers[isa] = await makeBufferReader(cores[isa].ex.memory, plan);
 const figures: Figure[] = [];
 const push = (f: Figure) => {
   figures.push(f);
@@ -63,7 +68,6 @@ for (const model of [V3, V2_LITE]) {
       peer.setInput(x, M);
       const peerCheck = checkLinear(peer.output(), x, w, M, N, K);
       assertOk(`tfjs ${lin.name} M=${M}`, peerCheck);
-      let bwGBs = decode ? sampleBw() : undefined;
       const tp = timeIt(`tfjs ${lin.name} ${M}`, () => peer.run(), p, before);
       const flop = 2 * M * N * K, bytes = 4 * (N * K + M * K + M * N);
       const peerFig = { impl: "tfjs-wasm (XNNPACK)", ms: tp.medianMs, gflops: flop / (tp.medianMs * 1e6), gbs: bytes / (tp.medianMs * 1e6) };
@@ -73,12 +77,14 @@ for (const model of [V3, V2_LITE]) {
       const to = await timeItAsync(`ort ${lin.name} ${M}`, () => ort.run(), p, before);
       const peer2 = { impl: "onnxruntime-web (wasm, 1 thread)", ms: to.medianMs, gflops: flop / (to.medianMs * 1e6), gbs: bytes / (to.medianMs * 1e6) };
       for (const isa of isas) {
+        const wBytes = cores[isa].ex.packed_size_8(N, K) * 4;
+        let bwGBs = decode ? readers[isa](packed[isa], wBytes) : undefined;
         const kc = coreLinearOn(cores[isa], packed[isa], x, M, N, K);
         kc.run();
         const chk = checkLinear(kc.output(), x, w, M, N, K);
         assertOk(`core ${lin.name} M=${M} ${isa}`, chk);
         const t = timeIt(`core ${lin.name} ${M} ${isa}`, kc.run, p, before);
-        if (decode) bwGBs = Math.max(bwGBs!, sampleBw()); // the bandwidth drifts: sample before and after, keep the better
+        if (decode) bwGBs = Math.max(bwGBs!, readers[isa](packed[isa], wBytes)); // drifts: before and after, keep the better
         push(makeFigure(probe, {
           group: decode ? "gemv" : "gemm", model: model.model, what: `${lin.name} ${N}x${K}, M=${M}`, impl: decode ? "core gemv_1x8" : "core gemm_4x8", isa,
           ms: t.medianMs, flop, bytes, peer: peerFig, peer2, bound: decode ? "memory" : undefined, bwGBs,
@@ -146,9 +152,10 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
   run();
   const chk = checkCalDiff(pickRows(a.f32(o, H * dv), dv, heads), naiveAttention64(a.f32(qp, H * qk), a.f32(kp, S * H * qk), a.f32(vp, S * H * dv), H, S, qk, dv, scale, heads), "o");
   assertOk(`core naive ${model.model} S=${S}`, chk);
-  const bwGBs = sampleBw();
+  const cacheBytes = vp + S * H * dv * 4 - kp; // K then V, adjacent in the arena
+  const bwGBs = readers[c.isa](kp, cacheBytes);
   const t = timeIt(`naive ${model.model} ${S}`, run, dramPlan, flush);
-  const bwAfter = sampleBw();
+  const bwAfter = readers[c.isa](kp, cacheBytes);
   a.reset();
   return makeFigure(probe, {
     group: "attn-naive", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_decode_naive", isa: c.isa,
@@ -158,6 +165,9 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
 
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
+
+// Latent cache formats: the paged absorbed decode per format next to bytes/token and accuracy (bench/cache-formats.ts).
+const cacheFormats = await runCacheFormats(cores, isas, dramPlan, flush, log);
 
 const results: BenchResults = {
   schema: "mlakit-bench/1",
@@ -172,8 +182,8 @@ const results: BenchResults = {
 };
 results.targets = evaluateTargets(results);
 mkdirSync(rootPath("bench", "results"), { recursive: true });
-writeFileSync(rootPath("bench", "results", "latest.json"), JSON.stringify(results, null, 2) + "\n");
-writeFileSync(rootPath("bench", "results", "latest.md"), toMarkdown(results));
+writeFileSync(rootPath("bench", "results", "latest.json"), JSON.stringify({ ...results, cacheFormats }, null, 2) + "\n");
+writeFileSync(rootPath("bench", "results", "latest.md"), toMarkdown(results) + cacheFormatsMarkdown(cacheFormats));
 log(`wrote bench/results/latest.json and latest.md (${results.seconds.toFixed(0)} s)`);
 for (const t of results.targets) log(`target ${t.met ? "MET   " : "MISSED"} ${t.target}: ${t.value}`);
 
