@@ -67,6 +67,8 @@ export function toMarkdown(r: BenchResults): string {
   const m = r.machine as { node: string; cpu: string; cores: number; isas: string[]; tfjs: { version: string; simd: boolean; threads: boolean }; ort?: { version: string }; source?: { commit: string; dirty: string[] } };
   let s = `# mlakit benchmark (${r.mode}, ${r.date})\n\n`;
   s += `Node ${m.node}, ${m.cpu} (${m.cores} cores, one used), builds ${m.isas.join(" + ")}, tfjs-core ${m.tfjs.version} wasm backend (SIMD ${m.tfjs.simd}, threads ${m.tfjs.threads})${m.ort ? `, onnxruntime-web ${m.ort.version} (wasm EP, 1 thread)` : ""}. `;
+  const la = (r.machine as { loadavg?: { start: number[]; end: number[] } }).loadavg;
+  if (la) s += `Load average (1/5/15 min) at start ${la.start.map((x) => x.toFixed(2)).join("/")}, at end ${la.end.map((x) => x.toFixed(2)).join("/")}. `;
   if (m.source) s += `Kernels built from commit ${m.source.commit.slice(0, 10)}${m.source.dirty.length ? ` with uncommitted edits in ${m.source.dirty.length} file(s) under assembly/ or src/` : ""}. `;
   s += `Medians of tinybench samples (${r.plan.iterations}+ iterations, ${r.plan.warmupIterations} warm-up); run-to-run noise on this shared 2-core machine is 10-30%, ratios are from this one run. ${f1(r.seconds)} s in all.\n\n`;
   s += `## Machine probe\n\n`;

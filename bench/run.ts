@@ -3,7 +3,7 @@
 // compares numbers taken minutes apart on the same machine state. Writes bench/results/latest.json
 // and latest.md. Run under `flock /tmp/mlakit-heavy.lock` on the shared 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { execFileSync } from "node:child_process";
 import { availableIsas, rootPath, type Isa } from "./lib/env.js";
 import { timeIt, timeItAsync, QUICK, FULL } from "./lib/timing.js";
@@ -27,6 +27,7 @@ const PREFILL_M = [64, 128];
 // a 1.5 s budget of 0.3 ms GEMVs would mean 5000 evictions.
 const dramPlan = { ...plan, time: 0, iterations: quick ? plan.iterations : 15 };
 const t0 = performance.now();
+const loadAtStart = loadavg(); // how quiet the machine was (other sessions share its 2 cores)
 const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 
 if (!coreBuilt()) throw new Error("build/mla-simd128.wasm is missing: run `npm run build` first");
@@ -174,7 +175,7 @@ const results: BenchResults = {
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",
   plan,
-  machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), ort: ortInfo(), source: sourceState() },
+  machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), ort: ortInfo(), source: sourceState(), loadavg: { start: loadAtStart, end: loadavg() } },
   probe,
   figures,
   targets: [],
