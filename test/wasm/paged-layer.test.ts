@@ -4,6 +4,7 @@
 //    same order; only where the keys are read from differs);
 //  - every format: the pool's records are byte-identical to a TypeScript LatentCache fed the same
 //    float32 latents (the WASM codecs encode), accounting equals src/cache/layout.ts arithmetic,
+//    saveCache/loadCache round-trips the pool,
 //    and the outputs equal float64 reference math over the layer's own dequantised cache at the
 //    float32 tolerance;
 //  - errors: pool exhausted, capacity, a value the format cannot hold (also in a later chunk of a
@@ -13,6 +14,7 @@ import fc from "fast-check";
 import { type MlaConfig, makeConfig } from "../../src/config.js";
 import { CacheError, MlaError, PositionError } from "../../src/errors.js";
 import { LatentCache } from "../../src/cache/latent-cache.js";
+import { loadCache, saveCache } from "../../src/cache/persist.js";
 import { BLOCK_TOKENS, STORAGE_FORMATS, type StorageFormat, tokenLayout } from "../../src/cache/layout.js";
 import { attendRow } from "../../src/reference/attention.js";
 import { absorbOutput, absorbQuery, mlaQuery } from "../../src/reference/mla.js";
@@ -123,6 +125,9 @@ for (const build of BUILDS) {
             expect(layer.cache.bytesPerToken()).toBe(bpt);
             expect(layer.cache.bytesInUse()).toBe(B * T * bpt);
             expect(layer.cache.bytesInUse()).toBe(ts.bytesInUse());
+            // the pool in linear memory saves and restores like any LatentCache
+            const restored = loadCache(saveCache(layer.cache.latent), { config: cfg, format });
+            for (let b = 0; b < B; b++) expect(restored.readRecords(b)).toEqual(ts.readRecords(b));
             expect(layer.cache.bytesReserved()).toBe(cfg.max_batch_size * Math.ceil(cfg.max_seq_len / BLOCK_TOKENS) * BLOCK_TOKENS * bpt);
             // the last call's output == float64 math over the layer's dequantised cache
             const last = calls(sched).at(-1)!, s = last.seqlen, N = B * s;
