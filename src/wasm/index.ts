@@ -6,3 +6,5 @@ export * from "./row-store.js";
 export * from "./mla-layer.js";
 export * from "./backend.js";
 export * from "./edge.js";
+export * from "./paged-cache.js";
+export * from "./paged-mla-layer.js";
