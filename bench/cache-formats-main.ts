@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableIsas, rootPath, type Isa } from "./lib/env.js";
 import { loadCore, type CoreModule } from "./lib/core.js";
 import { FULL, QUICK } from "./lib/timing.js";
-import { makeBufferReader, makeL3Flusher } from "./probe.js";
+import { makeL3Flusher } from "./probe.js";
 import { cacheFormatsMarkdown, runCacheFormats } from "./cache-formats.js";
 
 const quick = process.argv.includes("--quick");
@@ -15,13 +15,9 @@ const plan = quick ? QUICK : FULL;
 const dramPlan = { ...plan, time: 0, iterations: quick ? plan.iterations : 15 }; // as bench/run.ts: L3 flushed, counted samples
 const isas = availableIsas();
 const cores = {} as Record<Isa, CoreModule>;
-const readers = {} as Record<Isa, (ptr: number, bytes: number) => number>;
-for (const isa of isas) {
-  cores[isa] = await loadCore(isa);
-  readers[isa] = await makeBufferReader(cores[isa].ex.memory, plan);
-}
+for (const isa of isas) cores[isa] = await loadCore(isa);
 const flush = await makeL3Flusher();
-const r = await runCacheFormats(cores, isas, dramPlan, flush, (s) => console.log(s), readers);
+const r = await runCacheFormats(cores, isas, dramPlan, flush, (s) => console.log(s));
 const md = cacheFormatsMarkdown(r);
 const stamp = `\n(${quick ? "quick" : "full"} run of bench/cache-formats-main.ts, ${new Date().toISOString()})\n`;
 writeFileSync(rootPath("bench", "results", "cache-formats.json"), JSON.stringify({ date: new Date().toISOString(), mode: quick ? "quick" : "full", ...r }, null, 2) + "\n");

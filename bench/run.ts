@@ -168,7 +168,7 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
 
 // Latent cache formats: the paged absorbed decode per format next to bytes/token and accuracy (bench/cache-formats.ts).
-const cacheFormats = await runCacheFormats(cores, isas, dramPlan, flush, log, readers);
+const cacheFormats = await runCacheFormats(cores, isas, dramPlan, flush, log);
 
 const results: BenchResults = {
   schema: "mlakit-bench/1",
