@@ -22,7 +22,7 @@ import type { WasmKernels } from "../../src/wasm/kernels.js";
 import { BUILDS, kernels, Rng, SENTINEL } from "./helpers.js";
 
 const { atol, rtol } = toleranceFor("float32");
-const RUNS = 25;
+const RUNS = 60;
 
 const dims = fc.record({
   s: fc.integer({ min: 1, max: 5 }),
@@ -35,7 +35,9 @@ const dims = fc.record({
   pieces: fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 4 }),
   other: fc.array(fc.integer({ min: 0, max: 70 }), { minLength: 4, maxLength: 4 }),
   forkAt: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
-  logScale: fc.double({ min: -3, max: 3, noNaN: true }),
+  // cache values 10^logScale x N(0,1): at most O(1), the regime of the normalised latent and of
+  // F32_ORACLE_TOL's derivation (scores of O(10) and more amplify float32 rounding through exp beyond it)
+  logScale: fc.double({ min: -3, max: 0, noNaN: true }),
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
 });
 

@@ -20,7 +20,7 @@ import { createWasmBackend } from "../../src/wasm/node.js";
 describe("wasm backend with a paged cache format through checkBackend", () => {
   for (const build of ["auto", "simd128"] as const) {
     it(`${build} build, f32 pool: every property (float32 tolerance)`, async () => {
-      const r = await checkBackend(await createWasmBackend({ build, cacheFormat: "f32" }), { numRuns: 12, seed: 5051 });
+      const r = await checkBackend(await createWasmBackend({ build, cacheFormat: "f32" }), { numRuns: 30, seed: 5051 });
       expect(r.tolerance).toEqual({ atol: F32_ORACLE_TOL, rtol: F32_ORACLE_TOL });
       expect(r.pass, r.report).toBe(true);
       expect(r.properties.length).toBe(13);
@@ -28,7 +28,7 @@ describe("wasm backend with a paged cache format through checkBackend", () => {
     for (const format of STORAGE_FORMATS.filter((f) => f !== "f32")) {
       it(`${build} build, ${format} pool: prefill == decodes, rows independent, rollback == fresh, bad input and weights rejected`, async () => {
         const r = await checkBackend(await createWasmBackend({ build, cacheFormat: format }), {
-          numRuns: 8,
+          numRuns: 20,
           seed: 5052,
           compareCaches: false,
           properties: ["prefill==decodes/absorbed", "batch-rows-independent/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed", "bad-weights-rejected/absorbed"],

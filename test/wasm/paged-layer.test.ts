@@ -100,7 +100,7 @@ for (const build of BUILDS) {
           const T = paged.cache.length(0);
           expect(paged.cache.snapshot(sched.B, T)).toEqual(flat.cache.snapshot(sched.B, T));
         }),
-        { numRuns: 15 },
+        { numRuns: 30 },
       );
     });
 
@@ -151,7 +151,7 @@ for (const build of BUILDS) {
             const want = linear(absorbOutput(cfg, w, oLat, N), N, w.wo, cfg.dim, H * cfg.v_head_dim);
             expectClose(outs.at(-1)!, want, `${format} output`);
           }),
-          { numRuns: 8 },
+          { numRuns: 15 },
         );
       });
     }
