@@ -10,9 +10,8 @@
 // One exported kernel per format (the format a constant, so the dequantiser's branches fold);
 // the host names them with the ISA (attn_absorbed_paged_fp8_e4m3_simd128 / _relaxed).
 
-import { KB, attend_scratch_floats, pv1x1, pv1x8, pv4x8, scorePart } from "./attention_core";
+import { KB, accumulateBlock, attend_scratch_floats, normalizeRows, scorePart, softmaxBlock } from "./attention_core";
 import { FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_INT8, codec_dequant_tile, codec_encode, codec_token_bytes } from "./codecs";
-import { hsum, vexp } from "./common";
 import { gemm_4x8, packed_size_8 } from "./gemm";
 import { linear } from "./mla";
 
@@ -49,7 +48,7 @@ export function codec_encode_split(fmt: i32, kv: usize, ldkv: i32, pe: usize, ld
   const tilePe = tileKv + (<usize>(KB * C) << 2);
   const bpt = codec_token_bytes(fmt, C, dr);
   const blockBytes = <usize>(KB * bpt);
-  const dv = C, dv8 = C & ~7;
+  const dv = C;
   const ldoB = <usize>C << 2, ldqAB = <usize>C << 2, ldqBB = <usize>ldq << 2;
   // f32 records are [c | k_pe] float32 rows: read in place with a row stride of C + dr floats
   const ldkAB: usize = fmt == FMT_F32 ? <usize>bpt : <usize>C << 2;
@@ -60,8 +59,6 @@ export function codec_encode_split(fmt: i32, kv: usize, ldkv: i32, pe: usize, ld
     memory.fill(o + <usize>r * ldoB, 0, <usize>C << 2);
   }
   const T = base + 1 + (R - 1) / H;
-  const vscale = f32x4.splat(scale);
-  const ninf = f32x4.splat(-Infinity);
   for (let j0 = 0; j0 < T; j0 += KB) {
     const jMax = min(j0 + KB, T);
     // The block table lookup and, for compressed formats, the one decode of this block.
@@ -81,69 +78,13 @@ export function codec_encode_split(fmt: i32, kv: usize, ldkv: i32, pe: usize, ld
       const limLast = base + 1 + (r0 + nr - 1) / H;
       if (limLast <= j0) continue;
       const nk = min(jMax, limLast) - j0;
-      const nk4 = (nk + 3) & ~3;
       scorePart(nr, qabs + <usize>r0 * ldqAB, ldqAB, kA, ldkAB, C, nk, S, false);
       if (dr > 0) scorePart(nr, qpe + <usize>r0 * ldqBB, ldqBB, kB, ldkBB, dr, nk, S, true);
-      // online softmax per row (as attend)
-      for (let i = 0; i < nr; i++) {
-        const r = r0 + i;
-        const Si = S + <usize>i * KBB;
-        const lim = base + 1 + r / H;
-        const valid = min(nk, max(0, lim - j0));
-        for (let jj = valid; jj < nk4; jj++) store<f32>(Si + (<usize>jj << 2), -Infinity);
-        let vm = ninf;
-        for (let jj = 0; jj < nk4; jj += 4) {
-          const x = f32x4.mul(v128.load(Si + (<usize>jj << 2)), vscale);
-          v128.store(Si + (<usize>jj << 2), x);
-          vm = f32x4.max(vm, x);
-        }
-        const mOld = load<f32>(mArr + (<usize>r << 2));
-        const mNew = max(mOld, max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3))));
-        let a: f32 = 1;
-        let sum: f32 = 0;
-        if (mNew == -Infinity) {
-          for (let jj = 0; jj < nk4; jj += 4) v128.store(Si + (<usize>jj << 2), f32x4.splat(0));
-        } else {
-          a = Mathf.exp(mOld - mNew);
-          const vmn = f32x4.splat(mNew);
-          let vs = f32x4.splat(0);
-          for (let jj = 0; jj < nk4; jj += 4) {
-            const e = vexp(f32x4.sub(v128.load(Si + (<usize>jj << 2)), vmn));
-            v128.store(Si + (<usize>jj << 2), e);
-            vs = f32x4.add(vs, e);
-          }
-          sum = hsum(vs);
-          store<f32>(mArr + (<usize>r << 2), mNew);
-        }
-        store<f32>(lArr + (<usize>r << 2), load<f32>(lArr + (<usize>r << 2)) * a + sum);
-        store<f32>(alpha + (<usize>i << 2), a);
-      }
-      // o <- alpha o + P V (V = the latent part of the keys)
-      const orow = o + <usize>r0 * ldoB;
-      if (nr == 4) {
-        let c = 0;
-        for (; c < dv8; c += 8) pv4x8(orow + (<usize>c << 2), ldoB, alpha, S, v + (<usize>c << 2), ldvB, nk);
-        for (; c < dv; c++) {
-          for (let i = 0; i < 4; i++) pv1x1(orow + <usize>i * ldoB + (<usize>c << 2), load<f32>(alpha + (<usize>i << 2)), S + <usize>i * KBB, v + (<usize>c << 2), ldvB, nk);
-        }
-      } else {
-        for (let i = 0; i < nr; i++) {
-          const oi = orow + <usize>i * ldoB, ai = load<f32>(alpha + (<usize>i << 2)), Si = S + <usize>i * KBB;
-          let c = 0;
-          for (; c < dv8; c += 8) pv1x8(oi + (<usize>c << 2), ai, Si, v + (<usize>c << 2), ldvB, nk);
-          for (; c < dv; c++) pv1x1(oi + (<usize>c << 2), ai, Si, v + (<usize>c << 2), ldvB, nk);
-        }
-      }
+      softmaxBlock(nr, r0, H, base, j0, nk, S, scale, mArr, lArr, alpha);
+      accumulateBlock(nr, o + <usize>r0 * ldoB, ldoB, alpha, S, v, ldvB, nk, dv); // o <- alpha o + P V (V = the latent part of the keys)
     }
   }
-  for (let r = 0; r < R; r++) {
-    const invs = <f32>1.0 / load<f32>(lArr + (<usize>r << 2));
-    const inv = f32x4.splat(invs);
-    const orow = o + <usize>r * ldoB;
-    let c = 0;
-    for (; c + 4 <= dv; c += 4) v128.store(orow + (<usize>c << 2), f32x4.mul(v128.load(orow + (<usize>c << 2)), inv));
-    for (; c < dv; c++) store<f32>(orow + (<usize>c << 2), load<f32>(orow + (<usize>c << 2)) * invs);
-  }
+  normalizeRows(R, o, ldoB, lArr, dv);
 }
 
 /** o[h] = o_lat[h] W_UV[h]^T for s tokens (as attn_absorbed_fused). */

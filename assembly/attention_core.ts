@@ -170,6 +170,81 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
   store<f32>(o, acc);
 }
 
+/** o[r] /= l[r] for rows 0..R-1 (the softmax denominators accumulated by softmaxBlock). */
+@inline export function normalizeRows(R: i32, o: usize, ldoB: usize, lArr: usize, dv: i32): void {
+  for (let r = 0; r < R; r++) {
+    const invs = <f32>1.0 / load<f32>(lArr + (<usize>r << 2));
+    const inv = f32x4.splat(invs);
+    const orow = o + <usize>r * ldoB;
+    let c = 0;
+    for (; c + 4 <= dv; c += 4) v128.store(orow + (<usize>c << 2), f32x4.mul(v128.load(orow + (<usize>c << 2)), inv));
+    for (; c < dv; c++) store<f32>(orow + (<usize>c << 2), load<f32>(orow + (<usize>c << 2)) * invs);
+  }
+}
+
+/**
+ * Online softmax over one key block for score rows r0 .. r0+nr-1 (scores in S, KB floats a row):
+ * scale, causal mask (row r sees keys < base + 1 + r / rowsPerTok), running max m and sum l per
+ * row; S becomes exp(score - m) and alpha[i] the factor that rescales row i's accumulator.
+ */
+@inline export function softmaxBlock(nr: i32, r0: i32, rowsPerTok: i32, base: i32, j0: i32, nk: i32, S: usize, scale: f32, mArr: usize, lArr: usize, alpha: usize): void {
+  const nk4 = (nk + 3) & ~3;
+  const vscale = f32x4.splat(scale);
+  const ninf = f32x4.splat(-Infinity);
+  for (let i = 0; i < nr; i++) {
+    const r = r0 + i;
+    const Si = S + <usize>i * KBB;
+    const lim = base + 1 + r / rowsPerTok; // row i sees keys < lim
+    const valid = min(nk, max(0, lim - j0));
+    for (let jj = valid; jj < nk4; jj++) store<f32>(Si + (<usize>jj << 2), -Infinity);
+    let vm = ninf;
+    for (let jj = 0; jj < nk4; jj += 4) {
+      const x = f32x4.mul(v128.load(Si + (<usize>jj << 2)), vscale);
+      v128.store(Si + (<usize>jj << 2), x);
+      vm = f32x4.max(vm, x);
+    }
+    const mOld = load<f32>(mArr + (<usize>r << 2));
+    const mNew = max(mOld, max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3))));
+    let a: f32 = 1;
+    let sum: f32 = 0;
+    if (mNew == -Infinity) {
+      for (let jj = 0; jj < nk4; jj += 4) v128.store(Si + (<usize>jj << 2), f32x4.splat(0));
+    } else {
+      a = Mathf.exp(mOld - mNew);
+      const vmn = f32x4.splat(mNew);
+      let vs = f32x4.splat(0);
+      for (let jj = 0; jj < nk4; jj += 4) {
+        const e = vexp(f32x4.sub(v128.load(Si + (<usize>jj << 2)), vmn));
+        v128.store(Si + (<usize>jj << 2), e);
+        vs = f32x4.add(vs, e);
+      }
+      sum = hsum(vs);
+      store<f32>(mArr + (<usize>r << 2), mNew);
+    }
+    store<f32>(lArr + (<usize>r << 2), load<f32>(lArr + (<usize>r << 2)) * a + sum);
+    store<f32>(alpha + (<usize>i << 2), a);
+  }
+}
+
+/** o[r0 .. r0+nr) <- alpha o + P V for one key block (V rows vj, ldvB bytes apart; dv columns). */
+@inline export function accumulateBlock(nr: i32, orow: usize, ldoB: usize, alpha: usize, S: usize, vj: usize, ldvB: usize, nk: i32, dv: i32): void {
+  const dv8 = dv & ~7;
+  if (nr == 4) {
+    let c = 0;
+    for (; c < dv8; c += 8) pv4x8(orow + (<usize>c << 2), ldoB, alpha, S, vj + (<usize>c << 2), ldvB, nk);
+    for (; c < dv; c++) {
+      for (let i = 0; i < 4; i++) pv1x1(orow + <usize>i * ldoB + (<usize>c << 2), load<f32>(alpha + (<usize>i << 2)), S + <usize>i * KBB, vj + (<usize>c << 2), ldvB, nk);
+    }
+  } else {
+    for (let i = 0; i < nr; i++) {
+      const oi = orow + <usize>i * ldoB, ai = load<f32>(alpha + (<usize>i << 2)), Si = S + <usize>i * KBB;
+      let c = 0;
+      for (; c < dv8; c += 8) pv1x8(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
+      for (; c < dv; c++) pv1x1(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
+    }
+  }
+}
+
 /** The core; see the file comment. o [R, dv] (row stride ldo) is overwritten. */
 export function attend(R: i32, rowsPerTok: i32, base: i32,
   qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
@@ -181,15 +256,12 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
   const alpha = lArr + (<usize>R << 2);
   const ldoB = <usize>ldo << 2, ldvB = <usize>ldv << 2;
   const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2, ldkAB = <usize>ldkA << 2, ldkBB = <usize>ldkB << 2;
-  const dv8 = dv & ~7;
   for (let r = 0; r < R; r++) {
     store<f32>(mArr + (<usize>r << 2), -Infinity);
     store<f32>(lArr + (<usize>r << 2), 0);
     memory.fill(o + <usize>r * ldoB, 0, <usize>dv << 2);
   }
   const T = base + 1 + (R - 1) / rowsPerTok; // keys the last row sees
-  const vscale = f32x4.splat(scale);
-  const ninf = f32x4.splat(-Infinity);
   for (let j0 = 0; j0 < T; j0 += KB) {
     const jMax = min(j0 + KB, T);
     for (let r0 = 0; r0 < R; r0 += 4) {
@@ -198,71 +270,15 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
       if (limLast <= j0) continue;
       const jEnd = min(jMax, limLast);
       const nk = jEnd - j0;
-      const nk4 = (nk + 3) & ~3;
       // The one place the keys and values (the latent cache, for the absorbed kernel) are read:
       // block j0 .. j0+nk-1 starts at these pointers. A compressed storage format decodes the
       // block into float32 scratch here and points kAj / kBj / vj at it.
       const kAj = kA + <usize>j0 * ldkAB, kBj = kB + <usize>j0 * ldkBB, vj = v + <usize>j0 * ldvB;
       scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kAj, ldkAB, dA, nk, S, false);
       if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kBj, ldkBB, dB, nk, S, true);
-      // Online softmax per row.
-      for (let i = 0; i < nr; i++) {
-        const r = r0 + i;
-        const Si = S + <usize>i * KBB;
-        const lim = base + 1 + r / rowsPerTok; // row i sees keys < lim
-        const valid = min(nk, max(0, lim - j0));
-        for (let jj = valid; jj < nk4; jj++) store<f32>(Si + (<usize>jj << 2), -Infinity);
-        let vm = ninf;
-        for (let jj = 0; jj < nk4; jj += 4) {
-          const x = f32x4.mul(v128.load(Si + (<usize>jj << 2)), vscale);
-          v128.store(Si + (<usize>jj << 2), x);
-          vm = f32x4.max(vm, x);
-        }
-        const mOld = load<f32>(mArr + (<usize>r << 2));
-        const mNew = max(mOld, max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3))));
-        let a: f32 = 1;
-        let sum: f32 = 0;
-        if (mNew == -Infinity) {
-          for (let jj = 0; jj < nk4; jj += 4) v128.store(Si + (<usize>jj << 2), f32x4.splat(0));
-        } else {
-          a = Mathf.exp(mOld - mNew);
-          const vmn = f32x4.splat(mNew);
-          let vs = f32x4.splat(0);
-          for (let jj = 0; jj < nk4; jj += 4) {
-            const e = vexp(f32x4.sub(v128.load(Si + (<usize>jj << 2)), vmn));
-            v128.store(Si + (<usize>jj << 2), e);
-            vs = f32x4.add(vs, e);
-          }
-          sum = hsum(vs);
-          store<f32>(mArr + (<usize>r << 2), mNew);
-        }
-        store<f32>(lArr + (<usize>r << 2), load<f32>(lArr + (<usize>r << 2)) * a + sum);
-        store<f32>(alpha + (<usize>i << 2), a);
-      }
-      // o <- alpha o + P V
-      const orow = o + <usize>r0 * ldoB;
-      if (nr == 4) {
-        let c = 0;
-        for (; c < dv8; c += 8) pv4x8(orow + (<usize>c << 2), ldoB, alpha, S, vj + (<usize>c << 2), ldvB, nk);
-        for (; c < dv; c++) {
-          for (let i = 0; i < 4; i++) pv1x1(orow + <usize>i * ldoB + (<usize>c << 2), load<f32>(alpha + (<usize>i << 2)), S + <usize>i * KBB, vj + (<usize>c << 2), ldvB, nk);
-        }
-      } else {
-        for (let i = 0; i < nr; i++) {
-          const oi = orow + <usize>i * ldoB, ai = load<f32>(alpha + (<usize>i << 2)), Si = S + <usize>i * KBB;
-          let c = 0;
-          for (; c < dv8; c += 8) pv1x8(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
-          for (; c < dv; c++) pv1x1(oi + (<usize>c << 2), ai, Si, vj + (<usize>c << 2), ldvB, nk);
-        }
-      }
+      softmaxBlock(nr, r0, rowsPerTok, base, j0, nk, S, scale, mArr, lArr, alpha);
+      accumulateBlock(nr, o + <usize>r0 * ldoB, ldoB, alpha, S, vj, ldvB, nk, dv); // o <- alpha o + P V
     }
   }
-  for (let r = 0; r < R; r++) {
-    const inv = f32x4.splat(<f32>1.0 / load<f32>(lArr + (<usize>r << 2)));
-    const orow = o + <usize>r * ldoB;
-    let c = 0;
-    for (; c + 4 <= dv; c += 4) v128.store(orow + (<usize>c << 2), f32x4.mul(v128.load(orow + (<usize>c << 2)), inv));
-    const invs = <f32>1.0 / load<f32>(lArr + (<usize>r << 2));
-    for (; c < dv; c++) store<f32>(orow + (<usize>c << 2), load<f32>(orow + (<usize>c << 2)) * invs);
-  }
+  normalizeRows(R, o, ldoB, lArr, dv);
 }
