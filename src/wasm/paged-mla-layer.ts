@@ -20,6 +20,7 @@ import { RMSNORM_EPS } from "../reference/rmsnorm.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { WasmPagedCache } from "./paged-cache.js";
+import { queryStep } from "./query-step.js";
 
 /** The paged kernels' exports (assembly/attention_absorbed_paged.ts). */
 export interface PagedExports {
@@ -190,22 +191,9 @@ export class WasmPagedMla implements AttentionLayer {
 
   private step(xIn: ArrayLike<number>, B: number, s: number, t0: number, sc: number, startPos: number, ws: Workspace, out: Float32Array): void {
     const k = this.k!, c = this.cfg, w = this.w;
-    const D = c.dim, H = c.n_heads, Q = c.q_lora_rank, C = c.kv_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = dn + dr;
+    const D = c.dim, H = c.n_heads, C = c.kv_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = dn + dr;
     const N = B * sc, p0 = startPos + t0;
-    const f32 = k.arena.f32, xb = ws.x.ptr >>> 2;
-    for (let b = 0; b < B; b++) {
-      const src = (b * s + t0) * D;
-      if (ArrayBuffer.isView(xIn)) f32.set((xIn as unknown as Float32Array).subarray(src, src + sc * D), xb + b * sc * D);
-      else for (let i = 0; i < sc * D; i++) f32[xb + b * sc * D + i] = xIn[src + i];
-    }
-    k.fillRopeTable(ws.table, this.freqs, { start: p0, count: sc });
-    if (Q === 0) k.linear(N, ws.x, w.wq!, ws.q);
-    else {
-      k.linear(N, ws.x, w.wq_a!, ws.qa!);
-      k.rmsnorm(N, Q, ws.qa!, w.q_norm!, ws.qa!, { eps: RMSNORM_EPS });
-      k.linear(N, ws.qa!, w.wq_b!, ws.q);
-    }
-    k.rope(c.rope_layout, N, H, ws.q, dr, ws.table, sc, { ldx: H * qk, headStride: qk, xOff: dn });
+    queryStep(k, c, w, ws, this.freqs, xIn, B, s, t0, sc, p0); // x chunk in, (1) query, (4) rope on q_pe
     // latent and roped k_pe of the new tokens to float32 scratch [N, C] / [N, dr]
     const kvRows: number[] = [], peRows: number[] = [];
     for (let b = 0; b < B; b++) {
