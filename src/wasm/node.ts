@@ -2,6 +2,7 @@
 // relaxed-simd on Node 20 (V8 11.3 rejects its opcodes without --experimental-wasm-relaxed-simd;
 // NODE_OPTIONS refuses that flag, v8.setFlagsFromString before compiling works: TOOLCHAIN.md).
 
+import { FormatError } from "../errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,12 +41,12 @@ export function buildDir(): string {
   return join(packageRoot(), "build");
 }
 
-/** Bytes of both builds. Throws (ENOENT) with a hint when `npm run build` has not run. */
+/** Bytes of both builds. Throws a FormatError with a hint when `npm run build` has not run. */
 export function readBinaries(): WasmBinaries {
   const dir = buildDir();
   const read = (name: string): Uint8Array<ArrayBuffer> => {
     const p = join(dir, name);
-    if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` (builds the AssemblyScript core)`);
+    if (!existsSync(p)) throw new FormatError("build", p, "the compiled WASM core: run `npm run build` (builds the AssemblyScript core)", "file missing");
     return new Uint8Array(readFileSync(p));
   };
   return { simd128: read("mla-simd128.wasm"), relaxed: read("mla-relaxed.wasm") };
