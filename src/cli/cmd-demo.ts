@@ -19,7 +19,8 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
   let pass = true;
   for (const name of BACKEND_NAMES) {
     const backend = await getBackend(name);
-    io.out(`\nOfficial DeepSeek-V3 model.py vectors, backend ${backend.name}:\n`);
+    const build = (backend as { build?: string }).build;
+    io.out(`\nOfficial DeepSeek-V3 model.py vectors, backend ${backend.name}${build ? ` (${build} build)` : ""}:\n`);
     const results = await verifyPath(bundledVectorsDir(), backend, io);
     pass &&= results.every((r) => r.pass);
   }
