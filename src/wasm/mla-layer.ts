@@ -8,13 +8,13 @@
 // call): the workspace stays bounded (absorbed prefill needs s*H*C floats per row otherwise).
 
 import type { MlaConfig } from "../config.js";
-import { MlaError, NonFiniteError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs, unravel } from "../layer.js";
+import { MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
 import { mlaSoftmaxScale, ropeFrequencies } from "../reference/rope.js";
 import { RMSNORM_EPS } from "../reference/rmsnorm.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { queryStep } from "./query-step.js";
+import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-common.js";
 import { WasmRowStore } from "./row-store.js";
 
 export type WasmMlaPath = "naive" | "absorbed";
@@ -30,7 +30,7 @@ export interface WasmMlaOptions {
 /** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
 const WORKSPACE_FLOATS = 16 * 1024 * 1024;
 
-interface Workspace {
+interface Workspace extends Allocated {
   N: number; // rows B*s it was sized for
   s: number;
   x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; o: F32Buf; y: F32Buf;
@@ -117,28 +117,13 @@ export class WasmMla implements AttentionLayer {
     const H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dn = c.qk_nope_head_dim, dv = c.v_head_dim, qk = dn + dr;
     const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0);
     const naive = this.path === "naive";
-    const made: F32Buf[] = [];
-    const a = (len: number): F32Buf => {
-      const b = k.alloc(Math.max(1, len));
-      made.push(b);
-      return b;
-    };
-    let next: Workspace;
-    try {
-      const table = k.allocRopeTable(ss, dr);
-      made.push(table.cos, table.sin);
-      next = {
-        N: n, s: ss,
-        x: a(n * c.dim), qa: c.q_lora_rank > 0 ? a(n * c.q_lora_rank) : null, q: a(n * H * qk), kv: a(n * (C + dr)), o: a(n * H * dv), y: a(n * c.dim),
-        c: naive ? a(n * C) : null, kpe: naive ? a(n * dr) : null, dec: naive ? a(n * H * (dn + dv)) : null,
-        qabs: naive ? null : a(n * H * C), olat: naive ? null : a(ss * H * C),
-        attn: a(k.attnScratchFloats(naive ? Math.max(ss, H) : ss * H)), table,
-      };
-    } catch (e) {
-      for (const b of made) b.free();
-      throw e;
-    }
-    if (cur) for (const b of [cur.x, cur.qa, cur.q, cur.kv, cur.o, cur.y, cur.c, cur.kpe, cur.dec, cur.qabs, cur.olat, cur.attn, cur.table.cos, cur.table.sin]) b?.free();
+    const next = replaceWorkspace(k, cur, (alloc, table) => ({
+      N: n, s: ss,
+      x: alloc(n * c.dim), qa: c.q_lora_rank > 0 ? alloc(n * c.q_lora_rank) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), o: alloc(n * H * dv), y: alloc(n * c.dim),
+      c: naive ? alloc(n * C) : null, kpe: naive ? alloc(n * dr) : null, dec: naive ? alloc(n * H * (dn + dv)) : null,
+      qabs: naive ? null : alloc(n * H * C), olat: naive ? null : alloc(ss * H * C),
+      attn: alloc(k.attnScratchFloats(naive ? Math.max(ss, H) : ss * H)), table: table(ss, dr),
+    }));
     this.ws = next;
     return next;
   }
@@ -210,23 +195,7 @@ export class WasmMla implements AttentionLayer {
   }
 }
 
-/** Largest finite float32. */
-const F32_MAX = 3.4028234663852886e38;
 
-/**
- * Finite float64 values beyond float32's range would turn into Infinity on upload: refuse them
- * (NonFiniteError naming the element) rather than compute garbage. Values that merely round or
- * underflow are fine. Typed float32 input needs no check.
- */
-function checkFloat32Range(field: string, data: ArrayLike<number>, shape: number[]): void {
-  if (data instanceof Float32Array) return;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v > F32_MAX || v < -F32_MAX) {
-      throw new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, `a number within float32's range (|v| <= ${F32_MAX}): the wasm backend computes in float32`, `flat index ${i} of shape [${shape.join(", ")}]`);
-    }
-  }
-}
 
 /** Build a layer on a kernels instance (its linear memory becomes the layer's). */
 export function createWasmMla(cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}): WasmMla {

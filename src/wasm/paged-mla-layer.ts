@@ -12,15 +12,15 @@
 // throws changes nothing observable (lengths, contents, accounting).
 
 import { type MlaConfig, qkHeadDim } from "../config.js";
-import { MlaError, NonFiniteError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs, unravel } from "../layer.js";
+import { MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
 import { FORMAT_CODE, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { mlaSoftmaxScale, ropeFrequencies } from "../reference/rope.js";
 import { RMSNORM_EPS } from "../reference/rmsnorm.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { WasmPagedCache } from "./paged-cache.js";
-import { queryStep } from "./query-step.js";
+import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-common.js";
 
 /** The paged kernels' exports (assembly/attention_absorbed_paged.ts). */
 export interface PagedExports {
@@ -55,9 +55,8 @@ export interface WasmPagedMlaOptions {
 }
 
 const WORKSPACE_FLOATS = 16 * 1024 * 1024;
-const F32_MAX = 3.4028234663852886e38;
 
-interface Workspace {
+interface Workspace extends Allocated {
   N: number; s: number;
   x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; c: F32Buf; kpe: F32Buf; qabs: F32Buf; olat: F32Buf; o: F32Buf; y: F32Buf; row: F32Buf;
   attn: F32Buf; table: RopeTableBuf;
@@ -132,27 +131,12 @@ export class WasmPagedMla implements AttentionLayer {
     const k = this.kernels, c = this.cfg;
     const H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = qkHeadDim(c);
     const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0);
-    const made: F32Buf[] = [];
-    const a = (len: number): F32Buf => {
-      const b = k.alloc(Math.max(1, len));
-      made.push(b);
-      return b;
-    };
-    let next: Workspace;
-    try {
-      const table = k.allocRopeTable(ss, dr);
-      made.push(table.cos, table.sin);
-      next = {
-        N: n, s: ss,
-        x: a(n * c.dim), qa: c.q_lora_rank > 0 ? a(n * c.q_lora_rank) : null, q: a(n * H * qk), kv: a(n * (C + dr)), c: a(n * C), kpe: a(n * dr),
-        qabs: a(n * H * C), olat: a(ss * H * C), o: a(n * H * dv), y: a(n * c.dim), row: a(C + dr),
-        attn: a(this.px.attn_paged_scratch_floats(ss * H, C, dr)), table,
-      };
-    } catch (e) {
-      for (const b of made) b.free();
-      throw e;
-    }
-    if (cur) for (const b of [cur.x, cur.qa, cur.q, cur.kv, cur.c, cur.kpe, cur.qabs, cur.olat, cur.o, cur.y, cur.row, cur.attn, cur.table.cos, cur.table.sin]) b?.free();
+    const next = replaceWorkspace(k, cur, (alloc, table) => ({
+      N: n, s: ss,
+      x: alloc(n * c.dim), qa: c.q_lora_rank > 0 ? alloc(n * c.q_lora_rank) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr),
+      qabs: alloc(n * H * C), olat: alloc(ss * H * C), o: alloc(n * H * dv), y: alloc(n * c.dim), row: alloc(C + dr),
+      attn: alloc(this.px.attn_paged_scratch_floats(ss * H, C, dr)), table: table(ss, dr),
+    }));
     this.ws = next;
     return next;
   }
@@ -228,13 +212,3 @@ export class WasmPagedMla implements AttentionLayer {
   }
 }
 
-/** Finite float64 values beyond float32's range are refused (as the default WASM layer does). */
-function checkFloat32Range(field: string, data: ArrayLike<number>, shape: number[]): void {
-  if (data instanceof Float32Array) return;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v > F32_MAX || v < -F32_MAX) {
-      throw new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, `a number within float32's range (|v| <= ${F32_MAX}): the wasm backend computes in float32`, `flat index ${i} of shape [${shape.join(", ")}]`);
-    }
-  }
-}
