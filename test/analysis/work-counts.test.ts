@@ -12,7 +12,7 @@ import { type MlaPath, ReferenceMla } from "../../src/reference/mla.js";
 import { ReferenceSeedLowRank, type SeedLowRankConfig, seedWeightShapes } from "../../src/reference/seed-lowrank.js";
 import type { AttentionLayer } from "../../src/layer.js";
 import { Rng, randomMlaWeights, randomWeights } from "../../src/weights.js";
-import { mlaConfigArb, seedArb } from "../support/arb.js";
+import { mhaConfigArb, mlaConfigArb, seedArb } from "../support/arb.js";
 
 const RUNS = { numRuns: 60 };
 
@@ -71,30 +71,8 @@ describe("MLA: reference counts == closed forms, every term and field", () => {
   }
 });
 
-const mhaArb = fc
-  .record({
-    dim: fc.integer({ min: 1, max: 21 }),
-    n_kv_heads: fc.integer({ min: 1, max: 3 }),
-    group: fc.integer({ min: 1, max: 3 }),
-    head_dim: fc.integer({ min: 1, max: 9 }),
-    v_head_dim: fc.integer({ min: 1, max: 7 }),
-    ropeHalf: fc.nat({ max: 4 }),
-    max_batch_size: fc.integer({ min: 1, max: 3 }),
-  })
-  .map(
-    (r): MhaConfig => ({
-      dim: r.dim,
-      n_heads: r.n_kv_heads * r.group,
-      n_kv_heads: r.n_kv_heads,
-      head_dim: r.head_dim,
-      v_head_dim: r.v_head_dim,
-      rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)),
-      rope_theta: 10000,
-      rope_layout: "interleaved",
-      max_seq_len: 16,
-      max_batch_size: r.max_batch_size,
-    }),
-  );
+/** The shared baseline configs. */
+const mhaArb = mhaConfigArb;
 
 describe("baselines: reference counts == closed forms", () => {
   it("MHA / GQA / MQA (random heads and groups)", () => {

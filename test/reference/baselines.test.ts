@@ -2,37 +2,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { closeF64, firstMismatch } from "../../src/numerics.js";
-import { type MhaConfig, type MhaWeights, ReferenceMha, mhaWeightShapes } from "../../src/reference/baselines.js";
+import { type MhaWeights, ReferenceMha, mhaWeightShapes } from "../../src/reference/baselines.js";
 import { ReferenceSeedLowRank, type SeedLowRankConfig } from "../../src/reference/seed-lowrank.js";
 import { softmaxInPlace } from "../../src/reference/softmax.js";
 import { Rng, randomWeights } from "../../src/weights.js";
-import { scheduleArb, seedArb } from "../support/arb.js";
+import { mhaConfigArb, scheduleArb, seedArb } from "../support/arb.js";
 
-const mhaArb = fc
-  .record({
-    dim: fc.integer({ min: 1, max: 24 }),
-    n_kv_heads: fc.integer({ min: 1, max: 3 }),
-    group: fc.integer({ min: 1, max: 3 }),
-    head_dim: fc.integer({ min: 2, max: 9 }),
-    v_head_dim: fc.integer({ min: 1, max: 7 }),
-    ropeHalf: fc.nat({ max: 4 }),
-    rope_theta: fc.double({ min: 50, max: 10000, noNaN: true }),
-    rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
-  })
-  .map(
-    (r): MhaConfig => ({
-      dim: r.dim,
-      n_heads: r.n_kv_heads * r.group,
-      n_kv_heads: r.n_kv_heads,
-      head_dim: r.head_dim,
-      v_head_dim: r.v_head_dim,
-      rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)),
-      rope_theta: r.rope_theta,
-      rope_layout: r.rope_layout,
-      max_seq_len: 32,
-      max_batch_size: 2,
-    }),
-  );
+/** The shared baseline configs, with room for the batch of 2 these tests run. */
+const mhaArb = mhaConfigArb.map((c) => ({ ...c, max_batch_size: 2 }));
 
 function runAll(layer: { forward: ReferenceMha["forward"] }, x: Float32Array, batch: number, schedule: number[], D: number): Float64Array[] {
   let pos = 0;

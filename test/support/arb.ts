@@ -3,6 +3,7 @@
 // with startPos > 0 and at least two keys.
 import fc from "fast-check";
 import type { MlaConfig } from "../../src/config.js";
+import type { MhaConfig } from "../../src/reference/baselines.js";
 import { arbMlaConfig } from "../../src/conformance/arbitraries.js";
 
 /** The conformance kit's configs, a little larger than its defaults (every schedule below fits). */
@@ -12,3 +13,31 @@ export const mlaConfigArb: fc.Arbitrary<MlaConfig> = arbMlaConfig({ maxDim: 33, 
 export const scheduleArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }).filter((a) => a.reduce((x, y) => x + y, 0) >= 2);
 
 export const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
+
+/** MHA / GQA / MQA configs: 1..3 kv heads, groups of 1..3, odd head widths, partial or no rope. */
+export const mhaConfigArb: fc.Arbitrary<MhaConfig> = fc
+  .record({
+    dim: fc.integer({ min: 1, max: 24 }),
+    n_kv_heads: fc.integer({ min: 1, max: 3 }),
+    group: fc.integer({ min: 1, max: 3 }),
+    head_dim: fc.integer({ min: 1, max: 9 }),
+    v_head_dim: fc.integer({ min: 1, max: 7 }),
+    ropeHalf: fc.nat({ max: 4 }),
+    rope_theta: fc.double({ min: 50, max: 10000, noNaN: true }),
+    rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
+    max_batch_size: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(
+    (r): MhaConfig => ({
+      dim: r.dim,
+      n_heads: r.n_kv_heads * r.group,
+      n_kv_heads: r.n_kv_heads,
+      head_dim: r.head_dim,
+      v_head_dim: r.v_head_dim,
+      rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)),
+      rope_theta: r.rope_theta,
+      rope_layout: r.rope_layout,
+      max_seq_len: 32, // >= every schedule the tests draw
+      max_batch_size: r.max_batch_size,
+    }),
+  );
