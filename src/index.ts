@@ -1,6 +1,7 @@
 // mlakit's public entry point (browser-safe: no Node built-ins on this path).
 export * from "./errors.js";
 export * from "./config.js";
+export * from "./derived.js";
 export * from "./layer.js";
 export * from "./backend.js";
 export * from "./weights.js";

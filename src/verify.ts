@@ -4,7 +4,7 @@
 import type { Backend, MlaLayerPath } from "./backend.js";
 import { VECTOR_ATOL, maxAbsDiff } from "./numerics.js";
 import type { VectorCase } from "./io/mla-vectors.js";
-import { ropeFrequencies } from "./reference/rope.js";
+import { ropeFrequencies } from "./derived.js";
 
 export interface CaseResult {
   name: string;

@@ -7,7 +7,7 @@ import { type MlaConfig, qkHeadDim } from "../config.js";
 import type { VectorCase } from "../io/mla-vectors.js";
 import { calDiff, maxAbsDiff } from "../numerics.js";
 import { absorbQuery, mlaCompress, mlaQuery, ReferenceMla } from "../reference/mla.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../reference/rope.js";
+import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
 import { type MlaWeights, Rng, randomMlaWeights } from "../weights.js";
 import { elementErrorBounds, latentOutputBound, outputBound } from "./bounds.js";
 import { CachedMla } from "./cached-mla.js";

@@ -9,7 +9,7 @@ import { MlaError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
 import { absorbOutput, absorbQuery, mlaCompress, mlaQuery } from "../reference/mla.js";
 import { linear } from "../reference/linear.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../reference/rope.js";
+import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
 import { type MlaWeights, checkMlaWeights } from "../weights.js";
 import { LatentCache, type LatentCacheOptions } from "./latent-cache.js";
 import { pagedAttend } from "./paged-attention.js";

@@ -9,8 +9,7 @@ import { type MlaConfig, qkHeadDim, yarnEnabled } from "../config.js";
 import { FormatError } from "../errors.js";
 import type { NamedTensor } from "../layer.js";
 import { ReferenceMla } from "../reference/mla.js";
-import { RMSNORM_EPS } from "../reference/rmsnorm.js";
-import { ropeFrequencies } from "../reference/rope.js";
+import { RMSNORM_EPS, mlaSoftmaxScale, ropeFrequencies, yarnMscaleFactor } from "../derived.js";
 import { type MlaWeightName, type MlaWeights, Rng, mlaWeightShapes, randomMlaWeights } from "../weights.js";
 import { MLA_VECTORS_FORMAT } from "./mla-vectors.js";
 import { mlaWeightsToSafetensors } from "./mla-safetensors.js";
@@ -110,7 +109,7 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
   for (const [n, t] of Object.entries(caches.absorbed)) tensors.push([`cache.absorb.${n}`, t.shape, t.data]);
 
   const yarn = yarnEnabled(cfg);
-  const m = yarn ? 0.1 * cfg.mscale * Math.log(cfg.rope_factor) + 1 : 1;
+  const m = yarnMscaleFactor(cfg);
   const args: Record<string, unknown> = {};
   for (const k of ARGS_USED_BY_MLA) args[k] = cfg[k];
   args.n_layers = cfg.n_layers;
@@ -123,7 +122,7 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
     args,
     args_used_by_mla: [...ARGS_USED_BY_MLA],
     batch_size: B,
-    derived: { qk_head_dim: qkHeadDim(cfg), yarn_enabled: yarn, mscale_factor: m, softmax_scale: new ReferenceMla(cfg, weights).softmaxScale, rmsnorm_eps: RMSNORM_EPS, end_pos: end },
+    derived: { qk_head_dim: qkHeadDim(cfg), yarn_enabled: yarn, mscale_factor: m, softmax_scale: mlaSoftmaxScale(cfg), rmsnorm_eps: RMSNORM_EPS, end_pos: end },
     generation: o.weights
       ? { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); inputs Rng(seed+1)", weights: `given: ${o.weightsSource ?? "by the caller"}`, input: "N(0, 1^2)" }
       : { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); weights Rng(seed), inputs Rng(seed+1)", linear_weight_std: "1/sqrt(fan_in)", norm_weight: "U(0.6, 1.4)", input: "N(0, 1^2)" },

@@ -9,7 +9,8 @@ import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear } from "./linear.js";
-import { applyRope, ropeFrequencies, ropeTable } from "./rope.js";
+import { ropeFrequencies, ropeTable } from "../derived.js";
+import { applyRope } from "./rope.js";
 import { RowCache } from "./row-cache.js";
 
 export interface MhaConfig {

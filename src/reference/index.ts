@@ -8,9 +8,9 @@ export * from "./baselines.js";
 export * from "./seed-lowrank.js";
 export * from "./counter.js";
 export { linear } from "./linear.js";
-export { rmsNorm, RMSNORM_EPS } from "./rmsnorm.js";
+export { rmsNorm } from "./rmsnorm.js";
 export { softmaxInPlace } from "./softmax.js";
-export { ropeFrequencies, mlaSoftmaxScale, ropeTable, applyRope, yarnCorrectionRange, interleavedToHalf } from "./rope.js";
+export { applyRope, interleavedToHalf } from "./rope.js";
 
 export const referenceBackend: Backend = {
   name: "reference",

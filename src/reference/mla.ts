@@ -14,7 +14,8 @@ import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear } from "./linear.js";
 import { rmsNorm } from "./rmsnorm.js";
-import { applyRope, mlaSoftmaxScale, ropeFrequencies, ropeTable } from "./rope.js";
+import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
+import { applyRope } from "./rope.js";
 import { RowCache } from "./row-cache.js";
 
 export type MlaPath = "naive" | "absorbed" | "recompute";

@@ -1,6 +1,6 @@
 // RMSNorm as the official code (and torch's F.rms_norm) computes it: x * rsqrt(mean(x^2) + eps) * w.
 
-export const RMSNORM_EPS = 1e-6;
+import { RMSNORM_EPS } from "../derived.js";
 
 /** x [rows, n] -> [rows, n]; w [n]. Reads x at xOff with row stride `stride` (default n). */
 export function rmsNorm(

@@ -13,6 +13,7 @@
 // Buffers are float32 element ranges of the one linear memory; `view()` is valid until the next
 // allocation (memory.grow detaches views), `toArray()` copies.
 
+import { RMSNORM_EPS } from "../derived.js";
 import { ShapeError } from "../errors.js";
 import { Arena } from "./arena.js";
 import type { CompiledCore, WasmBuild } from "./loader.js";
@@ -193,7 +194,7 @@ export class WasmKernels {
     need("x", x, xOff, span(rows, n, ldx));
     need("y", y, yOff, span(rows, n, ldy));
     need("w", w, 0, n);
-    this.exports.rmsnorm(rows, n, x.at(xOff), ldx, w.ptr, y.at(yOff), ldy, o.eps ?? 1e-6);
+    this.exports.rmsnorm(rows, n, x.at(xOff), ldx, w.ptr, y.at(yOff), ldy, o.eps ?? RMSNORM_EPS);
   }
 
   /** Allocate cos/sin tables of `rows` positions for dr. */
@@ -256,7 +257,7 @@ export class WasmKernels {
     const B = a.N / a.s;
     if (a.kvRows.length < B || a.peRows.length < B) throw new ShapeError("kvRows/peRows", Math.min(a.kvRows.length, a.peRows.length), `>= ${B} row pointers`);
     const kvT = this.rowPointers(0, a.kvRows), peT = this.rowPointers(1, a.peRows);
-    this.exports.mla_compress(a.N, a.s, w.K, a.C, a.dr, a.x.ptr, w.K, w.buf.ptr, a.kvNorm.ptr, a.eps ?? 1e-6, a.layout === "interleaved" ? 0 : 1, a.table.cos.ptr, a.table.sin.ptr, a.scratch.ptr, kvT, peT);
+    this.exports.mla_compress(a.N, a.s, w.K, a.C, a.dr, a.x.ptr, w.K, w.buf.ptr, a.kvNorm.ptr, a.eps ?? RMSNORM_EPS, a.layout === "interleaved" ? 0 : 1, a.table.cos.ptr, a.table.sin.ptr, a.scratch.ptr, kvT, peT);
   }
 
   /** Decompression: wkv_b(c) for N rows into scratch [N, H*(dn+dv)], scattered to per-head K (with k_pe broadcast) and V rows. */

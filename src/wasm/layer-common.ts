@@ -5,7 +5,7 @@
 import type { MlaConfig } from "../config.js";
 import { NonFiniteError } from "../errors.js";
 import { unravel } from "../layer.js";
-import { RMSNORM_EPS } from "../reference/rmsnorm.js";
+import { RMSNORM_EPS } from "../derived.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 
 export interface QueryWeights {

@@ -10,8 +10,7 @@
 import type { MlaConfig } from "../config.js";
 import { MlaError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
-import { mlaSoftmaxScale, ropeFrequencies } from "../reference/rope.js";
-import { RMSNORM_EPS } from "../reference/rmsnorm.js";
+import { RMSNORM_EPS, mlaSoftmaxScale, ropeFrequencies } from "../derived.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-common.js";

@@ -6,7 +6,8 @@ import { closeF64, F64_REORDER_TOL, firstMismatch } from "../../src/numerics.js"
 import { attendRow } from "../../src/reference/attention.js";
 import { linear } from "../../src/reference/linear.js";
 import { type MlaPath, ReferenceMla, mlaDecompress, mlaQuery, naiveKeys } from "../../src/reference/mla.js";
-import { interleavedToHalf, ropeTable } from "../../src/reference/rope.js";
+import { ropeTable } from "../../src/derived.js";
+import { interleavedToHalf } from "../../src/reference/rope.js";
 import { type MlaWeights, Rng, randomMlaWeights } from "../../src/weights.js";
 import { mlaConfigArb, scheduleArb, seedArb } from "../support/arb.js";
 

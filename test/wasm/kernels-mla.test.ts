@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { makeConfig } from "../../src/config.js";
 import { absorbOutput, absorbQuery, mlaCompress, mlaDecompress, naiveKeys } from "../../src/reference/mla.js";
 import { attendRow } from "../../src/reference/attention.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../../src/reference/rope.js";
+import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../../src/derived.js";
 import { f32SumBound, firstMismatch, toleranceFor } from "../../src/numerics.js";
 import { randomMlaWeights } from "../../src/weights.js";
 import { BUILDS, kernels, Rng, SENTINEL } from "./helpers.js";

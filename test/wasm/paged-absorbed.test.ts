@@ -14,7 +14,7 @@ import { LatentCache } from "../../src/cache/latent-cache.js";
 import { BLOCK_TOKENS, STORAGE_FORMATS, type StorageFormat } from "../../src/cache/layout.js";
 import { attendRow } from "../../src/reference/attention.js";
 import { absorbOutput } from "../../src/reference/mla.js";
-import { mlaSoftmaxScale } from "../../src/reference/rope.js";
+import { mlaSoftmaxScale } from "../../src/derived.js";
 import { firstMismatch, toleranceFor } from "../../src/numerics.js";
 import { randomMlaWeights } from "../../src/weights.js";
 import { type PagedExports, pagedExports, pagedKernelName } from "../../src/wasm/paged-mla-layer.js";

@@ -19,7 +19,7 @@ import { BLOCK_TOKENS, STORAGE_FORMATS, type StorageFormat, tokenLayout } from "
 import { attendRow } from "../../src/reference/attention.js";
 import { absorbOutput, absorbQuery, mlaQuery } from "../../src/reference/mla.js";
 import { linear } from "../../src/reference/linear.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../../src/reference/rope.js";
+import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../../src/derived.js";
 import { firstMismatch, toleranceFor } from "../../src/numerics.js";
 import { type MlaWeights, randomMlaWeights } from "../../src/weights.js";
 import { createWasmBackend } from "../../src/wasm/node.js";
