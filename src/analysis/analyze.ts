@@ -10,7 +10,7 @@ import { type CacheFormat, checkFormat } from "./formats.js";
 import { type KvCacheFigures, type KvScheme, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline, sequentialSeconds } from "./roofline.js";
 import { seedAttentionFlops, seedComputeRatio, seedDecompressionFlops, seedMemoryRatio } from "./seed.js";
-import { type WorkTerm, WORK_TERMS } from "../reference/counter.js";
+import { type WorkTerm, WORK_TERMS } from "../work-terms.js";
 import { ALL_PATHS, type AnyPath, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "./work.js";
 
 export interface AnalysisOptions {

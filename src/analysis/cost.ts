@@ -11,7 +11,7 @@
 import type { MlaConfig } from "../config.js";
 import { type CacheFormat } from "./formats.js";
 import { type KvScheme, type KvSchemeOptions, kvBytesPerTokenPerLayer, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
-import { type WorkTerm, WORK_TERMS } from "../reference/counter.js";
+import { type WorkTerm, WORK_TERMS } from "../work-terms.js";
 import { type AnyPath, type CallShape, type Work, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork, totalWork } from "./work.js";
 
 /** Which cache each path keeps. */

@@ -1,4 +1,4 @@
-// Closed-form work of one layer call, per term and field, in the oracle's own units (counter.ts):
+// Closed-form work of one layer call, per term and field, in the units the oracle counts (src/work-terms.ts):
 // multiply-adds, exponentials, weight elements read (each matrix once per call), cache elements
 // read (once per batch row per call) and written. Property tests assert that these equal what the
 // reference counts while it runs, for every term, field, path and baseline.
@@ -10,7 +10,7 @@
 
 import type { MlaConfig } from "../config.js";
 import { type MhaConfig } from "../reference/baselines.js";
-import { type WorkCounts, type WorkTerm, WORK_TERMS } from "../reference/counter.js";
+import { type WorkCounts, type WorkTerm, WORK_TERMS, zeroCounts } from "../work-terms.js";
 import type { SeedLowRankConfig } from "../reference/seed-lowrank.js";
 
 
@@ -30,9 +30,8 @@ export interface CallShape {
 
 export type Work = Record<WorkTerm, WorkCounts>;
 
-const zero = (): WorkCounts => ({ madds: 0, exps: 0, weightReads: 0, cacheReads: 0, cacheWrites: 0 });
 function emptyWork(): Work {
-  return Object.fromEntries(WORK_TERMS.map((t) => [t, zero()])) as Work;
+  return Object.fromEntries(WORK_TERMS.map((t) => [t, zeroCounts()])) as Work;
 }
 
 /** (query, key) pairs one batch row attends per head under the causal mask. */
@@ -42,7 +41,7 @@ export function causalPairs(seqlen: number, startPos: number): number {
 
 /** Sum of a Work over terms. */
 export function totalWork(w: Work): WorkCounts {
-  const t = zero();
+  const t = zeroCounts();
   for (const term of WORK_TERMS) for (const f of Object.keys(t) as (keyof WorkCounts)[]) t[f] += w[term][f];
   return t;
 }
