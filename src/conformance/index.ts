@@ -2,5 +2,6 @@
 // interface's promises against any Backend. Browser-safe (no Node built-ins).
 export * from "./arbitraries.js";
 export * from "./check-backend.js";
-export { PROPERTY_NAMES, type ConformanceProperty, type PropertyContext, badCall, badWeights } from "./properties.js";
+export { PROPERTY_NAMES, type ConformanceProperty, type PropertyContext } from "./properties.js";
+export { badCall, badWeights } from "./bad-inputs.js";
 export { type Measurement, type Tolerance, compare } from "./run-case.js";
