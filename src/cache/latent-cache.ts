@@ -3,7 +3,9 @@
 // from one pool, with a block table per sequence (as vLLM / FlashMLA page the cache). Sequences
 // can be truncated (rollback) and forked (prefix shared, refcounted, copy on write of the shared
 // partial block). Every mutating call validates everything first and then cannot fail, so a call
-// that throws leaves the cache exactly as it was.
+// that throws leaves the cache exactly as it was: writes go through one block plan (`plan`) that
+// counts what the commit will take and free, and one commit that rolls every row back before any
+// row takes a block.
 
 import { type MlaConfig, validateConfig } from "../config.js";
 import { CacheError, NonFiniteError, ShapeError } from "../errors.js";
@@ -36,14 +38,17 @@ export interface CacheWrite {
   kpe: ArrayLike<number>;
 }
 
+/** Where one write of a batch goes: n tokens at positions startPos.. of sequence seq. */
+export interface Placement {
+  seq: number;
+  startPos: number;
+  n: number;
+}
+
 interface Sequence {
   blocks: number[];
   length: number;
 }
-
-// Largest float32 magnitudes that survive the narrow formats' rounding (above: Inf).
-const F16_LIMIT_BITS = 0x477ff000; // 65520
-const BF16_LIMIT_BITS = 0x7f7f8000; // (2 - 2^-8) * 2^127
 
 export class LatentCache implements LayerCache {
   readonly config: MlaConfig;
@@ -178,49 +183,15 @@ export class LatentCache implements LayerCache {
 
   /**
    * Several sequences at once (one layer call over a batch): all writes are checked (sequence,
-   * shapes, finiteness, format range, capacity, free blocks for all of them together) before any
+   * shapes, capacity, free blocks for all of them together, finiteness, format range) before any
    * is carried out, so either every write happens or none.
    */
   writeBatch(writes: readonly CacheWrite[]): void {
-    const { C, dr } = this.layout;
-    const W = C + dr;
-    const seen = new Set<number>();
-    let blocksNeeded = 0, blocksFreed = 0;
-    const rows: Float32Array[] = [];
-    for (let w = 0; w < writes.length; w++) {
-      const { seq, startPos, c, kpe } = writes[w];
-      const s = this.sequence(seq, `writes[${w}].seq`);
-      if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
-      seen.add(seq);
-      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) {
-        throw new CacheError(`writes[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq}; positions are contiguous)`);
-      }
-      if (c === null || typeof c !== "object" || typeof c.length !== "number" || c.length % C !== 0 || c.length === 0) {
-        throw new ShapeError(`writes[${w}].c.length`, c?.length, `a positive multiple of C = ${C} ([n, C])`);
-      }
-      const n = c.length / C;
-      if (kpe === null || typeof kpe !== "object" || kpe.length !== n * dr) throw new ShapeError(`writes[${w}].kpe.length`, kpe?.length, `${n * dr} = n ${n} x dr ${dr}`);
-      const end = startPos + n;
-      if (end > this.config.max_seq_len) {
-        throw new CacheError(`writes[${w}] end position`, end, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`, `startPos ${startPos} + ${n} tokens`);
-      }
-      rows.push(this.toRows(c, kpe, n, w));
-      // Blocks: truncation to startPos frees the blocks past it that no one else holds; then the
-      // new tokens need fresh blocks, plus a copy of the partial block at startPos if it is shared.
-      const keep = Math.ceil(startPos / BLOCK_TOKENS);
-      for (let k = keep; k < s.blocks.length; k++) if (this.pool.refCount(s.blocks[k]) === 1) blocksFreed++;
-      const cow = startPos % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
-      blocksNeeded += Math.ceil(end / BLOCK_TOKENS) - keep + cow;
-    }
-    const available = this.pool.freeBlocks() + blocksFreed;
-    if (blocksNeeded > available) {
-      throw new CacheError("block pool", available, `>= ${blocksNeeded} free blocks for this write (pool of ${this.pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
-    }
-    // Commit: nothing below can fail.
-    writes.forEach((w, i) => {
-      this.truncateUnchecked(this.seqs.get(w.seq)!, w.startPos);
-      this.appendRows(this.seqs.get(w.seq)!, rows[i], rows[i].length / W);
-    });
+    const W = this.layout.C + this.layout.dr;
+    const places = writes.map((w, i) => ({ seq: w.seq, startPos: w.startPos, n: this.tokenCount(w, i) }));
+    const { seqs } = this.plan(places);
+    const rows = writes.map((w, i) => this.toRows(w.c, w.kpe, places[i].n, i));
+    this.commit(seqs, places, (i, t, m, at) => encodeTokens(this.layout, rows[i], t * W, m, this._pool.storage, at));
   }
 
   /**
@@ -230,40 +201,16 @@ export class LatentCache implements LayerCache {
    * back to its startPos and places its n tokens, calling put(w, t, m, at) for each run of m
    * tokens t..t+m-1 of write w that goes to byte offset `at` of pool.storage. put must not fail.
    */
-  placeBatch(writes: readonly { seq: number; startPos: number; n: number }[], put: (w: number, t: number, m: number, at: number) => void): void {
-    this.checkPlacement(writes);
-    writes.forEach((w, i) => {
-      const s = this.seqs.get(w.seq)!;
-      this.truncateUnchecked(s, w.startPos);
-      this.placeTokens(s, w.n, (t, m, at) => put(i, t, m, at));
-    });
+  placeBatch(writes: readonly Placement[], put: (w: number, t: number, m: number, at: number) => void): void {
+    this.commit(this.plan(writes).seqs, writes, put);
   }
 
-  /** placeBatch's checks alone (nothing changes): throws what placeBatch would. */
-  checkPlacement(writes: readonly { seq: number; startPos: number; n: number }[]): void {
-    const seen = new Set<number>();
-    let blocksNeeded = 0, blocksFreed = 0;
-    writes.forEach(({ seq, startPos, n }, w) => {
-      const s = this.sequence(seq, `writes[${w}].seq`);
-      if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
-      seen.add(seq);
-      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) {
-        throw new CacheError(`writes[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq}; positions are contiguous)`);
-      }
-      if (!Number.isInteger(n) || n < 1) throw new ShapeError(`writes[${w}].n`, n, "a positive integer (tokens)");
-      const end = startPos + n;
-      if (end > this.config.max_seq_len) {
-        throw new CacheError(`writes[${w}] end position`, end, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`, `startPos ${startPos} + ${n} tokens`);
-      }
-      const keep = Math.ceil(startPos / BLOCK_TOKENS);
-      for (let k = keep; k < s.blocks.length; k++) if (this.pool.refCount(s.blocks[k]) === 1) blocksFreed++;
-      const cow = startPos % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
-      blocksNeeded += Math.ceil(end / BLOCK_TOKENS) - keep + cow;
-    });
-    const available = this.pool.freeBlocks() + blocksFreed;
-    if (blocksNeeded > available) {
-      throw new CacheError("block pool", available, `>= ${blocksNeeded} free blocks for this write (pool of ${this.pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
-    }
+  /**
+   * placeBatch's checks alone (nothing changes): throws what placeBatch would. Returns how many
+   * blocks placeBatch will take from the pool (fresh blocks and copies on write), exactly.
+   */
+  checkPlacement(writes: readonly Placement[]): number {
+    return this.plan(writes).takes;
   }
 
   /** writeBatch's value checks for write w (finite, within the format's range); throws NonFiniteError / CacheError, changes nothing. */
@@ -271,18 +218,94 @@ export class LatentCache implements LayerCache {
     this.toRows(c, kpe, c.length / this.layout.C, w);
   }
 
+  /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
+  appendRecords(seq: number, records: Uint8Array, format: StorageFormat): void {
+    const s = this.sequence(seq);
+    if (format !== this.format) throw new CacheError("format", format, `"${this.format}", the format of this cache`);
+    const bpt = this.layout.bytesPerToken;
+    if (!(records instanceof Uint8Array) || records.length === 0 || records.length % bpt !== 0) {
+      throw new ShapeError("records.length", records?.length, `a positive multiple of ${bpt} (bytes per token, ${format})`);
+    }
+    const place = [{ seq, startPos: s.length, n: records.length / bpt }];
+    this.commit(this.plan(place).seqs, place, (_, t, m, at) => this._pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), at));
+  }
+
   /** See BlockPool.rebind: the same bytes through a new view (after a WASM memory.grow). */
   rebindStorage(storage: Uint8Array): void {
     this._pool.rebind(storage);
   }
 
+  /** Tokens of write i: c [n, C] and kpe [n, dr] must agree on a positive n. */
+  private tokenCount({ c, kpe }: CacheWrite, i: number): number {
+    const { C, dr } = this.layout;
+    if (c === null || typeof c !== "object" || typeof c.length !== "number" || c.length % C !== 0 || c.length === 0) {
+      throw new ShapeError(`writes[${i}].c.length`, c?.length, `a positive multiple of C = ${C} ([n, C])`);
+    }
+    const n = c.length / C;
+    if (kpe === null || typeof kpe !== "object" || kpe.length !== n * dr) throw new ShapeError(`writes[${i}].kpe.length`, kpe?.length, `${n * dr} = n ${n} x dr ${dr}`);
+    return n;
+  }
+
+  /**
+   * The one block plan of every write (writeBatch, placeBatch, checkPlacement, appendRecords):
+   * checks each write's sequence, startPos and capacity, then counts blocks in the order commit
+   * uses them. Every rollback comes first (a block no one else holds is freed, whichever row
+   * drops it last), then each write in turn: a copy of its partial block at startPos if another
+   * sequence still holds it (which drops that share), and fresh blocks up to its end. Throws a
+   * CacheError when the pool (free blocks plus those the rollbacks free) cannot hold them.
+   * Changes nothing; returns the sequences in write order and the number of blocks the commit takes.
+   */
+  private plan(writes: readonly Placement[]): { seqs: Sequence[]; takes: number } {
+    const seen = new Set<number>();
+    const seqs = writes.map(({ seq, startPos, n }, w) => {
+      const s = this.sequence(seq, `writes[${w}].seq`);
+      if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
+      seen.add(seq);
+      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) {
+        throw new CacheError(`writes[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq}; positions are contiguous)`);
+      }
+      if (!Number.isInteger(n) || n < 1) throw new ShapeError(`writes[${w}].n`, n, "a positive integer (tokens)");
+      if (startPos + n > this.config.max_seq_len) {
+        throw new CacheError(`writes[${w}] end position`, startPos + n, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`, `startPos ${startPos} + ${n} tokens`);
+      }
+      return s;
+    });
+    const refs = new Map<number, number>(); // refcounts as the commit changes them
+    const ref = (b: number) => refs.get(b) ?? this._pool.refCount(b);
+    let freed = 0, needed = 0;
+    writes.forEach(({ startPos }, w) => {
+      const blocks = seqs[w].blocks;
+      for (let k = Math.ceil(startPos / BLOCK_TOKENS); k < blocks.length; k++) {
+        refs.set(blocks[k], ref(blocks[k]) - 1);
+        if (ref(blocks[k]) === 0) freed++;
+      }
+    });
+    writes.forEach(({ startPos, n }, w) => {
+      const keep = Math.ceil(startPos / BLOCK_TOKENS), partial = seqs[w].blocks[keep - 1];
+      if (startPos % BLOCK_TOKENS !== 0 && ref(partial) > 1) {
+        refs.set(partial, ref(partial) - 1); // copy on write
+        needed++;
+      }
+      needed += Math.ceil((startPos + n) / BLOCK_TOKENS) - keep;
+    });
+    const available = this._pool.freeBlocks() + freed;
+    if (needed > available) {
+      throw new CacheError("block pool", available, `>= ${needed} free blocks for this write (pool of ${this._pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
+    }
+    return { seqs, takes: needed };
+  }
+
+  /** Carry out a plan; cannot fail. Every rollback first, so a write may use the blocks a later write's rollback frees. */
+  private commit(seqs: Sequence[], writes: readonly Placement[], put: (w: number, t: number, m: number, at: number) => void): void {
+    seqs.forEach((s, w) => this.truncateUnchecked(s, writes[w].startPos));
+    seqs.forEach((s, w) => this.placeTokens(s, writes[w].n, (t, m, at) => put(w, t, m, at)));
+  }
+
   /** Check and round to float32 rows [n, C+dr]; throws before anything changes. */
   private toRows(c: ArrayLike<number>, kpe: ArrayLike<number>, n: number, w: number): Float32Array {
-    const { C, dr } = this.layout;
+    const { C, dr, latentLimit, ropeLimit } = this.layout;
     const W = C + dr;
     const rows = new Float32Array(n * W);
-    const latentLimit = this.format === "f16" ? F16_LIMIT_BITS : this.format === "bf16" ? BF16_LIMIT_BITS : 0x7f800000;
-    const ropeLimit = this.format === "f16" ? F16_LIMIT_BITS : this.format === "bf16" || this.format === "fp8_e4m3" ? BF16_LIMIT_BITS : 0x7f800000;
     for (let t = 0; t < n; t++) {
       for (let i = 0; i < W; i++) {
         const latent = i < C;
@@ -290,9 +313,7 @@ export class LatentCache implements LayerCache {
         const field = latent ? `writes[${w}].c[${t}, ${i}]` : `writes[${w}].kpe[${t}, ${i - C}]`;
         if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(field, v, "a finite number");
         const limit = latent ? latentLimit : ropeLimit;
-        if ((f32Bits(v) & 0x7fffffff) >= limit) {
-          throw new CacheError(field, v, `a value that stays finite in format ${this.format} (|x| < ${limit === F16_LIMIT_BITS ? 65520 : limit === BF16_LIMIT_BITS ? "3.3961e38" : "3.4028e38"} after rounding)`);
-        }
+        if ((f32Bits(v) & 0x7fffffff) >= limit.bits) throw new CacheError(field, v, `a value that stays finite in format ${this.format} (|x| < ${limit.magnitude} after rounding)`);
         rows[t * W + i] = v;
       }
     }
@@ -317,28 +338,6 @@ export class LatentCache implements LayerCache {
       pos += m;
     }
     s.length = pos;
-  }
-
-  private appendRows(s: Sequence, rows: Float32Array, n: number): void {
-    const W = this.layout.C + this.layout.dr;
-    this.placeTokens(s, n, (t, m, at) => encodeTokens(this.layout, rows, t * W, m, this._pool.storage, at));
-  }
-
-  /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
-  appendRecords(seq: number, records: Uint8Array, format: StorageFormat): void {
-    const s = this.sequence(seq);
-    if (format !== this.format) throw new CacheError("format", format, `"${this.format}", the format of this cache`);
-    const bpt = this.layout.bytesPerToken;
-    if (!(records instanceof Uint8Array) || records.length === 0 || records.length % bpt !== 0) {
-      throw new ShapeError("records.length", records?.length, `a positive multiple of ${bpt} (bytes per token, ${format})`);
-    }
-    const n = records.length / bpt;
-    if (s.length + n > this.config.max_seq_len) throw new CacheError("end position", s.length + n, `<= capacity ${this.config.max_seq_len} (max_seq_len) for sequence ${seq}`);
-    const keep = s.blocks.length;
-    const cow = s.length % BLOCK_TOKENS !== 0 && this.pool.refCount(s.blocks[keep - 1]) > 1 ? 1 : 0;
-    const need = Math.ceil((s.length + n) / BLOCK_TOKENS) - keep + cow;
-    if (need > this.pool.freeBlocks()) throw new CacheError("block pool", this.pool.freeBlocks(), `>= ${need} free blocks for this write (pool exhausted)`);
-    this.placeTokens(s, n, (t, m, at) => this._pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), at));
   }
 
   // -------------------------------------------------------------------------------------------

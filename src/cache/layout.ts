@@ -16,6 +16,34 @@ export const FP8_TILE = 128;
 /** Tokens per block of the paged pool (as vLLM / FlashMLA page_block_size = 64). */
 export const BLOCK_TOKENS = 64;
 
+/**
+ * The range of one element type: a float32 value x (the cache first rounds to float32) is held
+ * finitely iff (f32Bits(x) & 0x7fffffff) < bits. Above it f16 and bf16 round to Inf and f32 is
+ * Inf already; int8 and the fp8 latent scale their values, so any finite float32 fits them.
+ */
+export interface RangeLimit {
+  /** The smallest |float32| bit pattern the element type cannot hold. */
+  bits: number;
+  /** The same limit for messages: |x| must stay below this after rounding. */
+  magnitude: string;
+}
+
+/** Any finite float32 (f32 elements, and the scaled int8 / fp8 latent). */
+export const F32_RANGE: RangeLimit = { bits: 0x7f800000, magnitude: "3.4028e38" };
+/** bf16: from (2 - 2^-8) * 2^127 on, RNE to 8 significant bits rounds to Inf. */
+export const BF16_RANGE: RangeLimit = { bits: 0x7f7f8000, magnitude: "3.3961e38" };
+/** f16: from 65520 (halfway between 65504 and 65536) on, RNE rounds to Inf. */
+export const F16_RANGE: RangeLimit = { bits: 0x477ff000, magnitude: "65520" };
+
+/** Which range the latent c and the rope k_pe of each format must stay in (fp8 stores k_pe as bf16). */
+export const FORMAT_RANGES: Readonly<Record<StorageFormat, { latent: RangeLimit; rope: RangeLimit }>> = {
+  f32: { latent: F32_RANGE, rope: F32_RANGE },
+  bf16: { latent: BF16_RANGE, rope: BF16_RANGE },
+  f16: { latent: F16_RANGE, rope: F16_RANGE },
+  int8: { latent: F32_RANGE, rope: F32_RANGE },
+  fp8_e4m3: { latent: F32_RANGE, rope: BF16_RANGE },
+};
+
 export interface TokenLayout {
   format: StorageFormat;
   C: number;
@@ -36,6 +64,10 @@ export interface TokenLayout {
   ropeElemBytes: number;
   /** Byte offset of the rope's float32 scale (int8 only), -1 if none. */
   ropeScaleOffset: number;
+  /** Range the latent values must stay in (FORMAT_RANGES). */
+  latentLimit: RangeLimit;
+  /** Range the rope values must stay in (FORMAT_RANGES). */
+  ropeLimit: RangeLimit;
 }
 
 export function checkStorageFormat(format: unknown, field = "format"): StorageFormat {
@@ -61,7 +93,7 @@ export function tokenLayout(format: StorageFormat, C: number, dr: number): Token
   checkStorageFormat(format);
   if (!Number.isInteger(C) || C < 1) throw new CacheError("kv_lora_rank", C, "a positive integer");
   if (!Number.isInteger(dr) || dr < 0) throw new CacheError("qk_rope_head_dim", dr, "a non-negative integer");
-  const base = { format, C, dr, latentOffset: 0 };
+  const base = { format, C, dr, latentOffset: 0, latentLimit: FORMAT_RANGES[format].latent, ropeLimit: FORMAT_RANGES[format].rope };
   switch (format) {
     case "f32":
       return { ...base, bytesPerToken: 4 * (C + dr), latentElemBytes: 4, latentScaleOffset: -1, latentScales: 0, ropeOffset: 4 * C, ropeElemBytes: 4, ropeScaleOffset: -1 };
