@@ -2,7 +2,7 @@
 //   q  [H, C+dr] = [q_abs | q_pe] per head;  kv [S, C];  pe [S, dr];  o [H, C].
 //   qp: q transposed into 8-head panels: qp[(hp*(C+dr) + k)*8 + j] = q[hp*8+j, k] (heads padded).
 //   scores/probabilities token-major: s[t*Hp + h], so softmax over t runs across heads in lanes.
-import { madd } from "./_simd";
+import { madd } from "../common";
 
 export function padHeads(H: i32): i32 {
   return (H + 7) & ~7;

@@ -4,9 +4,9 @@
 // across heads in the lanes (token-major s), with a SIMD exp. Pass 2: o = P^T kv as a GEMM
 // [Hp, S] x [S, C], 4 heads x 8 latent columns per tile, tokens in L2-sized blocks.
 // Requires C % 8 == 0 (C = 512 in every official config).
-import { expNeg } from "./_simd";
+import { vexp } from "../common";
 import { padHeads, packQ, scoreTile4x8, scoreTile1x8, pvTile4x8 } from "./_attn";
-export { relaxed } from "./_simd";
+export { isa as relaxed } from "../common";
 
 const TB: i32 = 256; // tokens per pass-2 block: 256 x 512 x 4 B = 512 KiB of kv, inside the 1 MiB L2
 
@@ -38,7 +38,7 @@ export function absorbed(q: usize, kv: usize, pe: usize, o: usize, H: i32, S: i3
     let sum = f32x4.splat(0);
     for (let t = 0; t < S; t++) {
       const a = s + ((<usize>t * Hp + h) << 2);
-      const p = expNeg(f32x4.mul(f32x4.sub(v128.load(a), m), sc));
+      const p = vexp(f32x4.mul(f32x4.sub(v128.load(a), m), sc));
       v128.store(a, p);
       sum = f32x4.add(sum, p);
     }

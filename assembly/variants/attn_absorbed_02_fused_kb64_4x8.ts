@@ -1,7 +1,7 @@
 // Absorbed decode attention, variant 02: ONE pass over the latent cache in key blocks of 64 tokens (64 x (512 + 64) x 4 B = 144 KiB per block: L2-resident), all heads per block (the block is read once and reused by every head while it sits in L2), online softmax per head.
 // The body is _attn_fused.ts (shared with the other block size); this file fixes KB = 64.
 import { fusedAbsorbed, fusedWorkBytes } from "./_attn_fused";
-export { relaxed } from "./_simd";
+export { isa as relaxed } from "../common";
 
 const KB: i32 = 64;
 

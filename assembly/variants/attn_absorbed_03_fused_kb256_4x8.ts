@@ -1,7 +1,7 @@
 // Absorbed decode attention, variant 03: 02 with 256-key blocks (256 x (512 + 64) x 4 B = 576 KiB per block: still inside the 1 MiB L2, 4x fewer softmax updates).
 // The body is _attn_fused.ts (shared with the other block size); this file fixes KB = 256.
 import { fusedAbsorbed, fusedWorkBytes } from "./_attn_fused";
-export { relaxed } from "./_simd";
+export { isa as relaxed } from "../common";
 
 const KB: i32 = 256;
 

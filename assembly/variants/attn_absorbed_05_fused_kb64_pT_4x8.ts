@@ -10,9 +10,9 @@
 //   o[h, c] = alpha[h] o[h, c] + sum_t p[t, h] kv[t, c]: 4 heads x 8 columns tiles; the rescale
 //   is folded into the tile load (no separate pass over o).
 // Requires C % 8 == 0 (C = 512 in every official config).
-import { madd, expNeg } from "./_simd";
+import { madd, vexp } from "../common";
 import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
-export { relaxed } from "./_simd";
+export { isa as relaxed } from "../common";
 
 const KB: i32 = 64; // 64 x (512 + 64) x 4 B = 144 KiB of cache per block: L2-resident
 
@@ -85,11 +85,11 @@ export function absorbed(q: usize, kv: usize, pe: usize, o: usize, H: i32, S: i3
       for (let u = 0; u < nk; u++) m = f32x4.max(m, v128.load(s + <usize>u * Hp * 4 + hb));
       const mOld = v128.load(mx + hb);
       const mNew = f32x4.max(mOld, f32x4.mul(m, sc));
-      const alpha = expNeg(f32x4.sub(mOld, mNew)); // e^-inf = 0 on the first block
+      const alpha = vexp(f32x4.sub(mOld, mNew)); // e^-inf = 0 on the first block
       let sum = f32x4.splat(0);
       for (let u = 0; u < nk; u++) {
         const a = s + <usize>u * Hp * 4 + hb;
-        const p = expNeg(f32x4.sub(f32x4.mul(v128.load(a), sc), mNew));
+        const p = vexp(f32x4.sub(f32x4.mul(v128.load(a), sc), mNew));
         v128.store(a, p);
         sum = f32x4.add(sum, p);
       }

@@ -3,8 +3,8 @@
 // passes walk the cache in storage order (token outer, head inner) as one contiguous stream.
 // Pass 1: s[t, h] = q[h].k[t, h] (token-major). Softmax per head across lanes with a SIMD exp.
 // Pass 2: o[h] += p[t, h] v[t, h], o kept in L1/L2. Requires dqk % 4 == 0 and dv % 4 == 0.
-import { madd, hsum, expNeg } from "./_simd";
-export { relaxed } from "./_simd";
+import { madd, hsum, vexp } from "../common";
+export { isa as relaxed } from "../common";
 
 function padH(H: i32): i32 {
   return (H + 3) & ~3;
@@ -46,7 +46,7 @@ export function naive(q: usize, k: usize, v: usize, o: usize, H: i32, S: i32, dq
     let sum = f32x4.splat(0);
     for (let t = 0; t < S; t++) {
       const a = s + ((<usize>t * Hp + h) << 2);
-      const p = expNeg(f32x4.mul(f32x4.sub(v128.load(a), m), sc));
+      const p = vexp(f32x4.mul(f32x4.sub(v128.load(a), m), sc));
       v128.store(a, p);
       sum = f32x4.add(sum, p);
     }

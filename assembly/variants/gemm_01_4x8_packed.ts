@@ -1,36 +1,11 @@
-// GEMM variant 01: y [M, N] = x [M, K] W^T, W [N, K] packed once into 8-row panels
-// (panel p, step k holds W[8p..8p+7, k] contiguously: two v128 loads per k). Micro-kernel
+// GEMM variant 01: y [M, N] = x [M, K] W^T, W [N, K] packed once into the core's 8-row panels
+// (_pack8.ts: panel p, step k holds W[8p..8p+7, k] contiguously: two v128 loads per k). Micro-kernel
 // 4 rows x 8 columns: 8 accumulators, 4 x-broadcasts (load32_splat) + 2 panel loads per 8 madds.
 // Loop order: panel outer, 4-row block inner, full K per tile (no K blocking).
-import { madd } from "./_simd";
-export { relaxed } from "./_simd";
-
-export function packedBytes(N: i32, K: i32): usize {
-  return <usize>((N + 7) >> 3) * 8 * <usize>K * 4;
-}
-
-/** wp <- W [N, K] in 8-row panels, zero-padded to a multiple of 8 rows. */
-export function pack(w: usize, wp: usize, N: i32, K: i32): void {
-  const P = (N + 7) >> 3;
-  for (let p = 0; p < P; p++) {
-    for (let k = 0; k < K; k++) {
-      for (let j = 0; j < 8; j++) {
-        const n = p * 8 + j;
-        store<f32>(wp + ((<usize>(p * K + k) * 8 + j) << 2), n < N ? load<f32>(w + ((<usize>n * K + k) << 2)) : 0);
-      }
-    }
-  }
-}
-
-// @ts-ignore: decorator
-@inline function storeTile(y: usize, v: v128, cols: i32): void {
-  if (cols >= 4) v128.store(y, v);
-  else {
-    if (cols > 0) store<f32>(y, f32x4.extract_lane(v, 0));
-    if (cols > 1) store<f32>(y, f32x4.extract_lane(v, 1), 4);
-    if (cols > 2) store<f32>(y, f32x4.extract_lane(v, 2), 8);
-  }
-}
+import { madd } from "../common";
+import { storeRow8 } from "../gemm";
+export { packedBytes, pack } from "./_pack8";
+export { isa as relaxed } from "../common";
 
 export function gemm(x: usize, wp: usize, y: usize, M: i32, N: i32, K: i32): void {
   const P = (N + 7) >> 3;
@@ -55,17 +30,10 @@ export function gemm(x: usize, wp: usize, y: usize, M: i32, N: i32, K: i32): voi
         b += 32;
       }
       const yt = y + <usize>m * ys + (<usize>p << 5);
-      if (cols == 8) {
-        v128.store(yt, c00); v128.store(yt, c01, 16);
-        v128.store(yt + ys, c10); v128.store(yt + ys, c11, 16);
-        v128.store(yt + 2 * ys, c20); v128.store(yt + 2 * ys, c21, 16);
-        v128.store(yt + 3 * ys, c30); v128.store(yt + 3 * ys, c31, 16);
-      } else {
-        storeTile(yt, c00, cols); storeTile(yt + 16, c01, cols - 4);
-        storeTile(yt + ys, c10, cols); storeTile(yt + ys + 16, c11, cols - 4);
-        storeTile(yt + 2 * ys, c20, cols); storeTile(yt + 2 * ys + 16, c21, cols - 4);
-        storeTile(yt + 3 * ys, c30, cols); storeTile(yt + 3 * ys + 16, c31, cols - 4);
-      }
+      storeRow8(yt, c00, c01, cols, false);
+      storeRow8(yt + ys, c10, c11, cols, false);
+      storeRow8(yt + 2 * ys, c20, c21, cols, false);
+      storeRow8(yt + 3 * ys, c30, c31, cols, false);
     }
     for (; m < M; m++) {
       const x0 = x + <usize>m * xs;
@@ -77,7 +45,7 @@ export function gemm(x: usize, wp: usize, y: usize, M: i32, N: i32, K: i32): voi
         b += 32;
       }
       const yt = y + <usize>m * ys + (<usize>p << 5);
-      storeTile(yt, c0, cols); storeTile(yt + 16, c1, cols - 4);
+      storeRow8(yt, c0, c1, cols, false);
     }
   }
 }

@@ -1,8 +1,8 @@
 // GEMV variant 01 (decode, one token): y [N] = W [N, K] x, W row-major as stored (no packing).
 // 4 rows per pass share each x load: 1 x load + 4 weight loads per 4 madds; W streams once
 // from memory in 4 concurrent row streams. Horizontal sums once per row at the end.
-import { madd, hsum } from "./_simd";
-export { relaxed } from "./_simd";
+import { madd, hsum } from "../common";
+export { isa as relaxed } from "../common";
 
 export function packedBytes(N: i32, K: i32): usize {
   return <usize>N * K * 4;

@@ -1,35 +1,13 @@
-// GEMV variant 02 (decode): y [N] = W [N, K] x over W packed in 8-row panels (the same layout as
-// gemm_01's pack() and the core's pack_nk_8, so it can share the prefill GEMM's packed weights).
-// The core's gemv_1x8 walks the panels one after another: ONE sequential DRAM stream. Here four
-// panels from the four quarters of W are walked together: four concurrent streams (a GEMV that
-// reads several places at once, like XNNPACK's, beat one stream in this project's runs).
+// GEMV variant 02 (decode): y [N] = W [N, K] x over W packed in 8-row panels (the core's pack_nk_8
+// layout, _pack8.ts, so it can share the prefill GEMM's packed weights). Walking the panels one
+// after another is ONE sequential DRAM stream; here four panels from the four quarters of W are
+// walked together: four concurrent streams (a GEMV that reads several places at once, like
+// XNNPACK's, beat one stream in this project's runs; the core's gemv_1x8 is this variant promoted).
 // Per k: one x broadcast, 8 panel loads, 8 madds into 8 accumulators (one chain each).
-import { madd } from "./_simd";
-export { relaxed } from "./_simd";
-export { packedBytes, pack } from "./gemm_01_4x8_packed";
-
-// @ts-ignore: decorator
-@inline function store8(y: usize, n0: i32, N: i32, lo: v128, hi: v128): void {
-  const yp = y + (<usize>n0 << 2);
-  if (n0 + 8 <= N) {
-    v128.store(yp, lo); v128.store(yp, hi, 16);
-    return;
-  }
-  for (let j = 0; j < N - n0; j++) {
-    let v: f32 = 0;
-    switch (j) {
-      case 0: v = f32x4.extract_lane(lo, 0); break;
-      case 1: v = f32x4.extract_lane(lo, 1); break;
-      case 2: v = f32x4.extract_lane(lo, 2); break;
-      case 3: v = f32x4.extract_lane(lo, 3); break;
-      case 4: v = f32x4.extract_lane(hi, 0); break;
-      case 5: v = f32x4.extract_lane(hi, 1); break;
-      case 6: v = f32x4.extract_lane(hi, 2); break;
-      default: v = f32x4.extract_lane(hi, 3);
-    }
-    store<f32>(yp + (<usize>j << 2), v);
-  }
-}
+import { madd } from "../common";
+import { storeRow8 } from "../gemm";
+export { isa as relaxed } from "../common";
+export { packedBytes, pack } from "./_pack8";
 
 /** One panel alone (the P % 4 remainder). */
 function panel1(x: usize, wp: usize, y: usize, p: i32, N: i32, K: i32): void {
@@ -46,7 +24,7 @@ function panel1(x: usize, wp: usize, y: usize, p: i32, N: i32, K: i32): void {
     const s0 = v128.load32_splat(x + (<usize>k << 2));
     a0 = madd(s0, v128.load(w), a0); a1 = madd(s0, v128.load(w, 16), a1);
   }
-  store8(y, p * 8, N, f32x4.add(a0, b0), f32x4.add(a1, b1));
+  storeRow8(y + (<usize>(p * 8) << 2), f32x4.add(a0, b0), f32x4.add(a1, b1), min(8, N - p * 8), false);
 }
 
 export function gemv(x: usize, wp: usize, y: usize, N: i32, K: i32): void {
@@ -65,10 +43,10 @@ export function gemv(x: usize, wp: usize, y: usize, N: i32, K: i32): void {
       d0 = madd(s, v128.load(w3), d0); d1 = madd(s, v128.load(w3, 16), d1);
       w0 += 32; w1 += 32; w2 += 32; w3 += 32; xk += 4;
     }
-    store8(y, i * 8, N, a0, a1);
-    store8(y, (i + Q) * 8, N, b0, b1);
-    store8(y, (i + 2 * Q) * 8, N, c0, c1);
-    store8(y, (i + 3 * Q) * 8, N, d0, d1);
+    storeRow8(y + (<usize>(i * 8) << 2), a0, a1, min(8, N - i * 8), false);
+    storeRow8(y + (<usize>((i + Q) * 8) << 2), b0, b1, min(8, N - (i + Q) * 8), false);
+    storeRow8(y + (<usize>((i + 2 * Q) * 8) << 2), c0, c1, min(8, N - (i + 2 * Q) * 8), false);
+    storeRow8(y + (<usize>((i + 3 * Q) * 8) << 2), d0, d1, min(8, N - (i + 3 * Q) * 8), false);
   }
   for (let p = 4 * Q; p < P; p++) panel1(x, wp, y, p, N, K);
 }
