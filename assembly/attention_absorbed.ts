@@ -1,32 +1,51 @@
-// Absorbed MLA attention, fused in one pass over the latent cache: for every (token, head) row,
+// Absorbed MLA attention over the paged latent cache (src/cache: 64-token blocks of token records
+// in one pool, a block table per sequence), in each storage format: for every (token, head) row,
 // score_j = (q_abs . c_j + q_pe . pe_j) * scale with online softmax, o_lat += p_j c_j (the latent
-// c_j is both key and value, read once per key block for all heads), then o[h] = o_lat[h] W_UV[h]^T.
-// The cache (contiguous float32 rows [T, C] and [T, dr]) is read in exactly one place: the key
-// block pointers at the top of attention_core's key loop; another storage format decodes a block there.
+// c_j is both key and value, read once per key block for all heads: MQA in the latent space),
+// then o[h] = o_lat[h] W_UV[h]^T. The loop is attention_core's attendCore with KEYS_PAGED.
 
-import { attend } from "./attention_core";
+import { KEYS_PAGED, attendCore } from "./attention_core";
+import { FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_INT8 } from "./codecs";
 import { gemm_4x8, packed_size_8 } from "./gemm";
 import { linear } from "./mla";
 
-/**
- * One batch row. qabs [s, H, C]; q [s, H, qk] (q_pe = last dr of each head, already roped);
- * kvRow [T, C], peRow [T, dr] with T = startPos + s (new tokens appended); wuv: per head
- * W_UV[h] = wkv_b[h*(dn+dv)+dn .. +dv, :] ([dv, C]) packed by pack_nk_8, packed_size_8(dv, C)
- * floats apart. olat: s*H*C floats of scratch; scratch: attend_scratch_floats(s*H) floats.
- * o [s, H, dv].
- */
-export function attn_absorbed_fused(s: i32, H: i32, C: i32, dr: i32, dn: i32, dv: i32, startPos: i32,
-  qabs: usize, q: usize, kvRow: usize, peRow: usize, scale: f32, wuv: usize, olat: usize, o: usize, scratch: usize): void {
-  const qk = dn + dr;
-  attend(s * H, H, startPos,
-    qabs, C, q + (<usize>dn << 2), qk, C, dr,
-    kvRow, C, peRow, dr,
-    kvRow, C, C,
-    scale, olat, C, scratch);
+/** o[h] = o_lat[h] W_UV[h]^T for s tokens: olat [s, H, C] -> o [s, H, dv]. */
+function projectOut(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
   const stride = <usize>packed_size_8(dv, C) << 2;
   for (let h = 0; h < H; h++) {
     const x = olat + ((<usize>h * C) << 2), y = o + ((<usize>h * dv) << 2), w = wuv + <usize>h * stride;
     if (s == 1) linear(1, dv, C, x, C, w, y, dv);
     else gemm_4x8(s, dv, C, x, H * C, w, y, H * dv);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function absorbedPaged(fmt: i32, s: i32, H: i32, C: i32, dr: i32, dn: i32, dv: i32, startPos: i32,
+  qabs: usize, q: usize, pool: usize, poolBytes: usize, table: usize, scale: f32, wuv: usize, olat: usize, o: usize, scratch: usize): void {
+  attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
+    qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
+    0, 0, 0, 0, 0, 0, C,
+    pool, poolBytes, table, scale, olat, C, scratch, true);
+  projectOut(s, H, C, dv, wuv, olat, o);
+}
+
+/**
+ * One sequence (batch row), cache format fmt (FMT_* of codecs.ts). qabs [s, H, C]; q [s, H, qk]
+ * (q_pe = the last dr of each head, roped); the sequence's T = startPos + s tokens (new ones
+ * already stored) live in the pool (poolBytes long), records codec_token_bytes(fmt) apart, 64 per block, at blocks
+ * table[0 .. ceil(T/64)) (i32 ids); wuv: per head W_UV[h] = wkv_b[h*(dn+dv)+dn .. +dv, :] ([dv, C])
+ * packed by pack_nk_8, packed_size_8(dv, C) floats apart; olat: s*H*C floats of scratch;
+ * scratch: attend_paged_scratch_floats(s*H, C, dr) floats. o [s, H, dv].
+ * The format is switched once, outside the loop: each case is its own specialised loop.
+ */
+export function attn_absorbed_paged(fmt: i32, s: i32, H: i32, C: i32, dr: i32, dn: i32, dv: i32, startPos: i32,
+  qabs: usize, q: usize, pool: usize, poolBytes: usize, table: usize, scale: f32, wuv: usize, olat: usize, o: usize, scratch: usize): void {
+  switch (fmt) {
+    case FMT_F32: absorbedPaged(FMT_F32, s, H, C, dr, dn, dv, startPos, qabs, q, pool, poolBytes, table, scale, wuv, olat, o, scratch); break;
+    case FMT_BF16: absorbedPaged(FMT_BF16, s, H, C, dr, dn, dv, startPos, qabs, q, pool, poolBytes, table, scale, wuv, olat, o, scratch); break;
+    case FMT_F16: absorbedPaged(FMT_F16, s, H, C, dr, dn, dv, startPos, qabs, q, pool, poolBytes, table, scale, wuv, olat, o, scratch); break;
+    case FMT_INT8: absorbedPaged(FMT_INT8, s, H, C, dr, dn, dv, startPos, qabs, q, pool, poolBytes, table, scale, wuv, olat, o, scratch); break;
+    case FMT_FP8: absorbedPaged(FMT_FP8, s, H, C, dr, dn, dv, startPos, qabs, q, pool, poolBytes, table, scale, wuv, olat, o, scratch); break;
+    default: unreachable();
   }
 }

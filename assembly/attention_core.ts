@@ -1,19 +1,32 @@
-// Online-softmax attention over query rows with causal limits, tiled 4 rows x KB keys. One core
-// serves the three attention kernels: causal prefill and naive decode (MHA, per head) and the
-// fused absorbed decode (MQA in the latent space: key = [c | k_pe], value = c).
+// Online-softmax attention over blocks of KB keys: the one attention loop of the core. Every
+// attention kernel is this loop with a different key source:
+//   KEYS_CONTIG  key j at kA + j*ldkA (part A, dA floats) and kB + j*ldkB (part B, dB floats),
+//                value j at v + j*ldv (dv floats): causal prefill over the per-head K/V cache.
+//   KEYS_PAGED   key j in block table[j / KB] of a pool of token records in storage format fmt
+//                (KB equals the latent cache's BLOCK_TOKENS; the host checks it at load): the
+//                absorbed path, key = [c | k_pe], value = c. f32 records are read in place;
+//                other formats are dequantised once per block into a KB x (dA + dB) float32
+//                tile that every row tile of the block then reads.
+// fetchBlock is the one place a block's keys are located; a new source (a list of selected
+// tokens for sparse attention) is a new case there. The loop covers the key range
+// [jBegin, jEnd) and may leave its rows unnormalised with their running max m and sum l, the
+// partial (o, lse) of that range, so ranges computed apart can be merged (split-KV).
 //
 // Query row r sees keys j < base + 1 + floor(r / rowsPerTok) (rowsPerTok = H when rows are
-// (token, head) pairs, 1 when rows are the tokens of one head). Keys are read in blocks of KB
-// (outer loop) so one block is loaded from memory once and reused by every row block while it
-// sits in L2. Per block and 4-row tile: scores (4 rows x 2 keys dot kernel), running max m and
-// sum l (o <- alpha*o + P V with alpha = e^(m_old - m_new)), then o /= l at the end.
-// Memory read: keys part A at kA + j*ldkA (dA floats), part B at kB + j*ldkB (dB floats, may be 0),
-// values at v + j*ldv (dv floats). All strides in floats.
+// (token, head) pairs, 1 when rows are the tokens of one head). Keys are the outer loop so one
+// block is loaded once and reused by every 4-row tile while it sits in L2. Per block and tile:
+// scores (dot kernels), running max m and sum l (o <- alpha*o + P V with alpha = e^(m_old - m_new)),
+// then o /= l at the end.
 
+import { FMT_F32, codec_dequant_tile, codec_token_bytes } from "./codecs";
 import { madd, hsum, vexp } from "./common";
 
 /** Keys per block. 64 keys of the absorbed latent (576 floats) are 147 KB: L2-resident. */
 export const KB: i32 = 64;
+
+/** Key sources of attendCore (see the file comment). */
+export const KEYS_CONTIG: i32 = 0;
+export const KEYS_PAGED: i32 = 1;
 const KBB: usize = <usize>KB << 2; // bytes of one score row
 
 /**
@@ -22,6 +35,11 @@ const KBB: usize = <usize>KB << 2; // bytes of one score row
  */
 export function attend_scratch_floats(R: i32): i32 {
   return max(R, 4) * KB + 3 * R + 4;
+}
+
+/** Scratch of a KEYS_PAGED call: attend's, then the dequantised block tile KB x (dA + dB) (16-byte aligned). */
+export function attend_paged_scratch_floats(R: i32, dA: i32, dB: i32): i32 {
+  return attend_scratch_floats(R) + 4 + KB * (dA + dB);
 }
 
 /** dst[0..1] (+)= dot(q_i, k0), dot(q_i, k1) for rows i = 0..3 (rows ldq bytes apart; scores rows KBB apart). */
@@ -62,9 +80,12 @@ export function attend_scratch_floats(R: i32): i32 {
   if (two) { store<f32>(dst, s01, 4); store<f32>(dst + KBB, s11, 4); store<f32>(dst + 2 * KBB, s21, 4); store<f32>(dst + 3 * KBB, s31, 4); }
 }
 
-/** One query row against up to 4 keys (kn of them valid; the pointers of the others repeat k0). */
+/**
+ * One query row against up to 4 keys (kn of them valid; the pointers of the others repeat k0):
+ * dst[i * dstStride] (+)= dot(q, k_i) over d floats.
+ */
 // @ts-ignore: decorator
-@inline function dot1x4(q: usize, k0: usize, k1: usize, k2: usize, k3: usize, d: i32, dst: usize, kn: i32, add: bool): void {
+@inline export function dot1x4(q: usize, k0: usize, k1: usize, k2: usize, k3: usize, d: i32, dst: usize, dstStride: usize, kn: i32, add: bool): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   const d4 = d & ~3;
   const end = <usize>d4 << 2;
@@ -81,11 +102,12 @@ export function attend_scratch_floats(R: i32): i32 {
     const a = load<f32>(q + oc);
     s0 += a * load<f32>(k0 + oc); s1 += a * load<f32>(k1 + oc); s2 += a * load<f32>(k2 + oc); s3 += a * load<f32>(k3 + oc);
   }
-  if (add) { s0 += load<f32>(dst); if (kn > 1) s1 += load<f32>(dst, 4); if (kn > 2) s2 += load<f32>(dst, 8); if (kn > 3) s3 += load<f32>(dst, 12); }
+  const d1 = dst + dstStride, d2 = d1 + dstStride, d3 = d2 + dstStride;
+  if (add) { s0 += load<f32>(dst); if (kn > 1) s1 += load<f32>(d1); if (kn > 2) s2 += load<f32>(d2); if (kn > 3) s3 += load<f32>(d3); }
   store<f32>(dst, s0);
-  if (kn > 1) store<f32>(dst, s1, 4);
-  if (kn > 2) store<f32>(dst, s2, 8);
-  if (kn > 3) store<f32>(dst, s3, 12);
+  if (kn > 1) store<f32>(d1, s1);
+  if (kn > 2) store<f32>(d2, s2);
+  if (kn > 3) store<f32>(d3, s3);
 }
 
 /** Scores of rows i < nr (4-row tiles when nr == 4) against the nk keys of one block (k = its first key) of one part. */
@@ -107,7 +129,7 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
         const kn = min(4, nk - jj);
         const k0 = k + <usize>jj * ldkB;
         const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
-        dot1x4(qi, k0, k1, k2, k3, d, Si + (<usize>jj << 2), kn, add);
+        dot1x4(qi, k0, k1, k2, k3, d, Si + (<usize>jj << 2), 4, kn, add);
       }
     }
   }
@@ -245,40 +267,75 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
   }
 }
 
-/** The core; see the file comment. o [R, dv] (row stride ldo) is overwritten. */
-export function attend(R: i32, rowsPerTok: i32, base: i32,
+/**
+ * The one loop (see the file comment). Rows r < R; o [R, dv] (row stride ldo floats) holds the
+ * weighted sums, divided by l when `normalize`; m and l stay in scratch after the score block.
+ * KEYS_CONTIG reads kA/ldkA, kB/ldkB, v/ldv; KEYS_PAGED reads pool (poolBytes long)/table in format fmt, its values
+ * being the keys' part A (dv == dA), and needs jBegin % KB == 0. `src` and `fmt` must be
+ * constants at every call site, so each kernel gets a loop with its fetch folded in.
+ */
+// @ts-ignore: decorator
+@inline export function attendCore(src: i32, fmt: i32, R: i32, rowsPerTok: i32, base: i32, jBegin: i32, jEnd: i32,
   qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
-  scale: f32, o: usize, ldo: i32, scratch: usize): void {
+  pool: usize, poolBytes: usize, table: usize,
+  scale: f32, o: usize, ldo: i32, scratch: usize, normalize: bool): void {
   const S = scratch;
   const mArr = S + (KBB << 2);
   const lArr = mArr + (<usize>R << 2);
   const alpha = lArr + (<usize>R << 2);
-  const ldoB = <usize>ldo << 2, ldvB = <usize>ldv << 2;
-  const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2, ldkAB = <usize>ldkA << 2, ldkBB = <usize>ldkB << 2;
+  const ldoB = <usize>ldo << 2;
+  const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2;
+  // Key strides in bytes: f32 records are [c | k_pe] rows read in place; a dequantised tile is dense.
+  const bpt = src == KEYS_PAGED ? <usize>codec_token_bytes(fmt, dA, dB) : 0;
+  const ldkAB: usize = src == KEYS_CONTIG ? <usize>ldkA << 2 : fmt == FMT_F32 ? bpt : <usize>dA << 2;
+  const ldkBB: usize = src == KEYS_CONTIG ? <usize>ldkB << 2 : fmt == FMT_F32 ? bpt : <usize>dB << 2;
+  const ldvB: usize = src == KEYS_CONTIG ? <usize>ldv << 2 : ldkAB;
+  const tileA = (scratch + (<usize>attend_scratch_floats(R) << 2) + 15) & ~(<usize>15);
+  const tileB = tileA + (<usize>(KB * dA) << 2);
   for (let r = 0; r < R; r++) {
     store<f32>(mArr + (<usize>r << 2), -Infinity);
     store<f32>(lArr + (<usize>r << 2), 0);
     memory.fill(o + <usize>r * ldoB, 0, <usize>dv << 2);
   }
-  const T = base + 1 + (R - 1) / rowsPerTok; // keys the last row sees
-  for (let j0 = 0; j0 < T; j0 += KB) {
+  const T = min(jEnd, base + 1 + (R - 1) / rowsPerTok); // keys the last row sees, within the range
+  for (let j0 = jBegin; j0 < T; j0 += KB) {
     const jMax = min(j0 + KB, T);
+    // fetchBlock: where keys j0 .. jMax-1 and their values are.
+    let kAj: usize, kBj: usize, vj: usize;
+    if (src == KEYS_CONTIG) {
+      kAj = kA + <usize>j0 * ldkAB; kBj = kB + <usize>j0 * ldkBB; vj = v + <usize>j0 * ldvB;
+    } else {
+      const id = load<i32>(table + (<usize>(j0 / KB) << 2));
+      assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too; the asserting build proves the kernel reads inside its pool
+      const rec = pool + <usize>id * (<usize>KB * bpt);
+      if (fmt == FMT_F32) {
+        kAj = rec; kBj = rec + (<usize>dA << 2);
+      } else {
+        codec_dequant_tile(fmt, rec, jMax - j0, dA, dB, tileA, dA, tileB, dB);
+        kAj = tileA; kBj = tileB;
+      }
+      vj = kAj;
+    }
     for (let r0 = 0; r0 < R; r0 += 4) {
       const nr = min(4, R - r0);
       const limLast = base + 1 + (r0 + nr - 1) / rowsPerTok;
       if (limLast <= j0) continue;
-      const jEnd = min(jMax, limLast);
-      const nk = jEnd - j0;
-      // The one place the keys and values (the latent cache, for the absorbed kernel) are read:
-      // block j0 .. j0+nk-1 starts at these pointers. A compressed storage format decodes the
-      // block into float32 scratch here and points kAj / kBj / vj at it.
-      const kAj = kA + <usize>j0 * ldkAB, kBj = kB + <usize>j0 * ldkBB, vj = v + <usize>j0 * ldvB;
+      const nk = min(jMax, limLast) - j0;
       scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kAj, ldkAB, dA, nk, S, false);
       if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kBj, ldkBB, dB, nk, S, true);
       softmaxBlock(nr, r0, rowsPerTok, base, j0, nk, S, scale, mArr, lArr, alpha);
       accumulateBlock(nr, o + <usize>r0 * ldoB, ldoB, alpha, S, vj, ldvB, nk, dv); // o <- alpha o + P V
     }
   }
-  normalizeRows(R, o, ldoB, lArr, dv);
+  if (normalize) normalizeRows(R, o, ldoB, lArr, dv);
+}
+
+/** attendCore over contiguous keys, every key of every row, normalised. o [R, dv] is overwritten. */
+export function attend(R: i32, rowsPerTok: i32, base: i32,
+  qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
+  kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
+  scale: f32, o: usize, ldo: i32, scratch: usize): void {
+  attendCore(KEYS_CONTIG, FMT_F32, R, rowsPerTok, base, 0, base + 1 + (R - 1) / rowsPerTok,
+    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, scale, o, ldo, scratch, true);
 }

@@ -322,3 +322,13 @@ export function codec_dequant_tile(fmt: i32, rec: usize, n: i32, C: i32, dr: i32
   }
   for (; j < dr; j++) store<f32>(pr + (<usize>j << 2), dq1_rope(fmt, rec, C, dr, j));
 }
+
+/** n token rows: latent kv [n, ldkv floats apart] and k_pe pe [n, ldpe] -> n records at dst (row: C+dr floats of scratch). */
+export function codec_encode_split(fmt: i32, kv: usize, ldkv: i32, pe: usize, ldpe: i32, n: i32, C: i32, dr: i32, dst: usize, row: usize): void {
+  const bpt = <usize>codec_token_bytes(fmt, C, dr);
+  for (let t = 0; t < n; t++) {
+    memory.copy(row, kv + (<usize>(t * ldkv) << 2), <usize>C << 2);
+    memory.copy(row + (<usize>C << 2), pe + (<usize>(t * ldpe) << 2), <usize>dr << 2);
+    codec_encode(fmt, row, 1, C, dr, dst + <usize>t * bpt);
+  }
+}

@@ -49,3 +49,12 @@ export function isa(): i32 {
 export function heap_base(): usize {
   return __heap_base;
 }
+
+/**
+ * Where a failed assert() goes in the asserting build (asconfig target "assert", built without
+ * noAssert for the kernel tests): a trap, so the host sees a RuntimeError; the release builds
+ * drop every assert.
+ */
+export function assertTrap(message: usize, fileName: usize, line: u32, column: u32): void {
+  unreachable();
+}

@@ -6,6 +6,8 @@
 // throughput, not by one chain's latency (FMA latency 4 x 2 pipes needs >= 8 chains on Zen 3).
 // Read GB/s: unrolled v128 loads summed into 8 accumulators, so the adds never limit the loads.
 
+import { madd } from "./common";
+
 /** 64-byte aligned start of the scratch area, after the module's static data. */
 function base(): usize {
   return (__heap_base + 63) & ~(<usize>63);
@@ -21,12 +23,6 @@ export function scratch(bytes: usize): usize {
     if (memory.grow(pages) < 0) unreachable();
   }
   return start;
-}
-
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 /** 12 chains x iters of acc = acc * m + c: 12 * iters * 8 FLOP. Returns a lane sum so nothing is dead. */

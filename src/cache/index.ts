@@ -10,4 +10,3 @@ export { CachedMla } from "./cached-mla.js";
 export { saveCache, loadCache, type LoadExpectations, CACHE_FILE_MAGIC, CACHE_FILE_VERSION } from "./persist.js";
 export { crc32 } from "./crc32.js";
 export * from "./accuracy.js";
-export { WasmCodecs, type CodecExports } from "./wasm-codecs.js";

@@ -1,6 +1,12 @@
 // A pool of fixed-size blocks (BLOCK_TOKENS token records each) in one contiguous byte buffer,
 // with reference counts so sequences can share blocks (fork) and copy one on write. The pool owns
 // no policy: the cache decides when to take, share, copy and drop blocks.
+//
+// Free blocks are a stack that hands out the lowest ids first and reuses a dropped block before
+// any fresh one, so every id in use is below highWater and the next n takes return ids below
+// highWater + n. That lets an owner keep the storage shorter than maxBlocks blocks and grow it
+// before a call that may take fresh ones (the WASM layer's pool lives in linear memory and grows
+// with the cache).
 
 import { CacheError } from "../errors.js";
 
@@ -9,14 +15,12 @@ export class BlockPool {
   private readonly refs: Int32Array;
   private readonly free: Int32Array; // stack of free block ids
   private freeTop: number;
+  private _highWater = 0;
 
   constructor(readonly blockBytes: number, readonly maxBlocks: number, storage?: Uint8Array) {
     if (!Number.isInteger(maxBlocks) || maxBlocks < 1) throw new CacheError("maxBlocks", maxBlocks, "a positive integer");
-    const need = blockBytes * maxBlocks;
-    if (storage !== undefined && !(storage instanceof Uint8Array && storage.length >= need)) {
-      throw new CacheError("storage", storage, `a Uint8Array of >= ${need} bytes (maxBlocks ${maxBlocks} x ${blockBytes} bytes per block)`);
-    }
-    this._storage = storage ?? new Uint8Array(need);
+    if (storage !== undefined && !(storage instanceof Uint8Array)) throw new CacheError("storage", storage, "a Uint8Array");
+    this._storage = storage ?? new Uint8Array(blockBytes * maxBlocks);
     this.refs = new Int32Array(maxBlocks);
     this.free = new Int32Array(maxBlocks);
     for (let i = 0; i < maxBlocks; i++) this.free[i] = maxBlocks - 1 - i; // hand out 0, 1, 2, ... first
@@ -33,9 +37,19 @@ export class BlockPool {
    * memory.grow, and the owner (src/wasm/paged-cache.ts) re-creates it over the same address range.
    */
   rebind(storage: Uint8Array): void {
-    const need = this.blockBytes * this.maxBlocks;
-    if (!(storage instanceof Uint8Array && storage.length >= need)) throw new CacheError("storage", storage, `a Uint8Array of >= ${need} bytes (maxBlocks ${this.maxBlocks} x ${this.blockBytes} bytes per block)`);
+    const need = this.blockBytes * this.highWater;
+    if (!(storage instanceof Uint8Array && storage.length >= need)) throw new CacheError("storage", storage, `a Uint8Array of >= ${need} bytes (the ${this.highWater} blocks handed out so far x ${this.blockBytes} bytes)`);
     this._storage = storage;
+  }
+
+  /** Blocks the storage holds (may be fewer than maxBlocks; see the file comment). */
+  get storageBlocks(): number {
+    return Math.floor(this._storage.length / this.blockBytes);
+  }
+
+  /** 1 + the largest block id ever in use (0 when none was). */
+  get highWater(): number {
+    return this._highWater;
   }
 
   freeBlocks(): number {
@@ -52,8 +66,11 @@ export class BlockPool {
   /** Take a free block (refcount 1). The caller has checked freeBlocks() first. */
   take(): number {
     if (this.freeTop === 0) throw new CacheError("block pool", 0, "a free block (pool exhausted)", `${this.maxBlocks} blocks of ${this.blockBytes} bytes`);
-    const b = this.free[--this.freeTop];
+    const b = this.free[this.freeTop - 1];
+    if ((b + 1) * this.blockBytes > this._storage.length) throw new CacheError("block pool storage", this._storage.length, `>= ${(b + 1) * this.blockBytes} bytes for block ${b} (the owner grows it before a call)`);
+    this.freeTop--;
     this.refs[b] = 1;
+    if (b >= this._highWater) this._highWater = b + 1;
     return b;
   }
   share(block: number): void {
@@ -77,6 +94,7 @@ export class BlockPool {
     p.refs.set(refs);
     p.freeTop = 0;
     for (let i = maxBlocks - 1; i >= 0; i--) if (refs[i] === 0) p.free[p.freeTop++] = i;
+    for (let i = 0; i < maxBlocks; i++) if (refs[i] > 0) p._highWater = i + 1;
     return p;
   }
 }

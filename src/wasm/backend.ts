@@ -10,23 +10,14 @@ import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildCho
 import { WasmMla, type WasmMlaOptions } from "./mla-layer.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
-import { WasmPagedMla } from "./paged-mla-layer.js";
 import { type StorageFormat, checkStorageFormat } from "../cache/layout.js";
-
-/** Cache options of the absorbed layer (issue 5): cacheFormat set = a paged pool in that format (./paged-mla-layer.ts). */
-export interface WasmCacheOptions {
-  /** Latent cache format of absorbed layers; unset = the contiguous float32 rows of ./mla-layer.ts. */
-  cacheFormat?: StorageFormat;
-  /** Pool size in 64-token blocks for a cacheFormat layer (default max_batch_size x ceil(max_seq_len / 64)). */
-  cacheBlocks?: number;
-}
 
 export interface WasmBackend extends Backend {
   readonly name: "wasm";
   readonly precision: "float32";
   /** The build in use: "relaxed" (FMA) when the runtime validates it, else "simd128". */
   readonly build: WasmBuild;
-  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions & WasmCacheOptions): Promise<WasmMla | WasmPagedMla>;
+  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions): Promise<WasmMla>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
 }
@@ -41,7 +32,7 @@ export interface WasmBackendOptions {
    * memory (the caller's weight arrays) is not counted.
    */
   memoryLimitBytes?: number;
-  /** Default cache format of absorbed layers (a layer's own cacheFormat wins); see WasmCacheOptions. */
+  /** Default latent cache format of absorbed layers (a layer's own cacheFormat wins; naive layers have none). Default "f32". */
   cacheFormat?: StorageFormat;
 }
 
@@ -55,15 +46,14 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     memoryLimitBytes: budget?.limitBytes,
     async createMla(config, weights, layerOptions) {
       const kernels = await WasmKernels.create(core);
-      const makeLayer = (): WasmMla | WasmPagedMla => {
-        const cacheFormat = layerOptions.cacheFormat ?? options.cacheFormat;
-        if (cacheFormat === undefined || layerOptions.path !== "absorbed") return new WasmMla(config, weights, kernels, layerOptions);
-        return new WasmPagedMla(config, weights, kernels, { cacheFormat, cacheBlocks: layerOptions.cacheBlocks, maxChunkTokens: layerOptions.maxChunkTokens });
+      const makeLayer = (): WasmMla => {
+        const cacheFormat = layerOptions.path === "absorbed" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
+        return new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat });
       };
       if (!budget) return makeLayer();
       // Count the layer's memory against the budget from birth (weights upload included) to dispose.
       kernels.arena.attachBudget(budget);
-      let layer: WasmMla | WasmPagedMla;
+      let layer: WasmMla;
       try {
         layer = makeLayer();
       } catch (e) {

@@ -7,4 +7,4 @@ export * from "./mla-layer.js";
 export * from "./backend.js";
 export * from "./edge.js";
 export * from "./paged-cache.js";
-export * from "./paged-mla-layer.js";
+export * from "./codecs.js";

@@ -14,7 +14,8 @@
 // allocation (memory.grow detaches views), `toArray()` copies.
 
 import { RMSNORM_EPS } from "../derived.js";
-import { ShapeError } from "../errors.js";
+import { ConfigError, ShapeError } from "../errors.js";
+import { BLOCK_TOKENS, FORMAT_CODE, type StorageFormat } from "../cache/layout.js";
 import { Arena } from "./arena.js";
 import type { CompiledCore, WasmBuild } from "./loader.js";
 
@@ -38,7 +39,15 @@ export interface CoreExports {
   attend_scratch_floats(R: number): number;
   attn_causal_4x8(s: number, H: number, qk: number, dv: number, startPos: number, q: number, kRow: number, vRow: number, scale: number, o: number, scratch: number): void;
   attn_decode_naive(H: number, qk: number, dv: number, startPos: number, q: number, kRow: number, vRow: number, scale: number, o: number, scratch: number): void;
-  attn_absorbed_fused(s: number, H: number, C: number, dr: number, dn: number, dv: number, startPos: number, qabs: number, q: number, kvRow: number, peRow: number, scale: number, wuv: number, olat: number, o: number, scratch: number): void;
+  ATTN_KEY_BLOCK: WebAssembly.Global;
+  attend_paged_scratch_floats(R: number, dA: number, dB: number): number;
+  attn_absorbed_paged(fmt: number, s: number, H: number, C: number, dr: number, dn: number, dv: number, startPos: number, qabs: number, q: number, pool: number, poolBytes: number, table: number, scale: number, wuv: number, olat: number, o: number, scratch: number): void;
+  codec_token_bytes(fmt: number, C: number, dr: number): number;
+  codec_encode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
+  codec_encode_split(fmt: number, kv: number, ldkv: number, pe: number, ldpe: number, n: number, C: number, dr: number, dst: number, row: number): void;
+  codec_decode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
+  codec_decode_simd(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
+  codec_dequant_tile(fmt: number, rec: number, n: number, C: number, dr: number, kv: number, ldkv: number, pe: number, ldpe: number): void;
 }
 
 /** A float32 range [ptr, ptr + 4*length) of the arena. */
@@ -77,6 +86,12 @@ export interface PackedWeight {
   K: number;
 }
 
+/** A byte range [ptr, ptr + bytes) of linear memory (a cache pool, records). */
+export interface ByteRange {
+  ptr: number;
+  bytes: number;
+}
+
 /** cos/sin [s, dr/2] tables for RoPE. */
 export interface RopeTableBuf {
   cos: F32Buf;
@@ -109,6 +124,9 @@ export class WasmKernels {
     this.arena = new Arena(this.exports.memory, this.exports.heap_base());
     const isa = this.exports.isa() === 1 ? "relaxed" : "simd128";
     if (isa !== build) throw new Error(`module reports ISA ${isa} but was loaded as ${build}`);
+    // The paged kernels find key block j0 at table[j0 / KB]: the attention key block must be the cache's block.
+    const kb = this.exports.ATTN_KEY_BLOCK?.value;
+    if (kb !== BLOCK_TOKENS) throw new ConfigError("wasm core ATTN_KEY_BLOCK", kb, `${BLOCK_TOKENS} (BLOCK_TOKENS of src/cache/layout.ts): rebuild the core with npm run build`);
   }
 
   /** Instantiate a compiled core: a fresh module instance with its own linear memory. */
@@ -256,6 +274,10 @@ export class WasmKernels {
     need("kvNorm", a.kvNorm, 0, a.C);
     const B = a.N / a.s;
     if (a.kvRows.length < B || a.peRows.length < B) throw new ShapeError("kvRows/peRows", Math.min(a.kvRows.length, a.peRows.length), `>= ${B} row pointers`);
+    for (let b = 0; b < B; b++) {
+      this.checkRange(`kvRows[${b}]`, { ptr: a.kvRows[b], bytes: 4 * a.s * a.C });
+      this.checkRange(`peRows[${b}]`, { ptr: a.peRows[b], bytes: 4 * a.s * a.dr });
+    }
     const kvT = this.rowPointers(0, a.kvRows), peT = this.rowPointers(1, a.peRows);
     this.exports.mla_compress(a.N, a.s, w.K, a.C, a.dr, a.x.ptr, w.K, w.buf.ptr, a.kvNorm.ptr, a.eps ?? RMSNORM_EPS, a.layout === "interleaved" ? 0 : 1, a.table.cos.ptr, a.table.sin.ptr, a.scratch.ptr, kvT, peT);
   }
@@ -266,6 +288,12 @@ export class WasmKernels {
     need("kpe", a.kpe, 0, a.N * a.dr);
     need("scratch", a.scratch, 0, a.N * a.H * (a.dn + a.dv));
     if (a.wkvb.N !== a.H * (a.dn + a.dv) || a.wkvb.K !== a.C) throw new ShapeError("wkvb", `[${a.wkvb.N}, ${a.wkvb.K}]`, `[${a.H * (a.dn + a.dv)}, ${a.C}]`);
+    const B = a.N / a.s;
+    if (a.kRows.length < B || a.vRows.length < B) throw new ShapeError("kRows/vRows", Math.min(a.kRows.length, a.vRows.length), `>= ${B} row pointers`);
+    for (let b = 0; b < B; b++) {
+      this.checkRange(`kRows[${b}]`, { ptr: a.kRows[b], bytes: 4 * a.s * a.H * (a.dn + a.dr) });
+      this.checkRange(`vRows[${b}]`, { ptr: a.vRows[b], bytes: 4 * a.s * a.H * a.dv });
+    }
     const kT = this.rowPointers(2, a.kRows), vT = this.rowPointers(3, a.vRows);
     this.exports.mla_decompress(a.N, a.s, a.H, a.C, a.dn, a.dr, a.dv, a.c.ptr, a.C, a.wkvb.buf.ptr, a.kpe.ptr, a.scratch.ptr, kT, vT);
   }
@@ -320,6 +348,7 @@ export class WasmKernels {
     need("q", q, qOff, s * H * qk);
     need("o", o, oOff, s * H * dv);
     need("scratch", scratch, 0, this.attnScratchFloats(Math.max(s, H)));
+    this.checkKvRows(startPos + s, H, qk, dv, kRow, vRow);
     this.exports.attn_causal_4x8(s, H, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
   }
 
@@ -328,23 +357,108 @@ export class WasmKernels {
     need("q", q, qOff, H * qk);
     need("o", o, oOff, H * dv);
     need("scratch", scratch, 0, this.attnScratchFloats(H));
+    this.checkKvRows(startPos + 1, H, qk, dv, kRow, vRow);
     this.exports.attn_decode_naive(H, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
   }
 
   /**
-   * Absorbed attention fused over the latent cache, one batch row: qabs [s, H, C], q [s, H, qk]
-   * (for q_pe), kvRow [T, C] / peRow [T, dr] (byte pointers), wuv from packWUV, olat [s*H*C]
-   * scratch, o [s, H, dv].
+   * Absorbed attention over the paged latent cache, one sequence: qabs [s, H, C], q [s, H, qk]
+   * (for q_pe), the pool (records of `format`, 64 per block) and the sequence's block table
+   * (block ids in position order, at least ceil((startPos + s) / 64) of them, each inside the
+   * pool), written into `table`; wuv from packWUV; olat [s*H*C] scratch; o [s, H, dv].
    */
-  attnAbsorbedFused(a: { s: number; H: number; C: number; dr: number; dn: number; dv: number; startPos: number; qabs: F32Buf; q: F32Buf; kvRow: number; peRow: number; scale: number; wuv: F32Buf; olat: F32Buf; o: F32Buf; scratch: F32Buf; qabsOff?: number; qOff?: number; oOff?: number }): void {
-    const R = a.s * a.H, qk = a.dn + a.dr;
+  attnAbsorbedPaged(a: { format: StorageFormat; s: number; H: number; C: number; dr: number; dn: number; dv: number; startPos: number; qabs: F32Buf; q: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; wuv: F32Buf; olat: F32Buf; o: F32Buf; scratch: F32Buf; qabsOff?: number; qOff?: number; oOff?: number }): void {
+    const R = a.s * a.H, qk = a.dn + a.dr, T = a.startPos + a.s;
     const qabsOff = a.qabsOff ?? 0, qOff = a.qOff ?? 0, oOff = a.oOff ?? 0;
     need("qabs", a.qabs, qabsOff, R * a.C);
     need("q", a.q, qOff, R * qk);
     need("olat", a.olat, 0, R * a.C);
     need("o", a.o, oOff, R * a.dv);
     need("wuv", a.wuv, 0, a.H * this.exports.packed_size_8(a.dv, a.C));
-    need("scratch", a.scratch, 0, this.attnScratchFloats(R));
-    this.exports.attn_absorbed_fused(a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.kvRow, a.peRow, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+    need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
+    const fmt = FORMAT_CODE[a.format];
+    const blockBytes = BLOCK_TOKENS * this.exports.codec_token_bytes(fmt, a.C, a.dr);
+    const nBlocks = Math.ceil(T / BLOCK_TOKENS);
+    if (a.blocks.length < nBlocks) throw new ShapeError("blocks.length", a.blocks.length, `>= ${nBlocks} block ids for ${T} tokens`);
+    need("table", a.table, 0, nBlocks);
+    this.checkRange("pool", a.pool);
+    const i32 = new Int32Array(this.arena.memory.buffer, a.table.ptr, nBlocks);
+    for (let k = 0; k < nBlocks; k++) {
+      const b = a.blocks[k];
+      if (!(Number.isInteger(b) && b >= 0 && (b + 1) * blockBytes <= a.pool.bytes)) throw new ShapeError(`blocks[${k}]`, b, `a block id in 0..${Math.floor(a.pool.bytes / blockBytes) - 1} (a pool of ${a.pool.bytes} bytes, ${blockBytes} per block)`);
+      i32[k] = b;
+    }
+    this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+  }
+
+  /** The K row [T, H, qk] and V row [T, H, dv] of one batch row lie inside the arena. */
+  private checkKvRows(T: number, H: number, qk: number, dv: number, kRow: number, vRow: number): void {
+    this.checkRange("kRow", { ptr: kRow, bytes: 4 * T * H * qk });
+    this.checkRange("vRow", { ptr: vRow, bytes: 4 * T * H * dv });
+  }
+
+  /** Floats of scratch attnAbsorbedPaged needs for R = s*H query rows. */
+  attnPagedScratchFloats(R: number, C: number, dr: number): number {
+    return this.exports.attend_paged_scratch_floats(R, C, dr);
+  }
+
+  // ---- cache codecs -----------------------------------------------------------------------
+
+  /** Bytes of one token record of `format` (the same as src/cache/layout.ts tokenLayout). */
+  tokenBytes(format: StorageFormat, C: number, dr: number): number {
+    return this.exports.codec_token_bytes(FORMAT_CODE[format], C, dr);
+  }
+
+  /**
+   * Encode n token rows, latent kv [n, C] (rows ldkv floats apart from kvOff) and k_pe [n, dr]
+   * (ldpe apart from peOff), into n records at byte `at` of `dst`; `row` is C+dr floats of scratch.
+   */
+  encodeSplit(format: StorageFormat, n: number, C: number, dr: number, kv: F32Buf, kvOff: number, ldkv: number, pe: F32Buf, peOff: number, ldpe: number, dst: ByteRange, at: number, row: F32Buf): void {
+    const bpt = this.tokenBytes(format, C, dr);
+    need("kv", kv, kvOff, span(n, C, ldkv));
+    need("pe", pe, peOff, span(n, dr, ldpe));
+    need("row", row, 0, C + dr);
+    this.checkRange("dst", dst);
+    if (!(Number.isInteger(at) && at >= 0 && at + n * bpt <= dst.bytes)) throw new ShapeError("at", at, `a byte offset with ${n} records of ${bpt} bytes inside ${dst.bytes} bytes`);
+    this.exports.codec_encode_split(FORMAT_CODE[format], kv.at(kvOff), ldkv, pe.at(peOff), ldpe, n, C, dr, dst.ptr + at, row.ptr);
+  }
+
+  /** rows [n, C+dr] float32 (src) -> n records at byte 0 of dst. */
+  encode(format: StorageFormat, n: number, C: number, dr: number, src: F32Buf, dst: ByteRange): void {
+    need("src", src, 0, n * (C + dr));
+    this.checkRecords("dst", dst, n * this.tokenBytes(format, C, dr));
+    this.exports.codec_encode(FORMAT_CODE[format], src.ptr, n, C, dr, dst.ptr);
+  }
+
+  /** n records at byte 0 of src -> rows [n, C+dr] float32 (simd: through the dequantisers a kernel uses). */
+  decode(format: StorageFormat, n: number, C: number, dr: number, src: ByteRange, dst: F32Buf, simd = false): void {
+    this.checkRecords("src", src, n * this.tokenBytes(format, C, dr));
+    need("dst", dst, 0, n * (C + dr));
+    (simd ? this.exports.codec_decode_simd : this.exports.codec_decode)(FORMAT_CODE[format], src.ptr, n, C, dr, dst.ptr);
+  }
+
+  /** A paged kernel's per-block step: n records -> kv [n, ldkv] and pe [n, ldpe] float32 rows. */
+  dequantTile(format: StorageFormat, n: number, C: number, dr: number, src: ByteRange, kv: F32Buf, ldkv: number, pe: F32Buf, ldpe: number): void {
+    this.checkRecords("src", src, n * this.tokenBytes(format, C, dr));
+    need("kv", kv, 0, span(n, C, ldkv));
+    need("pe", pe, 0, span(n, dr, ldpe));
+    this.exports.codec_dequant_tile(FORMAT_CODE[format], src.ptr, n, C, dr, kv.ptr, ldkv, pe.ptr, ldpe);
+  }
+
+  /** A byte range of the arena. */
+  allocBytes(bytes: number): ByteRange {
+    return { ptr: this.arena.alloc(bytes), bytes };
+  }
+
+  private checkRecords(field: string, r: ByteRange, bytes: number): void {
+    this.checkRange(field, r);
+    if (bytes > r.bytes) throw new ShapeError(`${field}.bytes`, r.bytes, `>= ${bytes} bytes of records`);
+  }
+
+  /** A range the kernels may touch lies inside linear memory and past the module's static data. */
+  private checkRange(field: string, r: ByteRange): void {
+    if (!(Number.isInteger(r.ptr) && Number.isInteger(r.bytes) && r.ptr >= this.exports.heap_base() && r.bytes >= 0 && r.ptr + r.bytes <= this.arena.memory.buffer.byteLength)) {
+      throw new ShapeError(field, `[${r.ptr}, ${r.ptr + r.bytes})`, `a byte range inside the arena [${this.exports.heap_base()}, ${this.arena.memory.buffer.byteLength})`);
+    }
   }
 }

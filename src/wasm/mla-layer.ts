@@ -1,26 +1,37 @@
 // MLA on the WASM core: the same AttentionLayer as the reference (src/reference/mla.ts), naive
-// and absorbed, float32. Weights are uploaded and packed once; the cache and a scratch workspace
-// live in the layer's own linear memory and grow only when a call needs more (a decode step of
-// the configured batch allocates nothing). A call validates everything and reserves all memory
-// before the first kernel writes, so a call that throws changes nothing.
+// and absorbed side by side, float32. Weights are uploaded and packed once. The naive path keeps
+// the decompressed per-head K/V (k_cache/v_cache, ./row-store.ts); the absorbed path keeps only
+// the latent (kv_cache/pe_cache) in a paged pool in any storage format (./paged-cache.ts, default
+// f32), encoded by the WASM codecs and read in place by the paged attention kernel. Cache and
+// workspace live in the layer's own linear memory and grow only when a call needs more (a decode
+// step of the configured batch allocates nothing).
 //
-// Long calls run in chunks of tokens (causal attention makes a chunked prefill identical to one
-// call): the workspace stays bounded (absorbed prefill needs s*H*C floats per row otherwise).
+// A call validates its arguments and reserves all memory (cache room, workspace) before the first
+// kernel writes. Long calls run in chunks of tokens (causal attention makes a chunked prefill
+// identical to one call), so the workspace stays bounded; the absorbed path checks each chunk's
+// values against its format before storing them, and a failure in a later chunk restores the
+// rows (rolled-back tokens included), so a call that throws changes nothing observable.
 
 import type { MlaConfig } from "../config.js";
-import { MlaError } from "../errors.js";
+import { type MlaSizes, deriveMla } from "../derived.js";
+import { ConfigError, MlaError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
-import { RMSNORM_EPS, mlaSoftmaxScale, ropeFrequencies } from "../derived.js";
+import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-common.js";
+import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-steps.js";
+import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
 
 export type WasmMlaPath = "naive" | "absorbed";
 
 export interface WasmMlaOptions {
   path?: WasmMlaPath;
-  /** Tokens per cache row allocated on first use (default 16; grows x2 up to max_seq_len). */
+  /** absorbed path: storage format of the latent cache (default "f32"). Not an option of the naive path. */
+  cacheFormat?: StorageFormat;
+  /** absorbed path: most 64-token blocks the pool may hold (default max_batch_size x ceil(max_seq_len / 64)); its memory grows with use. */
+  cacheBlocks?: number;
+  /** naive path: tokens per K/V row allocated on first use (default 16; grows x2 up to max_seq_len). */
   initialCapacity?: number;
   /** Most tokens per batch row processed at once (default: what fits a 64 MiB workspace). */
   maxChunkTokens?: number;
@@ -32,10 +43,19 @@ const WORKSPACE_FLOATS = 16 * 1024 * 1024;
 interface Workspace extends Allocated {
   N: number; // rows B*s it was sized for
   s: number;
-  x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; o: F32Buf; y: F32Buf;
-  c: F32Buf | null; kpe: F32Buf | null; dec: F32Buf | null; // naive
-  qabs: F32Buf | null; olat: F32Buf | null; // absorbed
+  blocks: number; // block-table entries (absorbed)
+  x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; c: F32Buf; kpe: F32Buf; o: F32Buf; y: F32Buf;
+  dec: F32Buf | null; // naive
+  qabs: F32Buf | null; olat: F32Buf | null; row: F32Buf | null; blockTable: F32Buf | null; // absorbed
   attn: F32Buf; table: RopeTableBuf;
+}
+
+interface PackedMlaWeights {
+  wq: PackedWeight | null; wq_a: PackedWeight | null; q_norm: F32Buf | null; wq_b: PackedWeight | null;
+  wkv_a: PackedWeight; kv_norm: F32Buf;
+  wkv_b: PackedWeight | null; // naive: decompression
+  wuk: F32Buf | null; wuv: F32Buf | null; // absorbed: W_UK, W_UV per head
+  wo: PackedWeight;
 }
 
 export class WasmMla implements AttentionLayer {
@@ -43,34 +63,43 @@ export class WasmMla implements AttentionLayer {
   readonly kind: string;
   readonly dim: number;
   readonly path: WasmMlaPath;
-  readonly cache: WasmRowStore;
+  /** Latent cache format (absorbed path), null on the naive path. */
+  readonly format: StorageFormat | null;
+  readonly cache: WasmRowStore | WasmPagedCache;
   readonly softmaxScale: number;
   readonly freqs: Float64Array;
+  private readonly sizes: MlaSizes;
+  private readonly eps: number;
   private k: WasmKernels | null;
-  private readonly w: {
-    wq: PackedWeight | null; wq_a: PackedWeight | null; q_norm: F32Buf | null; wq_b: PackedWeight | null;
-    wkv_a: PackedWeight; kv_norm: F32Buf; wkv_b: PackedWeight | null; wuk: F32Buf | null; wuv: F32Buf | null; wo: PackedWeight;
-  };
+  private readonly w: PackedMlaWeights;
   private ws: Workspace | null = null;
   private readonly maxChunkTokens: number | undefined;
-  private readonly floatsPerTokenRow: number;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
     for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     this.path = options.path ?? "absorbed";
     if (this.path !== "naive" && this.path !== "absorbed") throw new MlaError("options.path", this.path, '"naive" or "absorbed"');
+    const naive = this.path === "naive";
+    if (naive && options.cacheFormat !== undefined) throw new ConfigError("options.cacheFormat", options.cacheFormat, 'no cacheFormat with path "naive" (its cache is the decompressed float32 K/V; cache formats store the absorbed path\'s latent)');
+    if (naive && options.cacheBlocks !== undefined) throw new ConfigError("options.cacheBlocks", options.cacheBlocks, 'no cacheBlocks with path "naive" (only the absorbed path pages its latent cache)');
+    if (!naive && options.initialCapacity !== undefined) throw new ConfigError("options.initialCapacity", options.initialCapacity, 'no initialCapacity with path "absorbed" (its paged cache grows by 64-token blocks; cacheBlocks caps it)');
     const cap0 = options.initialCapacity ?? 16;
     if (!Number.isInteger(cap0) || cap0 < 1) throw new MlaError("options.initialCapacity", cap0, "a positive integer");
     if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
       throw new MlaError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
     }
+    this.format = naive ? null : checkStorageFormat(options.cacheFormat ?? "f32", "options.cacheFormat");
+    this.maxChunkTokens = options.maxChunkTokens;
     this.k = kernels;
     this.kind = `mla-${this.path}`;
     this.dim = cfg.dim;
-    this.freqs = ropeFrequencies(cfg);
-    this.softmaxScale = mlaSoftmaxScale(cfg);
-    const H = cfg.n_heads, D = cfg.dim, Q = cfg.q_lora_rank, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
+    const d = deriveMla(cfg);
+    this.sizes = d.sizes;
+    this.freqs = d.freqs;
+    this.softmaxScale = d.softmaxScale;
+    this.eps = d.normEps;
+    const { H, D, Q, C, dn, dr, dv, qk } = d.sizes;
     const k = kernels;
     this.w = {
       wq: Q === 0 ? k.packNK(weights.wq!, H * qk, D) : null,
@@ -79,18 +108,15 @@ export class WasmMla implements AttentionLayer {
       wq_b: Q > 0 ? k.packNK(weights.wq_b!, H * qk, Q) : null,
       wkv_a: k.packNK(weights.wkv_a, C + dr, D),
       kv_norm: k.alloc(C, weights.kv_norm),
-      wkv_b: this.path === "naive" ? k.packNK(weights.wkv_b, H * (dn + dv), C) : null,
-      wuk: this.path === "absorbed" ? k.packWUK(weights.wkv_b, H, C, dn, dv) : null,
-      wuv: this.path === "absorbed" ? k.packWUV(weights.wkv_b, H, C, dn, dv) : null,
+      wkv_b: naive ? k.packNK(weights.wkv_b, H * (dn + dv), C) : null,
+      wuk: naive ? null : k.packWUK(weights.wkv_b, H, C, dn, dv),
+      wuv: naive ? null : k.packWUV(weights.wkv_b, H, C, dn, dv),
       wo: k.packNK(weights.wo, D, H * dv),
     };
-    const streams = this.path === "naive"
-      ? [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }]
-      : [{ name: "kv_cache", tail: [C] }, { name: "pe_cache", tail: [dr] }];
-    this.cache = new WasmRowStore(k.arena, streams, cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len));
-    this.floatsPerTokenRow = this.floatsPerToken();
-    this.maxChunkTokens = options.maxChunkTokens;
-    this.ensureWorkspace(cfg.max_batch_size, 1); // decode steps of any batch need nothing more
+    this.cache = naive
+      ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
+      : new WasmPagedCache(k.arena, cfg, this.format!, options.cacheBlocks);
+    this.ensureWorkspace(cfg.max_batch_size, 1, 1); // decode steps of any batch need nothing more (until the context outgrows the block table)
     k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
   }
 
@@ -100,28 +126,39 @@ export class WasmMla implements AttentionLayer {
     return this.k;
   }
 
-  private floatsPerToken(): number {
-    const c = this.cfg, H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dn = c.qk_nope_head_dim, dv = c.v_head_dim, qk = dn + dr;
-    let n = 2 * c.dim + c.q_lora_rank + H * qk + (C + dr) + H * dv + 2;
-    n += this.path === "naive" ? C + dr + H * (dn + dv) : 2 * H * C + 2 * H;
-    return n;
+  /** Full name of the attention kernel with its ISA, e.g. "attn_absorbed_paged_fp8_e4m3_relaxed". */
+  get attentionKernelName(): string {
+    return this.kernels.name(this.format ? `attn_absorbed_paged_${this.format}` : "attn_causal_4x8");
   }
 
-  /** Size the workspace for N = B*s rows (s tokens per row); reallocates only to grow. */
-  private ensureWorkspace(B: number, s: number): Workspace {
-    const N = B * s;
+  private get paged(): WasmPagedCache {
+    return this.cache as WasmPagedCache;
+  }
+  private get rows(): WasmRowStore {
+    return this.cache as WasmRowStore;
+  }
+
+  /** Workspace floats per token of a batch row (decides the chunk length). */
+  private floatsPerToken(): number {
+    const { H, D, Q, C, dn, dr, dv, qk } = this.sizes;
+    const n = 2 * D + Q + H * qk + 2 * (C + dr) + H * dv + 2;
+    return n + (this.path === "naive" ? H * (dn + dv) : 2 * H * C + 2 * H);
+  }
+
+  /** Size the workspace for N = B*s rows (s tokens per row) and T cached tokens; reallocates only to grow. */
+  private ensureWorkspace(B: number, s: number, T: number): Workspace {
+    const N = B * s, blocks = Math.ceil(T / BLOCK_TOKENS);
     const cur = this.ws;
-    if (cur && cur.N >= N && cur.s >= s) return cur;
-    const k = this.kernels, c = this.cfg;
-    const H = c.n_heads, C = c.kv_lora_rank, dr = c.qk_rope_head_dim, dn = c.qk_nope_head_dim, dv = c.v_head_dim, qk = dn + dr;
-    const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0);
+    if (cur && cur.N >= N && cur.s >= s && cur.blocks >= blocks) return cur;
+    const k = this.kernels, { H, D, Q, C, dn, dr, dv, qk } = this.sizes;
+    const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0), nb = Math.max(blocks, cur?.blocks ?? 0);
     const naive = this.path === "naive";
     const next = replaceWorkspace(k, cur, (alloc, table) => ({
-      N: n, s: ss,
-      x: alloc(n * c.dim), qa: c.q_lora_rank > 0 ? alloc(n * c.q_lora_rank) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), o: alloc(n * H * dv), y: alloc(n * c.dim),
-      c: naive ? alloc(n * C) : null, kpe: naive ? alloc(n * dr) : null, dec: naive ? alloc(n * H * (dn + dv)) : null,
-      qabs: naive ? null : alloc(n * H * C), olat: naive ? null : alloc(ss * H * C),
-      attn: alloc(k.attnScratchFloats(naive ? Math.max(ss, H) : ss * H)), table: table(ss, dr),
+      N: n, s: ss, blocks: nb,
+      x: alloc(n * D), qa: Q > 0 ? alloc(n * Q) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr), o: alloc(n * H * dv), y: alloc(n * D),
+      dec: naive ? alloc(n * H * (dn + dv)) : null,
+      qabs: naive ? null : alloc(n * H * C), olat: naive ? null : alloc(ss * H * C), row: naive ? null : alloc(C + dr), blockTable: naive ? null : alloc(nb),
+      attn: alloc(naive ? k.attnScratchFloats(Math.max(ss, H)) : k.attnPagedScratchFloats(ss * H, C, dr)), table: table(ss, dr),
     }));
     this.ws = next;
     return next;
@@ -135,50 +172,72 @@ export class WasmMla implements AttentionLayer {
     checkFloat32Range("x", x, [B, s, cfg.dim]);
     const T = startPos + s;
     // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
-    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerTokenRow))));
-    // Everything that can fail happens here, before any write.
-    this.cache.reserve(B, T);
-    const ws = this.ensureWorkspace(B, chunk);
+    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken()))));
+    // Everything that can fail before values exist happens here, before any write: cache room, workspace.
+    if (this.path === "naive") this.rows.reserve(B, T);
+    else this.paged.reserve(Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s })));
+    const ws = this.ensureWorkspace(B, chunk, T);
+    // A later chunk of the absorbed path may still fail its value check: keep what a rollback write would overwrite.
+    const saved = this.path === "absorbed" && chunk < s ? Array.from({ length: B }, (_, b) => (startPos < this.cache.length(b) ? this.paged.latent.readRecords(b, startPos) : null)) : null;
     const out = new Float32Array(B * s * cfg.dim);
-    for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
-    this.cache.commit(B, T);
+    for (let t0 = 0; t0 < s; t0 += chunk) {
+      try {
+        this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
+      } catch (e) {
+        if (t0 > 0 && saved) this.restore(B, startPos, saved);
+        throw e;
+      }
+    }
+    if (this.path === "naive") this.rows.commit(B, T);
     return out;
+  }
+
+  /** Undo the stored chunks of a failed absorbed call: rows back to startPos, then their old records. */
+  private restore(B: number, startPos: number, saved: (Uint8Array | null)[]): void {
+    const cache = this.paged.latent;
+    for (let b = 0; b < B; b++) {
+      cache.truncate(b, startPos);
+      if (saved[b]) cache.appendRecords(b, saved[b]!, this.format!);
+    }
   }
 
   /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..). */
   private step(xIn: ArrayLike<number>, B: number, s: number, t0: number, sc: number, startPos: number, ws: Workspace, out: Float32Array): void {
     const k = this.k!, c = this.cfg, w = this.w;
-    const D = c.dim, H = c.n_heads, C = c.kv_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim, qk = dn + dr;
+    const { H, D, C, dn, dr, dv, qk } = this.sizes;
     const N = B * sc, p0 = startPos + t0;
     queryStep(k, c, w, ws, this.freqs, xIn, B, s, t0, sc, p0); // x chunk in, (1) query, (4) rope on q_pe
+    // (2)(3)(4) latent c = kv_norm(c_kv) and roped k_pe of the new tokens to scratch [N, C] / [N, dr]
     const kvRows: number[] = [], peRows: number[] = [];
+    for (let b = 0; b < B; b++) {
+      kvRows.push(ws.c.at(b * sc * C));
+      peRows.push(ws.kpe.at(b * sc * dr));
+    }
+    k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: this.eps });
     if (this.path === "absorbed") {
-      // (2)(3)(4) latent + roped k_pe straight into the cache rows at p0
-      for (let b = 0; b < B; b++) {
-        kvRows.push(this.cache.ptr(0, b, p0));
-        peRows.push(this.cache.ptr(1, b, p0));
-      }
-      k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: RMSNORM_EPS });
-      // (8) q_abs, then the fused attention per row (W_UV applied inside)
+      // store: values the format cannot hold are refused first; the cache places the tokens
+      // (blocks, rollback, copy on write) and the WASM codecs encode them in place
+      const cache = this.paged.latent, fmt = this.format!, pool = this.paged.pool;
+      const cv = ws.c.view(), pv = ws.kpe.view();
+      for (let b = 0; b < B; b++) cache.checkValues(b, cv.subarray(b * sc * C, (b + 1) * sc * C), pv.subarray(b * sc * dr, (b + 1) * sc * dr));
+      cache.placeBatch(Array.from({ length: B }, (_, b) => ({ seq: b, startPos: p0, n: sc })), (b, t, m, at) => {
+        k.encodeSplit(fmt, m, C, dr, ws.c, (b * sc + t) * C, C, ws.kpe, (b * sc + t) * dr, dr, pool, at, ws.row!);
+      });
+      // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
       k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
       for (let b = 0; b < B; b++) {
-        k.attnAbsorbedFused({ s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, kvRow: this.cache.ptr(0, b), peRow: this.cache.ptr(1, b), scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
+        k.attnAbsorbedPaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
       }
     } else {
-      // latent and k_pe to scratch, (7) decompress the new tokens into the K/V rows at p0
-      for (let b = 0; b < B; b++) {
-        kvRows.push(ws.c!.at(b * sc * C));
-        peRows.push(ws.kpe!.at(b * sc * dr));
-      }
-      k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: RMSNORM_EPS });
+      // (7) decompress the new tokens into the K/V rows at p0, then causal attention per row
       const kRows: number[] = [], vRows: number[] = [];
       for (let b = 0; b < B; b++) {
-        kRows.push(this.cache.ptr(0, b, p0));
-        vRows.push(this.cache.ptr(1, b, p0));
+        kRows.push(this.rows.ptr(0, b, p0));
+        vRows.push(this.rows.ptr(1, b, p0));
       }
-      k.decompress({ N, s: sc, H, C, dn, dr, dv, c: ws.c!, wkvb: w.wkv_b!, kpe: ws.kpe!, scratch: ws.dec!, kRows, vRows });
+      k.decompress({ N, s: sc, H, C, dn, dr, dv, c: ws.c, wkvb: w.wkv_b!, kpe: ws.kpe, scratch: ws.dec!, kRows, vRows });
       for (let b = 0; b < B; b++) {
-        k.attnCausal(sc, H, qk, dv, p0, ws.q, this.cache.ptr(0, b), this.cache.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
+        k.attnCausal(sc, H, qk, dv, p0, ws.q, this.rows.ptr(0, b), this.rows.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
       }
     }
     // (9) output projection, rows back to [B, s, D]
@@ -193,8 +252,6 @@ export class WasmMla implements AttentionLayer {
     this.ws = null;
   }
 }
-
-
 
 /** Build a layer on a kernels instance (its linear memory becomes the layer's). */
 export function createWasmMla(cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}): WasmMla {

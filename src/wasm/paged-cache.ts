@@ -1,9 +1,10 @@
-// The WASM layer's latent cache in a storage format (src/cache/layout.ts): a LatentCache whose
-// block pool lives in the layer's linear memory, so the paged absorbed kernels
-// (assembly/attention_absorbed_paged.ts) read the records in place. The LatentCache does all the
-// bookkeeping (block tables, free blocks, rollback, fork, accounting, snapshot); this class owns
-// the pool's address range, re-creates the pool's view after a memory.grow (which detaches views),
-// and copies a sequence's block table into linear memory for a kernel call.
+// The WASM layer's latent cache: a LatentCache (src/cache) whose block pool lives in the layer's
+// linear memory, in any storage format, so the paged absorbed kernel reads the records in place.
+// The LatentCache does all the bookkeeping (block tables, free blocks, rollback, fork, accounting,
+// snapshot); this class owns the pool's byte range. The range grows with use (geometric, up to
+// maxBlocks): the pool hands out the lowest block ids first (src/cache/pool.ts), so before a call
+// `reserve` makes the range cover every id the call may take, and moves nothing else. A view of
+// linear memory is detached by memory.grow: `latent` re-creates the pool's view when that happened.
 
 import type { MlaConfig } from "../config.js";
 import { CacheError } from "../errors.js";
@@ -11,49 +12,75 @@ import type { LayerCache, NamedTensor } from "../layer.js";
 import { LatentCache } from "../cache/latent-cache.js";
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat, tokenLayout } from "../cache/layout.js";
 import type { Arena } from "./arena.js";
+import type { ByteRange } from "./kernels.js";
+
+export interface PlacedWrite {
+  seq: number;
+  startPos: number;
+  n: number;
+}
 
 export class WasmPagedCache implements LayerCache {
   readonly format: StorageFormat;
-  /** Byte address of block 0 in linear memory. */
-  readonly poolPtr: number;
-  readonly poolBytes: number;
+  readonly maxBlocks: number;
+  private readonly blockBytes: number;
+  private range: ByteRange | null = null;
   private readonly latentCache: LatentCache;
-  private readonly tablePtr: number; // i32 [blocksPerRow]: the block table of the sequence being attended
-  private readonly blocksPerRow: number;
 
-  /** maxBlocks: pool size in 64-token blocks (default: every batch row full, as LatentCache). */
+  /** maxBlocks: most 64-token blocks (default: every batch row full, as LatentCache). */
   constructor(private readonly arena: Arena, cfg: MlaConfig, format: StorageFormat, maxBlocks?: number) {
     this.format = checkStorageFormat(format, "options.cacheFormat");
-    const layout = tokenLayout(this.format, cfg.kv_lora_rank, cfg.qk_rope_head_dim);
-    this.blocksPerRow = Math.ceil(cfg.max_seq_len / BLOCK_TOKENS);
-    const blocks = maxBlocks ?? cfg.max_batch_size * this.blocksPerRow;
+    const blocks = maxBlocks ?? cfg.max_batch_size * Math.ceil(cfg.max_seq_len / BLOCK_TOKENS);
     if (!Number.isInteger(blocks) || blocks < 1) throw new CacheError("options.cacheBlocks", maxBlocks, "a positive integer number of 64-token blocks");
-    this.poolBytes = blocks * BLOCK_TOKENS * layout.bytesPerToken;
-    this.poolPtr = arena.alloc(this.poolBytes); // CacheError when memory cannot hold it
-    try {
-      this.tablePtr = arena.alloc(4 * this.blocksPerRow);
-      this.latentCache = new LatentCache(cfg, { format: this.format, maxBlocks: blocks, storage: this.view() });
-    } catch (e) {
-      arena.free(this.poolPtr);
-      throw e;
-    }
-  }
-
-  private view(): Uint8Array {
-    return new Uint8Array(this.arena.memory.buffer, this.poolPtr, this.poolBytes);
+    this.maxBlocks = blocks;
+    this.blockBytes = BLOCK_TOKENS * tokenLayout(this.format, cfg.kv_lora_rank, cfg.qk_rope_head_dim).bytesPerToken;
+    this.latentCache = new LatentCache(cfg, { format: this.format, maxBlocks: blocks, storage: new Uint8Array(0) });
   }
 
   /** The LatentCache over the pool (sequences 0..max_batch_size-1 are the batch rows), its view current. */
   get latent(): LatentCache {
-    if (this.latentCache.pool.storage.buffer !== this.arena.memory.buffer) this.latentCache.rebindStorage(this.view());
+    const v = this.latentCache.pool.storage;
+    if (this.range && v.buffer !== this.arena.memory.buffer) this.latentCache.rebindStorage(this.view(this.range));
     return this.latentCache;
   }
 
-  /** Write sequence b's block table into linear memory; returns its byte address. */
-  blockTablePtr(b: number): number {
-    const t = this.latent.blockTable(b);
-    new Int32Array(this.arena.memory.buffer, this.tablePtr, t.length).set(t);
-    return this.tablePtr;
+  private view(r: ByteRange): Uint8Array {
+    return new Uint8Array(this.arena.memory.buffer, r.ptr, r.bytes);
+  }
+
+  /** The pool's bytes in linear memory (for the kernels). */
+  get pool(): ByteRange {
+    return this.range ?? { ptr: 0, bytes: 0 };
+  }
+
+  /**
+   * Check that the writes can be placed (LatentCache.checkPlacement) and grow the pool's range to
+   * hold every block they may take. Throws CacheError (no room, memory cannot grow) with nothing
+   * changed; after it returns, placing these writes cannot fail for want of storage.
+   */
+  reserve(writes: readonly PlacedWrite[]): void {
+    const cache = this.latent;
+    cache.checkPlacement(writes);
+    // Blocks each write takes (a rollback frees its tail first; a shared partial block is copied):
+    // fresh ids come after the pool's high-water mark, so highWater + takes bounds every id used.
+    const pool = cache.pool;
+    let takes = 0;
+    for (const w of writes) {
+      const keep = Math.ceil(w.startPos / BLOCK_TOKENS), table = cache.blockTable(w.seq);
+      const cow = w.startPos % BLOCK_TOKENS !== 0 && pool.refCount(table[keep - 1]) > 1 ? 1 : 0;
+      takes += Math.ceil((w.startPos + w.n) / BLOCK_TOKENS) - keep + cow;
+    }
+    const need = Math.min(this.maxBlocks, pool.highWater + takes);
+    if (need <= pool.storageBlocks) return;
+    const blocks = Math.min(this.maxBlocks, Math.max(need, 2 * pool.storageBlocks));
+    const next: ByteRange = { ptr: this.arena.alloc(blocks * this.blockBytes), bytes: blocks * this.blockBytes }; // CacheError: nothing changed
+    const u8 = new Uint8Array(this.arena.memory.buffer);
+    if (this.range) {
+      u8.copyWithin(next.ptr, this.range.ptr, this.range.ptr + pool.highWater * this.blockBytes);
+      this.arena.free(this.range.ptr);
+    }
+    this.range = next;
+    cache.rebindStorage(this.view(next));
   }
 
   length(b: number): number {
@@ -65,9 +92,9 @@ export class WasmPagedCache implements LayerCache {
   bytesInUse(): number {
     return this.latent.bytesInUse();
   }
-  /** Bytes of the pool (allocated once, at creation). */
+  /** Bytes of linear memory the pool holds now (it grows with use, up to maxBlocks blocks). */
   bytesReserved(): number {
-    return this.latent.bytesReserved();
+    return this.pool.bytes;
   }
   /** kv_cache [B, T, C] and pe_cache [B, T, dr], dequantised (the official names). */
   snapshot(batch: number, endPos: number): Record<string, NamedTensor> {

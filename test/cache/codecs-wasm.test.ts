@@ -6,8 +6,9 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeTokens, encodeTokens } from "../../src/cache/codecs.js";
 import { STORAGE_FORMATS, tokenLayout } from "../../src/cache/layout.js";
-import type { WasmCodecs } from "../../src/cache/wasm-codecs.js";
-import { type CodecSource, wasmCodecs } from "./wasm-build.js";
+import type { WasmCodecs } from "../../src/wasm/codecs.js";
+import { wasmCodecs } from "./wasm-build.js";
+import { KERNEL_BUILDS } from "../wasm/helpers.js";
 
 function sameBits(a: Float32Array, b: Float32Array): number {
   const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
@@ -29,7 +30,7 @@ const bitsArb = fc.oneof(
 
 const shapeArb = fc.record({ C: fc.integer({ min: 1, max: 260 }), dr: fc.integer({ min: 0, max: 10 }).map((h) => 2 * h), n: fc.integer({ min: 1, max: 3 }) });
 
-describe.each(["core-simd128", "core-relaxed", "standalone"] as CodecSource[])("WASM codecs (%s) == TypeScript codecs", (source) => {
+describe.each(KERNEL_BUILDS)("WASM codecs (%s) == TypeScript codecs", (source) => {
   let wasm: WasmCodecs;
   beforeAll(async () => {
     wasm = await wasmCodecs(source);
@@ -52,7 +53,7 @@ describe.each(["core-simd128", "core-relaxed", "standalone"] as CodecSource[])("
           expect(sameBits(wasm.decode(L, ts, s.n, false), dTs)).toBe(-1);
           expect(sameBits(wasm.decode(L, ts, s.n, true), dTs)).toBe(-1);
         }),
-        { numRuns: source === "standalone" ? 25 : 60 },
+        { numRuns: source === "simd128-assert" ? 25 : 60 },
       );
     });
     it(`${format}: codec_dequant_tile (a kernel's per-block step) writes exactly the decoded rows at any strides`, () => {
@@ -86,7 +87,7 @@ describe.each(["core-simd128", "core-relaxed", "standalone"] as CodecSource[])("
           expect(sameBits(wasm.decode(L, bytes, s.n, false), dTs)).toBe(-1);
           expect(sameBits(wasm.decode(L, bytes, s.n, true), dTs)).toBe(-1);
         }),
-        { numRuns: source === "standalone" ? 25 : 60 },
+        { numRuns: source === "simd128-assert" ? 25 : 60 },
       );
     });
   }

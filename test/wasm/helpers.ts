@@ -1,24 +1,35 @@
 // Shared set-up of the WASM tests: both builds (the relaxed one needs V8's flag on Node 20, which
 // loadCoreNode sets before compiling), float64 references and sentinel-filled outputs.
-import { loadCoreNode } from "../../src/wasm/node.js";
+import { readFileSync } from "node:fs";
+import { buildDir, loadCoreNode } from "../../src/wasm/node.js";
 import { type CompiledCore, type WasmBuild } from "../../src/wasm/loader.js";
 import { WasmKernels } from "../../src/wasm/kernels.js";
 
 export const BUILDS: WasmBuild[] = ["simd128", "relaxed"];
 
-const cores = new Map<WasmBuild, CompiledCore>();
+/**
+ * The kernel tests also run on build/mla-simd128-assert.wasm: the simd128 build compiled without
+ * noAssert (asconfig.json target "assert"), whose kernels trap on a failed assert (a block id
+ * outside the pool, ...), so a kernel that reads out of bounds fails a test.
+ */
+export type KernelBuild = WasmBuild | "simd128-assert";
+export const KERNEL_BUILDS: KernelBuild[] = ["simd128", "relaxed", "simd128-assert"];
 
-export async function core(build: WasmBuild): Promise<CompiledCore> {
+const cores = new Map<KernelBuild, CompiledCore>();
+
+export async function core(build: KernelBuild): Promise<CompiledCore> {
   let c = cores.get(build);
   if (!c) {
-    c = await loadCoreNode(build);
+    c = build === "simd128-assert"
+      ? { module: new WebAssembly.Module(readFileSync(`${buildDir()}/mla-simd128-assert.wasm`)), build: "simd128" }
+      : await loadCoreNode(build);
     cores.set(build, c);
   }
   return c;
 }
 
 /** A fresh instance (own memory) of one build. */
-export async function kernels(build: WasmBuild): Promise<WasmKernels> {
+export async function kernels(build: KernelBuild): Promise<WasmKernels> {
   return WasmKernels.createSync(await core(build));
 }
 

@@ -5,53 +5,65 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { f32SumBound, F32_U } from "../../src/numerics.js";
-import { BUILDS, kernels, firstOutside, describe_, Rng, SENTINEL } from "./helpers.js";
+import { KERNEL_BUILDS, kernels, firstOutside, describe_, Rng, SENTINEL } from "./helpers.js";
 import { ropeFrequencies, ropeTable } from "../../src/derived.js";
 import { applyRope } from "../../src/reference/rope.js";
+import type { WasmKernels } from "../../src/wasm/kernels.js";
 
 const RUNS = 50;
 
-describe.each(BUILDS)("%s build", (build) => {
+/** gemm, gemv (row 0) and linear on x [M, K] (row stride K+padX), W [N, K], y [M, N] (row stride N+padY) against float64. */
+async function checkLinear(k: WasmKernels, M: number, N: number, K: number, padX: number, padY: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const ldx = K + padX, ldy = N + padY;
+  const X = rng.normalArray(M * ldx), W = rng.normalArray(N * K, 1 / Math.sqrt(K));
+  const ref = new Float64Array(M * ldy).fill(NaN), bound = new Float64Array(M * ldy).fill(NaN);
+  for (let i = 0; i < M; i++)
+    for (let n = 0; n < N; n++) {
+      let s = 0, a = 0;
+      for (let j = 0; j < K; j++) { s += X[i * ldx + j] * W[n * K + j]; a += Math.abs(X[i * ldx + j] * W[n * K + j]); }
+      ref[i * ldy + n] = s;
+      bound[i * ldy + n] = f32SumBound(K, a) + 1e-30;
+    }
+  const w = k.packNK(W, N, K);
+  const x = k.alloc(M * ldx, X), y = k.alloc(M * ldy).fill(SENTINEL);
+  k.gemm(M, x, w, y, { ldx, ldy });
+  const got = y.toArray();
+  for (let i = 0; i < got.length; i++) if (Number.isNaN(ref[i])) { expect(Number.isNaN(got[i]), `gap ${i} written`).toBe(true); got[i] = 0; ref[i] = 0; bound[i] = 0; }
+  const bad = firstOutside(got, ref, bound);
+  expect(bad, bad >= 0 ? describe_(got, ref, bound, bad) : "").toBe(-1);
+  // GEMV on row 0 and linear() with M rows
+  const yv = k.alloc(N).fill(SENTINEL);
+  k.gemv(x, w, yv);
+  const gv = yv.toArray();
+  const bv = firstOutside(gv, ref.subarray(0, N), bound.subarray(0, N));
+  expect(bv, bv >= 0 ? describe_(gv, ref.subarray(0, N), bound.subarray(0, N), bv) : "").toBe(-1);
+  y.fill(SENTINEL);
+  k.linear(M, x, w, y, { ldx, ldy });
+  const gl = y.toArray();
+  for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) expect(Math.abs(gl[i * ldy + n] - ref[i * ldy + n]) <= bound[i * ldy + n]).toBe(true);
+  for (const b of [x, y, yv, w.buf]) b.free();
+}
+
+describe.each(KERNEL_BUILDS)("%s build", (build) => {
   it("gemm_4x8 / gemv_1x8 / linear: y = x W^T within gamma_K * sum|x w| per element", async () => {
     const k = await kernels(build);
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 13 }), fc.oneof(fc.integer({ min: 1, max: 27 }), fc.integer({ min: 60, max: 90 })), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 250, max: 600 })),
         fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        async (M, N, K, padX, padY, seed) => {
-          const rng = new Rng(seed);
-          const ldx = K + padX, ldy = N + padY;
-          const X = rng.normalArray(M * ldx), W = rng.normalArray(N * K, 1 / Math.sqrt(K));
-          const ref = new Float64Array(M * ldy).fill(NaN), bound = new Float64Array(M * ldy).fill(NaN);
-          for (let i = 0; i < M; i++)
-            for (let n = 0; n < N; n++) {
-              let s = 0, a = 0;
-              for (let j = 0; j < K; j++) { s += X[i * ldx + j] * W[n * K + j]; a += Math.abs(X[i * ldx + j] * W[n * K + j]); }
-              ref[i * ldy + n] = s;
-              bound[i * ldy + n] = f32SumBound(K, a) + 1e-30;
-            }
-          const w = k.packNK(W, N, K);
-          const x = k.alloc(M * ldx, X), y = k.alloc(M * ldy).fill(SENTINEL);
-          k.gemm(M, x, w, y, { ldx, ldy });
-          const got = y.toArray();
-          for (let i = 0; i < got.length; i++) if (Number.isNaN(ref[i])) { expect(Number.isNaN(got[i]), `gap ${i} written`).toBe(true); got[i] = 0; ref[i] = 0; bound[i] = 0; }
-          const bad = firstOutside(got, ref, bound);
-          expect(bad, bad >= 0 ? describe_(got, ref, bound, bad) : "").toBe(-1);
-          // GEMV on row 0 and linear() with M rows
-          const yv = k.alloc(N).fill(SENTINEL);
-          k.gemv(x, w, yv);
-          const gv = yv.toArray();
-          const bv = firstOutside(gv, ref.subarray(0, N), bound.subarray(0, N));
-          expect(bv, bv >= 0 ? describe_(gv, ref.subarray(0, N), bound.subarray(0, N), bv) : "").toBe(-1);
-          y.fill(SENTINEL);
-          k.linear(M, x, w, y, { ldx, ldy });
-          const gl = y.toArray();
-          for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) expect(Math.abs(gl[i * ldy + n] - ref[i * ldy + n]) <= bound[i * ldy + n]).toBe(true);
-          for (const b of [x, y, yv, w.buf]) b.free();
-        },
+        async (M, N, K, padX, padY, seed) => checkLinear(k, M, N, K, padX, padY, seed),
       ),
       { numRuns: RUNS },
     );
+  });
+
+  // XNNPACK-style edge sweep: every M mod 4 (the tile's rows) x N mod 8 (a panel) x K remainder
+  // (mod 4, and across the 256-deep K block), each once, beside the random draws above.
+  it("gemm_4x8 / gemv_1x8 / linear: every M mod 4 x N mod 8 x K remainder", async () => {
+    const k = await kernels(build);
+    let seed = 1;
+    for (const K of [1, 2, 3, 4, 5, 7, 8, 9, 255, 256, 257]) for (let M = 1; M <= 8; M++) for (let N = 1; N <= 16; N++) await checkLinear(k, M, N, K, M % 2, N % 3, seed++);
   });
 
   it("packKN: y = x B for B [K, N] equals gemm with W = B^T", async () => {

@@ -10,7 +10,7 @@ import { attendRow } from "../../src/reference/attention.js";
 import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../../src/derived.js";
 import { f32SumBound, firstMismatch, toleranceFor } from "../../src/numerics.js";
 import { randomMlaWeights } from "../../src/weights.js";
-import { BUILDS, kernels, Rng, SENTINEL } from "./helpers.js";
+import { KERNEL_BUILDS, kernels, Rng, SENTINEL } from "./helpers.js";
 
 const { atol, rtol } = toleranceFor("float32");
 const RUNS = 60;
@@ -39,7 +39,7 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
   expect(i, i >= 0 ? `${what}: element ${i}: got ${got[i]}, want ${want[i]}` : "").toBe(-1);
 }
 
-describe.each(BUILDS)("%s build", (build) => {
+describe.each(KERNEL_BUILDS)("%s build", (build) => {
   it("mla_compress: kv_norm(c_kv) and roped k_pe land in each batch row at startPos, nothing else written", async () => {
     await fc.assert(
       fc.asyncProperty(dims, async (d) => {
@@ -148,33 +148,4 @@ describe.each(BUILDS)("%s build", (build) => {
     );
   });
 
-  it("attn_absorbed_fused == latent MQA (attendRow over [c | k_pe]) then W_UV per head", async () => {
-    await fc.assert(
-      fc.asyncProperty(attnDims, async (d) => {
-        const k = await kernels(build);
-        const rng = new Rng(d.seed);
-        const { s, startPos, H, C, dn, dv } = d, dr = 2 * d.half, qk = dn + dr, T = startPos + s;
-        const cfg = makeConfig({ dim: 8, n_heads: H, q_lora_rank: 0, kv_lora_rank: C, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv, max_seq_len: 256, original_seq_len: 64, rope_factor: 8 });
-        const w = randomMlaWeights(cfg, rng), scale = mlaSoftmaxScale(cfg);
-        const qabs = rng.normalArray(s * H * C), q = rng.normalArray(s * H * qk), kv = rng.normalArray(T * C), pe = rng.normalArray(T * dr);
-        const qLat = new Float64Array(s * H * (C + dr)), keys = new Float64Array(T * (C + dr));
-        for (let r = 0; r < s * H; r++) {
-          qLat.set(qabs.subarray(r * C, (r + 1) * C), r * (C + dr));
-          qLat.set(q.subarray(r * qk + dn, (r + 1) * qk), r * (C + dr) + C);
-        }
-        for (let t = 0; t < T; t++) {
-          keys.set(kv.subarray(t * C, (t + 1) * C), t * (C + dr));
-          keys.set(pe.subarray(t * dr, (t + 1) * dr), t * (C + dr) + C);
-        }
-        const oLat = attendRow({ q: qLat, k: keys, v: kv, s, startPos, hq: H, hkv: 1, dqk: C + dr, dv: C, scale });
-        const want = absorbOutput(cfg, w, oLat, s);
-        const kvRow = k.alloc((T + 2) * C).fill(SENTINEL).set(kv), peRow = k.alloc((T + 2) * dr).fill(SENTINEL).set(pe);
-        const o = k.alloc(s * H * dv).fill(SENTINEL), olat = k.alloc(s * H * C).fill(SENTINEL);
-        k.attnAbsorbedFused({ s, H, C, dr, dn, dv, startPos, qabs: k.alloc(s * H * C, qabs), q: k.alloc(s * H * qk, q), kvRow: kvRow.ptr, peRow: peRow.ptr, scale: Math.fround(scale), wuv: k.packWUV(w.wkv_b, H, C, dn, dv), olat, o, scratch: k.alloc(k.attnScratchFloats(s * H)) });
-        expectClose(olat.toArray(), oLat, "o_lat");
-        expectClose(o.toArray(), want, "o");
-      }),
-      { numRuns: RUNS },
-    );
-  });
 });

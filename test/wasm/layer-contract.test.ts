@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { makeConfig, type MlaConfig } from "../../src/config.js";
-import { MlaError, NonFiniteError, ShapeError } from "../../src/errors.js";
+import { ConfigError, MlaError, NonFiniteError, ShapeError } from "../../src/errors.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { toleranceFor, firstMismatch } from "../../src/numerics.js";
@@ -74,7 +74,9 @@ describe.each(BUILDS)("%s build", (build) => {
     const nan = { ...w, wo: Float32Array.from(w.wo as Float32Array, (v, i) => (i === 2 ? NaN : v)) };
     expect((thrown(() => new WasmMla(cfg, nan, k)) as Error).message).toBe((thrown(() => new ReferenceMla(cfg, nan)) as Error).message);
     expect(thrown(() => new WasmMla(cfg, w, k, { path: "recompute" as never }))).toBeInstanceOf(MlaError);
-    expect(thrown(() => new WasmMla(cfg, w, k, { initialCapacity: 0 }))).toBeInstanceOf(MlaError);
+    expect(thrown(() => new WasmMla(cfg, w, k, { path: "naive", initialCapacity: 0 }))).toBeInstanceOf(MlaError);
+    expect(thrown(() => new WasmMla(cfg, w, k, { path: "absorbed", initialCapacity: 4 }))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => new WasmMla(cfg, w, k, { path: "naive", cacheFormat: "f32" }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => new WasmMla(cfg, w, k, { maxChunkTokens: 1.5 }))).toBeInstanceOf(MlaError);
   });
 
@@ -100,7 +102,7 @@ describe.each(BUILDS)("%s build", (build) => {
     const w = randomMlaWeights(cfg, new Rng(3));
     const ref = new ReferenceMla(cfg, w, { path });
     const k = await kernels(build);
-    const layer = new WasmMla(cfg, w, k, { path, initialCapacity: 1 });
+    const layer = new WasmMla(cfg, w, k, { path, initialCapacity: path === "naive" ? 1 : undefined });
     const rng = new Rng(4);
     k.arena.alloc(k.arena.headroom() - 64); // memory is now full: the next allocation must grow it
     const growsBefore = k.arena.grows;
@@ -122,7 +124,7 @@ describe.each(BUILDS)("%s build", (build) => {
   it.each(["naive", "absorbed"] as const)("%s: decode steps allocate nothing once the cache has room", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(6));
     const k = await kernels(build);
-    const layer = new WasmMla(cfg, w, k, { path, initialCapacity: cfg.max_seq_len });
+    const layer = new WasmMla(cfg, w, k, { path, initialCapacity: path === "naive" ? cfg.max_seq_len : undefined });
     const rng = new Rng(7);
     layer.forward(rng.normalArray(2 * 5 * cfg.dim), { batch: 2, seqlen: 5, startPos: 0 });
     const inUse = k.arena.bytesInUse(), reserved = k.arena.bytesReserved(), grows = k.arena.grows;
@@ -133,7 +135,7 @@ describe.each(BUILDS)("%s build", (build) => {
   it.each(["naive", "absorbed"] as const)("%s: a workspace poisoned with NaN before every call changes nothing (no kernel reads what it did not write)", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(11));
     const ref = new ReferenceMla(cfg, w, { path });
-    const layer = new WasmMla(cfg, w, await kernels(build), { path, initialCapacity: 2 });
+    const layer = new WasmMla(cfg, w, await kernels(build), { path, initialCapacity: path === "naive" ? 2 : undefined });
     const rng = new Rng(12);
     const poison = (): void => {
       // every workspace buffer (the rope table's included) is recorded in ws.buffers as it is allocated

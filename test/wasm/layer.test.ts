@@ -32,7 +32,7 @@ describe.each(BUILDS)("%s build", (build) => {
         const w = randomMlaWeights(cfg, rng);
         const ref = new ReferenceMla(cfg, w, { path });
         const k = await kernels(build);
-        const layer = new WasmMla(cfg, w, k, { path, maxChunkTokens, initialCapacity });
+        const layer = new WasmMla(cfg, w, k, { path, maxChunkTokens, initialCapacity: path === "naive" ? initialCapacity : undefined });
         let end = 0;
         let maxB = 0;
         for (const call of concreteCalls(cfg, specs)) {

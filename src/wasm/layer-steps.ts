@@ -1,6 +1,6 @@
-// What the contiguous (mla-layer.ts) and the paged (paged-mla-layer.ts) WASM MLA layers share:
-// the float32 range check at the boundary, all-or-nothing workspace allocation, and the first part
-// of every step (x chunk in, rope table, (1) query projection, (4) rope on q_pe).
+// The parts of a WASM MLA step that are not kernels: the float32 range check at the boundary,
+// all-or-nothing workspace allocation, and the first part of every step (x chunk in, rope table,
+// (1) query projection, (4) rope on q_pe).
 
 import type { MlaConfig } from "../config.js";
 import { NonFiniteError } from "../errors.js";
