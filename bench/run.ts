@@ -126,7 +126,7 @@ for (const model of [V3, V2_LITE]) {
       assertOk(`core absorbed ${model.model} S=${S} ${isa} (o)`, chkO);
       const t = timeIt(`absorbed ${model.model} ${S} ${isa}`, kc.run, dramPlan, flush);
       push(makeFigure(probe, {
-        group: "attn-absorbed", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_absorbed_fused", isa,
+        group: "attn-absorbed", model: model.model, what: `H=${H} S=${S}`, impl: "core attn_absorbed_paged (f32 pool)", isa,
         ms: t.medianMs, flop: 2 * H * S * (2 * C + dr) + 2 * H * dv * C, bytes: 4 * (S * (C + dr) + H * dv * C),
         peer: { impl: "naive decode (core)", ms: naive.ms, gflops: naive.gflops, gbs: naive.gbs },
         check: `${chk.detail}; ${chkO.detail}`, note: "includes o = o_lat W_UV^T per head",

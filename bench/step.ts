@@ -6,7 +6,7 @@
 import { makeConfig, PRESETS, type MlaConfig } from "../src/config.js";
 import { mlaWeightShapes, type MlaWeights } from "../src/weights.js";
 import { ReferenceMla } from "../src/reference/mla.js";
-import { WasmKernels, WasmMla } from "../src/wasm/index.js";
+import { WasmKernels, WasmMla, type WasmPagedCache } from "../src/wasm/index.js";
 import { loadCoreNode } from "../src/wasm/node.js";
 import { fillUniform } from "./lib/data.js";
 import { checkCalDiff, assertOk } from "./lib/check.js";
@@ -89,11 +89,10 @@ export async function runDecodeStep(probe: ProbeResult, plan: TimingPlan, isas: 
     const tr = timeIt(`reference step ${c.model} S=${S}`, () => void (y64 = ref.forward(x, opts) as Float64Array), refPlan);
     for (const isa of isas) {
       const layer = layers.get(isa)!;
-      layer.cache.reserve(1, S + 1);
-      const mem = (layer as unknown as { k: WasmKernels }).k.arena.f32;
-      mem.set(kv, layer.cache.ptr(0, 0) >> 2);
-      mem.set(pe, layer.cache.ptr(1, 0) >> 2);
-      layer.cache.commit(1, S);
+      const cache = layer.cache as WasmPagedCache;
+      cache.latent.truncate(0, 0);
+      cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
+      cache.latent.append(0, kv, pe); // the f32 pool holds the float32 rows as they are
       const y = layer.forward(x, opts);
       const chk = checkCalDiff(y, y64, `step output vs float64`);
       assertOk(`wasm decode step ${c.model} S=${S} ${isa}`, chk);

@@ -65,8 +65,9 @@ export interface AbsorbedCoreCase extends KernelCase {
 }
 
 /**
- * Fused absorbed decode over S cached latents (startPos = S - 1, the new token's latent is the
- * last row), then o[h] = o_lat[h] W_UV[h]^T: attn_absorbed_fused with s = 1.
+ * Absorbed decode over S cached latents (startPos = S - 1, the new token's latent is the last
+ * row), then o[h] = o_lat[h] W_UV[h]^T: attn_absorbed_paged with s = 1 over an f32 pool whose
+ * blocks are in order (table 0, 1, 2, ...), the records [c | k_pe] float32 rows read in place.
  * q [H, C+dr] = [q_abs | q_pe]; wuv [H, dv, C].
  */
 export function coreAbsorbedCase(c: CoreModule, q: Float32Array, kv: Float32Array, pe: Float32Array, wuv: Float32Array, H: number, S: number, C: number, dr: number, dn: number, dv: number, scale: number): AbsorbedCoreCase {
@@ -82,14 +83,22 @@ export function coreAbsorbedCase(c: CoreModule, q: Float32Array, kv: Float32Arra
   const wuvp = a.alloc(stride * H);
   const tmp = a.upload(wuv);
   for (let h = 0; h < H; h++) c.ex.pack_nk_8(tmp + h * dv * C * 4, C, dv, C, wuvp + h * stride);
-  const kvp = a.upload(kv), pep = a.upload(pe), qabsp = a.upload(qabs), qp = a.upload(qfull);
+  const KB = 64, blocks = Math.ceil(S / KB);
+  const records = new Float32Array(blocks * KB * (C + dr));
+  for (let t = 0; t < S; t++) {
+    records.set(kv.subarray(t * C, (t + 1) * C), t * (C + dr));
+    records.set(pe.subarray(t * dr, (t + 1) * dr), t * (C + dr) + C);
+  }
+  const pool = a.upload(records), poolBytes = records.length * 4;
+  const table = a.upload(new Float32Array(Int32Array.from({ length: blocks }, (_, i) => i).buffer));
+  const qabsp = a.upload(qabs), qp = a.upload(qfull);
   const olat = a.alloc(H * C * 4), o = a.alloc(H * dv * 4);
-  const scratch = a.alloc(c.ex.attend_scratch_floats(H) * 4);
+  const scratch = a.alloc(c.ex.attend_paged_scratch_floats(H, C, dr) * 4);
   a.f32(o, H * dv).fill(NaN);
   a.f32(olat, H * C).fill(NaN);
-  const f = c.ex.attn_absorbed_fused;
+  const f = c.ex.attn_absorbed_paged, FMT_F32 = 0;
   return {
-    run: () => void f(1, H, C, dr, dn, dv, S - 1, qabsp, qp, kvp, pep, scale, wuvp, olat, o, scratch),
+    run: () => void f(FMT_F32, 1, H, C, dr, dn, dv, S - 1, qabsp, qp, pool, poolBytes, table, scale, wuvp, olat, o, scratch),
     output: () => a.f32(o, H * dv).slice(),
     latent: () => a.f32(olat, H * C).slice(),
   };
