@@ -1,10 +1,10 @@
-// The WASM layer's cache: per stream (k_cache/v_cache or kv_cache/pe_cache) and per batch row, one
+// The WASM naive layer's cache: per stream (k_cache, v_cache) and per batch row, one
 // contiguous float32 block in linear memory holding positions 0..cap-1. A row grows (geometric,
 // up to max_seq_len) only when a call needs more room, so decode steps allocate nothing.
 // Two-phase like the reference's RowCache: `reserve` allocates (the only step that can fail and
 // it changes no content), the kernels write, `commit` sets the lengths.
-// The absorbed kernels read these rows directly (contiguous [T, C] and [T, dr]); another storage
-// format (src/cache) plugs in where attention_core reads a key block.
+// The naive path's causal attention reads these rows directly (KEYS_CONTIG of attention_core);
+// the absorbed path keeps its latent in the paged pool instead (./paged-cache.ts).
 
 import type { LayerCache, NamedTensor } from "../layer.js";
 import type { Arena } from "./arena.js";

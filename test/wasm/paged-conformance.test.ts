@@ -2,15 +2,16 @@
 // latent cache in a paged pool of that format (naive layers are the default ones).
 //  - f32: every property at the float32 tolerance, as the default backend (test/conformance/
 //    wasm-backend.test.ts): the pool holds the exact float32 latents.
-//  - lossy formats: the properties that compare the layer with itself hold at the float32
-//    tolerance: prefill == decodes, batch rows independent, a rolled-back layer equals a fresh
-//    one, bad input and bad weights are rejected with typed errors and change nothing. (Each
-//    token is encoded on its own; prefill (GEMM) and decode (GEMV) latents may differ in the last
-//    float32 bit, which a format's rounding boundary could turn into one quantum: measured, it
-//    did not at 40 runs per format.) Against the oracle the error is the format's own (bounded
-//    in src/cache/bounds.ts, tabulated by cacheAccuracyTable, e.g. 1.4e-2 for fp8 at these
-//    sizes): paged-layer.test.ts checks the layer against float64 math over its own dequantised
-//    cache instead.
+//  - lossy formats: only the properties that hold exactly whatever the rounding: bad input and bad
+//    weights are rejected with typed errors and change nothing. The self-comparisons
+//    (prefill == decodes, batch rows independent, rollback == fresh) do NOT hold exactly for a
+//    lossy cache: the two sides compute the same latent with different kernels (GEMV for one
+//    row, GEMM for several; GEMM rows in or out of a 4-row tile), which may differ in the last
+//    float32 bit, and a value on a format's rounding boundary then encodes one quantum apart
+//    (up to 2^-3 relative for e4m3). Passing them at the float32 tolerance would depend on the
+//    seed. What holds for every schedule is each output within the format's derived bound of
+//    float64 math over the layer's own dequantised cache: paged-layer.test.ts checks that, per
+//    element, for every format.
 import { describe, expect, it } from "vitest";
 import { checkBackend } from "../../src/conformance/index.js";
 import { STORAGE_FORMATS } from "../../src/cache/layout.js";
@@ -26,16 +27,15 @@ describe("wasm backend with a paged cache format through checkBackend", () => {
       expect(r.properties.length).toBe(13);
     }, 60_000);
     for (const format of STORAGE_FORMATS.filter((f) => f !== "f32")) {
-      it(`${build} build, ${format} pool: prefill == decodes, rows independent, rollback == fresh, bad input and weights rejected`, async () => {
+      it(`${build} build, ${format} pool: bad input and bad weights rejected, nothing changed`, async () => {
         const r = await checkBackend(await createWasmBackend({ build, cacheFormat: format }), {
-          numRuns: 20,
-          seed: 5052,
+          numRuns: 30,
           compareCaches: false,
-          properties: ["prefill==decodes/absorbed", "batch-rows-independent/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed", "bad-weights-rejected/absorbed"],
+          properties: ["bad-input-rejected/absorbed", "bad-weights-rejected/absorbed"],
         });
         expect(r.tolerance).toEqual({ atol: F32_ORACLE_TOL, rtol: F32_ORACLE_TOL });
         expect(r.pass, r.report).toBe(true);
-        expect(r.properties.length).toBe(5);
+        expect(r.properties.length).toBe(2);
       }, 60_000);
     }
   }
