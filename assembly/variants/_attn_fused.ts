@@ -1,6 +1,7 @@
-// The one-pass fused absorbed decode attention of variants 02 and 03, with the key-block size KB
-// as a parameter: each variant calls it with a literal, so -O3 inlines and specialises it (the
-// variants differ only in KB; one body keeps their comparison honest).
+// The one-pass fused absorbed decode attention of variants 02-05, with what they vary as parameters:
+// the key-block size KB, the score loop order (panelOuter) and whether the block's probabilities
+// are transposed before P^T kv (transposeP). Each variant calls it with literals, so -O3 inlines
+// and specialises it (one body keeps their comparison honest: only the varied step differs).
 // Algorithm (per block of KB tokens, all heads per block, online softmax per head):
 //   scores s[t, h]: 4x8 tiles (4 tokens x 8 heads of a q panel);
 //   running max m[h], alpha[h] = e^(m_old - m_new), p = e^(scale*s - m_new), l = alpha*l + sum p
@@ -12,14 +13,20 @@ import { madd, vexp } from "../common";
 import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
 
 // @ts-ignore: decorator
-@inline export function fusedWorkBytes(KB: i32, H: i32, S: i32, C: i32, dr: i32): usize {
+@inline export function fusedWorkBytes(KB: i32, transposeP: bool, H: i32, S: i32, C: i32, dr: i32): usize {
   const Hp = padHeads(H);
-  return (<usize>Hp * (C + dr) + <usize>KB * Hp + <usize>Hp * 3 + <usize>Hp * C) * 4 + 256;
+  const bytes = (<usize>Hp * (C + dr) + <usize>KB * Hp + <usize>Hp * 3 + <usize>Hp * C) * 4 + 256;
+  return transposeP ? bytes + <usize>KB * Hp * 4 + 64 : bytes;
 }
 
-/** o tile [4 heads, 8 cols] = alpha * o + sum over t < nk of p[t, h] kv[t, c..c+7]. */
+/**
+ * o tile [4 heads, 8 cols] = alpha * o + sum over t < nk of p[t, h] kv[t, c..c+7]. p is the
+ * block's token-major s [KB, Hp] (the 4 heads' values adjacent: immediate load offsets), or with
+ * headMajor its transpose pT [Hp, KB] (a 4-head tile's p values are 4 contiguous rows in L1
+ * instead of nk rows Hp*4 bytes apart that compete with the kv block for L1).
+ */
 // @ts-ignore: decorator
-@inline function pvTile(p: usize, kv: usize, ow: usize, al: usize, nk: i32, h0: i32, c: i32, C: i32, Hp: i32): void {
+@inline function pvTile(headMajor: bool, KB: i32, p: usize, kv: usize, ow: usize, al: usize, nk: i32, h0: i32, c: i32, C: i32, Hp: i32): void {
   const os = <usize>C << 2;
   const ot = ow + <usize>h0 * os + (<usize>c << 2);
   const s0 = v128.load32_splat(al + (<usize>h0 << 2)), s1 = v128.load32_splat(al + (<usize>h0 << 2), 4);
@@ -28,18 +35,20 @@ import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
   let c10 = f32x4.mul(v128.load(ot + os), s1), c11 = f32x4.mul(v128.load(ot + os, 16), s1);
   let c20 = f32x4.mul(v128.load(ot + 2 * os), s2), c21 = f32x4.mul(v128.load(ot + 2 * os, 16), s2);
   let c30 = f32x4.mul(v128.load(ot + 3 * os), s3), c31 = f32x4.mul(v128.load(ot + 3 * os, 16), s3);
-  const ps = <usize>Hp << 2;
-  let pp = p + (<usize>h0 << 2);
+  const hs: usize = headMajor ? <usize>KB << 2 : 4; // bytes from one head's p to the next
+  const ts: usize = headMajor ? 4 : <usize>Hp << 2; // bytes from one token's p to the next
+  let pp = p + <usize>h0 * hs;
   let vv = kv + (<usize>c << 2);
   for (let t = 0; t < nk; t++) {
     const b0 = v128.load(vv), b1 = v128.load(vv, 16);
-    const a0 = v128.load32_splat(pp), a1 = v128.load32_splat(pp, 4);
+    const a0 = v128.load32_splat(pp), a1 = headMajor ? v128.load32_splat(pp + hs) : v128.load32_splat(pp, 4);
     c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
     c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-    const a2 = v128.load32_splat(pp, 8), a3 = v128.load32_splat(pp, 12);
+    const a2 = headMajor ? v128.load32_splat(pp + 2 * hs) : v128.load32_splat(pp, 8);
+    const a3 = headMajor ? v128.load32_splat(pp + 3 * hs) : v128.load32_splat(pp, 12);
     c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
     c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-    pp += ps; vv += os;
+    pp += ts; vv += os;
   }
   v128.store(ot, c00); v128.store(ot, c01, 16);
   v128.store(ot + os, c10); v128.store(ot + os, c11, 16);
@@ -48,7 +57,7 @@ import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
 }
 
 // @ts-ignore: decorator
-@inline export function fusedAbsorbed(KB: i32, q: usize, kv: usize, pe: usize, o: usize, H: i32, S: i32, C: i32, dr: i32, scale: f32, work: usize): void {
+@inline export function fusedAbsorbed(KB: i32, panelOuter: bool, transposeP: bool, q: usize, kv: usize, pe: usize, o: usize, H: i32, S: i32, C: i32, dr: i32, scale: f32, work: usize): void {
   const Hp = padHeads(H), D = C + dr;
   const qp = (work + 63) & ~(<usize>63);
   const s = qp + <usize>Hp * D * 4; // [KB, Hp]
@@ -56,6 +65,7 @@ import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
   const l = mx + <usize>Hp * 4; // running sum
   const al = l + <usize>Hp * 4; // alpha of this block
   const ow = (al + <usize>Hp * 4 + 63) & ~(<usize>63); // [Hp, C]
+  const pT: usize = transposeP ? (ow + <usize>Hp * C * 4 + 63) & ~(<usize>63) : 0; // [Hp, KB]
   packQ(q, qp, H, D);
   for (let h = 0; h < Hp; h++) {
     store<f32>(mx + (<usize>h << 2), -Infinity);
@@ -66,12 +76,22 @@ import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
   for (let j0 = 0; j0 < S; j0 += KB) {
     const nk = min(KB, S - j0);
     const kvb = kv + <usize>j0 * C * 4, peb = pe + <usize>j0 * dr * 4;
-    // Scores of the block, token-major.
-    let t = 0;
-    for (; t + 4 <= nk; t += 4)
-      for (let hp = 0; hp < Hp >> 3; hp++) scoreTile4x8(kvb, peb, qp + <usize>hp * D * 32, s, t, C, dr, Hp, hp);
-    for (; t < nk; t++)
-      for (let hp = 0; hp < Hp >> 3; hp++) scoreTile1x8(kvb, peb, qp + <usize>hp * D * 32, s, t, C, dr, Hp, hp);
+    // Scores of the block, token-major. panelOuter: head panel outer, so the panel (18 KiB at
+    // C 512) stays in L1 while the block's keys stream from L2; else token tiles outer.
+    if (panelOuter) {
+      for (let hp = 0; hp < Hp >> 3; hp++) {
+        const panel = qp + <usize>hp * D * 32;
+        let t = 0;
+        for (; t + 4 <= nk; t += 4) scoreTile4x8(kvb, peb, panel, s, t, C, dr, Hp, hp);
+        for (; t < nk; t++) scoreTile1x8(kvb, peb, panel, s, t, C, dr, Hp, hp);
+      }
+    } else {
+      let t = 0;
+      for (; t + 4 <= nk; t += 4)
+        for (let hp = 0; hp < Hp >> 3; hp++) scoreTile4x8(kvb, peb, qp + <usize>hp * D * 32, s, t, C, dr, Hp, hp);
+      for (; t < nk; t++)
+        for (let hp = 0; hp < Hp >> 3; hp++) scoreTile1x8(kvb, peb, qp + <usize>hp * D * 32, s, t, C, dr, Hp, hp);
+    }
     // Online softmax update, 4 heads per vector.
     for (let h = 0; h < Hp; h += 4) {
       const hb = <usize>h << 2;
@@ -92,8 +112,17 @@ import { padHeads, packQ, scoreTile4x8, scoreTile1x8 } from "./_attn";
       v128.store(al + hb, alpha);
     }
     // o = alpha o + P^T kv_block.
-    for (let c = 0; c < C; c += 8)
-      for (let h = 0; h < Hp; h += 4) pvTile(s, kvb, ow, al, nk, h, c, C, Hp);
+    if (transposeP) {
+      for (let u = 0; u < nk; u++) {
+        const row = s + <usize>u * Hp * 4;
+        for (let h = 0; h < Hp; h++) store<f32>(pT + ((<usize>h * KB + u) << 2), load<f32>(row + (<usize>h << 2)));
+      }
+      for (let c = 0; c < C; c += 8)
+        for (let h = 0; h < Hp; h += 4) pvTile(true, KB, pT, kvb, ow, al, nk, h, c, C, Hp);
+    } else {
+      for (let c = 0; c < C; c += 8)
+        for (let h = 0; h < Hp; h += 4) pvTile(false, KB, s, kvb, ow, al, nk, h, c, C, Hp);
+    }
   }
   for (let h = 0; h < H; h++) {
     const inv = f32x4.splat(1.0 / load<f32>(l + (<usize>h << 2)));
