@@ -64,18 +64,29 @@ function bf16FromBits(bits: u32): u32 {
   return ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) & 0xffff;
 }
 
-function f16FromBits(bits: u32): u32 {
-  const sign = (bits >> 16) & 0x8000;
+/**
+ * Round-to-nearest-even of float32 bits to a narrow float with m mantissa bits and exponent bias
+ * `bias`: NaN at or above nanFrom gives nanCode, magnitudes at or above overflowFrom give
+ * overflowCode (Inf for f16, the largest finite value for e4m3, which has no Inf), magnitudes
+ * below minNormal (a float32 bit pattern) are subnormal: nearest(|x| * subScale).
+ */
+// @ts-ignore: decorator
+@inline function narrowFromBits(bits: u32, signBit: u32, m: u32, bias: i32, nanFrom: u32, nanCode: u32, overflowFrom: u32, overflowCode: u32, minNormal: u32, subScale: f32): u32 {
+  const sign = (bits >> (31 - signBit)) & (<u32>1 << signBit);
   const a = bits & 0x7fffffff;
-  if (a > 0x7f800000) return sign | 0x7e00;
-  if (a >= 0x477ff000) return sign | 0x7c00;
-  if (a < 0x38800000) return sign | <u32>nearest<f32>(reinterpret<f32>(a) * 16777216.0);
-  const e = (a >> 23) - 127 + 15;
-  const mant = a & 0x7fffff;
-  let r = mant >> 13;
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1) == 1)) r++;
-  return sign | ((e << 10) + r);
+  if (a >= nanFrom) return sign | nanCode;
+  if (a >= overflowFrom) return sign | overflowCode;
+  if (a < minNormal) return sign | <u32>nearest<f32>(reinterpret<f32>(a) * subScale);
+  const e = <u32>((a >> 23) - 127 + bias);
+  const drop = 23 - m, mant = a & 0x7fffff;
+  let r = mant >> drop;
+  const rem = mant & ((<u32>1 << drop) - 1), halfway = <u32>1 << (drop - 1);
+  if (rem > halfway || (rem == halfway && (r & 1) == 1)) r++;
+  return sign | ((e << m) + r);
+}
+
+function f16FromBits(bits: u32): u32 {
+  return narrowFromBits(bits, 15, 10, 15, 0x7f800001, 0x7e00, 0x477ff000, 0x7c00, 0x38800000, 16777216.0);
 }
 
 function f32BitsFromF16(h: u32): u32 {
@@ -88,17 +99,7 @@ function f32BitsFromF16(h: u32): u32 {
 }
 
 function e4m3FromBits(bits: u32): u32 {
-  const sign = (bits >> 24) & 0x80;
-  const a = bits & 0x7fffffff;
-  if (a >= 0x7f800000) return sign | 0x7f;
-  if (a >= 0x43e00000) return sign | 0x7e;
-  if (a < 0x3c800000) return sign | <u32>nearest<f32>(reinterpret<f32>(a) * 512.0);
-  const e = (a >> 23) - 127 + 7;
-  const mant = a & 0x7fffff;
-  let r = mant >> 20;
-  const rem = mant & 0xfffff;
-  if (rem > 0x80000 || (rem == 0x80000 && (r & 1) == 1)) r++;
-  return sign | ((e << 3) + r);
+  return narrowFromBits(bits, 7, 3, 7, 0x7f800000, 0x7f, 0x43e00000, 0x7e, 0x3c800000, 512.0);
 }
 
 /** e4m3 code -> f32 value (exact): bits (b & 0x7F) << 20 are the value times 2^-120. */

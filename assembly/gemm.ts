@@ -18,32 +18,29 @@ export function packed_size_8(N: i32, K: i32): i32 {
   return ((N + 7) >> 3) * K * 8;
 }
 
-/** Pack W [N, K] (row stride ldw floats, PyTorch Linear layout, y = x W^T) into 8-column panels at dst. */
-export function pack_nk_8(w: usize, ldw: i32, N: i32, K: i32, dst: usize): void {
+/** Panel packing of a source whose element (n, k) is at src + n*sn + k*sk floats. */
+// @ts-ignore: decorator
+@inline function pack8(src: usize, sn: i32, sk: i32, N: i32, K: i32, dst: usize): void {
   const panels = (N + 7) >> 3;
   for (let p = 0; p < panels; p++) {
     for (let k = 0; k < K; k++) {
       const out = dst + ((<usize>(p * K + k)) << 5);
       for (let j = 0; j < 8; j++) {
         const n = p * 8 + j;
-        store<f32>(out + (<usize>j << 2), n < N ? load<f32>(w + ((<usize>n * ldw + k) << 2)) : 0);
+        store<f32>(out + (<usize>j << 2), n < N ? load<f32>(src + ((<usize>n * sn + <usize>k * sk) << 2)) : 0);
       }
     }
   }
 }
 
+/** Pack W [N, K] (row stride ldw floats, PyTorch Linear layout, y = x W^T) into 8-column panels at dst. */
+export function pack_nk_8(w: usize, ldw: i32, N: i32, K: i32, dst: usize): void {
+  pack8(w, ldw, 1, N, K, dst);
+}
+
 /** Pack B [K, N] (row stride ldb floats, y = x B) into the same panels: W = B^T. */
 export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void {
-  const panels = (N + 7) >> 3;
-  for (let p = 0; p < panels; p++) {
-    for (let k = 0; k < K; k++) {
-      const out = dst + ((<usize>(p * K + k)) << 5);
-      for (let j = 0; j < 8; j++) {
-        const n = p * 8 + j;
-        store<f32>(out + (<usize>j << 2), n < N ? load<f32>(b + ((<usize>k * ldb + n) << 2)) : 0);
-      }
-    }
-  }
+  pack8(b, 1, ldb, N, K, dst);
 }
 
 /** Store (or add into y when acc) the first nr lanes of [lo | hi]. */
@@ -91,9 +88,13 @@ export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void 
   storeRow8(y0 + 3 * ldyB, c30, c31, nr, acc);
 }
 
-/** 1 row x 8 columns, for the M % 4 leftover rows. Two k-phases keep two chains per half. */
+/**
+ * 1 row x 8 columns over kc steps of one panel: x0 [kc] . panel w -> y0 (first nr lanes, added
+ * into y0 when acc). Two k-phases keep two chains per half. The GEMM's M % 4 leftover rows and
+ * the GEMV's leftover panels.
+ */
 // @ts-ignore: decorator
-@inline function micro1x8(x0: usize, w: usize, kc: i32, y0: usize, nr: i32, acc: bool): void {
+@inline export function micro1x8(x0: usize, w: usize, kc: i32, y0: usize, nr: i32, acc: bool): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   let k = 0;
   for (; k + 2 <= kc; k += 2) {

@@ -5,27 +5,7 @@
 // (bench/results/variants.json). Per k: one broadcast of x, 8 loads, 8 madds into 8 chains.
 
 import { madd } from "./common";
-import { storeRow8 } from "./gemm";
-
-/** One panel alone (the leftovers when the panel count is not a multiple of 4); two k-phases. */
-// @ts-ignore: decorator
-@inline function onePanel(K: i32, x: usize, w: usize, y: usize, nr: i32): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-  let xk = x;
-  let k = 0;
-  for (; k + 2 <= K; k += 2) {
-    let s = v128.load32_splat(xk);
-    a0 = madd(s, v128.load(w), a0); a1 = madd(s, v128.load(w, 16), a1);
-    s = v128.load32_splat(xk, 4);
-    b0 = madd(s, v128.load(w, 32), b0); b1 = madd(s, v128.load(w, 48), b1);
-    xk += 8; w += 64;
-  }
-  if (k < K) {
-    const s = v128.load32_splat(xk);
-    a0 = madd(s, v128.load(w), a0); a1 = madd(s, v128.load(w, 16), a1);
-  }
-  storeRow8(y, f32x4.add(a0, b0), f32x4.add(a1, b1), nr, false);
-}
+import { micro1x8, storeRow8 } from "./gemm";
 
 /** y [N] = x [K] W^T with W packed by pack_nk_8. */
 export function gemv_1x8(N: i32, K: i32, x: usize, wp: usize, y: usize): void {
@@ -51,5 +31,5 @@ export function gemv_1x8(N: i32, K: i32, x: usize, wp: usize, y: usize): void {
     storeRow8(y + (<usize>((i + 2 * Q) * 8) << 2), c0, c1, min(8, N - (i + 2 * Q) * 8), false);
     storeRow8(y + (<usize>((i + 3 * Q) * 8) << 2), d0, d1, min(8, N - (i + 3 * Q) * 8), false);
   }
-  for (let p = 4 * Q; p < P; p++) onePanel(K, x, wp + <usize>p * pb, y + (<usize>(p * 8) << 2), min(8, N - p * 8));
+  for (let p = 4 * Q; p < P; p++) micro1x8(x, wp + <usize>p * pb, K, y + (<usize>(p * 8) << 2), min(8, N - p * 8), false); // leftover panels one by one
 }
