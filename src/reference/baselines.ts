@@ -130,9 +130,8 @@ export class ReferenceMha implements AttentionLayer {
     this.cache.commit(B, T);
     const o = new Float64Array(N * H * dv);
     for (let b = 0; b < B; b++) {
-      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: this.cache.row(0, b), v: this.cache.row(1, b), s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
-      count.add("scores", "cacheReads", T * G * hd);
-      count.add("weightedSum", "cacheReads", T * G * dv);
+      const k = this.cache.read(0, b, T, count, "scores"), v = this.cache.read(1, b, T, count, "weightedSum");
+      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k, v, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
     }
     return linear(o, N, this.weights.wo, cfg.dim, H * dv, count, "output");
   }

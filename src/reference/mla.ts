@@ -12,7 +12,7 @@ import { MlaError } from "../errors.js";
 import { type MlaWeights, checkMlaWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
-import { linear } from "./linear.js";
+import { linear, readWeightRow } from "./linear.js";
 import { rmsNorm } from "./rmsnorm.js";
 import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
@@ -73,41 +73,46 @@ export function mlaDecompress(cfg: MlaConfig, w: MlaWeights, c: ArrayLike<number
 /** (8) q_abs[h] = q_nope[h] W[h, :dn]: q [N, H, dn+dr] -> [N, H, C] with W = wkv_b viewed [H, dn+dv, C]. */
 export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
   const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim, qk = qkHeadDim(cfg);
-  const W = w.wkv_b;
   const out = new Float64Array(N * H * C);
-  for (let r = 0; r < N; r++) {
-    for (let h = 0; h < H; h++) {
-      const o = (r * H + h) * C;
-      for (let d = 0; d < dn; d++) {
-        const qd = q[(r * H + h) * qk + d];
-        const wRow = (h * (dn + dv) + d) * C;
-        for (let c = 0; c < C; c++) out[o + c] += qd * W[wRow + c];
+  if (N === 0) return out;
+  const wRow = new Float64Array(C); // W_UK[h, d]: a k row of wkv_b, read once for all N rows
+  let madds = 0, reads = 0;
+  for (let h = 0; h < H; h++) {
+    for (let d = 0; d < dn; d++) {
+      reads += readWeightRow(w.wkv_b, (h * (dn + dv) + d) * C, C, wRow);
+      for (let r = 0; r < N; r++) {
+        const qd = q[(r * H + h) * qk + d], o = (r * H + h) * C;
+        for (let c = 0; c < C; c++) out[o + c] += qd * wRow[c];
+        madds += C;
       }
     }
   }
-  count.add("absorption", "madds", N * H * dn * C);
-  if (N > 0) count.add("absorption", "weightReads", H * dn * C); // W_UK: the k rows of wkv_b, streamed once per call
+  count.add("absorption", "madds", madds);
+  count.add("absorption", "weightReads", reads);
   return out;
 }
 
 /** (8) o[h] = o_lat[h] W[h, dn:]^T: [N, H, C] -> [N, H, dv]. */
 export function absorbOutput(cfg: MlaConfig, w: MlaWeights, oLat: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
   const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
-  const W = w.wkv_b;
   const out = new Float64Array(N * H * dv);
-  for (let r = 0; r < N; r++) {
-    for (let h = 0; h < H; h++) {
-      const src = (r * H + h) * C;
-      for (let d = 0; d < dv; d++) {
-        const wRow = (h * (dn + dv) + dn + d) * C;
+  if (N === 0) return out;
+  const wRow = new Float64Array(C); // W_UV[h, d]: a v row of wkv_b, read once for all N rows
+  let madds = 0, reads = 0;
+  for (let h = 0; h < H; h++) {
+    for (let d = 0; d < dv; d++) {
+      reads += readWeightRow(w.wkv_b, (h * (dn + dv) + dn + d) * C, C, wRow);
+      for (let r = 0; r < N; r++) {
+        const src = (r * H + h) * C;
         let acc = 0;
-        for (let c = 0; c < C; c++) acc += oLat[src + c] * W[wRow + c];
+        for (let c = 0; c < C; c++) acc += oLat[src + c] * wRow[c];
         out[(r * H + h) * dv + d] = acc;
+        madds += C;
       }
     }
   }
-  count.add("absorption", "madds", N * H * C * dv);
-  if (N > 0) count.add("absorption", "weightReads", H * dv * C); // W_UV: the v rows of wkv_b, streamed once per call
+  count.add("absorption", "madds", madds);
+  count.add("absorption", "weightReads", reads);
   return out;
 }
 
@@ -205,10 +210,8 @@ export class ReferenceMla implements AttentionLayer {
         }
       this.cache.commit(B, T);
       for (let b = 0; b < B; b++) {
-        const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: this.cache.row(0, b), v: this.cache.row(1, b), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
-        o.set(ob, b * s * H * dv);
-        count.add("scores", "cacheReads", T * H * qk);
-        count.add("weightedSum", "cacheReads", T * H * dv);
+        const kb = this.cache.read(0, b, T, count, "scores"), vb = this.cache.read(1, b, T, count, "weightedSum");
+        o.set(attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: kb, v: vb, s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count }), b * s * H * dv);
       }
     } else {
       // Cache only the normalised latent and the roped k_pe.
@@ -228,24 +231,26 @@ export class ReferenceMla implements AttentionLayer {
         }
         const oLat = new Float64Array(N * H * C); // [N, H, C]
         for (let b = 0; b < B; b++) {
-          const kv = this.cache.row(0, b), pe = this.cache.row(1, b);
+          // c and k_pe read once for all heads; c is reused by the weighted sum
+          const kv = this.cache.read(0, b, T, count, "scores"), pe = this.cache.read(1, b, T, count, "scores");
           const keys = latentKeys(kv, pe, T, C, dr); // [T, C+dr]
           const ob = attendRow({ q: qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), k: keys, v: kv, s, startPos, hq: H, hkv: 1, dqk: C + dr, dv: C, scale: this.softmaxScale, count });
           oLat.set(ob, b * s * H * C);
-          count.add("scores", "cacheReads", T * (C + dr)); // c read here, once for all heads ...
         }
-        o.set(absorbOutput(cfg, w, oLat, N, count)); // ... and reused by the weighted sum
+        o.set(absorbOutput(cfg, w, oLat, N, count));
       } else {
         // recompute: decompress all T cached latents of every row, then attend as the naive path.
         const lat = new Float64Array(B * T * C);
-        for (let b = 0; b < B; b++) lat.set(this.cache.row(0, b).subarray(0, T * C), b * T * C);
+        const kpeRows: Float64Array[] = [];
+        for (let b = 0; b < B; b++) {
+          lat.set(this.cache.read(0, b, T, count, "decompression"), b * T * C);
+          kpeRows.push(this.cache.read(1, b, T, count, "decompression"));
+        }
         const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
         for (let b = 0; b < B; b++) {
-          const kpeRow = this.cache.row(1, b);
-          const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRow, T);
+          const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRows[b], T);
           const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
           o.set(ob, b * s * H * dv);
-          count.add("decompression", "cacheReads", T * (C + dr));
         }
       }
     }

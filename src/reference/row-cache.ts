@@ -1,10 +1,11 @@
 // The reference's KV store: per batch row, named streams of float64 rows that grow on demand up to
 // max_seq_len (so a config with a 160k context costs nothing until used). Writes are two-phase:
 // `reserve` allocates everything the call needs (and is the only step that can fail), then
-// `write` + `commit` cannot fail, so a throwing call leaves the cache as it was.
+// `write` + `commit` cannot fail, so a throwing call leaves the cache as it was. `write` and `read`
+// count the elements they move (cacheWrites, cacheReads), so the work counts are counted, not assumed.
 
 import type { LayerCache, NamedTensor } from "../layer.js";
-import { type Counter, NO_COUNT } from "./counter.js";
+import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
 
 export interface StreamSpec {
   /** Official buffer name, e.g. "kv_cache". */
@@ -61,9 +62,18 @@ export class RowCache implements LayerCache {
     count.add("compression", "cacheWrites", w);
   }
 
-  /** The row's storage (capacity-sized; positions < length are valid). */
-  row(si: number, b: number): Float64Array {
-    return this.rows[si][b];
+  /** Positions 0..T-1 of stream si of row b, copied out ([T, ...tail]); counts the elements read as cacheReads of `term`. */
+  read(si: number, b: number, T: number, count: Counter = NO_COUNT, term: WorkTerm = "scores"): Float64Array {
+    const w = this.widths[si];
+    const row = this.rows[si][b];
+    const out = new Float64Array(T * w);
+    let reads = 0;
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < w; i++) out[t * w + i] = row[t * w + i];
+      reads += w;
+    }
+    count.add(term, "cacheReads", reads);
+    return out;
   }
 
   /** Rows 0..batch-1 now end at endPos (positions >= endPos are forgotten: rollback). */

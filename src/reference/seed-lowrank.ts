@@ -11,7 +11,7 @@ import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
 import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
-import { linear } from "./linear.js";
+import { linear, readWeightRow } from "./linear.js";
 import { RowCache } from "./row-cache.js";
 
 export interface SeedLowRankConfig extends MhaConfig {
@@ -31,16 +31,22 @@ export function seedWeightShapes(cfg: SeedLowRankConfig): Record<keyof SeedLowRa
   return { ...mhaWeightShapes(cfg), w_comp_k: [cfg.head_dim, r], w_decomp_k: [r, cfg.head_dim], w_comp_v: [cfg.v_head_dim, r], w_decomp_v: [r, cfg.v_head_dim] };
 }
 
-/** rows x [n, a] times M [a, b] -> [n, b] (the seed's row-vector convention). */
-function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm, countWeights = true): Float64Array {
+/** rows x [n, a] times M [a, b] -> [n, b] (the seed's row-vector convention); each row of M is read once. */
+function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm): Float64Array {
   const y = new Float64Array(n * b);
-  for (let r = 0; r < n; r++)
-    for (let i = 0; i < a; i++) {
+  if (n === 0) return y;
+  const m = new Float64Array(b); // row i of M
+  let madds = 0, reads = 0;
+  for (let i = 0; i < a; i++) {
+    reads += readWeightRow(M, i * b, b, m);
+    for (let r = 0; r < n; r++) {
       const xi = x[r * a + i];
-      for (let j = 0; j < b; j++) y[r * b + j] += xi * M[i * b + j];
+      for (let j = 0; j < b; j++) y[r * b + j] += xi * m[j];
+      madds += b;
     }
-  count.add(term, "madds", n * a * b);
-  if (n > 0 && countWeights) count.add(term, "weightReads", a * b);
+  }
+  count.add(term, "madds", madds);
+  count.add(term, "weightReads", reads);
   return y;
 }
 
@@ -88,14 +94,18 @@ export class ReferenceSeedLowRank implements AttentionLayer {
         this.cache.write(1, b, startPos + t, lv, (b * s + t) * G * r, count);
       }
     this.cache.commit(B, T);
+    // Online decompression of every cached token of every row (the seed's K' = L_K W_decomp, V' = L_V W_decomp), one product per matrix.
+    const cachedK = new Float64Array(B * T * G * r), cachedV = new Float64Array(B * T * G * r); // [B, T, G, r]
+    for (let b = 0; b < B; b++) {
+      cachedK.set(this.cache.read(0, b, T, count, "decompression"), b * T * G * r);
+      cachedV.set(this.cache.read(1, b, T, count, "decompression"), b * T * G * r);
+    }
+    const kRec = rowTimes(cachedK, B * T * G, w.w_decomp_k, r, hd, count, "decompression"); // [B, T, G, hd]
+    const vRec = rowTimes(cachedV, B * T * G, w.w_decomp_v, r, dv, count, "decompression"); // [B, T, G, dv]
     const o = new Float64Array(N * H * dv);
     for (let b = 0; b < B; b++) {
-      // Online decompression of every cached token (the seed's K' = L_K W_decomp, V' = L_V W_decomp).
-      // W_decomp is counted once per call (b = 0), as every weight is: it is streamed once and reused by all rows.
-      const kRec = rowTimes(this.cache.row(0, b), T * G, w.w_decomp_k, r, hd, count, "decompression", b === 0); // [T, G, hd]
-      const vRec = rowTimes(this.cache.row(1, b), T * G, w.w_decomp_v, r, dv, count, "decompression", b === 0); // [T, G, dv]
-      count.add("decompression", "cacheReads", 2 * T * G * r);
-      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kRec, v: vRec, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
+      const kb = kRec.subarray(b * T * G * hd, (b + 1) * T * G * hd), vb = vRec.subarray(b * T * G * dv, (b + 1) * T * G * dv);
+      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kb, v: vb, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
     }
     return linear(o, N, w.wo, cfg.dim, H * dv, count, "output");
   }

@@ -1,6 +1,9 @@
 // The cost model is checked, not assumed: for random configs and call shapes, the work the oracle
 // counts while it runs equals the closed forms of src/analysis/work.ts, for EVERY term and EVERY
-// field, on MLA's naive / absorbed / recompute paths, MHA / GQA / MQA and the seed scheme.
+// field, on MLA's naive / absorbed / recompute paths, MHA / GQA / MQA and the seed scheme. Every field
+// is counted where the work happens: madds in the loops, weight elements as each weight row is
+// read (once per call, src/reference/linear.ts readWeightRow), cache elements as the cache hands
+// them out (RowCache.read / write).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MlaConfig } from "../../src/config.js";
