@@ -8,7 +8,7 @@
 //   kernel:    the same plus o = o_lat W_UV^T per head (what the layer calls; W_UV is 32 MiB at V3)
 // Every kernel's o_lat is checked against float64 math over the dequantised cache before timing.
 import { STORAGE_FORMATS, FORMAT_CODE, BLOCK_TOKENS, tokenLayout, type StorageFormat } from "../src/cache/layout.js";
-import { type AccuracyCase, type AccuracyRow, accuracyCaseFromVectors, cacheAccuracyTable, randomAccuracyCase } from "../src/cache/accuracy.js";
+import { type AccuracyCase, type AccuracyRow, accuracyCaseFromVectors, cacheAccuracyTable, randomAccuracyCase } from "../src/analysis/cache-accuracy.js";
 import { caseFiles, loadCase } from "../src/cli/load-vectors.js";
 import { bundledVectorsDir } from "../src/cli/paths.js";
 import { makeConfig } from "../src/config.js";

@@ -21,6 +21,7 @@ export * from "./analysis/bench-results.js";
 export * from "./analysis/charts.js";
 export * from "./analysis/svg.js";
 export * from "./analysis/units.js";
+export * from "./analysis/cache-accuracy.js";
 export * from "./io/safetensors.js";
 export * from "./io/hf-names.js";
 export * from "./io/mla-safetensors.js";
@@ -28,5 +29,5 @@ export * from "./io/mla-safetensors.js";
 export * from "./wasm/index.js";
 export * from "./io/mla-vectors-writer.js";
 export * from "./io/mla-vectors-external.js";
-// The latent KV cache: storage formats, codecs (TS + WASM), paging, fork/truncate, persistence, accuracy table.
+// The latent KV cache: storage formats, codecs, paging, fork/truncate, persistence (its accuracy table is analysis/cache-accuracy.ts).
 export * from "./cache/index.js";

@@ -1,5 +1,7 @@
-// Round-trip error bounds of the storage formats, derived (not fitted), and their propagation to
-// the attention output. Used by the accuracy table and the tests; docs/cache.md has the derivations.
+// Round-trip error bounds of the storage formats, derived (not fitted): how far a decoded element
+// may sit from the value written, per format. A property of the codecs (codecs.ts), so it lives
+// with them; its propagation through attention to the layer output is the accuracy study's
+// (src/analysis/cache-accuracy.ts). docs/cache.md has the derivations.
 //
 // Per element x (a float64 value; the cache first rounds it to float32, y = f32(x), |y - x| <= 2^-24 |x|):
 //  f32        0 beyond the float32 rounding.
@@ -72,82 +74,4 @@ export function elementErrorBounds(format: StorageFormat, C: number, dr: number,
     out[i] = e + F32_ROUNDING * a;
   }
   return out;
-}
-
-export interface OutputBoundArgs {
-  /** Absorbed queries of one batch row [s, H, C+dr]. */
-  q: ArrayLike<number>;
-  /** Exact keys [T, C+dr] (c | k_pe) of that row, T = startPos + s. */
-  keys: ArrayLike<number>;
-  /** elementErrorBounds of every key row [T, C+dr]. */
-  keyBounds: ArrayLike<number>;
-  s: number;
-  startPos: number;
-  H: number;
-  C: number;
-  dr: number;
-  scale: number;
-}
-
-/**
- * Bound on |o_lat' - o_lat| [s, H, C] when every cached element moves by at most its bound.
- * Scores move by |ds_j| <= D = scale * max_j sum_d |q_d| b_jd; softmax then gives
- * p'_j / p_j in [e^-2D, e^2D], so |p'_j - p_j| <= p_j (e^2D - 1); with o = sum_j p_j c_j:
- * |do_i| <= (e^2D - 1) sum_j p_j |c_ji| + max_j b_ji.
- */
-export function latentOutputBound(a: OutputBoundArgs): Float64Array {
-  const { q, keys, keyBounds, s, startPos, H, C, dr, scale } = a;
-  const W = C + dr;
-  const out = new Float64Array(s * H * C);
-  const p = new Float64Array(startPos + s);
-  for (let t = 0; t < s; t++) {
-    const n = startPos + t + 1;
-    for (let h = 0; h < H; h++) {
-      const qo = (t * H + h) * W;
-      let D = 0, max = -Infinity;
-      for (let j = 0; j < n; j++) {
-        let dot = 0, db = 0;
-        for (let d = 0; d < W; d++) {
-          dot += q[qo + d] * keys[j * W + d];
-          db += Math.abs(q[qo + d]) * keyBounds[j * W + d];
-        }
-        p[j] = dot * scale;
-        max = Math.max(max, p[j]);
-        D = Math.max(D, db * Math.abs(scale));
-      }
-      let sum = 0;
-      for (let j = 0; j < n; j++) sum += p[j] = Math.exp(p[j] - max);
-      const grow = Math.expm1(2 * D);
-      for (let i = 0; i < C; i++) {
-        let mean = 0, bmax = 0;
-        for (let j = 0; j < n; j++) {
-          mean += (p[j] / sum) * Math.abs(keys[j * W + i]);
-          bmax = Math.max(bmax, keyBounds[j * W + i]);
-        }
-        out[(t * H + h) * C + i] = grow * mean * (1 + 1e-12) + bmax;
-      }
-    }
-  }
-  return out;
-}
-
-/** Propagate a bound on o_lat [N, H, C] through o = o_lat W_uv^T and y = o wo^T with |W| elementwise: [N, D]. */
-export function outputBound(oLatBound: ArrayLike<number>, N: number, H: number, C: number, dn: number, dv: number, D: number, wkvB: ArrayLike<number>, wo: ArrayLike<number>): Float64Array {
-  const oB = new Float64Array(N * H * dv);
-  for (let r = 0; r < N; r++)
-    for (let h = 0; h < H; h++)
-      for (let v = 0; v < dv; v++) {
-        const wRow = (h * (dn + dv) + dn + v) * C;
-        let acc = 0;
-        for (let i = 0; i < C; i++) acc += Math.abs(wkvB[wRow + i]) * oLatBound[(r * H + h) * C + i];
-        oB[(r * H + h) * dv + v] = acc;
-      }
-  const y = new Float64Array(N * D);
-  for (let r = 0; r < N; r++)
-    for (let d = 0; d < D; d++) {
-      let acc = 0;
-      for (let k = 0; k < H * dv; k++) acc += Math.abs(wo[d * H * dv + k]) * oB[r * H * dv + k];
-      y[r * D + d] = acc;
-    }
-  return y;
 }

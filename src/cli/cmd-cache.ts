@@ -1,7 +1,7 @@
-// mlakit cache: accuracy against memory of the latent cache's storage formats (src/cache/accuracy.ts)
+// mlakit cache: accuracy against memory of the latent cache's storage formats (src/analysis/cache-accuracy.ts)
 // on official-format vector cases and seeded random cases.
 import { parseArgs } from "node:util";
-import { type AccuracyCase, accuracyCaseFromVectors, cacheAccuracyTable, randomAccuracyCase } from "../cache/accuracy.js";
+import { type AccuracyCase, accuracyCaseFromVectors, cacheAccuracyTable, randomAccuracyCase } from "../analysis/cache-accuracy.js";
 import { STORAGE_FORMATS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { makeConfig } from "../config.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";

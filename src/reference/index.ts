@@ -4,6 +4,7 @@ import { ReferenceMla } from "./mla.js";
 
 export * from "./mla.js";
 export * from "./attention.js";
+export * from "./paged-attention.js";
 export * from "./baselines.js";
 export * from "./seed-lowrank.js";
 export * from "./counter.js";

@@ -1,7 +1,8 @@
 // Multi-head Latent Attention, float64, as DeepSeek-V3 `inference/model.py` class MLA computes it.
 // One short function per equation of DESIGN.md "The math"; the naive and absorbed paths side by
 // side in `forward`, plus `recompute` (cache latents only, decompress every cached token at each
-// step: the picture the seed text has in mind).
+// step: the picture the seed text has in mind). The absorbed path can keep its latents in a paged
+// LatentCache of any storage format (options.cache) and attend over it with pagedAttend.
 //
 // Shapes: B batch, s new tokens, N = B*s rows, T cached tokens, H heads, D dim, Q q_lora_rank,
 // C kv_lora_rank, dn qk_nope_head_dim, dr qk_rope_head_dim, dv v_head_dim.
@@ -17,6 +18,8 @@ import { rmsNorm } from "./rmsnorm.js";
 import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
 import { RowCache } from "./row-cache.js";
+import { pagedAttend } from "./paged-attention.js";
+import { LatentCache, type LatentCacheOptions } from "../cache/latent-cache.js";
 
 export type MlaPath = "naive" | "absorbed" | "recompute";
 export const MLA_PATHS: readonly MlaPath[] = ["naive", "absorbed", "recompute"];
@@ -92,6 +95,18 @@ export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>,
   return out;
 }
 
+/** (8) The absorbed query [N, H, C+dr] = [q_abs | q_pe] per head: against the latent keys [c | k_pe] a score is one dot product. */
+export function latentQuery(cfg: MlaConfig, w: MlaWeights, q: Float64Array, N: number, count: Counter = NO_COUNT): Float64Array {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, qk = dn + dr;
+  const qAbs = absorbQuery(cfg, w, q, N, count); // [N, H, C]
+  const qLat = new Float64Array(N * H * (C + dr));
+  for (let r = 0; r < N * H; r++) {
+    qLat.set(qAbs.subarray(r * C, (r + 1) * C), r * (C + dr));
+    qLat.set(q.subarray(r * qk + dn, (r + 1) * qk), r * (C + dr) + C);
+  }
+  return qLat;
+}
+
 /** (8) o[h] = o_lat[h] W[h, dn:]^T: [N, H, C] -> [N, H, dv]. */
 export function absorbOutput(cfg: MlaConfig, w: MlaWeights, oLat: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
   const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
@@ -129,7 +144,7 @@ export function naiveKeys(cfg: MlaConfig, kNope: ArrayLike<number>, kpe: ArrayLi
   return k;
 }
 
-/** Latent keys [T, C+dr] = [c | k_pe] and the absorbed query [s, H, C+dr] = [q_abs | q_pe]: MQA in the latent space. */
+/** Latent keys [T, C+dr] = [c | k_pe], one key head for all query heads (latentQuery's [q_abs | q_pe] scores against them): MQA in the latent space. */
 function latentKeys(c: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: number, dr: number): Float64Array {
   const k = new Float64Array(T * (C + dr));
   for (let t = 0; t < T; t++) {
@@ -142,25 +157,37 @@ function latentKeys(c: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: n
 // ---------------------------------------------------------------------------------------------
 // The layer
 
-export interface ReferenceMlaOptions {
+export interface ReferenceMlaOptions<K extends LatentCacheOptions | undefined = LatentCacheOptions | undefined> {
   /** naive (official attn_impl="naive"), absorbed (attn_impl="absorb", the default), or recompute. */
   path?: MlaPath;
   /** Receives the work performed (madds, reads, writes per term). */
   counter?: Counter;
+  /**
+   * Absorbed path only: keep the latent cache in a LatentCache (src/cache) of this storage format
+   * and pool size instead of float64 rows, and attend over it with pagedAttend. The layer's
+   * backend is then "reference+cache-<format>"; with format "f32" it differs from the oracle only
+   * by rounding c and k_pe to float32.
+   */
+  cache?: K;
 }
 
-export class ReferenceMla implements AttentionLayer {
-  readonly backend = "reference";
+/** The cache a ReferenceMla owns: float64 rows, or the LatentCache asked for with options.cache. */
+export type ReferenceMlaCache<K> = K extends LatentCacheOptions ? LatentCache : RowCache;
+
+export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> implements AttentionLayer {
+  readonly backend: string;
   readonly kind: string;
   readonly dim: number;
   readonly path: MlaPath;
-  readonly cache: RowCache;
+  readonly cache: ReferenceMlaCache<K>;
   /** f_i of RoPE with YaRN applied, [dr/2]. */
   readonly freqs: Float64Array;
   readonly softmaxScale: number;
+  private readonly rows: RowCache | null = null;
+  private readonly latent: LatentCache | null = null;
   private disposed = false;
 
-  constructor(readonly cfg: MlaConfig, readonly weights: MlaWeights, readonly options: ReferenceMlaOptions = {}) {
+  constructor(readonly cfg: MlaConfig, readonly weights: MlaWeights, readonly options: ReferenceMlaOptions<K> = {}) {
     checkMlaWeights(cfg, weights);
     this.path = options.path ?? "absorbed";
     if (!["naive", "absorbed", "recompute"].includes(this.path)) {
@@ -170,18 +197,26 @@ export class ReferenceMla implements AttentionLayer {
     this.dim = cfg.dim;
     this.freqs = ropeFrequencies(cfg);
     this.softmaxScale = mlaSoftmaxScale(cfg);
-    const H = cfg.n_heads;
-    const streams =
-      this.path === "naive"
-        ? [
-            { name: "k_cache", tail: [H, qkHeadDim(cfg)] },
-            { name: "v_cache", tail: [H, cfg.v_head_dim] },
-          ]
-        : [
-            { name: "kv_cache", tail: [cfg.kv_lora_rank] },
-            { name: "pe_cache", tail: [cfg.qk_rope_head_dim] },
-          ];
-    this.cache = new RowCache(streams, cfg.max_batch_size, cfg.max_seq_len);
+    if (options.cache !== undefined) {
+      if (this.path !== "absorbed") throw new MlaError("options.cache", this.path, 'path "absorbed" (a LatentCache holds the latents the absorbed path attends over)');
+      this.latent = new LatentCache(cfg, options.cache);
+      this.backend = `reference+cache-${this.latent.format}`;
+    } else {
+      const H = cfg.n_heads;
+      const streams =
+        this.path === "naive"
+          ? [
+              { name: "k_cache", tail: [H, qkHeadDim(cfg)] },
+              { name: "v_cache", tail: [H, cfg.v_head_dim] },
+            ]
+          : [
+              { name: "kv_cache", tail: [cfg.kv_lora_rank] },
+              { name: "pe_cache", tail: [cfg.qk_rope_head_dim] },
+            ];
+      this.rows = new RowCache(streams, cfg.max_batch_size, cfg.max_seq_len);
+      this.backend = "reference";
+    }
+    this.cache = (this.latent ?? this.rows) as ReferenceMlaCache<K>;
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
@@ -200,61 +235,73 @@ export class ReferenceMla implements AttentionLayer {
 
     if (this.path === "naive") {
       // Decompress the new tokens once and cache full per-head K/V.
+      const rows = this.rows!;
       const { kNope, v } = mlaDecompress(cfg, w, c, N, count);
       const k = naiveKeys(cfg, kNope, kpe, N); // [N, H, dn+dr]
-      this.cache.reserve(B, T);
+      rows.reserve(B, T);
       for (let b = 0; b < B; b++)
         for (let t = 0; t < s; t++) {
-          this.cache.write(0, b, startPos + t, k, (b * s + t) * H * qk, count);
-          this.cache.write(1, b, startPos + t, v, (b * s + t) * H * dv, count);
+          rows.write(0, b, startPos + t, k, (b * s + t) * H * qk, count);
+          rows.write(1, b, startPos + t, v, (b * s + t) * H * dv, count);
         }
-      this.cache.commit(B, T);
+      rows.commit(B, T);
       for (let b = 0; b < B; b++) {
-        const kb = this.cache.read(0, b, T, count, "scores"), vb = this.cache.read(1, b, T, count, "weightedSum");
+        const kb = rows.read(0, b, T, count, "scores"), vb = rows.read(1, b, T, count, "weightedSum");
         o.set(attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: kb, v: vb, s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count }), b * s * H * dv);
       }
+    } else if (this.path === "absorbed") {
+      // Cache only the normalised latent and the roped k_pe; attend in the latent space.
+      this.storeLatents(c, kpe, B, s, startPos, count);
+      const qLat = latentQuery(cfg, w, q, N, count); // [N, H, C+dr]
+      const oLat = new Float64Array(N * H * C); // [N, H, C]
+      for (let b = 0; b < B; b++) oLat.set(this.attendLatent(b, qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), s, startPos, count), b * s * H * C);
+      o.set(absorbOutput(cfg, w, oLat, N, count));
     } else {
-      // Cache only the normalised latent and the roped k_pe.
-      this.cache.reserve(B, T);
-      for (let b = 0; b < B; b++)
-        for (let t = 0; t < s; t++) {
-          this.cache.write(0, b, startPos + t, c, (b * s + t) * C, count);
-          this.cache.write(1, b, startPos + t, kpe, (b * s + t) * dr, count);
-        }
-      this.cache.commit(B, T);
-      if (this.path === "absorbed") {
-        const qAbs = absorbQuery(cfg, w, q, N, count); // [N, H, C]
-        const qLat = new Float64Array(N * H * (C + dr)); // [N, H, C+dr] = [q_abs | q_pe]
-        for (let r = 0; r < N * H; r++) {
-          qLat.set(qAbs.subarray(r * C, (r + 1) * C), r * (C + dr));
-          qLat.set(q.subarray(r * qk + dn, (r + 1) * qk), r * (C + dr) + C);
-        }
-        const oLat = new Float64Array(N * H * C); // [N, H, C]
-        for (let b = 0; b < B; b++) {
-          // c and k_pe read once for all heads; c is reused by the weighted sum
-          const kv = this.cache.read(0, b, T, count, "scores"), pe = this.cache.read(1, b, T, count, "scores");
-          const keys = latentKeys(kv, pe, T, C, dr); // [T, C+dr]
-          const ob = attendRow({ q: qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), k: keys, v: kv, s, startPos, hq: H, hkv: 1, dqk: C + dr, dv: C, scale: this.softmaxScale, count });
-          oLat.set(ob, b * s * H * C);
-        }
-        o.set(absorbOutput(cfg, w, oLat, N, count));
-      } else {
-        // recompute: decompress all T cached latents of every row, then attend as the naive path.
-        const lat = new Float64Array(B * T * C);
-        const kpeRows: Float64Array[] = [];
-        for (let b = 0; b < B; b++) {
-          lat.set(this.cache.read(0, b, T, count, "decompression"), b * T * C);
-          kpeRows.push(this.cache.read(1, b, T, count, "decompression"));
-        }
-        const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
-        for (let b = 0; b < B; b++) {
-          const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRows[b], T);
-          const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
-          o.set(ob, b * s * H * dv);
-        }
+      // recompute: cache the latents as the absorbed path, then decompress all T cached latents of every row and attend as the naive path.
+      const rows = this.rows!;
+      this.storeLatents(c, kpe, B, s, startPos, count);
+      const lat = new Float64Array(B * T * C);
+      const kpeRows: Float64Array[] = [];
+      for (let b = 0; b < B; b++) {
+        lat.set(rows.read(0, b, T, count, "decompression"), b * T * C);
+        kpeRows.push(rows.read(1, b, T, count, "decompression"));
+      }
+      const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
+      for (let b = 0; b < B; b++) {
+        const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRows[b], T);
+        const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
+        o.set(ob, b * s * H * dv);
       }
     }
     return linear(o, N, w.wo, cfg.dim, H * dv, count, "output"); // (9) [B, s, D]
+  }
+
+  /** Rows 0..B-1 get c [B*s, C] and k_pe [B*s, dr] at positions startPos.. (rolled back first): all rows or, when the cache refuses, none. */
+  private storeLatents(c: Float64Array, kpe: Float64Array, B: number, s: number, startPos: number, count: Counter): void {
+    const C = this.cfg.kv_lora_rank, dr = this.cfg.qk_rope_head_dim;
+    if (this.latent) {
+      const writes = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, c: c.subarray(b * s * C, (b + 1) * s * C), kpe: kpe.subarray(b * s * dr, (b + 1) * s * dr) }));
+      this.latent.writeBatch(writes); // checks shapes, values, room; then cannot fail
+      for (const wr of writes) count.add("compression", "cacheWrites", wr.c.length + wr.kpe.length);
+      return;
+    }
+    const rows = this.rows!;
+    rows.reserve(B, startPos + s);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < s; t++) {
+        rows.write(0, b, startPos + t, c, (b * s + t) * C, count);
+        rows.write(1, b, startPos + t, kpe, (b * s + t) * dr, count);
+      }
+    rows.commit(B, startPos + s);
+  }
+
+  /** MQA in the latent space for batch row b: q [s, H, C+dr] over keys [c | k_pe] and values c of its T = startPos + s cached tokens -> o_lat [s, H, C]. */
+  private attendLatent(b: number, q: Float64Array, s: number, startPos: number, count: Counter): Float64Array {
+    const H = this.cfg.n_heads, C = this.cfg.kv_lora_rank, dr = this.cfg.qk_rope_head_dim, T = startPos + s;
+    if (this.latent) return pagedAttend(this.latent, b, { q, s, startPos, heads: H, scale: this.softmaxScale, count });
+    // c and k_pe read once for all heads; c is reused by the weighted sum
+    const kv = this.rows!.read(0, b, T, count, "scores"), pe = this.rows!.read(1, b, T, count, "scores");
+    return attendRow({ q, k: latentKeys(kv, pe, T, C, dr), v: kv, s, startPos, hq: H, hkv: 1, dqk: C + dr, dv: C, scale: this.softmaxScale, count });
   }
 
   dispose(): void {
@@ -262,6 +309,6 @@ export class ReferenceMla implements AttentionLayer {
   }
 }
 
-export function createReferenceMla(cfg: MlaConfig, weights: MlaWeights, options: ReferenceMlaOptions = {}): ReferenceMla {
+export function createReferenceMla<K extends LatentCacheOptions | undefined = undefined>(cfg: MlaConfig, weights: MlaWeights, options: ReferenceMlaOptions<K> = {}): ReferenceMla<K> {
   return new ReferenceMla(cfg, weights, options);
 }

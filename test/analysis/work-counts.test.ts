@@ -1,9 +1,9 @@
 // The cost model is checked, not assumed: for random configs and call shapes, the work the oracle
 // counts while it runs equals the closed forms of src/analysis/work.ts, for EVERY term and EVERY
-// field, on MLA's naive / absorbed / recompute paths, MHA / GQA / MQA and the seed scheme. Every field
-// is counted where the work happens: madds in the loops, weight elements as each weight row is
-// read (once per call, src/reference/linear.ts readWeightRow), cache elements as the cache hands
-// them out (RowCache.read / write).
+// field, on MLA's naive / absorbed / recompute paths (absorbed also over a LatentCache), MHA / GQA /
+// MQA and the seed scheme. Every field is counted where the work happens: madds in the loops,
+// weight elements as each weight row is read (once per call, src/reference/linear.ts
+// readWeightRow), cache elements as the cache hands them out (RowCache.read / write, pagedAttend).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MlaConfig } from "../../src/config.js";
@@ -69,6 +69,24 @@ describe("MLA: reference counts == closed forms, every term and field", () => {
           expectSameWork(counted, pathWork(cfg, path, shape)); // the cost model's entry point gives the same
         }),
         RUNS,
+      );
+    });
+  }
+});
+
+describe("MLA absorbed over a LatentCache: the same counts as over float64 rows", () => {
+  for (const format of ["f32", "fp8_e4m3"] as const) {
+    it(`cache format ${format}`, () => {
+      fc.assert(
+        fc.property(mlaConfigArb, historyArb, seedArb, (cfg0, h, seed) => {
+          const cfg = roomy(cfg0);
+          const rng = new Rng(seed);
+          const counter = new WorkCounter();
+          const layer = new ReferenceMla(cfg, randomMlaWeights(cfg, rng), { path: "absorbed", counter, cache: { format } });
+          const { counted, shape } = countLastCall(layer, counter, h, cfg.max_batch_size, cfg.dim, rng);
+          expectSameWork(counted, mlaWork(cfg, "absorbed", shape));
+        }),
+        { numRuns: 30 },
       );
     });
   }

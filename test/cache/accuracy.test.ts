@@ -1,10 +1,11 @@
 // Accuracy against memory: every storage format's absorbed-MLA output error against the float64
 // oracle, on the official vectors and on random cases, stays within the bound derived from the
-// format's element error (bounds.ts); the bounds are not vacuous; f32 is near float32 rounding.
+// format's element error (src/cache/bounds.ts, propagated in src/analysis/cache-accuracy.ts); the
+// bounds are not vacuous; f32 is near float32 rounding.
 import { readFileSync, readdirSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AccuracyRow, accuracyCaseFromVectors, cacheAccuracyTable, formatAccuracyTable, randomAccuracyCase } from "../../src/cache/accuracy.js";
+import { type AccuracyRow, accuracyCaseFromVectors, cacheAccuracyTable, formatAccuracyTable, randomAccuracyCase } from "../../src/analysis/cache-accuracy.js";
 import { makeConfig } from "../../src/config.js";
 import { parseVectorCaseText } from "../../src/io/mla-vectors.js";
 import { mlaConfigArb, scheduleArb, seedArb } from "../support/arb.js";
