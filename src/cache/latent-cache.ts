@@ -206,11 +206,13 @@ export class LatentCache implements LayerCache {
   }
 
   /**
-   * placeBatch's checks alone (nothing changes): throws what placeBatch would. Returns how many
-   * blocks placeBatch will take from the pool (fresh blocks and copies on write), exactly.
+   * placeBatch's checks alone (nothing changes): throws what placeBatch would, except for storage
+   * an owner grows (pool.ts). Returns how many blocks placeBatch will take from the pool (fresh
+   * blocks and copies on write), exactly: the storage must then hold
+   * min(maxBlocks, pool.highWater + that) blocks.
    */
   checkPlacement(writes: readonly Placement[]): number {
-    return this.plan(writes).takes;
+    return this.plan(writes, false).takes;
   }
 
   /** writeBatch's value checks for write w (finite, within the format's range); throws NonFiniteError / CacheError, changes nothing. */
@@ -252,10 +254,11 @@ export class LatentCache implements LayerCache {
    * uses them. Every rollback comes first (a block no one else holds is freed, whichever row
    * drops it last), then each write in turn: a copy of its partial block at startPos if another
    * sequence still holds it (which drops that share), and fresh blocks up to its end. Throws a
-   * CacheError when the pool (free blocks plus those the rollbacks free) cannot hold them.
+   * CacheError when the pool (free blocks plus those the rollbacks free) cannot hold them, or
+   * (checkStorage) when the pool's storage is shorter than the blocks they may reach (pool.ts).
    * Changes nothing; returns the sequences in write order and the number of blocks the commit takes.
    */
-  private plan(writes: readonly Placement[]): { seqs: Sequence[]; takes: number } {
+  private plan(writes: readonly Placement[], checkStorage = true): { seqs: Sequence[]; takes: number } {
     const seen = new Set<number>();
     const seqs = writes.map(({ seq, startPos, n }, w) => {
       const s = this.sequence(seq, `writes[${w}].seq`);
@@ -291,6 +294,11 @@ export class LatentCache implements LayerCache {
     const available = this._pool.freeBlocks() + freed;
     if (needed > available) {
       throw new CacheError("block pool", available, `>= ${needed} free blocks for this write (pool of ${this._pool.maxBlocks} blocks of ${BLOCK_TOKENS} tokens is exhausted)`);
+    }
+    // The pool hands out the lowest free ids, so the takes stay below highWater + needed: storage shorter than that (an owner that grows it) would fail half-way.
+    const reach = Math.min(this._pool.maxBlocks, this._pool.highWater + needed);
+    if (checkStorage && reach > this._pool.storageBlocks) {
+      throw new CacheError("block pool storage", this._pool.storage.length, `>= ${reach * this.blockBytes} bytes (${reach} blocks) before this write takes ${needed} blocks; grow it and rebindStorage first`);
     }
     return { seqs, takes: needed };
   }

@@ -292,10 +292,30 @@ describe("errors leave the cache unchanged", () => {
     const f32cache = setup("f32");
     expect(() => f32cache.append(1, [1e39, 2, 3, 4, 5, 6], [0, 0])).toThrow(CacheError); // overflows float32
   });
+  it("storage shorter than the pool (an owner grows it): a write that would reach past it throws and changes nothing; after rebindStorage it fits", () => {
+    const bpt = 4 * (6 + 2), blockBytes = 64 * bpt;
+    const cache = new LatentCache(cfgOf(6, 2, 200, 2), { format: "f32", maxBlocks: 3, storage: new Uint8Array(blockBytes) });
+    const r = randomRows(new Rng(8), 70, 6, 2);
+    cache.append(0, r.c.subarray(0, 60 * 6), r.kpe.subarray(0, 60 * 2)); // block 0
+    const before = observe(cache);
+    let err: unknown;
+    try {
+      cache.append(0, r.c.subarray(60 * 6), r.kpe.subarray(60 * 2)); // needs block 1, past the storage
+    } catch (e) {
+      err = e;
+    }
+    expect((err as CacheError).field).toBe("block pool storage");
+    expect(observe(cache)).toEqual(before);
+    const grown = new Uint8Array(2 * blockBytes);
+    grown.set(cache.pool.storage);
+    cache.rebindStorage(grown);
+    cache.append(0, r.c.subarray(60 * 6), r.kpe.subarray(60 * 2));
+    expect([cache.length(0), cache.blocksInUse()]).toEqual([70, 2]);
+  });
   it("invalid options are CacheErrors", () => {
     expect(() => new LatentCache(cfgOf(6, 2), { format: "q4" as StorageFormat })).toThrow(CacheError);
     expect(() => new LatentCache(cfgOf(6, 2), { maxBlocks: 0 })).toThrow(CacheError);
-    expect(() => new LatentCache(cfgOf(6, 2), { storage: new Uint8Array(10), maxBlocks: 2 })).toThrow(CacheError);
+    expect(() => new LatentCache(cfgOf(6, 2), { storage: [1, 2] as unknown as Uint8Array, maxBlocks: 2 })).toThrow(CacheError);
     // a pool no runtime can allocate (1.5e11 bytes) is a CacheError naming maxBlocks, not a bare RangeError
     expect(() => new LatentCache(cfgOf(512, 64), { maxBlocks: 2 ** 20 })).toThrow(/maxBlocks = 1048576/);
   });
