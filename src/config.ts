@@ -7,6 +7,16 @@ import { ConfigError } from "./errors.js";
 
 export type RopeLayout = "interleaved" | "half";
 
+/**
+ * Whose rules the RoPE/YaRN fields follow. "official": DeepSeek's inference/model.py (YaRN on iff
+ * max_seq_len > original_seq_len, no factor on cos/sin, a truncated correction range).
+ * "transformers": Hugging Face's modeling_rope_utils.py `_compute_yarn_parameters` with
+ * DeepseekV2/V3Attention (YaRN on iff rope_scaling says yarn, cos and sin times an attention
+ * factor, the correction range truncated or not).
+ */
+export type RopeConvention = "official" | "transformers";
+export const ROPE_CONVENTIONS: readonly RopeConvention[] = ["official", "transformers"];
+
 /** One MLA layer's hyper-parameters. Shapes in comments use B, s, H, D, Q, C, dn, dr, dv. */
 export interface MlaConfig {
   /** D: model (hidden) dimension; input and output of the layer are [B, s, D]. */
@@ -37,8 +47,19 @@ export interface MlaConfig {
   beta_fast: number;
   /** YaRN beta_slow: rotations below which a frequency is fully interpolated. */
   beta_slow: number;
-  /** YaRN attention-temperature coefficient: m = 0.1*mscale*ln(rope_factor)+1, softmax scale *= m^2. */
+  /**
+   * YaRN attention-temperature coefficient: m = 0.1*mscale*ln(rope_factor)+1, softmax scale *= m^2
+   * when YaRN is on. (transformers: mscale_all_dim, or 0 when absent: m = 1.)
+   */
   mscale: number;
+  /** Whose rules the fields below and the YaRN switch follow (see RopeConvention). mlakit extension; default "official". */
+  convention: RopeConvention;
+  /** YaRN on or off: null under "official" (then on iff max_seq_len > original_seq_len); a boolean under "transformers" (rope_scaling type yarn). */
+  yarn: boolean | null;
+  /** Factor on cos and sin of the rotary table (transformers' attention_factor; so the rope part of every score is scaled by its square). 1 under "official". */
+  rope_attention_factor: number;
+  /** YaRN correction range: floor/ceil of the correction dims (true, the official code) or the raw values (transformers' truncate: false). */
+  yarn_truncate: boolean;
   /** Pairing of RoPE elements: "interleaved" (official: (x[2i], x[2i+1])) or "half" (HF rotate_half: (x[i], x[i+dr/2])). mlakit extension. */
   rope_layout: RopeLayout;
   /** Layers in the whole model (ModelArgs.n_layers); used by whole-model cost figures only. */
@@ -62,6 +83,10 @@ export const MODEL_ARGS_DEFAULTS: Readonly<MlaConfig> = Object.freeze({
   beta_fast: 32,
   beta_slow: 1,
   mscale: 1.0,
+  convention: "official",
+  yarn: null,
+  rope_attention_factor: 1,
+  yarn_truncate: true,
   rope_layout: "interleaved",
   n_layers: 27,
 });
@@ -112,9 +137,9 @@ export function preset(name: string): MlaConfig {
   return validateConfig({ ...PRESETS[name as PresetName] });
 }
 
-/** YaRN is a static switch of the official code: on iff max_seq_len > original_seq_len. */
-export function yarnEnabled(cfg: Pick<MlaConfig, "max_seq_len" | "original_seq_len">): boolean {
-  return cfg.max_seq_len > cfg.original_seq_len;
+/** YaRN on: the config's own switch (transformers), else the official code's static one, max_seq_len > original_seq_len. */
+export function yarnEnabled(cfg: Pick<MlaConfig, "max_seq_len" | "original_seq_len"> & { yarn?: boolean | null }): boolean {
+  return typeof cfg.yarn === "boolean" ? cfg.yarn : cfg.max_seq_len > cfg.original_seq_len;
 }
 
 /** dn + dr: the per-head query/key width (MLA.qk_head_dim). */
@@ -159,7 +184,7 @@ export function validateConfig(cfg: unknown, prefix = "config."): MlaConfig {
   }
   const c = cfg as Record<string, unknown>;
   for (const key of Object.keys(c)) {
-    if (!(key in MODEL_ARGS_DEFAULTS)) {
+    if (!Object.prototype.hasOwnProperty.call(MODEL_ARGS_DEFAULTS, key)) {
       throw new ConfigError(`${prefix}${key}`, c[key], `no such field; MlaConfig fields are ${Object.keys(MODEL_ARGS_DEFAULTS).join(", ")}`);
     }
   }
@@ -176,14 +201,28 @@ export function validateConfig(cfg: unknown, prefix = "config."): MlaConfig {
   if (c.rope_layout !== "interleaved" && c.rope_layout !== "half") {
     throw new ConfigError(`${prefix}rope_layout`, c.rope_layout, '"interleaved" (official) or "half" (HF rotate_half)');
   }
+  if (!(ROPE_CONVENTIONS as readonly unknown[]).includes(c.convention)) throw new ConfigError(`${prefix}convention`, c.convention, `one of ${ROPE_CONVENTIONS.map((x) => `"${x}"`).join(", ")}`);
+  need(c, "rope_attention_factor", isPosFinite, "a finite number > 0 (the factor on cos and sin)", prefix);
+  if (typeof c.yarn_truncate !== "boolean") throw new ConfigError(`${prefix}yarn_truncate`, c.yarn_truncate, "true or false");
+  if (c.convention === "official") {
+    // The official code has no such switches: a value other than its own would compute other numbers silently.
+    if (c.yarn !== null) throw new ConfigError(`${prefix}yarn`, c.yarn, 'null under convention "official" (model.py turns YaRN on iff max_seq_len > original_seq_len); set convention "transformers" for an explicit switch');
+    if (c.rope_attention_factor !== 1) throw new ConfigError(`${prefix}rope_attention_factor`, c.rope_attention_factor, '1 under convention "official" (model.py never scales cos/sin); set convention "transformers"');
+    if (c.yarn_truncate !== true) throw new ConfigError(`${prefix}yarn_truncate`, c.yarn_truncate, 'true under convention "official" (model.py floors/ceils the correction range)');
+  } else if (typeof c.yarn !== "boolean") {
+    throw new ConfigError(`${prefix}yarn`, c.yarn, 'true or false under convention "transformers" (rope_scaling type "yarn" or no rope_scaling)');
+  }
   const yarn = yarnEnabled(c as unknown as MlaConfig);
   if (yarn) {
     if ((c.rope_factor as number) < 1) {
-      throw new ConfigError(`${prefix}rope_factor`, c.rope_factor, "a number >= 1 when YaRN is on (max_seq_len > original_seq_len)");
+      // transformers' get_mscale returns 1 below factor 1 where model.py's formula does not: refuse rather than pick one
+      throw new ConfigError(`${prefix}rope_factor`, c.rope_factor, "a number >= 1 when YaRN is on");
     }
     if ((c.beta_fast as number) < (c.beta_slow as number)) {
       throw new ConfigError(`${prefix}beta_fast`, c.beta_fast, `a number >= beta_slow (${c.beta_slow as number}) when YaRN is on`);
     }
+    const m = 0.1 * (c.mscale as number) * Math.log(c.rope_factor as number) + 1;
+    if (!Number.isFinite(m * m)) throw new ConfigError(`${prefix}mscale`, c.mscale, `a value whose YaRN softmax factor m^2 = (0.1*mscale*ln(rope_factor)+1)^2 is finite (it is ${m * m})`);
   }
   return c as unknown as MlaConfig;
 }
@@ -203,31 +242,76 @@ export function makeConfig(partial: Partial<MlaConfig>, prefix = "config."): Mla
  */
 export function fromModelArgs(json: Record<string, unknown>): MlaConfig {
   const picked: Record<string, unknown> = {};
-  for (const key of Object.keys(MODEL_ARGS_DEFAULTS)) if (key in json) picked[key] = json[key];
+  for (const key of Object.keys(MODEL_ARGS_DEFAULTS)) if (Object.prototype.hasOwnProperty.call(json, key)) picked[key] = json[key];
   return makeConfig(picked as Partial<MlaConfig>, "ModelArgs.");
 }
 
+/** model_types whose Hugging Face attention code is DeepseekV3Attention's (kimi_k2 ships DeepSeek-V3's modeling code). */
+export const HF_V3_MODEL_TYPES: readonly string[] = ["deepseek_v3", "kimi_k2", "deepseek_v32"];
+/** model_types whose code is DeepseekV2Attention's (rotary as complex pairs, rope_interleave never read). */
+export const HF_V2_MODEL_TYPES: readonly string[] = ["deepseek_v2"];
+
+export interface HfConfigImport {
+  config: MlaConfig;
+  /** The config's model_type (undefined when absent). */
+  modelType: string | undefined;
+  /** Whose attention code the numbers follow: DeepseekV2Attention's or DeepseekV3Attention's. */
+  semantics: "deepseek_v2" | "deepseek_v3";
+  /** What the import decided that a reader should know (unknown model_type, ignored keys). */
+  notes: string[];
+}
+
+/** transformers' get_mscale / yarn_get_mscale: 1 for scale <= 1, else 0.1 * mscale * ln(scale) + 1. */
+function hfGetMscale(scale: number, mscale = 1): number {
+  return scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1;
+}
+
 /**
- * From a Hugging Face config.json (DeepseekV2/V3, Kimi K2). Name mapping:
+ * From a Hugging Face config.json, exactly as transformers computes DeepSeek's attention
+ * (modeling_rope_utils.py `_compute_yarn_parameters`, DeepseekV2/V3Attention). Names:
  * hidden_size -> dim, num_attention_heads -> n_heads, q_lora_rank (null = 0), kv_lora_rank,
  * qk_nope_head_dim, qk_rope_head_dim, v_head_dim, max_position_embeddings -> max_seq_len,
- * rope_theta, num_hidden_layers -> n_layers, rope_scaling {factor -> rope_factor,
- * original_max_position_embeddings -> original_seq_len, beta_fast, beta_slow,
- * mscale_all_dim -> mscale}. HF's softmax scale uses mscale_all_dim, which is what the official
- * code's `mscale` plays; HF's rope `mscale`/`mscale_all_dim` ratio scales cos/sin and is 1 for
- * every released DeepSeek config (mlakit rejects configs where it is not).
- * No rope_scaling: YaRN off (original_seq_len = max_seq_len).
- * `rope_interleave: false` selects the half layout; otherwise the official interleaved one.
+ * rope_theta, num_hidden_layers -> n_layers. The result has convention "transformers":
+ *  - YaRN is on iff rope_scaling.type (or rope_type) is "yarn" (other scalings are refused);
+ *    factor (default max_position_embeddings / original_max_position_embeddings) -> rope_factor,
+ *    original_max_position_embeddings (default max_position_embeddings) -> original_seq_len,
+ *    beta_fast / beta_slow (falsy -> 32 / 1), truncate (default true) -> yarn_truncate;
+ *  - cos and sin are multiplied by rope_attention_factor: rope_scaling.attention_factor when
+ *    given, else get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) when both are
+ *    truthy, else get_mscale(factor) = 0.1 ln(factor) + 1;
+ *  - the softmax scale is (dn+dr)^-0.5 times get_mscale(factor, mscale_all_dim)^2 when
+ *    mscale_all_dim is truthy: mscale = mscale_all_dim, else 0 (m = 1). DeepseekV2Attention does
+ *    the same since transformers PR #47435 (merged 2026-07-20); before it HF's V2 disagreed with
+ *    DeepSeek's own code, and mlakit follows the fixed code;
+ *  - RoPE layout: deepseek_v3 (and the MLA models on its code) reads rope_interleave (default
+ *    true: the official interleaved pairs; false: rotate_half on the stored layout, "half");
+ *    deepseek_v2 always rotates pairs (2i, 2i+1) and never reads it.
+ * An unknown model_type with MLA fields (kv_lora_rank) takes the V3 semantics and says so in notes.
  */
-export function fromHfConfig(json: Record<string, unknown>): MlaConfig {
+export function importHfConfig(json: Record<string, unknown>): HfConfigImport {
   const p = "hf.";
+  const notes: string[] = [];
+  const own = (o: Record<string, unknown>, k: string): unknown => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
   const num = (key: string): number | undefined => {
-    const v = json[key];
+    const v = own(json, key);
     if (v === undefined) return undefined;
     if (typeof v !== "number") throw new ConfigError(`${p}${key}`, v, "a number");
     return v;
   };
-  const out: Partial<MlaConfig> = {};
+  if (own(json, "hidden_size") === undefined) throw new ConfigError(`${p}hidden_size`, undefined, "a positive integer");
+  if (own(json, "num_attention_heads") === undefined) throw new ConfigError(`${p}num_attention_heads`, undefined, "a positive integer");
+  const mt = own(json, "model_type");
+  if (mt !== undefined && typeof mt !== "string") throw new ConfigError(`${p}model_type`, mt, "a string");
+  let semantics: HfConfigImport["semantics"];
+  if (mt !== undefined && HF_V2_MODEL_TYPES.includes(mt)) semantics = "deepseek_v2";
+  else {
+    semantics = "deepseek_v3";
+    if (mt === undefined || !HF_V3_MODEL_TYPES.includes(mt)) {
+      if (own(json, "kv_lora_rank") === undefined) throw new ConfigError(`${p}kv_lora_rank`, undefined, `an integer: model_type ${JSON.stringify(mt)} is not an MLA model mlakit knows (${[...HF_V2_MODEL_TYPES, ...HF_V3_MODEL_TYPES].join(", ")}) and has no kv_lora_rank`);
+      notes.push(`model_type ${mt === undefined ? "(absent)" : JSON.stringify(mt)} is not one mlakit knows (${[...HF_V2_MODEL_TYPES, ...HF_V3_MODEL_TYPES].join(", ")}): loaded with DeepseekV3Attention's semantics`);
+    }
+  }
+  const out: Partial<MlaConfig> = { convention: "transformers" };
   const map: [keyof MlaConfig, string][] = [
     ["dim", "hidden_size"],
     ["n_heads", "num_attention_heads"],
@@ -243,43 +327,60 @@ export function fromHfConfig(json: Record<string, unknown>): MlaConfig {
     const v = num(theirs);
     if (v !== undefined) (out as Record<string, unknown>)[ours] = v;
   }
-  if (json.hidden_size === undefined) throw new ConfigError(`${p}hidden_size`, undefined, "a positive integer");
-  if (json.num_attention_heads === undefined) throw new ConfigError(`${p}num_attention_heads`, undefined, "a positive integer");
-  out.q_lora_rank = json.q_lora_rank === null || json.q_lora_rank === undefined ? 0 : (num("q_lora_rank") as number);
-  if (json.rope_interleave === false) out.rope_layout = "half";
-  const rs = json.rope_scaling as Record<string, unknown> | null | undefined;
+  const ql = own(json, "q_lora_rank");
+  out.q_lora_rank = ql === null || ql === undefined ? 0 : (num("q_lora_rank") as number);
+  const ri = own(json, "rope_interleave");
+  if (ri !== undefined && typeof ri !== "boolean") throw new ConfigError(`${p}rope_interleave`, ri, "true or false");
+  if (semantics === "deepseek_v3") out.rope_layout = ri === false ? "half" : "interleaved";
+  else {
+    out.rope_layout = "interleaved";
+    if (ri === false) notes.push("rope_interleave: false is ignored: DeepseekV2Attention always rotates pairs (2i, 2i+1)");
+  }
+  const maxPos = out.max_seq_len ?? MODEL_ARGS_DEFAULTS.max_seq_len;
+  const rs = own(json, "rope_scaling") as Record<string, unknown> | null | undefined;
   if (rs === null || rs === undefined) {
-    out.original_seq_len = out.max_seq_len ?? MODEL_ARGS_DEFAULTS.max_seq_len;
+    out.yarn = false;
+    out.original_seq_len = maxPos;
   } else {
-    if (typeof rs !== "object") throw new ConfigError(`${p}rope_scaling`, rs, "an object or null");
-    const kind = rs.type ?? rs.rope_type;
-    if (kind !== "yarn") throw new ConfigError(`${p}rope_scaling.type`, kind, '"yarn" (the only scaling DeepSeek MLA uses)');
+    if (typeof rs !== "object" || Array.isArray(rs)) throw new ConfigError(`${p}rope_scaling`, rs, "an object or null");
+    const type = own(rs, "type"), ropeType = own(rs, "rope_type");
+    if (type !== undefined && ropeType !== undefined && type !== ropeType) throw new ConfigError(`${p}rope_scaling.rope_type`, ropeType, `the same as rope_scaling.type (${JSON.stringify(type)}): the two keys contradict each other`);
+    const kind = ropeType ?? type;
+    if (kind !== "yarn") throw new ConfigError(`${p}rope_scaling.type`, kind, '"yarn" (the only scaling DeepSeek MLA uses; mlakit computes no other)');
     const r = (key: string): number | undefined => {
-      const v = rs[key];
+      const v = own(rs, key);
       if (v === undefined || v === null) return undefined;
-      if (typeof v !== "number") throw new ConfigError(`${p}rope_scaling.${key}`, v, "a number");
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(`${p}rope_scaling.${key}`, v, "a finite number");
       return v;
     };
-    const factor = r("factor");
-    if (factor !== undefined) out.rope_factor = factor;
-    const orig = r("original_max_position_embeddings");
-    if (orig !== undefined) out.original_seq_len = orig;
-    const bf = r("beta_fast");
-    if (bf !== undefined) out.beta_fast = bf;
-    const bs = r("beta_slow");
-    if (bs !== undefined) out.beta_slow = bs;
-    const mAll = r("mscale_all_dim");
-    const m = r("mscale");
-    if (mAll !== undefined && m !== undefined && mAll !== m) {
-      throw new ConfigError(`${p}rope_scaling.mscale`, m, `equal to mscale_all_dim (${mAll}); unequal values scale cos/sin in HF, which the official code never does`);
-    }
-    out.mscale = mAll ?? m ?? 1.0;
-    if ((out.max_seq_len ?? 0) <= (out.original_seq_len ?? MODEL_ARGS_DEFAULTS.original_seq_len)) {
-      // HF applies YaRN whenever rope_scaling says so; the official switch needs max_seq_len > L0.
-      throw new ConfigError(`${p}max_position_embeddings`, out.max_seq_len, `> rope_scaling.original_max_position_embeddings (${out.original_seq_len}) when rope_scaling is yarn`);
+    const orig = r("original_max_position_embeddings") || maxPos; // Python `or`: 0 and null fall back
+    const factor = r("factor") ?? maxPos / orig;
+    const mscale = r("mscale"), mscaleAll = r("mscale_all_dim");
+    const af = r("attention_factor") ?? (mscale && mscaleAll ? hfGetMscale(factor, mscale) / hfGetMscale(factor, mscaleAll) : hfGetMscale(factor));
+    const truncate = own(rs, "truncate");
+    if (truncate !== undefined && typeof truncate !== "boolean") throw new ConfigError(`${p}rope_scaling.truncate`, truncate, "true or false");
+    Object.assign(out, {
+      yarn: true,
+      rope_factor: factor,
+      original_seq_len: orig,
+      beta_fast: r("beta_fast") || 32,
+      beta_slow: r("beta_slow") || 1,
+      mscale: mscaleAll ? mscaleAll : 0,
+      rope_attention_factor: af,
+      yarn_truncate: truncate ?? true,
+    } satisfies Partial<MlaConfig>);
+    for (const k of Object.keys(rs)) {
+      if (!["type", "rope_type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor", "truncate"].includes(k)) {
+        throw new ConfigError(`${p}rope_scaling.${k}`, rs[k], "no such YaRN key (transformers' yarn keys: factor, original_max_position_embeddings, beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor, truncate)");
+      }
     }
   }
-  return makeConfig(out, p);
+  return { config: makeConfig(out, p), modelType: mt as string | undefined, semantics, notes };
+}
+
+/** importHfConfig's config (see there): transformers' numbers for a Hugging Face config.json. */
+export function fromHfConfig(json: Record<string, unknown>): MlaConfig {
+  return importHfConfig(json).config;
 }
 
 /** Detect the flavour of a config JSON and import it. */

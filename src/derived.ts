@@ -9,20 +9,24 @@ import { type MlaConfig, yarnEnabled } from "./config.js";
 /** eps of RMSNorm (model.py `RMSNorm(eps=1e-6)`, q_norm and kv_norm). */
 export const RMSNORM_EPS = 1e-6;
 
-type RopeArgs = Pick<MlaConfig, "qk_rope_head_dim" | "rope_theta" | "max_seq_len" | "original_seq_len" | "rope_factor" | "beta_fast" | "beta_slow">;
-type ScaleArgs = Pick<MlaConfig, "qk_nope_head_dim" | "qk_rope_head_dim" | "max_seq_len" | "original_seq_len" | "mscale" | "rope_factor">;
+type Switch = { yarn?: boolean | null };
+type RopeArgs = Pick<MlaConfig, "qk_rope_head_dim" | "rope_theta" | "max_seq_len" | "original_seq_len" | "rope_factor" | "beta_fast" | "beta_slow"> & Switch & { yarn_truncate?: boolean };
+type ScaleArgs = Pick<MlaConfig, "qk_nope_head_dim" | "qk_rope_head_dim" | "max_seq_len" | "original_seq_len" | "mscale" | "rope_factor"> & Switch;
 
 /** corr(r) = dr * ln(L0 / (2 pi r)) / (2 ln theta): the dimension index that turns r times over L0. */
 export function yarnCorrectionDim(rotations: number, dr: number, theta: number, originalSeqLen: number): number {
   return (dr * Math.log(originalSeqLen / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
 }
 
-/** [low, high] of the YaRN ramp: low = max(floor(corr(beta_fast)), 0), high = min(ceil(corr(beta_slow)), dr-1). */
+/**
+ * [low, high] of the YaRN ramp: low = max(floor(corr(beta_fast)), 0), high = min(ceil(corr(beta_slow)), dr-1);
+ * without yarn_truncate (transformers' truncate: false) the correction dims are not rounded.
+ */
 export function yarnCorrectionRange(cfg: RopeArgs): [number, number] {
-  const dr = cfg.qk_rope_head_dim;
-  const low = Math.floor(yarnCorrectionDim(cfg.beta_fast, dr, cfg.rope_theta, cfg.original_seq_len));
-  const high = Math.ceil(yarnCorrectionDim(cfg.beta_slow, dr, cfg.rope_theta, cfg.original_seq_len));
-  return [Math.max(low, 0), Math.min(high, dr - 1)];
+  const dr = cfg.qk_rope_head_dim, truncate = cfg.yarn_truncate ?? true;
+  const lo = yarnCorrectionDim(cfg.beta_fast, dr, cfg.rope_theta, cfg.original_seq_len);
+  const hi = yarnCorrectionDim(cfg.beta_slow, dr, cfg.rope_theta, cfg.original_seq_len);
+  return [Math.max(truncate ? Math.floor(lo) : lo, 0), Math.min(truncate ? Math.ceil(hi) : hi, dr - 1)];
 }
 
 /** f_i = theta^(-2i/dr), i < dr/2; with YaRN: f_i <- f_i/factor*(1-smooth_i) + f_i*smooth_i. Float64 (the official table is float32). */
@@ -44,7 +48,7 @@ export function ropeFrequencies(cfg: RopeArgs): Float64Array {
 }
 
 /** YaRN's attention temperature m = 0.1*mscale*ln(rope_factor) + 1 when YaRN is on, else 1. */
-export function yarnMscaleFactor(cfg: Pick<MlaConfig, "max_seq_len" | "original_seq_len" | "mscale" | "rope_factor">): number {
+export function yarnMscaleFactor(cfg: Pick<MlaConfig, "max_seq_len" | "original_seq_len" | "mscale" | "rope_factor"> & Switch): number {
   return yarnEnabled(cfg) ? 0.1 * cfg.mscale * Math.log(cfg.rope_factor) + 1.0 : 1;
 }
 
@@ -54,19 +58,27 @@ export function mlaSoftmaxScale(cfg: ScaleArgs): number {
   return Math.pow(cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, -0.5) * m * m;
 }
 
-/** cos/sin tables [positions.length, dr/2] (float64) for the given absolute positions. */
-export function ropeTable(freqs: Float64Array, positions: ArrayLike<number>): { cos: Float64Array; sin: Float64Array } {
+/**
+ * cos/sin tables [positions.length, dr/2] (float64) for the given absolute positions, both times
+ * attentionFactor (the config's rope_attention_factor; 1 under the official convention).
+ */
+export function ropeTable(freqs: Float64Array, positions: ArrayLike<number>, attentionFactor = 1): { cos: Float64Array; sin: Float64Array } {
   const half = freqs.length;
   const cos = new Float64Array(positions.length * half);
   const sin = new Float64Array(positions.length * half);
   for (let p = 0; p < positions.length; p++) {
     for (let i = 0; i < half; i++) {
       const a = positions[p] * freqs[i];
-      cos[p * half + i] = Math.cos(a);
-      sin[p * half + i] = Math.sin(a);
+      cos[p * half + i] = Math.cos(a) * attentionFactor;
+      sin[p * half + i] = Math.sin(a) * attentionFactor;
     }
   }
   return { cos, sin };
+}
+
+/** The table of one call: positions startPos .. startPos+count-1 of the config (its frequencies and cos/sin factor). */
+export function callRopeTable(cfg: Pick<MlaConfig, "rope_attention_factor">, freqs: Float64Array, startPos: number, count: number): { cos: Float64Array; sin: Float64Array } {
+  return ropeTable(freqs, Array.from({ length: count }, (_, t) => startPos + t), cfg.rope_attention_factor);
 }
 
 /** Head sizes under short names (shape comments use them): H, D, Q, C, dn, dr, dv, qk = dn + dr. */
@@ -96,9 +108,11 @@ export interface MlaDerived {
   /** f_i [dr/2], YaRN applied. */
   freqs: Float64Array;
   softmaxScale: number;
+  /** Factor on cos and sin (rope_attention_factor). */
+  ropeAttentionFactor: number;
   normEps: number;
 }
 
 export function deriveMla(cfg: MlaConfig): MlaDerived {
-  return { sizes: mlaSizes(cfg), yarn: yarnEnabled(cfg), freqs: ropeFrequencies(cfg), softmaxScale: mlaSoftmaxScale(cfg), normEps: RMSNORM_EPS };
+  return { sizes: mlaSizes(cfg), yarn: yarnEnabled(cfg), freqs: ropeFrequencies(cfg), softmaxScale: mlaSoftmaxScale(cfg), ropeAttentionFactor: cfg.rope_attention_factor, normEps: RMSNORM_EPS };
 }

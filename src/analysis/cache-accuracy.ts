@@ -6,7 +6,7 @@
 // (src/io/mla-vectors.ts) or random cases.
 
 import { type MlaConfig } from "../config.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
+import { mlaSoftmaxScale, ropeFrequencies, callRopeTable } from "../derived.js";
 import type { VectorCase } from "../io/mla-vectors.js";
 import { calDiff, maxAbsDiff } from "../numerics.js";
 import { attendRow } from "../reference/attention.js";
@@ -162,7 +162,7 @@ function exactCalls(k: AccuracyCase): ExactCall[] {
     const { startPos: p, seqlen: s } = call;
     const N = k.batch * s, T = p + s;
     const y = oracle.forward(call.x, { batch: k.batch, seqlen: s, startPos: p });
-    const table = ropeTable(freqs, Array.from({ length: s }, (_, t) => p + t));
+    const table = callRopeTable(cfg, freqs, p, s);
     const qLat = latentQuery(cfg, w, mlaQuery(cfg, w, call.x, N, s, table), N);
     const { kv_cache: kv, pe_cache: pe } = oracle.cache.snapshot(k.batch, T); // [B, T, C], [B, T, dr]
     const keys = Array.from({ length: k.batch }, (_, b) => {

@@ -16,6 +16,9 @@
 // is half-loaded.
 
 import { type MlaConfig, MODEL_ARGS_DEFAULTS, validateConfig } from "../config.js";
+
+/** Files written before the convention fields existed hold official configs: these fill them. */
+const PRE_CONVENTION_DEFAULTS = { convention: "official", yarn: null, rope_attention_factor: 1, yarn_truncate: true } as const;
 import { CacheError, FormatError, MlaError } from "../errors.js";
 import { crc32 } from "./crc32.js";
 import { BLOCK_TOKENS, type StorageFormat, STORAGE_FORMATS, tokenLayout } from "./layout.js";
@@ -116,7 +119,9 @@ export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): Lat
   if (typeof meta !== "object" || meta === null) throw new FormatError("metadata", meta, "an object");
   let config: MlaConfig;
   try {
-    config = validateConfig({ ...(meta.config as object) }, "metadata.config.");
+    const stored: Record<string, unknown> = { ...(meta.config as object) };
+    for (const [k, v] of Object.entries(PRE_CONVENTION_DEFAULTS)) if (!Object.prototype.hasOwnProperty.call(stored, k)) stored[k] = v;
+    config = validateConfig(stored, "metadata.config.");
   } catch (e) {
     if (e instanceof MlaError) throw new FormatError(e.field, e.value, e.expected, "in the cache file");
     throw e;

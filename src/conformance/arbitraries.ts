@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { STORAGE_FORMATS, type StorageFormat } from "../cache/layout.js";
-import { type MlaConfig, type RopeLayout, validateConfig } from "../config.js";
+import { type MlaConfig, type RopeConvention, type RopeLayout, validateConfig } from "../config.js";
 import { type MlaWeights, Rng, randomMlaWeights } from "../weights.js";
 
 export interface ConfigArbOptions {
@@ -25,6 +25,8 @@ export interface ConfigArbOptions {
   yarn?: "on" | "off" | "either";
   /** Smallest max_seq_len (default MAX_CASE_TOKENS + 8); raise it for schedules longer than this module's. */
   minSeqLen?: number;
+  /** Which conventions to draw (default both): "transformers" adds a cos/sin factor, an untruncated YaRN range and an explicit switch. */
+  conventions?: readonly RopeConvention[];
 }
 
 /** Every schedule drawn here fits in this many tokens, so every config allows at least this many. */
@@ -58,9 +60,16 @@ export function arbMlaConfig(opts: ConfigArbOptions = {}): fc.Arbitrary<MlaConfi
       rope_factor: fc.constantFrom(40, 4, 32, 1.5),
       mscale: fc.constantFrom(1, 0.707),
       betas: fc.constantFrom<[number, number]>([32, 1], [1, 1], [16, 2]),
+      // transformers' rules: YaRN on whenever rope_scaling says so (also with max_seq_len <= L0),
+      // cos/sin times attention_factor, the correction range truncated or not, mscale_all_dim or none
+      convention: fc.constantFrom(...(opts.conventions ?? (["official", "transformers"] as const))),
+      attentionFactor: fc.constantFrom(1, 0.8, 1.37),
+      truncate: fc.boolean(),
+      hfMscale: fc.constantFrom(0, 1, 0.707),
     })
-    .map((r) =>
-      validateConfig({
+    .map((r) => {
+      const hf = r.convention === "transformers";
+      return validateConfig({
         dim: r.dim,
         n_heads: r.n_heads,
         q_lora_rank: r.q_lora_rank,
@@ -68,18 +77,22 @@ export function arbMlaConfig(opts: ConfigArbOptions = {}): fc.Arbitrary<MlaConfi
         qk_nope_head_dim: r.qk_nope_head_dim,
         qk_rope_head_dim: 2 * r.ropePairs,
         v_head_dim: r.v_head_dim,
-        max_seq_len: r.yarn ? r.original_seq_len + r.extra : r.extra,
+        max_seq_len: r.yarn || hf ? r.original_seq_len + r.extra : r.extra,
         max_batch_size: r.max_batch_size,
-        original_seq_len: r.yarn ? r.original_seq_len : 4096,
+        original_seq_len: hf ? r.original_seq_len + r.extra + (r.truncate ? 0 : 8) : r.yarn ? r.original_seq_len : 4096,
         rope_theta: r.rope_theta,
         rope_factor: r.rope_factor,
         beta_fast: r.betas[0],
         beta_slow: r.betas[1],
-        mscale: r.mscale,
+        mscale: hf ? r.hfMscale : r.mscale,
+        convention: r.convention,
+        yarn: hf ? r.yarn : null,
+        rope_attention_factor: hf ? r.attentionFactor : 1,
+        yarn_truncate: hf ? r.truncate : true,
         rope_layout: r.rope_layout,
         n_layers: 1,
-      }),
-    );
+      });
+    });
 }
 
 /** Weights for a config from a seed (the official vectors' recipe: N(0, 1/in), norms U(0.6, 1.4), float32). */

@@ -111,12 +111,13 @@ function withTimeout(m: Promise<Measurement>, ms: number): Promise<Measurement> 
 /** A case in a few lines: config, batch, calls (startPos+seqlen), seed, and the extra call if any. */
 export function describeCase(c: MlaCase | RollbackCase | BadCallCase | BadWeightsCase): string {
   const k = c.config;
+  const hf = k.convention === "transformers" ? `, cos/sin x ${k.rope_attention_factor}${k.yarn_truncate ? "" : ", untruncated"}` : "";
   const yarn = yarnEnabled(k)
-    ? `YaRN on (original_seq_len ${k.original_seq_len}, factor ${k.rope_factor}, mscale ${k.mscale}, beta ${k.beta_fast}/${k.beta_slow})`
+    ? `YaRN on (original_seq_len ${k.original_seq_len}, factor ${k.rope_factor}, mscale ${k.mscale}, beta ${k.beta_fast}/${k.beta_slow}${hf})`
     : "YaRN off";
   const lines = [
     `config: dim ${k.dim}, n_heads ${k.n_heads}, q_lora_rank ${k.q_lora_rank}, kv_lora_rank ${k.kv_lora_rank}, qk_nope_head_dim ${k.qk_nope_head_dim}, qk_rope_head_dim ${k.qk_rope_head_dim}, v_head_dim ${k.v_head_dim}`,
-    `        rope ${k.rope_layout}, theta ${k.rope_theta}, max_seq_len ${k.max_seq_len}, ${yarn}, max_batch_size ${k.max_batch_size}`,
+    `        ${k.convention} convention, rope ${k.rope_layout}, theta ${k.rope_theta}, max_seq_len ${k.max_seq_len}, ${yarn}, max_batch_size ${k.max_batch_size}`,
     `calls:  batch ${c.batch}; ${c.calls.map((x) => `forward(startPos ${x.startPos}, seqlen ${x.seqlen})`).join(", ")}; weights/inputs seed ${c.seed}`,
   ];
   if ("rollbackTo" in c) lines.push(`then:   forward(startPos ${c.rollbackTo}, seqlen ${c.rollbackSeqlen}) — a rollback below the ${c.calls.at(-1)!.startPos + c.calls.at(-1)!.seqlen} cached tokens`);

@@ -9,7 +9,7 @@ import { type MlaConfig, qkHeadDim, yarnEnabled } from "../config.js";
 import { FormatError } from "../errors.js";
 import type { NamedTensor } from "../layer.js";
 import { ReferenceMla } from "../reference/mla.js";
-import { RMSNORM_EPS, mlaSoftmaxScale, ropeFrequencies, yarnMscaleFactor } from "../derived.js";
+import { RMSNORM_EPS, mlaSoftmaxScale, ropeFrequencies, ropeTable, yarnMscaleFactor } from "../derived.js";
 import { type MlaWeightName, type MlaWeights, Rng, mlaWeightShapes, randomMlaWeights } from "../weights.js";
 import { MLA_VECTORS_FORMAT } from "./mla-vectors.js";
 import { mlaWeightsToSafetensors } from "./mla-safetensors.js";
@@ -97,9 +97,8 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
   const tensors: [string, number[], ArrayLike<number>][] = [];
   const weightNames = (Object.keys(shapes) as MlaWeightName[]).map((w) => `${w}.weight`);
   if (!o.weightsFile) for (const w of Object.keys(shapes) as MlaWeightName[]) tensors.push([`${w}.weight`, shapes[w]!, weights[w]!]);
-  const f = ropeFrequencies(cfg), half = f.length;
-  const cos = new Float64Array(end * half), sin = new Float64Array(end * half);
-  for (let p = 0; p < end; p++) for (let i = 0; i < half; i++) [cos[p * half + i], sin[p * half + i]] = [Math.cos(p * f[i]), Math.sin(p * f[i])];
+  const half = cfg.qk_rope_head_dim / 2;
+  const { cos, sin } = ropeTable(ropeFrequencies(cfg), Array.from({ length: end }, (_, p) => p)); // official freqs_cis: unscaled (rope_attention_factor is in derived)
   tensors.push(["freqs_cis.cos", [end, half], cos], ["freqs_cis.sin", [end, half], sin]);
   calls.forEach((c, i) => {
     const shape = [B, c.seqlen, D];
@@ -114,6 +113,13 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
   for (const k of ARGS_USED_BY_MLA) args[k] = cfg[k];
   args.n_layers = cfg.n_layers;
   if (cfg.rope_layout !== "interleaved") args.rope_layout = cfg.rope_layout; // mlakit extension; absent = official interleaved
+  if (cfg.convention !== "official") {
+    // mlakit extensions: transformers' YaRN switch, cos/sin factor and untruncated range (absent = official)
+    args.convention = cfg.convention;
+    args.yarn = cfg.yarn;
+    args.rope_attention_factor = cfg.rope_attention_factor;
+    args.yarn_truncate = cfg.yarn_truncate;
+  }
   const head = {
     format: MLA_VECTORS_FORMAT,
     name: o.name,
@@ -122,7 +128,7 @@ export function generateVectorCase(o: GenerateOptions): GeneratedCase {
     args,
     args_used_by_mla: [...ARGS_USED_BY_MLA],
     batch_size: B,
-    derived: { qk_head_dim: qkHeadDim(cfg), yarn_enabled: yarn, mscale_factor: m, softmax_scale: mlaSoftmaxScale(cfg), rmsnorm_eps: RMSNORM_EPS, end_pos: end },
+    derived: { qk_head_dim: qkHeadDim(cfg), convention: cfg.convention, yarn_enabled: yarn, mscale_factor: m, softmax_scale: mlaSoftmaxScale(cfg), rope_attention_factor: cfg.rope_attention_factor, rmsnorm_eps: RMSNORM_EPS, end_pos: end },
     generation: o.weights
       ? { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); inputs Rng(seed+1)", weights: `given: ${o.weightsSource ?? "by the caller"}`, input: "N(0, 1^2)" }
       : { seed: o.seed, rng: "mulberry32 + Box-Muller (src/weights.ts Rng); weights Rng(seed), inputs Rng(seed+1)", linear_weight_std: "1/sqrt(fan_in)", norm_weight: "U(0.6, 1.4)", input: "N(0, 1^2)" },

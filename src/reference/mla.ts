@@ -15,7 +15,7 @@ import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
 import { rmsNorm } from "./rmsnorm.js";
-import { mlaSoftmaxScale, ropeFrequencies, ropeTable } from "../derived.js";
+import { mlaSoftmaxScale, ropeFrequencies, callRopeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
 import { RowCache } from "./row-cache.js";
 import { pagedAttend } from "./paged-attention.js";
@@ -227,7 +227,7 @@ export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> 
     const { batch: B, seqlen: s, startPos } = opts;
     const N = B * s, T = startPos + s;
     const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
-    const table = ropeTable(this.freqs, Array.from({ length: s }, (_, t) => startPos + t));
+    const table = callRopeTable(cfg, this.freqs, startPos, s);
 
     const q = mlaQuery(cfg, w, x, N, s, table, count); // [N, H, dn+dr]
     const { c, kpe } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]

@@ -220,8 +220,8 @@ export class WasmKernels {
     const half = dr / 2;
     return { cos: this.alloc(rows * half), sin: this.alloc(rows * half), rows, half };
   }
-  /** Fill table rows 0..positions.length-1 with cos/sin(pos * f_i) (computed in float64, stored float32). */
-  fillRopeTable(t: RopeTableBuf, freqs: ArrayLike<number>, positions: ArrayLike<number> | { start: number; count: number }): void {
+  /** Fill table rows 0..positions.length-1 with factor * cos/sin(pos * f_i) (computed in float64, stored float32). */
+  fillRopeTable(t: RopeTableBuf, freqs: ArrayLike<number>, positions: ArrayLike<number> | { start: number; count: number }, factor = 1): void {
     const half = t.half;
     if (freqs.length !== half) throw new ShapeError("freqs.length", freqs.length, `${half} (dr/2 of the table)`);
     const count = "start" in positions ? positions.count : positions.length;
@@ -231,8 +231,8 @@ export class WasmKernels {
       const pos = "start" in positions ? positions.start + p : positions[p];
       for (let i = 0; i < half; i++) {
         const a = pos * freqs[i];
-        f32[c0 + p * half + i] = Math.cos(a);
-        f32[s0 + p * half + i] = Math.sin(a);
+        f32[c0 + p * half + i] = Math.cos(a) * factor;
+        f32[s0 + p * half + i] = Math.sin(a) * factor;
       }
     }
   }

@@ -32,7 +32,7 @@ export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: Que
     if (ArrayBuffer.isView(xIn)) f32.set((xIn as unknown as Float32Array).subarray(src, src + sc * D), xb + b * sc * D);
     else for (let i = 0; i < sc * D; i++) f32[xb + b * sc * D + i] = xIn[src + i];
   }
-  k.fillRopeTable(ws.table, freqs, { start: p0, count: sc });
+  k.fillRopeTable(ws.table, freqs, { start: p0, count: sc }, c.rope_attention_factor);
   if (Q === 0) k.linear(N, ws.x, w.wq!, ws.q);
   else {
     k.linear(N, ws.x, w.wq_a!, ws.qa!);

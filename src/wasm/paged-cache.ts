@@ -60,16 +60,10 @@ export class WasmPagedCache implements LayerCache {
    */
   reserve(writes: readonly PlacedWrite[]): void {
     const cache = this.latent;
-    cache.checkPlacement(writes);
-    // Blocks each write takes (a rollback frees its tail first; a shared partial block is copied):
-    // fresh ids come after the pool's high-water mark, so highWater + takes bounds every id used.
+    // blocks the placement takes (fresh ids come after the pool's high-water mark, so
+    // highWater + takes bounds every id it uses)
+    const takes = cache.checkPlacement(writes);
     const pool = cache.pool;
-    let takes = 0;
-    for (const w of writes) {
-      const keep = Math.ceil(w.startPos / BLOCK_TOKENS), table = cache.blockTable(w.seq);
-      const cow = w.startPos % BLOCK_TOKENS !== 0 && pool.refCount(table[keep - 1]) > 1 ? 1 : 0;
-      takes += Math.ceil((w.startPos + w.n) / BLOCK_TOKENS) - keep + cow;
-    }
     const need = Math.min(this.maxBlocks, pool.highWater + takes);
     if (need <= pool.storageBlocks) return;
     const blocks = Math.min(this.maxBlocks, Math.max(need, 2 * pool.storageBlocks));

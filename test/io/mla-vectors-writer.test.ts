@@ -47,7 +47,9 @@ describe("generateVectorCase", () => {
   test("same layout as the official files", () => {
     const mine = JSON.parse(g.json), theirs = official("tiny-qlora-noyarn-b2");
     expect(Object.keys(mine).sort()).toEqual(Object.keys(theirs).sort());
-    expect(Object.keys(mine.derived).sort()).toEqual(Object.keys(theirs.derived).sort());
+    // the official derived fields, plus mlakit's convention and the cos/sin factor (1 under the official convention)
+    expect(Object.keys(mine.derived).sort()).toEqual([...Object.keys(theirs.derived), "convention", "rope_attention_factor"].sort());
+    expect([mine.derived.convention, mine.derived.rope_attention_factor]).toEqual(["official", 1]);
     expect(Object.keys(mine.calls[1]).sort()).toEqual(Object.keys(theirs.calls[1]).sort());
     expect(mine.args_used_by_mla).toEqual(theirs.args_used_by_mla);
     expect(mine.calls.map((c: { mask: unknown }) => c.mask)).toEqual(["causal", null, null, null]);

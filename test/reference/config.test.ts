@@ -1,7 +1,8 @@
 // MlaConfig: validation (each bad field rejected with a typed error naming it), presets, imports.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { MODEL_ARGS_DEFAULTS, type MlaConfig, PRESET_NAMES, configFromJson, fromHfConfig, fromModelArgs, makeConfig, preset, validateConfig, yarnEnabled } from "../../src/config.js";
+import { MODEL_ARGS_DEFAULTS, type MlaConfig, PRESET_NAMES, configFromJson, fromHfConfig, fromModelArgs, importHfConfig, makeConfig, preset, validateConfig, yarnEnabled } from "../../src/config.js";
+import { mlaSoftmaxScale, ropeFrequencies } from "../../src/derived.js";
 
 const good = (): MlaConfig => makeConfig({ dim: 24, n_heads: 3, kv_lora_rank: 10, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 6, max_seq_len: 64 });
 
@@ -110,9 +111,14 @@ describe("import", () => {
       rope_theta: 10000,
       rope_scaling: { beta_fast: 32, beta_slow: 1, factor: 40, mscale: 1.0, mscale_all_dim: 1.0, original_max_position_embeddings: 4096, type: "yarn" },
     };
-    const { max_batch_size: _a, ...a } = fromHfConfig(hf);
-    const { max_batch_size: _b, ...b } = preset("deepseek-v3");
+    // the same numbers as the official preset, under transformers' rules (cos/sin factor
+    // get_mscale(40, 1) / get_mscale(40, 1) = 1, softmax m from mscale_all_dim = 1)
+    const { max_batch_size: _a, convention, yarn, ...a } = fromHfConfig(hf);
+    const { max_batch_size: _b, convention: _c, yarn: _y, ...b } = preset("deepseek-v3");
     expect(a).toEqual(b);
+    expect([convention, yarn]).toEqual(["transformers", true]);
+    expect(mlaSoftmaxScale(fromHfConfig(hf))).toBe(mlaSoftmaxScale(preset("deepseek-v3")));
+    expect(ropeFrequencies(fromHfConfig(hf))).toEqual(ropeFrequencies(preset("deepseek-v3")));
     expect(configFromJson(hf).dim).toBe(7168);
     // V2-Lite: q_lora_rank null means no query compression; mscale_all_dim plays ModelArgs.mscale.
     const lite = fromHfConfig({ ...hf, hidden_size: 2048, num_attention_heads: 16, q_lora_rank: null, rope_scaling: { ...hf.rope_scaling, mscale: 0.707, mscale_all_dim: 0.707 } });
@@ -122,11 +128,60 @@ describe("import", () => {
     expect(fromHfConfig({ ...hf, rope_interleave: false }).rope_layout).toBe("half");
   });
 
-  it("rejects HF configs the official code cannot express", () => {
+  it("follows transformers' YaRN rules for every rope_scaling variant (the formulas of modeling_rope_utils.py and DeepseekV3Attention)", () => {
+    const hf = { model_type: "deepseek_v3", hidden_size: 64, num_attention_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 8192 };
+    const gm = (f: number, m = 1) => (f <= 1 ? 1 : 0.1 * m * Math.log(f) + 1);
+    const imp = (rs: Record<string, unknown>, extra: Record<string, unknown> = {}) => fromHfConfig({ ...hf, ...extra, rope_scaling: { type: "yarn", ...rs } });
+    // no mscale keys: cos/sin times get_mscale(factor); softmax unscaled (mscale 0 -> m = 1)
+    let c = imp({ factor: 4, original_max_position_embeddings: 2048 });
+    expect([c.yarn, c.rope_attention_factor, c.mscale, c.rope_factor, c.original_seq_len]).toEqual([true, gm(4), 0, 4, 2048]);
+    expect(mlaSoftmaxScale(c)).toBe(Math.pow(8, -0.5));
+    // only mscale: still get_mscale(factor) (both must be truthy for the ratio); only mscale_all_dim: softmax m from it
+    expect(imp({ factor: 4, mscale: 0.7 }).rope_attention_factor).toBe(gm(4));
+    c = imp({ factor: 4, mscale_all_dim: 0.7 });
+    expect([c.rope_attention_factor, c.mscale]).toEqual([gm(4), 0.7]);
+    expect(mlaSoftmaxScale(c)).toBeCloseTo(Math.pow(8, -0.5) * gm(4, 0.7) ** 2, 15);
+    // both, unequal: the ratio on cos/sin
+    c = imp({ factor: 4, mscale: 1, mscale_all_dim: 0.7 });
+    expect(c.rope_attention_factor).toBe(gm(4, 1) / gm(4, 0.7));
+    // zeros are falsy; attention_factor given wins; factor missing: max_position_embeddings / original
+    expect(imp({ factor: 4, mscale: 0, mscale_all_dim: 0 }).rope_attention_factor).toBe(gm(4));
+    expect(imp({ factor: 4, attention_factor: 0.5, mscale: 1, mscale_all_dim: 1 }).rope_attention_factor).toBe(0.5);
+    expect(imp({ original_max_position_embeddings: 1024 }).rope_factor).toBe(8);
+    // beta defaults (falsy -> 32 / 1), truncate, YaRN on even when max_position_embeddings <= original
+    expect([imp({ factor: 2, beta_fast: 0 }).beta_fast, imp({ factor: 2 }).beta_slow]).toEqual([32, 1]);
+    expect(imp({ factor: 2, truncate: false }).yarn_truncate).toBe(false);
+    expect(yarnEnabled(imp({ factor: 2, original_max_position_embeddings: 16384 }))).toBe(true);
+    expect(imp({ factor: 2 }, { rope_interleave: false }).rope_layout).toBe("half");
+    // deepseek_v2 never reads rope_interleave: pairs, with a note
+    const v2 = importHfConfig({ ...hf, model_type: "deepseek_v2", rope_interleave: false });
+    expect([v2.config.rope_layout, v2.semantics, v2.notes.length]).toEqual(["interleaved", "deepseek_v2", 1]);
+    // an unknown model_type with MLA fields: V3 semantics, said in a note
+    const other = importHfConfig({ ...hf, model_type: "some_mla" });
+    expect(other.semantics).toBe("deepseek_v3");
+    expect(other.notes.join(" ")).toMatch(/some_mla.*DeepseekV3Attention/);
+  });
+
+  it("refuses the HF configs it cannot compute the way transformers does, naming the field", () => {
     const hf = { hidden_size: 64, num_attention_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 8192 };
     expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope_scaling\.type = "linear"/);
-    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 4, mscale: 1, mscale_all_dim: 0.7, original_max_position_embeddings: 4096 } })).toThrow(/mscale/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", rope_type: "linear", factor: 2 } })).toThrow(/rope_scaling\.rope_type/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 0.5 } })).toThrow(/rope_factor/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 2, mscale_all_dm: 1 } })).toThrow(/rope_scaling\.mscale_all_dm/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 2, truncate: "no" } })).toThrow(/rope_scaling\.truncate/);
+    expect(() => fromHfConfig({ ...hf, model_type: "llama", kv_lora_rank: undefined })).toThrow(/kv_lora_rank/);
     expect(() => fromHfConfig({ ...hf, hidden_size: "64" })).toThrow(/hf\.hidden_size = "64": expected a number/);
     expect(() => fromHfConfig({ num_attention_heads: 2 })).toThrow(/hf\.hidden_size/);
+  });
+
+  it("the official convention has no switches of its own; the transformers one needs its switch", () => {
+    expect(() => makeConfig({ yarn: true })).toThrow(/config\.yarn/);
+    expect(() => makeConfig({ rope_attention_factor: 1.1 })).toThrow(/rope_attention_factor/);
+    expect(() => makeConfig({ yarn_truncate: false })).toThrow(/yarn_truncate/);
+    expect(() => makeConfig({ convention: "transformers" })).toThrow(/config\.yarn = null/);
+    expect(yarnEnabled(makeConfig({ convention: "transformers", yarn: false }))).toBe(false);
+    expect(() => makeConfig({ convention: "hf" as never })).toThrow(/convention/);
+    expect(() => makeConfig({ mscale: 1e300 })).toThrow(/mscale/);
+    for (const k of ["constructor", "toString", "__proto__"]) expect(() => validateConfig(JSON.parse(`{"${k}": 1}`))).toThrow(new RegExp(`config\\.${k === "__proto__" ? "__proto__" : k}`));
   });
 });

@@ -6,7 +6,7 @@ import { closeF64, F64_REORDER_TOL, firstMismatch } from "../../src/numerics.js"
 import { attendRow } from "../../src/reference/attention.js";
 import { linear } from "../../src/reference/linear.js";
 import { type MlaPath, ReferenceMla, mlaDecompress, mlaQuery, naiveKeys } from "../../src/reference/mla.js";
-import { ropeTable } from "../../src/derived.js";
+import { callRopeTable, ropeTable } from "../../src/derived.js";
 import { interleavedToHalf } from "../../src/reference/rope.js";
 import { type MlaWeights, Rng, randomMlaWeights } from "../../src/weights.js";
 import { mlaConfigArb, scheduleArb, seedArb } from "../support/arb.js";
@@ -132,7 +132,7 @@ describe("MLA oracle properties", () => {
         // Materialise K = [wkv_b_K c | k_pe] and V = wkv_b_V c for every cached token, then plain MHA.
         const { kNope, v } = mlaDecompress(cfg, w, snap.kv_cache.data, batch * T);
         const k = naiveKeys(cfg, kNope, snap.pe_cache.data, batch * T);
-        const table = ropeTable(layer.freqs, Array.from({ length: T }, (_, t) => t));
+        const table = callRopeTable(cfg, layer.freqs, 0, T);
         const q = mlaQuery(cfg, w, all, batch * T, T, table);
         const o = new Float64Array(batch * T * H * dv);
         for (let b = 0; b < batch; b++) {
