@@ -1,7 +1,7 @@
 // The one layer interface every backend implements (DESIGN.md "Architecture"). Tests, the CLI
 // and the conformance kit talk only to this, so a new backend is checked for free.
 
-import { PositionError, ShapeError, NonFiniteError } from "./errors.js";
+import { MlaError, PositionError, ShapeError, NonFiniteError } from "./errors.js";
 
 /** Dense row-major data. The reference returns Float64Array, the WASM backend Float32Array. */
 export type Tensor = Float32Array | Float64Array;
@@ -55,6 +55,12 @@ export interface AttentionLayer {
  * The boundary checks every backend applies before touching its cache: shapes, positions and
  * finiteness. `cachedLength(b)` is the row's current length.
  */
+/** The start of every layer's forward: the layer is not disposed and the call fits its config and cache (checkForwardArgs). */
+export function beginForward(alive: boolean, x: ArrayLike<number>, opts: ForwardOptions, cfg: { dim: number; max_batch_size: number; max_seq_len: number }, cache: { length(b: number): number }): void {
+  if (!alive) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+  checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => cache.length(b) });
+}
+
 export function checkForwardArgs(
   x: ArrayLike<number>,
   opts: ForwardOptions,

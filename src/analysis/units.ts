@@ -1,24 +1,26 @@
 // Number formatting for tables, charts and the report (binary units for bytes, SI for the rest).
 
-export function fmtBytes(x: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+/** x divided by base until below it (at most units.length - 1 times), with the unit reached. */
+function scaled(x: number, base: number, units: readonly string[]): [number, number] {
   let i = 0;
-  while (Math.abs(x) >= 1024 && i < units.length - 1) {
-    x /= 1024;
+  while (Math.abs(x) >= base && i < units.length - 1) {
+    x /= base;
     i++;
   }
-  return `${i === 0 ? x.toFixed(0) : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)} ${units[i]}`;
+  return [x, i];
+}
+
+const BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB"];
+
+export function fmtBytes(x: number): string {
+  const [v, i] = scaled(x, 1024, BINARY);
+  return `${i === 0 ? v.toFixed(0) : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${BINARY[i]}`;
 }
 
 /** Decimal bytes (1 kB = 1000 B) for chart axes, whose ticks are powers of ten. */
 export function fmtBytesDecimal(x: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let i = 0;
-  while (Math.abs(x) >= 1000 && i < units.length - 1) {
-    x /= 1000;
-    i++;
-  }
-  return `${Number(x.toPrecision(3))} ${units[i]}`;
+  const [v, i] = scaled(x, 1000, DECIMAL);
+  return `${Number(v.toPrecision(3))} ${DECIMAL[i]}`;
 }
 
 /** 1.23 G style (SI prefixes), for FLOPs and counts. */

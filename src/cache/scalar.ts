@@ -31,23 +31,30 @@ export function f32BitsFromBf16(h: number): number {
 // ---------------------------------------------------------------------------------------------
 // IEEE binary16.
 
-/** f32 bits -> f16 bits, RNE with subnormals; |x| >= 65520 -> Inf; NaN -> sign | 0x7E00. */
-export function f16FromF32Bits(bits: number): number {
+/**
+ * RNE of float32 bits to a narrow float with m mantissa bits and exponent bias `bias` (the same
+ * steps as assembly/codecs.ts narrowFromBits): magnitudes at or above nanFrom give nanCode, at
+ * or above overflowFrom overflowCode, below minNormal (a float32 bit pattern) a subnormal
+ * round(|x| * subScale), exact in float32. A carry out of the mantissa bumps the exponent.
+ */
+function narrowFromF32Bits(bits: number, signBit: number, m: number, bias: number, nanFrom: number, nanCode: number, overflowFrom: number, overflowCode: number, minNormal: number, subScale: number): number {
   bits >>>= 0;
-  const sign = (bits >>> 16) & 0x8000;
+  const sign = (bits >>> (31 - signBit)) & (1 << signBit);
   const a = bits & 0x7fffffff;
-  if (a > 0x7f800000) return sign | 0x7e00;
-  if (a >= 0x477ff000) return sign | 0x7c00; // 65520 = halfway 65504..65536, ties to even -> Inf
-  if (a < 0x38800000) {
-    // |x| < 2^-14: f16 subnormal, a multiple of 2^-24. |x| * 2^24 is exact in f32, round it.
-    return sign | roundHalfEven(bitsF32(a) * 16777216);
-  }
-  const e = (a >>> 23) - 127 + 15;
-  const mant = a & 0x7fffff;
-  let r = mant >>> 13;
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (r & 1) === 1)) r++;
-  return sign | ((e << 10) + r); // a carry out of r bumps the exponent, as it should
+  if (a >= nanFrom) return sign | nanCode;
+  if (a >= overflowFrom) return sign | overflowCode;
+  if (a < minNormal) return sign | roundHalfEven(bitsF32(a) * subScale);
+  const e = (a >>> 23) - 127 + bias;
+  const drop = 23 - m, mant = a & 0x7fffff;
+  let r = mant >>> drop;
+  const rem = mant & ((1 << drop) - 1), half = 1 << (drop - 1);
+  if (rem > half || (rem === half && (r & 1) === 1)) r++;
+  return sign | ((e << m) + r);
+}
+
+/** f32 bits -> f16 bits, RNE with subnormals (|x| < 2^-14: multiples of 2^-24); |x| >= 65520 (halfway 65504..65536, ties to even) -> Inf; NaN -> sign | 0x7E00. */
+export function f16FromF32Bits(bits: number): number {
+  return narrowFromF32Bits(bits, 15, 10, 15, 0x7f800001, 0x7e00, 0x477ff000, 0x7c00, 0x38800000, 16777216);
 }
 /** f16 bits -> f32 bits (exact, subnormals included). */
 export function f32BitsFromF16(h: number): number {
@@ -72,21 +79,8 @@ export const E4M3_MAX = 448;
  * NaN and +-Inf -> NaN (0x7F | sign): the format has no infinity.
  */
 export function e4m3FromF32Bits(bits: number): number {
-  bits >>>= 0;
-  const sign = (bits >>> 24) & 0x80;
-  const a = bits & 0x7fffffff;
-  if (a >= 0x7f800000) return sign | 0x7f;
-  if (a >= 0x43e00000) return sign | 0x7e; // >= 448
-  if (a < 0x3c800000) {
-    // |x| < 2^-6: subnormal e4m3, a multiple of 2^-9; code = round(|x| * 2^9) (8 -> 0x08, the smallest normal).
-    return sign | roundHalfEven(bitsF32(a) * 512);
-  }
-  const e = (a >>> 23) - 127 + 7;
-  const mant = a & 0x7fffff;
-  let r = mant >>> 20;
-  const rem = mant & 0xfffff;
-  if (rem > 0x80000 || (rem === 0x80000 && (r & 1) === 1)) r++;
-  return sign | ((e << 3) + r);
+  // |x| < 2^-6: subnormal, a multiple of 2^-9 (code round(|x| * 2^9); 8 -> 0x08, the smallest normal); >= 448 saturates
+  return narrowFromF32Bits(bits, 7, 3, 7, 0x7f800000, 0x7f, 0x43e00000, 0x7e, 0x3c800000, 512);
 }
 
 /** Value of every e4m3 code as a float32 number (exact); NaN codes 0x7F, 0xFF. */

@@ -3,7 +3,7 @@
 // head (rope_dim = head_dim: Llama-style full rope; 0: none).
 
 import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
 import type { RopeLayout } from "../config.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
@@ -113,9 +113,8 @@ export class ReferenceMha implements AttentionLayer {
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
-    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
     const cfg = this.cfg;
-    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    beginForward(!this.disposed, x, opts, cfg, this.cache);
     const count = this.options.counter ?? NO_COUNT;
     const { batch: B, seqlen: s, startPos } = opts;
     const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;

@@ -8,7 +8,7 @@
 // C kv_lora_rank, dn qk_nope_head_dim, dr qk_rope_head_dim, dv v_head_dim.
 
 import { type MlaConfig, qkHeadDim } from "../config.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
 import { MlaError } from "../errors.js";
 import { type MlaWeights, checkMlaWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
@@ -220,9 +220,8 @@ export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> 
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
-    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
     const cfg = this.cfg, w = this.weights;
-    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    beginForward(!this.disposed, x, opts, cfg, this.cache);
     const count = this.options.counter ?? NO_COUNT;
     const { batch: B, seqlen: s, startPos } = opts;
     const N = B * s, T = startPos + s;

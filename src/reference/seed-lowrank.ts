@@ -6,7 +6,7 @@
 // Matrices use the seed's own layout: L = K W_comp (K a row vector), K' = L W_decomp.
 
 import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
@@ -77,9 +77,8 @@ export class ReferenceSeedLowRank implements AttentionLayer {
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
-    if (this.disposed) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
     const cfg = this.cfg, w = this.weights;
-    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    beginForward(!this.disposed, x, opts, cfg, this.cache);
     const count = this.options.counter ?? NO_COUNT;
     const { batch: B, seqlen: s, startPos } = opts;
     const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv, rank: r } = cfg;

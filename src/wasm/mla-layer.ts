@@ -15,7 +15,7 @@
 import type { MlaConfig } from "../config.js";
 import { type MlaSizes, deriveMla } from "../derived.js";
 import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, checkForwardArgs } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
@@ -165,9 +165,8 @@ export class WasmMla implements AttentionLayer {
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float32Array {
-    if (!this.k) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
     const cfg = this.cfg;
-    checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => this.cache.length(b) });
+    beginForward(this.k !== null, x, opts, cfg, this.cache);
     const { batch: B, seqlen: s, startPos } = opts;
     checkFloat32Range("x", x, [B, s, cfg.dim]);
     const T = startPos + s;
