@@ -9,9 +9,8 @@
 // RMSNorm and RoPE are O(width) per token and are not counted (in the oracle or here).
 
 import type { MlaConfig } from "../config.js";
-import { type MhaConfig } from "../reference/baselines.js";
+import type { MhaConfig, SeedLowRankConfig } from "../baseline-configs.js";
 import { type WorkCounts, type WorkTerm, WORK_TERMS, zeroCounts } from "../work-terms.js";
-import type { SeedLowRankConfig } from "../reference/seed-lowrank.js";
 
 
 /** The four paths of the cost model: MLA naive / recompute / absorbed, and an MHA of the same heads. */

@@ -12,7 +12,7 @@ import type { Machine } from "../analysis/roofline.js";
 import { svgDocument } from "../analysis/svg.js";
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
 import { ALL_PATHS } from "../analysis/work.js";
-import { WORK_TERMS } from "../reference/counter.js";
+import { WORK_TERMS } from "../work-terms.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
 import { packageRoot } from "./paths.js";
 import { formatTable } from "./table.js";

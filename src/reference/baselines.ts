@@ -13,24 +13,9 @@ import { ropeFrequencies, ropeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
 import { RowCache } from "./row-cache.js";
 
-export interface MhaConfig {
-  /** D: model dimension. */
-  dim: number;
-  /** Query heads. */
-  n_heads: number;
-  /** Key/value heads: n_heads (MHA), a divisor (GQA), 1 (MQA). */
-  n_kv_heads: number;
-  /** Per-head query/key width. */
-  head_dim: number;
-  /** Per-head value width. */
-  v_head_dim: number;
-  /** Trailing elements of each q/k head that RoPE rotates (even, <= head_dim; 0 = no rope). */
-  rope_dim: number;
-  rope_theta: number;
-  rope_layout: RopeLayout;
-  max_seq_len: number;
-  max_batch_size: number;
-}
+import type { MhaConfig } from "../baseline-configs.js";
+
+export type { MhaConfig };
 
 export interface MhaWeights {
   /** [H*head_dim, D] */ wq: ArrayLike<number>;

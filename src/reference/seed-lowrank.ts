@@ -14,10 +14,9 @@ import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
 import { RowCache } from "./row-cache.js";
 
-export interface SeedLowRankConfig extends MhaConfig {
-  /** r: latent values cached per head per token, for K and for V each. */
-  rank: number;
-}
+import type { SeedLowRankConfig } from "../baseline-configs.js";
+
+export type { SeedLowRankConfig };
 
 export interface SeedLowRankWeights extends MhaWeights {
   /** [head_dim, r] */ w_comp_k: ArrayLike<number>;
