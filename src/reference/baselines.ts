@@ -4,7 +4,6 @@
 
 import { ConfigError, MlaError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
-import type { RopeLayout } from "../config.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
