@@ -272,8 +272,9 @@ function hfGetMscale(scale: number, mscale = 1): number {
  * hidden_size -> dim, num_attention_heads -> n_heads, q_lora_rank (null = 0), kv_lora_rank,
  * qk_nope_head_dim, qk_rope_head_dim, v_head_dim, max_position_embeddings -> max_seq_len,
  * rope_theta, num_hidden_layers -> n_layers. The result has convention "transformers":
- *  - YaRN is on iff rope_scaling.type (or rope_type) is "yarn" (other scalings are refused);
- *    factor (default max_position_embeddings / original_max_position_embeddings) -> rope_factor,
+ *  - rope_scaling (legacy) or else rope_parameters; YaRN is on iff its rope_type (or type) is
+ *    "yarn" ("default" or none: off; other scalings are refused); factor (the key is required,
+ *    null means max_position_embeddings / original_max_position_embeddings) -> rope_factor,
  *    original_max_position_embeddings (default max_position_embeddings) -> original_seq_len,
  *    beta_fast / beta_slow (falsy -> 32 / 1), truncate (default true) -> yarn_truncate;
  *  - cos and sin are multiplied by rope_attention_factor: rope_scaling.attention_factor when
@@ -337,28 +338,44 @@ export function importHfConfig(json: Record<string, unknown>): HfConfigImport {
     if (ri === false) notes.push("rope_interleave: false is ignored: DeepseekV2Attention always rotates pairs (2i, 2i+1)");
   }
   const maxPos = out.max_seq_len ?? MODEL_ARGS_DEFAULTS.max_seq_len;
-  const rs = own(json, "rope_scaling") as Record<string, unknown> | null | undefined;
-  if (rs === null || rs === undefined) {
+  // transformers reads the legacy rope_scaling first, else rope_parameters (convert_rope_params_to_dict);
+  // a top-level rope_theta moves inside unless the dict has its own
+  const legacy = own(json, "rope_scaling"), params = own(json, "rope_parameters");
+  const key = legacy !== undefined && legacy !== null ? "rope_scaling" : "rope_parameters";
+  const rs = (key === "rope_scaling" ? legacy : params) as Record<string, unknown> | null | undefined;
+  if (rs !== null && rs !== undefined && (typeof rs !== "object" || Array.isArray(rs))) throw new ConfigError(`${p}${key}`, rs, "an object or null");
+  const type = rs ? own(rs, "type") : undefined, ropeType = rs ? own(rs, "rope_type") : undefined;
+  if (type !== undefined && ropeType !== undefined && type !== ropeType) throw new ConfigError(`${p}${key}.rope_type`, ropeType, `the same as ${key}.type (${JSON.stringify(type)}): the two keys contradict each other`);
+  const kind = rs ? ropeType ?? type ?? "default" : "default";
+  if (rs) {
+    const theta = own(rs, "rope_theta");
+    if (theta !== undefined) {
+      if (typeof theta !== "number") throw new ConfigError(`${p}${key}.rope_theta`, theta, "a number");
+      out.rope_theta = theta;
+    }
+  }
+  if (kind === "default") {
     out.yarn = false;
     out.original_seq_len = maxPos;
   } else {
-    if (typeof rs !== "object" || Array.isArray(rs)) throw new ConfigError(`${p}rope_scaling`, rs, "an object or null");
-    const type = own(rs, "type"), ropeType = own(rs, "rope_type");
-    if (type !== undefined && ropeType !== undefined && type !== ropeType) throw new ConfigError(`${p}rope_scaling.rope_type`, ropeType, `the same as rope_scaling.type (${JSON.stringify(type)}): the two keys contradict each other`);
-    const kind = ropeType ?? type;
-    if (kind !== "yarn") throw new ConfigError(`${p}rope_scaling.type`, kind, '"yarn" (the only scaling DeepSeek MLA uses; mlakit computes no other)');
-    const r = (key: string): number | undefined => {
-      const v = own(rs, key);
-      if (v === undefined || v === null) return undefined;
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(`${p}rope_scaling.${key}`, v, "a finite number");
+    if (kind !== "yarn") throw new ConfigError(`${p}${key}.rope_type`, kind, '"yarn" or "default" (the scalings DeepSeek MLA uses; mlakit computes no other)');
+    const r = (k: string): number | null | undefined => {
+      const v = own(rs!, k);
+      if (v === undefined || v === null) return v as null | undefined;
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(`${p}${key}.${k}`, v, "a finite number");
       return v;
     };
-    const orig = r("original_max_position_embeddings") || maxPos; // Python `or`: 0 and null fall back
-    const factor = r("factor") ?? maxPos / orig;
+    const l0 = r("original_max_position_embeddings");
+    if (l0 === null || l0 === 0) throw new ConfigError(`${p}${key}.original_max_position_embeddings`, l0, "a positive number, or absent (then max_position_embeddings): transformers fails on it");
+    const orig = l0 ?? maxPos;
+    const f = r("factor");
+    if (f === undefined) throw new ConfigError(`${p}${key}.factor`, undefined, "a number, or null for max_position_embeddings / original_max_position_embeddings: transformers requires the key (KeyError in validate_rope)");
+    const factor = f ?? maxPos / orig;
     const mscale = r("mscale"), mscaleAll = r("mscale_all_dim");
+    if (f === null && mscaleAll) throw new ConfigError(`${p}${key}.factor`, null, "a number when mscale_all_dim is set: transformers' softmax scale reads factor itself and fails on null");
     const af = r("attention_factor") ?? (mscale && mscaleAll ? hfGetMscale(factor, mscale) / hfGetMscale(factor, mscaleAll) : hfGetMscale(factor));
-    const truncate = own(rs, "truncate");
-    if (truncate !== undefined && typeof truncate !== "boolean") throw new ConfigError(`${p}rope_scaling.truncate`, truncate, "true or false");
+    const truncate = own(rs!, "truncate");
+    if (truncate !== undefined && typeof truncate !== "boolean") throw new ConfigError(`${p}${key}.truncate`, truncate, "true or false");
     Object.assign(out, {
       yarn: true,
       rope_factor: factor,
@@ -369,9 +386,9 @@ export function importHfConfig(json: Record<string, unknown>): HfConfigImport {
       rope_attention_factor: af,
       yarn_truncate: truncate ?? true,
     } satisfies Partial<MlaConfig>);
-    for (const k of Object.keys(rs)) {
-      if (!["type", "rope_type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor", "truncate"].includes(k)) {
-        throw new ConfigError(`${p}rope_scaling.${k}`, rs[k], "no such YaRN key (transformers' yarn keys: factor, original_max_position_embeddings, beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor, truncate)");
+    for (const k of Object.keys(rs!)) {
+      if (!["type", "rope_type", "rope_theta", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor", "truncate"].includes(k)) {
+        throw new ConfigError(`${p}${key}.${k}`, rs![k], "no such YaRN key (transformers' yarn keys: factor, original_max_position_embeddings, beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor, truncate)");
       }
     }
   }
@@ -383,10 +400,33 @@ export function fromHfConfig(json: Record<string, unknown>): MlaConfig {
   return importHfConfig(json).config;
 }
 
-/** Detect the flavour of a config JSON and import it. */
-export function configFromJson(json: unknown): MlaConfig {
+export interface ConfigImport {
+  config: MlaConfig;
+  /** Which kind of file it was: DeepSeek's official ModelArgs JSON or a Hugging Face config.json. */
+  kind: "ModelArgs" | "hf";
+  /** HF only: the model_type and notes of importHfConfig. */
+  modelType?: string;
+  notes: string[];
+}
+
+/** Detect the flavour of a config JSON and import it, saying which it was and under which convention. */
+export function importConfigJson(json: unknown): ConfigImport {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ConfigError("config", json, "a JSON object");
   const o = json as Record<string, unknown>;
-  if ("hidden_size" in o || "num_attention_heads" in o) return fromHfConfig(o);
-  return fromModelArgs(o);
+  if (Object.prototype.hasOwnProperty.call(o, "hidden_size") || Object.prototype.hasOwnProperty.call(o, "num_attention_heads")) {
+    const r = importHfConfig(o);
+    return { config: r.config, kind: "hf", modelType: r.modelType, notes: r.notes };
+  }
+  return { config: fromModelArgs(o), kind: "ModelArgs", notes: [] };
+}
+
+/** importConfigJson's config. */
+export function configFromJson(json: unknown): MlaConfig {
+  return importConfigJson(json).config;
+}
+
+/** One line: what kind of config file this was and which rules its numbers follow. */
+export function describeConfigImport(r: ConfigImport): string {
+  const what = r.kind === "hf" ? `Hugging Face config.json${r.modelType ? ` (model_type ${r.modelType})` : ""}` : "official ModelArgs JSON";
+  return `${what}: convention ${r.config.convention} (${r.config.convention === "official" ? "DeepSeek's inference/model.py" : "transformers' DeepSeek attention"}), YaRN ${yarnEnabled(r.config) ? "on" : "off"}`;
 }

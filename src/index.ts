@@ -8,6 +8,7 @@ export * from "./weights.js";
 export * from "./numerics.js";
 export * from "./verify.js";
 export * from "./io/mla-vectors.js";
+export * from "./io/hf-vectors.js";
 export * from "./reference/index.js";
 // The cost model (browser-safe: the web page draws its tables and charts from these).
 export * from "./analysis/kv-cache.js";

@@ -1,9 +1,14 @@
-// Check a backend against the official vectors: every call through the naive and the absorbed
-// path, every output and both caches, against the numbers DeepSeek's model.py produced.
+// Check a backend against golden vectors: the official ones (every call through the naive and the
+// absorbed path, every output and both caches, against the numbers DeepSeek's model.py produced)
+// and the Hugging Face ones (transformers' outputs, through the public HF import).
 
 import type { Backend, MlaLayerPath } from "./backend.js";
 import { VECTOR_ATOL, maxAbsDiff } from "./numerics.js";
 import type { VectorCase } from "./io/mla-vectors.js";
+import type { HfVectorCase } from "./io/hf-vectors.js";
+import { type MlaConfig, importHfConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import type { MlaWeights } from "./weights.js";
 import { ropeFrequencies } from "./derived.js";
 
 export interface CaseResult {
@@ -55,4 +60,54 @@ export async function verifyCase(backend: Backend, c: VectorCase, tolerance = VE
   const maxAbsErr = { naive: naive.out, absorbed: absorbed.out, naiveCache: naive.cache, absorbedCache: absorbed.cache, freqs: freqsError(c) };
   const pass = Object.values(maxAbsErr).every((e) => e <= tolerance);
   return { name: c.name, pass, maxAbsErr, tolerance };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hugging Face vectors: transformers' own outputs, reached through the public HF path.
+
+export interface HfCaseResult {
+  name: string;
+  pass: boolean;
+  tolerance: number;
+  /** Largest |output - transformers| per path (NaN when the case expects a refusal or the import failed). */
+  maxAbsErr: { naive: number; absorbed: number };
+  /** What transformers did: computed outputs, or refused the config (its error). */
+  expected: "outputs" | "refusal";
+  /** mlakit's ConfigError message when it refused the config. */
+  refused?: string;
+  /** importHfConfig's semantics and notes. */
+  notes: string[];
+}
+
+/**
+ * Run a case: importHfConfig(config.json) (a case transformers refused must be refused with a
+ * ConfigError, and a case it ran must import), then `loadWeights(config)` (the caller reads the
+ * case's model.safetensors with loadMlaWeights), then every call through both paths, each output
+ * against transformers' within `tolerance`.
+ */
+export async function verifyHfCase(backend: Backend, c: HfVectorCase, configJson: Record<string, unknown>, loadWeights: (config: MlaConfig) => Promise<{ weights: MlaWeights; config: MlaConfig }>, tolerance: number): Promise<HfCaseResult> {
+  const nan = { naive: NaN, absorbed: NaN };
+  let imported;
+  try {
+    imported = importHfConfig(configJson);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return { name: c.name, pass: c.transformersError !== undefined, tolerance, maxAbsErr: nan, expected: c.transformersError ? "refusal" : "outputs", refused: e.message, notes: [] };
+  }
+  const notes = [`${imported.semantics} semantics`, ...imported.notes];
+  if (c.transformersError !== undefined) return { name: c.name, pass: false, tolerance, maxAbsErr: nan, expected: "refusal", notes };
+  const { weights, config } = await loadWeights(imported.config);
+  const err = { naive: 0, absorbed: 0 };
+  for (const path of ["naive", "absorbed"] as const) {
+    const layer = await backend.createMla(config, weights, { path });
+    try {
+      for (const call of c.calls) {
+        const y = layer.forward(call.input.data, { batch: c.batch, seqlen: call.seqlen, startPos: call.startPos });
+        err[path] = Math.max(err[path], maxAbsDiff(y, call.output.data));
+      }
+    } finally {
+      layer.dispose();
+    }
+  }
+  return { name: c.name, pass: err.naive <= tolerance && err.absorbed <= tolerance, tolerance, maxAbsErr: err, expected: "outputs", notes };
 }

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type MlaConfig, PRESET_NAMES, configFromJson, preset } from "../config.js";
+import { type MlaConfig, PRESET_NAMES, preset } from "../config.js";
+import { readConfigFile } from "./config-file.js";
 import { type Analysis, analyze } from "../analysis/analyze.js";
 import { type BenchResults, DEFAULT_MACHINE, parseBenchResults } from "../analysis/bench-results.js";
 import { cacheChart, timeChart } from "../analysis/charts.js";
@@ -59,18 +60,9 @@ export function loadBenchResults(file?: string): { results?: BenchResults; note:
   }
 }
 
-export function loadConfig(presetName: string | undefined, configFile: string | undefined): { cfg: MlaConfig; name: string } {
+export function loadConfig(presetName: string | undefined, configFile: string | undefined, io: CliIo, quiet = false): { cfg: MlaConfig; name: string } {
   if (presetName !== undefined && configFile !== undefined) throw new UsageError("give --preset or --config, not both");
-  if (configFile !== undefined) {
-    if (!existsSync(configFile)) throw new UsageError(`--config ${JSON.stringify(configFile)}: no such file`);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(configFile, "utf8"));
-    } catch (e) {
-      throw new UsageError(`--config ${JSON.stringify(configFile)}: not valid JSON (${(e as Error).message})`);
-    }
-    return { cfg: configFromJson(json), name: configFile };
-  }
+  if (configFile !== undefined) return { cfg: readConfigFile(configFile, io, quiet).config, name: configFile };
   const name = presetName ?? "deepseek-v3";
   return { cfg: preset(name), name };
 }
@@ -96,7 +88,7 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
   });
   if (positionals.length > 0) throw new UsageError(`analyze takes no positional arguments, got ${JSON.stringify(positionals[0])}\n${analyzeHelp}`);
   if (!(CACHE_FORMATS as readonly string[]).includes(values.format as string)) throw new UsageError(`--format ${JSON.stringify(values.format)}: expected one of ${CACHE_FORMATS.join(", ")}`);
-  const { cfg, name } = loadConfig(values.preset, values.config);
+  const { cfg, name } = loadConfig(values.preset, values.config, io);
   const context = positiveInt("context", values.context, DEFAULT_CONTEXT);
   const batch = positiveInt("batch", values.batch, 1);
   const groups = values.groups === undefined ? undefined : positiveInt("groups", values.groups, 0);

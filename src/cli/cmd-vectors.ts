@@ -1,8 +1,9 @@
 // mlakit vectors generate: write mla-vectors/1 cases computed by the float64 oracle.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type MlaConfig, PRESET_NAMES, configFromJson, preset, validateConfig } from "../config.js";
+import { type MlaConfig, PRESET_NAMES, preset, validateConfig } from "../config.js";
+import { readConfigFile } from "./config-file.js";
 import { mlaTensorFilter } from "../io/hf-names.js";
 import { loadMlaWeights } from "../io/mla-safetensors.js";
 import { generateVectorCase } from "../io/mla-vectors-writer.js";
@@ -85,20 +86,8 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
     cfg = preset(values.preset);
     label = values.preset;
   } else {
-    let text: string;
-    try {
-      text = readFileSync(values.config!, "utf8");
-    } catch {
-      throw new UsageError(`--config: cannot read ${values.config}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`--config ${values.config}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UsageError(`--config ${values.config}: expected a JSON object (official ModelArgs or HF config.json)`);
-    cfg = configFromJson(json);
+    const { config, json } = readConfigFile(values.config!, io);
+    cfg = config;
     const wbs = (json as { quantization_config?: { weight_block_size?: unknown } })?.quantization_config?.weight_block_size;
     if (Array.isArray(wbs) && wbs.length === 2 && wbs.every((v) => Number.isInteger(v) && v > 0)) fp8Block = [wbs[0], wbs[1]];
     label = (values.config!.split("/").pop() ?? "config").replace(/\.json$/, "");

@@ -6,7 +6,12 @@ import { basename, dirname, join, resolve } from "node:path";
 import { FormatError } from "../errors.js";
 import { type VectorCase, parseVectorCaseText } from "../io/mla-vectors.js";
 import { externalWeightsFile, parseVectorCaseExternal } from "../io/mla-vectors-external.js";
-import { openSafetensorsFile } from "../io/safetensors-file.js";
+import { openCheckpoint, openSafetensorsFile } from "../io/safetensors-file.js";
+import { HF_VECTORS_FORMAT, type HfVectorCase, parseHfVectorCase } from "../io/hf-vectors.js";
+import { mlaTensorFilter } from "../io/hf-names.js";
+import { loadMlaWeights } from "../io/mla-safetensors.js";
+import type { MlaConfig } from "../config.js";
+import type { MlaWeights } from "../weights.js";
 import { UsageError } from "./io.js";
 
 /** The case files a path names: the file itself, every *.json in a directory (sorted), or the JSON cases naming a .safetensors file. */
@@ -97,5 +102,66 @@ export async function loadCaseWithWeights(file: string): Promise<VectorCase> {
     return await guarded(file, () => parseVectorCaseExternal(json, basename(file), opened.file));
   } finally {
     await opened.source.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hugging Face cases: a directory NAME/ with case.json (hf-deepseek-vectors/1), config.json and
+// model.safetensors.
+
+export interface HfCaseOnDisk {
+  dir: string;
+  case: HfVectorCase;
+  configJson: Record<string, unknown>;
+}
+
+function isHfCaseDir(dir: string): boolean {
+  try {
+    return statSync(join(dir, "case.json")).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The HF case directories a path names (a case dir, its case.json, or a dir of case dirs), or null when it names none. */
+export function hfCaseDirs(path: string): string[] | null {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return basename(path) === "case.json" && isHfCaseDir(dirname(path)) && hfFormat(path) ? [dirname(path)] : null;
+  if (isHfCaseDir(path)) return hfFormat(join(path, "case.json")) ? [path] : null;
+  const dirs = readdirSync(path).sort().map((f) => join(path, f)).filter((d) => isHfCaseDir(d) && hfFormat(join(d, "case.json")));
+  return dirs.length > 0 ? dirs : null;
+}
+
+function hfFormat(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { format?: unknown }).format === HF_VECTORS_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+export function loadHfCase(dir: string): HfCaseOnDisk {
+  const { json } = readCaseJson(join(dir, "case.json"));
+  const probe = json as { config_file?: unknown };
+  const configFile = typeof probe.config_file === "string" ? probe.config_file : "config.json";
+  const { json: configJson } = readCaseJson(join(dir, basename(configFile)));
+  const hidden = (configJson as { hidden_size?: unknown }).hidden_size;
+  if (!(Number.isInteger(hidden) && (hidden as number) > 0)) throw new FormatError(`${join(dir, configFile)}.hidden_size`, hidden, "a positive integer");
+  const c = guarded(dir, () => parseHfVectorCase(json, hidden as number, `${basename(dir)}/case.json`));
+  return { dir, case: c, configJson: configJson as Record<string, unknown> };
+}
+
+/** The case's weights through the public path: openCheckpoint + loadMlaWeights. */
+export async function loadHfWeights(c: HfCaseOnDisk, config: MlaConfig): Promise<{ weights: MlaWeights; config: MlaConfig }> {
+  const store = await openCheckpoint(join(c.dir, c.case.weightsFile!), mlaTensorFilter());
+  try {
+    return await loadMlaWeights(store, config);
+  } finally {
+    await store.close();
   }
 }

@@ -49,10 +49,18 @@ describe("mlakit analyze --json", () => {
   it("--config reads an official ModelArgs JSON or a Hugging Face config.json", async () => {
     const hf = join(dir, "hf.json");
     writeFileSync(hf, JSON.stringify({ hidden_size: 2048, num_attention_heads: 16, q_lora_rank: null, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128, max_position_embeddings: 163840, num_hidden_layers: 27, rope_scaling: { type: "yarn", factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 } }));
-    const a = JSON.parse((await cli("analyze", "--config", hf, "--context", "100", "--machine", "31,14", "--json")).out);
+    const r = await cli("analyze", "--config", hf, "--context", "100", "--machine", "31,14", "--json");
+    const a = JSON.parse(r.out);
     expect(a.config.n_heads).toBe(16);
+    expect(a.config.convention).toBe("transformers");
     expect(a.kvCache.mha.elementsPerTokenPerLayer).toBe(2 * 16 * 128);
     expect(a.kvCache.mla.totalBytes).toBe(1152 * 27 * 100);
+    // stderr says which file kind and whose rules; an unknown model_type is named in a note
+    expect(r.err).toMatch(/Hugging Face config\.json: convention transformers \(transformers' DeepSeek attention\), YaRN on/);
+    expect(r.err).toMatch(/note: model_type \(absent\) is not one mlakit knows/);
+    const off = join(dir, "official.json");
+    writeFileSync(off, JSON.stringify({ dim: 2048, n_heads: 16, kv_lora_rank: 512 }));
+    expect((await cli("analyze", "--config", off, "--machine", "31,14", "--json")).err).toMatch(/official ModelArgs JSON: convention official \(DeepSeek's inference\/model\.py\), YaRN on/);
   });
 });
 

@@ -147,7 +147,13 @@ describe("import", () => {
     // zeros are falsy; attention_factor given wins; factor missing: max_position_embeddings / original
     expect(imp({ factor: 4, mscale: 0, mscale_all_dim: 0 }).rope_attention_factor).toBe(gm(4));
     expect(imp({ factor: 4, attention_factor: 0.5, mscale: 1, mscale_all_dim: 1 }).rope_attention_factor).toBe(0.5);
-    expect(imp({ original_max_position_embeddings: 1024 }).rope_factor).toBe(8);
+    expect(imp({ factor: null, original_max_position_embeddings: 1024 }).rope_factor).toBe(8);
+    expect(() => imp({ original_max_position_embeddings: 1024 })).toThrow(/rope_scaling\.factor = undefined/); // transformers: KeyError
+    expect(() => imp({ factor: null, mscale_all_dim: 1 })).toThrow(/rope_scaling\.factor = null/); // transformers: TypeError in the softmax scale
+    // rope_parameters (newer configs) when rope_scaling is absent, with its own rope_theta; "default" = no scaling
+    const rp = fromHfConfig({ ...hf, rope_theta: 500, rope_parameters: { rope_type: "yarn", factor: 4, rope_theta: 20000, original_max_position_embeddings: 2048 } });
+    expect([rp.yarn, rp.rope_factor, rp.rope_theta]).toEqual([true, 4, 20000]);
+    expect(fromHfConfig({ ...hf, rope_parameters: { rope_type: "default", rope_theta: 10000 } }).yarn).toBe(false);
     // beta defaults (falsy -> 32 / 1), truncate, YaRN on even when max_position_embeddings <= original
     expect([imp({ factor: 2, beta_fast: 0 }).beta_fast, imp({ factor: 2 }).beta_slow]).toEqual([32, 1]);
     expect(imp({ factor: 2, truncate: false }).yarn_truncate).toBe(false);
@@ -164,7 +170,7 @@ describe("import", () => {
 
   it("refuses the HF configs it cannot compute the way transformers does, naming the field", () => {
     const hf = { hidden_size: 64, num_attention_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 4, max_position_embeddings: 8192 };
-    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope_scaling\.type = "linear"/);
+    expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope_scaling\.rope_type = "linear"/);
     expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", rope_type: "linear", factor: 2 } })).toThrow(/rope_scaling\.rope_type/);
     expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 0.5 } })).toThrow(/rope_factor/);
     expect(() => fromHfConfig({ ...hf, rope_scaling: { type: "yarn", factor: 2, mscale_all_dm: 1 } })).toThrow(/rope_scaling\.mscale_all_dm/);
