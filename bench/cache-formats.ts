@@ -1,5 +1,5 @@
 // Latent cache formats (issue 5, item 6): decode speed of the paged absorbed kernel per format
-// (assembly/attention_absorbed_paged.ts) at DeepSeek-V3's attention shape, next to the format's
+// (assembly/attention_absorbed.ts attn_absorbed_paged) at DeepSeek-V3's attention shape, next to the format's
 // bytes per token and its accuracy against the float64 oracle (cacheAccuracyTable on the official
 // vectors and two random cases). The pool holds S tokens in 64-token blocks at shuffled places
 // (a block table as a serving system would have it) and the L3 is evicted before every call, so
@@ -111,12 +111,12 @@ export async function runCacheFormats(cores: Partial<Record<Isa, CoreModule>>, i
       }
       const qabsP = a.upload(qabs), qP = a.upload(qf);
       const olat = a.alloc(H * C * 4), o = a.alloc(H * dv * 4);
-      const scratch = a.alloc(ex.attn_paged_scratch_floats(H, C, dr) * 4);
+      const scratch = a.alloc(ex.attend_paged_scratch_floats(H, C, dr) * 4);
       const per = ex.packed_size_8(dv, C), wuvP = a.alloc(H * per * 4), tmp = a.upload(wuv);
       for (let h = 0; h < H; h++) ex.pack_nk_8(tmp + h * dv * C * 4, C, dv, C, wuvP + h * per * 4);
-      const kernel = ex[`attn_absorbed_paged_${format}`];
-      const attn = () => void kernel(1, H, C, dr, dn, 0, S - 1, qabsP, qP, pool, table, scale, wuvP, olat, o, scratch);
-      const full = () => void kernel(1, H, C, dr, dn, dv, S - 1, qabsP, qP, pool, table, scale, wuvP, olat, o, scratch);
+      const kernel = ex.attn_absorbed_paged, poolBytes = nBlocks * blockBytes;
+      const attn = () => void kernel(fmt, 1, H, C, dr, dn, 0, S - 1, qabsP, qP, pool, poolBytes, table, scale, wuvP, olat, o, scratch);
+      const full = () => void kernel(fmt, 1, H, C, dr, dn, dv, S - 1, qabsP, qP, pool, poolBytes, table, scale, wuvP, olat, o, scratch);
       a.f32(olat, H * C).fill(NaN);
       attn();
       const chk = checkCalDiff(pickRows(a.f32(olat, H * C), C, heads), absorbedAttention64(q, kv, pe, H, S, C, dr, scale, heads), "o_lat");
