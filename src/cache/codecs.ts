@@ -49,80 +49,86 @@ function encodeInt8(bits: Uint32Array, off: number, n: number, dst: Uint8Array, 
   }
 }
 
+/** One format's record codec: a float32 row (as bits and values) <-> the record at byte `at`. */
+interface RecordCodec {
+  encode(l: TokenLayout, bits: Uint32Array, row: number, dst: Uint8Array, dv: DataView, at: number): void;
+  decode(l: TokenLayout, src: Uint8Array, dv: DataView, at: number, bits: Uint32Array, vals: Float32Array, row: number): void;
+}
+
+/** 2-byte halves (bf16, f16) for every value of the row. */
+function halves(fromBits: (b: number) => number, toBits: (h: number) => number): RecordCodec {
+  return {
+    encode: (l, bits, row, _dst, dv, at) => {
+      for (let i = 0; i < l.C + l.dr; i++) dv.setUint16(at + 2 * i, fromBits(bits[row + i]), true);
+    },
+    decode: (l, _src, dv, at, bits, _vals, row) => {
+      for (let i = 0; i < l.C + l.dr; i++) bits[row + i] = toBits(dv.getUint16(at + 2 * i, true));
+    },
+  };
+}
+
+const CODECS: Record<TokenLayout["format"], RecordCodec> = {
+  f32: {
+    encode: (l, bits, row, _dst, dv, at) => {
+      for (let i = 0; i < l.C + l.dr; i++) dv.setUint32(at + 4 * i, bits[row + i], true);
+    },
+    decode: (l, _src, dv, at, bits, _vals, row) => {
+      for (let i = 0; i < l.C + l.dr; i++) bits[row + i] = dv.getUint32(at + 4 * i, true);
+    },
+  },
+  bf16: halves(bf16FromF32Bits, f32BitsFromBf16),
+  f16: halves(f16FromF32Bits, f32BitsFromF16),
+  int8: {
+    encode: (l, bits, row, dst, dv, at) => {
+      encodeInt8(bits, row, l.C, dst, dv, at + l.latentOffset, at + l.latentScaleOffset);
+      encodeInt8(bits, row + l.C, l.dr, dst, dv, at + l.ropeOffset, at + l.ropeScaleOffset);
+    },
+    decode: (l, _src, dv, at, _bits, vals, row) => {
+      const sc = dv.getFloat32(at + l.latentScaleOffset, true);
+      for (let i = 0; i < l.C; i++) vals[row + i] = Math.fround(dv.getInt8(at + l.latentOffset + i) * sc);
+      const sp = dv.getFloat32(at + l.ropeScaleOffset, true);
+      for (let i = 0; i < l.dr; i++) vals[row + l.C + i] = Math.fround(dv.getInt8(at + l.ropeOffset + i) * sp);
+    },
+  },
+  fp8_e4m3: {
+    encode: (l, bits, row, dst, dv, at) => {
+      for (let tile = 0; tile < l.latentScales; tile++) {
+        const i0 = tile * 128, len = Math.min(128, l.C - i0);
+        const inv = Math.max(Math.fround(absMax(bits, row + i0, len) / 448), FP8_MIN_SCALE_INV);
+        const s = pow2Ceil(inv);
+        dv.setFloat32(at + l.latentScaleOffset + 4 * tile, s, true);
+        for (let i = 0; i < len; i++) {
+          const b = bits[row + i0 + i];
+          dst[at + l.latentOffset + i0 + i] = isFiniteBits(b) ? e4m3FromF32Bits(f32Bits(Math.fround(bitsF32(b) / s))) : ((b >>> 24) & 0x80) | 0x7f;
+        }
+      }
+      for (let i = 0; i < l.dr; i++) dv.setUint16(at + l.ropeOffset + 2 * i, bf16FromF32Bits(bits[row + l.C + i]), true);
+    },
+    decode: (l, src, dv, at, bits, vals, row) => {
+      for (let i = 0; i < l.C; i++) {
+        const s = dv.getFloat32(at + l.latentScaleOffset + 4 * (i >> 7), true);
+        vals[row + i] = Math.fround(E4M3_VALUES[src[at + l.latentOffset + i]] * s);
+      }
+      for (let i = 0; i < l.dr; i++) bits[row + l.C + i] = f32BitsFromBf16(dv.getUint16(at + l.ropeOffset + 2 * i, true));
+    },
+  },
+};
+
 /**
  * Encode n tokens. src holds [n, C+dr] float32 (each row c then k_pe) from srcOff; records go to
  * dst from dstOff, one every layout.bytesPerToken bytes.
  */
 export function encodeTokens(layout: TokenLayout, src: Float32Array, srcOff: number, n: number, dst: Uint8Array, dstOff: number): void {
-  const { C, dr, format } = layout;
-  const W = C + dr, bpt = layout.bytesPerToken;
+  const codec = CODECS[layout.format], W = layout.C + layout.dr;
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
-  for (let t = 0; t < n; t++) {
-    const s0 = srcOff + t * W, d0 = dstOff + t * bpt;
-    switch (format) {
-      case "f32":
-        for (let i = 0; i < W; i++) dv.setUint32(d0 + 4 * i, bits[s0 + i], true);
-        break;
-      case "bf16":
-        for (let i = 0; i < W; i++) dv.setUint16(d0 + 2 * i, bf16FromF32Bits(bits[s0 + i]), true);
-        break;
-      case "f16":
-        for (let i = 0; i < W; i++) dv.setUint16(d0 + 2 * i, f16FromF32Bits(bits[s0 + i]), true);
-        break;
-      case "int8":
-        encodeInt8(bits, s0, C, dst, dv, d0 + layout.latentOffset, d0 + layout.latentScaleOffset);
-        encodeInt8(bits, s0 + C, dr, dst, dv, d0 + layout.ropeOffset, d0 + layout.ropeScaleOffset);
-        break;
-      case "fp8_e4m3":
-        for (let tile = 0; tile < layout.latentScales; tile++) {
-          const i0 = tile * 128, len = Math.min(128, C - i0);
-          const inv = Math.max(Math.fround(absMax(bits, s0 + i0, len) / 448), FP8_MIN_SCALE_INV);
-          const s = pow2Ceil(inv);
-          dv.setFloat32(d0 + layout.latentScaleOffset + 4 * tile, s, true);
-          for (let i = 0; i < len; i++) {
-            const b = bits[s0 + i0 + i];
-            dst[d0 + layout.latentOffset + i0 + i] = isFiniteBits(b) ? e4m3FromF32Bits(f32Bits(Math.fround(bitsF32(b) / s))) : ((b >>> 24) & 0x80) | 0x7f;
-          }
-        }
-        for (let i = 0; i < dr; i++) dv.setUint16(d0 + layout.ropeOffset + 2 * i, bf16FromF32Bits(bits[s0 + C + i]), true);
-        break;
-    }
-  }
+  for (let t = 0; t < n; t++) codec.encode(layout, bits, srcOff + t * W, dst, dv, dstOff + t * layout.bytesPerToken);
 }
 
 /** Decode n records from src (from srcOff) into dst [n, C+dr] float32 from dstOff. */
 export function decodeTokens(layout: TokenLayout, src: Uint8Array, srcOff: number, n: number, dst: Float32Array, dstOff: number): void {
-  const { C, dr, format } = layout;
-  const W = C + dr, bpt = layout.bytesPerToken;
-  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  const codec = CODECS[layout.format], W = layout.C + layout.dr;
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  for (let t = 0; t < n; t++) {
-    const s0 = srcOff + t * bpt, d0 = dstOff + t * W;
-    switch (format) {
-      case "f32":
-        for (let i = 0; i < W; i++) out[d0 + i] = dv.getUint32(s0 + 4 * i, true);
-        break;
-      case "bf16":
-        for (let i = 0; i < W; i++) out[d0 + i] = f32BitsFromBf16(dv.getUint16(s0 + 2 * i, true));
-        break;
-      case "f16":
-        for (let i = 0; i < W; i++) out[d0 + i] = f32BitsFromF16(dv.getUint16(s0 + 2 * i, true));
-        break;
-      case "int8": {
-        const sc = dv.getFloat32(s0 + layout.latentScaleOffset, true);
-        for (let i = 0; i < C; i++) dst[d0 + i] = Math.fround(dv.getInt8(s0 + layout.latentOffset + i) * sc);
-        const sp = dv.getFloat32(s0 + layout.ropeScaleOffset, true);
-        for (let i = 0; i < dr; i++) dst[d0 + C + i] = Math.fround(dv.getInt8(s0 + layout.ropeOffset + i) * sp);
-        break;
-      }
-      case "fp8_e4m3":
-        for (let i = 0; i < C; i++) {
-          const s = dv.getFloat32(s0 + layout.latentScaleOffset + 4 * (i >> 7), true);
-          dst[d0 + i] = Math.fround(E4M3_VALUES[src[s0 + layout.latentOffset + i]] * s);
-        }
-        for (let i = 0; i < dr; i++) out[d0 + C + i] = f32BitsFromBf16(dv.getUint16(s0 + layout.ropeOffset + 2 * i, true));
-        break;
-    }
-  }
+  for (let t = 0; t < n; t++) codec.decode(layout, src, dv, srcOff + t * layout.bytesPerToken, bits, dst, dstOff + t * W);
 }
