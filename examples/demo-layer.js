@@ -4,16 +4,11 @@
 // with a small model dim and seeded weights, so it deploys without downloading a checkpoint.
 // Each session owns one absorbed-path layer: its cache holds only the latent c_KV and the rope
 // key per token, (C + dr) numbers, and each step returns the next attention output.
-import { CacheError, Rng, ShapeError, makeConfig, mlaWeightShapes } from "mlakit";
+import { CacheError, PRESETS, Rng, ShapeError, makeConfig, mlaWeightShapes } from "mlakit";
 
 export const DEMO_CONFIG = makeConfig({
+  ...PRESETS["deepseek-v2-lite"], // 16 heads, Q 0, C 512, dn 128, dr 64, dv 128
   dim: 256,
-  n_heads: 16,
-  q_lora_rank: 0,
-  kv_lora_rank: 512,
-  qk_nope_head_dim: 128,
-  qk_rope_head_dim: 64,
-  v_head_dim: 128,
   max_seq_len: 2048,
   max_batch_size: 1,
   original_seq_len: 4096, // >= max_seq_len: YaRN off, plain RoPE
