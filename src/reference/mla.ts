@@ -73,25 +73,36 @@ export function mlaDecompress(cfg: MlaConfig, w: MlaWeights, c: ArrayLike<number
   return { kNope, v };
 }
 
-/** (8) q_abs[h] = q_nope[h] W[h, :dn]: q [N, H, dn+dr] -> [N, H, C] with W = wkv_b viewed [H, dn+dv, C]. */
-export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
-  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim, qk = qkHeadDim(cfg);
-  const out = new Float64Array(N * H * C);
-  if (N === 0) return out;
-  const wRow = new Float64Array(C); // W_UK[h, d]: a k row of wkv_b, read once for all N rows
-  let madds = 0, reads = 0;
+/**
+ * The absorption's walk over wkv_b viewed [H, dn+dv, C]: for head h, each row d of its k part
+ * (W_UK[h] = rows 0..dn-1) or v part (W_UV[h] = rows dn..dn+dv-1) is read once, for all N rows
+ * of the call, and handed to `use`; counts the reads and the N*C madds per row.
+ */
+function forEachAbsorbRow(cfg: MlaConfig, w: MlaWeights, part: "k" | "v", N: number, count: Counter, use: (h: number, d: number, row: Float64Array) => void): void {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
+  if (N === 0) return;
+  const row = new Float64Array(C), rows = part === "k" ? dn : dv, first = part === "k" ? 0 : dn;
+  let reads = 0;
   for (let h = 0; h < H; h++) {
-    for (let d = 0; d < dn; d++) {
-      reads += readWeightRow(w.wkv_b, (h * (dn + dv) + d) * C, C, wRow);
-      for (let r = 0; r < N; r++) {
-        const qd = q[(r * H + h) * qk + d], o = (r * H + h) * C;
-        for (let c = 0; c < C; c++) out[o + c] += qd * wRow[c];
-        madds += C;
-      }
+    for (let d = 0; d < rows; d++) {
+      reads += readWeightRow(w.wkv_b, (h * (dn + dv) + first + d) * C, C, row);
+      use(h, d, row);
     }
   }
-  count.add("absorption", "madds", madds);
+  count.add("absorption", "madds", H * rows * N * C);
   count.add("absorption", "weightReads", reads);
+}
+
+/** (8) q_abs[h] = q_nope[h] W[h, :dn]: q [N, H, dn+dr] -> [N, H, C] with W = wkv_b viewed [H, dn+dv, C]. */
+export function absorbQuery(cfg: MlaConfig, w: MlaWeights, q: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, qk = qkHeadDim(cfg);
+  const out = new Float64Array(N * H * C);
+  forEachAbsorbRow(cfg, w, "k", N, count, (h, d, wRow) => {
+    for (let r = 0; r < N; r++) {
+      const qd = q[(r * H + h) * qk + d], o = (r * H + h) * C;
+      for (let c = 0; c < C; c++) out[o + c] += qd * wRow[c];
+    }
+  });
   return out;
 }
 
@@ -109,25 +120,16 @@ export function latentQuery(cfg: MlaConfig, w: MlaWeights, q: Float64Array, N: n
 
 /** (8) o[h] = o_lat[h] W[h, dn:]^T: [N, H, C] -> [N, H, dv]. */
 export function absorbOutput(cfg: MlaConfig, w: MlaWeights, oLat: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
-  const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dv = cfg.v_head_dim;
+  const H = cfg.n_heads, C = cfg.kv_lora_rank, dv = cfg.v_head_dim;
   const out = new Float64Array(N * H * dv);
-  if (N === 0) return out;
-  const wRow = new Float64Array(C); // W_UV[h, d]: a v row of wkv_b, read once for all N rows
-  let madds = 0, reads = 0;
-  for (let h = 0; h < H; h++) {
-    for (let d = 0; d < dv; d++) {
-      reads += readWeightRow(w.wkv_b, (h * (dn + dv) + dn + d) * C, C, wRow);
-      for (let r = 0; r < N; r++) {
-        const src = (r * H + h) * C;
-        let acc = 0;
-        for (let c = 0; c < C; c++) acc += oLat[src + c] * wRow[c];
-        out[(r * H + h) * dv + d] = acc;
-        madds += C;
-      }
+  forEachAbsorbRow(cfg, w, "v", N, count, (h, d, wRow) => {
+    for (let r = 0; r < N; r++) {
+      const src = (r * H + h) * C;
+      let acc = 0;
+      for (let c = 0; c < C; c++) acc += oLat[src + c] * wRow[c];
+      out[(r * H + h) * dv + d] = acc;
     }
-  }
-  count.add("absorption", "madds", madds);
-  count.add("absorption", "weightReads", reads);
+  });
   return out;
 }
 
