@@ -3,6 +3,7 @@
 // streaming GB/s, and decode-step timings (path, heads, context, time) wherever they appear.
 // Pure: takes parsed JSON; the CLI reads the file.
 
+import { type MlaConfig, PRESETS, type PresetName } from "../config.js";
 import type { Machine } from "./roofline.js";
 
 export interface MeasuredDecode {
@@ -11,6 +12,8 @@ export interface MeasuredDecode {
   scope: "step" | "attention";
   /** Heads of the measured layer (128: DeepSeek-V3 shapes, 16: V2-Lite), when the entry says. */
   heads?: number;
+  /** The benchmarks' model name ("V3", "V2-Lite"), when the entry has the benchmarks' schema. */
+  model?: string;
   context: number;
   /** Seconds per decode step of one layer. */
   seconds: number;
@@ -111,7 +114,8 @@ function findDecodes(json: Json): MeasuredDecode[] {
       else if (/lite/i.test(label)) heads = 16;
       else if (/v3/i.test(label)) heads = 128;
     }
-    out.push({ path: pathName, scope: /attn|attention/i.test(label) && !/step/i.test(label) ? "attention" : "step", heads, context, seconds, label });
+    const model = /lite/i.test(label) ? "V2-Lite" : /v3/i.test(label) ? "V3" : undefined; // the benchmarks' names, when the label carries one
+    out.push({ path: pathName, scope: /attn|attention/i.test(label) && !/step/i.test(label) ? "attention" : "step", heads, model, context, seconds, label });
   }
   return out;
 }
@@ -140,9 +144,25 @@ function schemaDecodes(json: Json): MeasuredDecode[] | undefined {
     const h = /\bH\s*=\s*(\d+)/.exec(f.what);
     const heads = h ? Number(h[1]) : HEADS_OF_MODEL.find(([re]) => re.test(model))?.[1];
     const context = Number(S[1]) + (scope === "step" ? 1 : 0);
-    out.push({ path, scope, heads, context, seconds: (f.ms as number) * 1e-3, label: [model, f.group, f.what, f.impl, f.isa].filter((x) => typeof x === "string").join(" ") });
+    out.push({ path, scope, heads, model, context, seconds: (f.ms as number) * 1e-3, label: [model, f.group, f.what, f.impl, f.isa].filter((x) => typeof x === "string").join(" ") });
   }
   return out;
+}
+
+/** The layers the benchmarks time (bench/shapes.ts): a preset's geometry, batch 1, float32 cache and weights. */
+export const BENCH_MODELS: Readonly<Record<string, PresetName>> = { V3: "deepseek-v3", "V2-Lite": "deepseek-v2-lite" };
+const GEOMETRY = ["dim", "n_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"] as const;
+
+/**
+ * Was this figure measured on exactly this layer? The benchmarks' model must be known and its
+ * preset's geometry equal the config's, at batch 1 with float32 storage (what they run); a figure
+ * from another geometry (DeepSeek-V3 points on another 128-head config) is never drawn as this one's.
+ */
+export function measuredOn(m: MeasuredDecode, cfg: MlaConfig, batch: number, format: string): boolean {
+  const p = m.model !== undefined ? BENCH_MODELS[m.model] : undefined;
+  if (p === undefined || batch !== 1 || format !== "f32") return false;
+  const ref = PRESETS[p];
+  return GEOMETRY.every((k) => cfg[k] === ref[k]);
 }
 
 /** Decode GEMVs (group "gemv", what "wkv_b 32768x512, M=1"): how long streaming one weight matrix takes. */

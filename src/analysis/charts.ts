@@ -4,7 +4,7 @@
 //     dashed), with the benchmarks' measured points overlaid when they exist.
 
 import type { MlaConfig } from "../config.js";
-import type { MeasuredDecode } from "./bench-results.js";
+import { BENCH_MODELS, type MeasuredDecode, measuredOn } from "./bench-results.js";
 import { type CostOptions, attentionCost, decodeShape, layerCost } from "./cost.js";
 import { KV_SCHEMES, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Machine, roofline } from "./roofline.js";
@@ -63,7 +63,8 @@ function shortSource(m: Machine): string {
 
 export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch: number; maxContext: number; machine: Machine; measured?: MeasuredDecode[] }): ChartSpec {
   const xs = contextGrid(o.maxContext);
-  const measured = (o.measured ?? []).filter((m) => m.heads === undefined || m.heads === cfg.n_heads);
+  const measured = (o.measured ?? []).filter((m) => measuredOn(m, cfg, o.batch, o.format) && (o.weightBytes ?? 4) === 4);
+  const noMatch = (o.measured ?? []).length > 0 && measured.length === 0;
   const color = (p: string) => (p === "naive" ? PALETTE[1] : PALETTE[2]);
   const markers: Markers[] = [];
   const series: Series[] = TIME_PATHS.map((p) => ({
@@ -95,7 +96,7 @@ export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch
   }
   return {
     title: `Decode step of one ${name} layer, batch ${o.batch}, ${o.format} cache`,
-    subtitle: `roofline on ${fmtNum(o.machine.gflops)} GFLOP/s, ${fmtNum(o.machine.gbps)} GB/s (${shortSource(o.machine)}); whole model = x ${cfg.n_layers}`,
+    subtitle: `roofline on ${fmtNum(o.machine.gflops)} GFLOP/s, ${fmtNum(o.machine.gbps)} GB/s (${shortSource(o.machine)}); whole model = x ${cfg.n_layers}${noMatch ? `; no measured points: the benchmarks time ${Object.keys(BENCH_MODELS).join(" and ")} layers at batch 1, f32, not this one` : ""}`,
     xLabel: "context (tokens attended)",
     yLabel: "predicted time per decode step",
     formatX: fmtTokens,

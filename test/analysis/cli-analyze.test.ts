@@ -88,7 +88,8 @@ describe("mlakit analyze: tables, charts, machine", () => {
       }),
     );
     const svg = join(dir, "chart.svg");
-    const r = await cli("analyze", "--preset", "deepseek-v3", "--context", "4096", "--bench", bench, "--svg", svg, "--json");
+    // the benchmarks measure f32 layers: the chart of an f32 analysis is the one their points belong on
+    const r = await cli("analyze", "--preset", "deepseek-v3", "--context", "4096", "--format", "f32", "--bench", bench, "--svg", svg, "--json");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).machine).toMatchObject({ gflops: 45, gbps: 13.5 });
     const text = readFileSync(svg, "utf8");
@@ -138,4 +139,32 @@ describe("mlakit analyze: bad input -> a clear message and exit 2", () => {
       expect(r.out).toBe("");
     });
   }
+});
+
+describe("mlakit analyze --svg: measured points only on the layer they were measured on", () => {
+  const bench = join(dir, "bench.json");
+  writeFileSync(bench, JSON.stringify({ schema: "mlakit-bench/1", probe: { peakRelaxedGflops: 40, streamGBs: 20 }, figures: [
+    { group: "step", model: "V3", what: "S=4096", impl: "WasmMla absorbed forward", isa: "relaxed", ms: 100 },
+    { group: "attn-absorbed", model: "V3", what: "H=128 S=4096", impl: "core attn_absorbed_paged", isa: "relaxed", ms: 30 },
+  ] }));
+  const points = (svg: string) => (svg.match(/<circle/g) ?? []).length;
+
+  it("DeepSeek-V3 itself gets the V3 points; another 128-head config, bf16 or batch 2 gets none and says why", async () => {
+    const svgV3 = join(dir, "v3.svg");
+    expect((await cli("analyze", "--preset", "deepseek-v3", "--format", "f32", "--bench", bench, "--svg", svgV3)).code).toBe(0);
+    const v3 = readFileSync(svgV3, "utf8");
+    expect(points(v3)).toBeGreaterThan(0);
+    expect(v3).not.toMatch(/no measured points/);
+    const other = join(dir, "other.json"), svgOther = join(dir, "other.svg");
+    writeFileSync(other, JSON.stringify({ dim: 4096, n_heads: 128, q_lora_rank: 1536, kv_lora_rank: 512 }));
+    expect((await cli("analyze", "--config", other, "--format", "f32", "--bench", bench, "--svg", svgOther)).code).toBe(0);
+    const o = readFileSync(svgOther, "utf8");
+    expect(points(o)).toBe(0);
+    expect(o).toMatch(/no measured points: the benchmarks time V3 and V2-Lite layers at batch 1, f32, not this one/);
+    for (const extra of [["--format", "bf16"], ["--format", "f32", "--batch", "2"]]) {
+      const f = join(dir, `v3-${extra.join("")}.svg`);
+      expect((await cli("analyze", "--preset", "deepseek-v3", "--bench", bench, "--svg", f, ...extra)).code).toBe(0);
+      expect(points(readFileSync(f, "utf8"))).toBe(0);
+    }
+  });
 });
