@@ -1,34 +1,75 @@
-// mlakit's public entry point (browser-safe: no Node built-ins on this path).
-export * from "./errors.js";
-export * from "./config.js";
-export * from "./derived.js";
-export * from "./layer.js";
-export * from "./backend.js";
-export * from "./weights.js";
-export * from "./numerics.js";
-export * from "./verify.js";
-export * from "./io/mla-vectors.js";
-export * from "./io/hf-vectors.js";
-export * from "./reference/index.js";
-// The cost model (browser-safe: the web page draws its tables and charts from these).
-export * from "./analysis/kv-cache.js";
-export * from "./analysis/formats.js";
-export * from "./analysis/work.js";
-export * from "./analysis/cost.js";
-export * from "./analysis/roofline.js";
-export * from "./analysis/seed.js";
-export * from "./analysis/analyze.js";
-export * from "./analysis/bench-results.js";
-export * from "./analysis/charts.js";
-export * from "./analysis/svg.js";
-export * from "./analysis/units.js";
-export * from "./analysis/cache-accuracy.js";
-export * from "./io/safetensors.js";
-export * from "./io/hf-names.js";
-export * from "./io/mla-safetensors.js";
-// The WASM core, browser-safe part (bytes in, layers out); Node file loading stays in src/wasm/node.ts.
-export * from "./wasm/index.js";
-export * from "./io/mla-vectors-writer.js";
-export * from "./io/mla-vectors-external.js";
-// The latent KV cache: storage formats, codecs, paging, fork/truncate, persistence (its accuracy table is analysis/cache-accuracy.ts).
-export * from "./cache/index.js";
+// mlakit's public API (browser-safe: no Node built-ins on this path). Node-only loading lives in
+// "mlakit/wasm-node" and "mlakit/safetensors-file", the property kit in "mlakit/conformance", and
+// everything else (number formatting, chart palettes, codec bit tricks, bounds constants, kernel helpers)
+// in "mlakit/internal", which is unstable.
+
+// Errors: every bad input throws one of these, naming the field, the value and the expectation.
+export { MlaError, ConfigError, ShapeError, PositionError, NonFiniteError, FormatError, CacheError } from "./errors.js";
+
+// Config (official ModelArgs names), presets, imports of official and Hugging Face configs.
+export { makeConfig, validateConfig, preset, PRESETS, PRESET_NAMES, fromModelArgs, fromHfConfig, importHfConfig, importConfigJson, yarnEnabled } from "./config.js";
+export type { MlaConfig, PresetName, RopeLayout, RopeConvention, HfConfigImport, ConfigImport } from "./config.js";
+export { deriveMla, ropeFrequencies, ropeTable, mlaSoftmaxScale } from "./derived.js";
+export type { MlaDerived, MlaSizes } from "./derived.js";
+
+// The layer and backend interfaces every implementation shares; weights.
+export type { Tensor, NamedTensor, ForwardOptions, LayerCache, AttentionLayer } from "./layer.js";
+export type { Backend, MlaLayerPath } from "./backend.js";
+export { mlaWeightShapes, checkMlaWeights, mlaWeightsFromStateDict, randomMlaWeights, Rng } from "./weights.js";
+export type { MlaWeights, MlaWeightName } from "./weights.js";
+
+// The float64 oracle: MLA (naive, absorbed, recompute), the MHA/GQA/MQA and seed baselines, work counting.
+export { ReferenceMla, createReferenceMla, referenceBackend, MLA_PATHS, ReferenceMha, ReferenceSeedLowRank, mhaWeightShapes, seedWeightShapes, WorkCounter } from "./reference/index.js";
+export type { MlaPath, ReferenceMlaOptions, MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "./reference/index.js";
+
+// Tolerances and verification against golden vectors (mla-vectors/1, hf-deepseek-vectors/1).
+export { toleranceFor, vectorTolerance, VECTOR_ATOL, F32_VECTOR_ATOL, maxAbsDiff, calDiff } from "./numerics.js";
+export { verifyCase, verifyHfCase } from "./verify.js";
+export type { CaseResult, HfCaseResult } from "./verify.js";
+export { MLA_VECTORS_FORMAT, parseVectorCase, parseVectorCaseText } from "./io/mla-vectors.js";
+export type { VectorCase, VectorCall } from "./io/mla-vectors.js";
+export { externalWeightsFile, parseVectorCaseExternal } from "./io/mla-vectors-external.js";
+export { generateVectorCase } from "./io/mla-vectors-writer.js";
+export type { GenerateOptions, GeneratedCase } from "./io/mla-vectors-writer.js";
+export { parseHfVectorCase } from "./io/hf-vectors.js";
+export type { HfVectorCase, HfVectorCall } from "./io/hf-vectors.js";
+
+// Weights in safetensors (lazy reads from bytes, a Blob or a file handle), official and HF names.
+export { openSafetensors, SafetensorsFile, bytesSource, blobSource, writeSafetensors } from "./io/safetensors.js";
+export type { ByteSource, TensorInfo, SafetensorsHeader, SafetensorsDtype, TensorToWrite } from "./io/safetensors.js";
+export { loadMlaWeights, mlaWeightsToSafetensors } from "./io/mla-safetensors.js";
+export type { TensorStore, LoadMlaOptions, LoadedMla, SaveMlaOptions } from "./io/mla-safetensors.js";
+export { mlaTensorFilter } from "./io/hf-names.js";
+
+// The cost model: KV-cache bytes per scheme and format, FLOPs and bytes per path, roofline, crossovers.
+export { analyze, seedComparison } from "./analysis/analyze.js";
+export type { Analysis, AnalysisOptions, PathFigures, SeedComparison } from "./analysis/analyze.js";
+export { KV_SCHEMES, kvCacheTable, kvCacheFigures, kvBytesPerTokenPerLayer } from "./analysis/kv-cache.js";
+export type { KvScheme, KvSchemeOptions, KvCacheFigures } from "./analysis/kv-cache.js";
+export { CACHE_FORMATS } from "./analysis/formats.js";
+export type { CacheFormat } from "./analysis/formats.js";
+export { layerCost, modelCost, decodeShape, prefillShape } from "./analysis/cost.js";
+export type { CostOptions, LayerCost } from "./analysis/cost.js";
+export type { CallShape } from "./analysis/work.js";
+export { roofline, pathRoofline, contextCrossovers, headCrossovers } from "./analysis/roofline.js";
+export type { Machine, Roofline, Crossover } from "./analysis/roofline.js";
+export { parseBenchResults, DEFAULT_MACHINE } from "./analysis/bench-results.js";
+export type { BenchResults, MeasuredDecode } from "./analysis/bench-results.js";
+export { cacheAccuracyTable, accuracyCaseFromVectors, randomAccuracyCase } from "./analysis/cache-accuracy.js";
+export { cacheChart, timeChart } from "./analysis/charts.js"; // the charts of mlakit analyze --svg, as specs
+export { svgDocument } from "./analysis/svg.js"; // specs -> one SVG document
+export type { AccuracyCase, AccuracyRow } from "./analysis/cache-accuracy.js";
+
+// The WASM core (float32): fetched by URL by default, or from bytes or precompiled modules.
+export { createWasmBackend, createWasmBackendFromBytes, createWasmBackendFromModules } from "./wasm/backend.js";
+export type { WasmBackend, WasmBackendOptions, WasmLoadOptions } from "./wasm/backend.js";
+export { WASM_BUILDS, WASM_FILES, compileCore, relaxedSimdSupported } from "./wasm/loader.js";
+export type { WasmBuild, WasmBuildChoice, WasmBinaries, WasmPaths, CompiledCore } from "./wasm/loader.js";
+export { WORKERS_MEMORY_LIMIT_BYTES, isCloudflareWorkers } from "./wasm/edge.js";
+export type { WasmModules } from "./wasm/edge.js";
+export type { WasmMla, WasmMlaOptions } from "./wasm/mla-layer.js";
+export { WasmKernels } from "./wasm/kernels.js";
+
+// The latent KV cache: storage formats, paging, fork/truncate, persistence.
+export { LatentCache, saveCache, loadCache, STORAGE_FORMATS, BLOCK_TOKENS, tokenLayout } from "./cache/index.js";
+export type { StorageFormat, TokenLayout, LatentCacheOptions, CacheWrite, Placement, LoadExpectations } from "./cache/index.js";

@@ -9,15 +9,20 @@ import { forbidNodeBuiltins } from "./forbid-node-builtins.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // The file package.json publishes as `import "mlakit"` (exports["."].import), whatever it is.
-const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { exports: { ".": { import: string } } };
-export const LIBRARY_ENTRY = `${root}${pkg.exports["."].import.replace(/^\.\//, "")}`;
+const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { exports: Record<"." | "./internal", { import: string }> };
+const entry = (subpath: "." | "./internal") => `${root}${pkg.exports[subpath].import.replace(/^\.\//, "")}`;
+export const LIBRARY_ENTRY = entry(".");
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   plugins: [forbidNodeBuiltins()],
   resolve: {
-    alias: { mlakit: LIBRARY_ENTRY },
+    // Exact matches: "mlakit" and the unstable "mlakit/internal" (the page's chart and formatting helpers).
+    alias: [
+      { find: /^mlakit$/, replacement: LIBRARY_ENTRY },
+      { find: /^mlakit\/internal$/, replacement: entry("./internal") },
+    ],
   },
   build: {
     outDir: "dist",

@@ -1,12 +1,16 @@
 // The "wasm" Backend (src/backend.ts): float32 MLA layers on the WASM core, each layer with its
 // own module instance and linear memory. Browser-safe; Node's file loading is in ./node.ts.
+//
+// Three ways in: createWasmBackend fetches the package's own .wasm files by default (or from
+// wasmPaths), createWasmBackendFromBytes takes their bytes, createWasmBackendFromModules takes
+// modules the runtime compiled (Cloudflare Workers).
 
 import type { Backend, MlaLayerPath } from "../backend.js";
 import { ConfigError } from "../errors.js";
 import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
 import { WasmKernels } from "./kernels.js";
-import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, compileCore } from "./loader.js";
+import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, compileCore, fetchCore } from "./loader.js";
 import { WasmMla, type WasmMlaOptions } from "./mla-layer.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
@@ -87,4 +91,23 @@ export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuild
 /** From the bytes of the two builds (browsers: fetch build/mla-*.wasm). */
 export async function createWasmBackendFromBytes(bins: WasmBinaries, build: WasmBuildChoice = "auto", options: WasmBackendOptions = {}): Promise<WasmBackend> {
   return wasmBackendFromCore(await compileCore(bins, build), options);
+}
+
+/** Options of createWasmBackend: which build, where the .wasm files are, and the backend-wide options. */
+export interface WasmLoadOptions extends WasmBackendOptions {
+  /** "auto" (default): relaxed where the runtime takes relaxed-SIMD, else simd128. */
+  build?: WasmBuildChoice;
+  /** Where mla-simd128.wasm / mla-relaxed.wasm are (a base, or one URL per build); default: the package's build/, found by the bundler through `new URL(..., import.meta.url)`. */
+  wasmPaths?: WasmPaths;
+}
+
+/**
+ * The "wasm" backend, loading only the build it picks with fetch (and WebAssembly.compileStreaming
+ * where available): browsers (Vite and webpack 5 copy the files into the bundle; with other bundlers
+ * copy them and set wasmPaths), Deno, Bun. In Node, which cannot fetch file: URLs, use
+ * createWasmBackend from "mlakit/wasm-node".
+ */
+export async function createWasmBackend(options: WasmLoadOptions = {}): Promise<WasmBackend> {
+  const { build = "auto", wasmPaths, ...backendOptions } = options;
+  return wasmBackendFromCore(await fetchCore(build, wasmPaths), backendOptions);
 }

@@ -1,14 +1,22 @@
-// Node-only loading of the WASM core: reads build/mla-*.wasm from the package root and turns on
-// relaxed-simd on Node 20 (V8 11.3 rejects its opcodes without --experimental-wasm-relaxed-simd;
-// NODE_OPTIONS refuses that flag, v8.setFlagsFromString before compiling works: TOOLCHAIN.md).
+// Node-only loading of the WASM core (the `mlakit/wasm-node` entry): reads build/mla-*.wasm and
+// turns on relaxed-simd on Node 20 (V8 11.3 rejects its opcodes without
+// --experimental-wasm-relaxed-simd; NODE_OPTIONS refuses that flag, v8.setFlagsFromString before
+// compiling works). Nothing happens at import time: the flag is set by the first load.
+//
+// Where the files are, first found wins: options.binaries (the bytes), options.wasmPaths (a
+// directory, or one path per build), the package's build/ relative to this module (loader.ts
+// defaultWasmUrl: dist/wasm/ and src/wasm/ both sit two levels below the package root; a bundler
+// that handles `new URL(..., import.meta.url)` copies the files), and, when a bundler moved this
+// code without the files (vite build --ssr), Node's own resolution of `mlakit/build/<file>` from
+// where the code runs. Never a walk up the directory tree.
 
 import { FormatError } from "../errors.js";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { type WasmBackend, type WasmBackendOptions, wasmBackendFromCore } from "./backend.js";
-import { type CompiledCore, type WasmBinaries, type WasmBuildChoice, compileCore } from "./loader.js";
+import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, WASM_FILES, compileCore, defaultWasmUrl, wasmUrl } from "./loader.js";
 
 let flagSet = false;
 
@@ -19,44 +27,78 @@ export function enableRelaxedSimd(): void {
   flagSet = true;
 }
 
-/** The package root: walk up from this file (src/wasm under vitest, dist/wasm from the CLI) to mlakit's package.json. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, "package.json");
-    if (existsSync(pj)) {
-      try {
-        if (JSON.parse(readFileSync(pj, "utf8")).name === "mlakit") return dir;
-      } catch {
-        // not ours; keep walking
-      }
+/** Where the .wasm files come from: their bytes, or where they are (a directory or one path / file: URL per build). */
+export interface WasmSource {
+  binaries?: WasmBinaries;
+  wasmPaths?: WasmPaths;
+}
+
+const toPath = (p: string | URL): string => (p instanceof URL || p.startsWith("file:") ? fileURLToPath(p) : p);
+
+/** The package's own file for a build: next to this module, else through Node's resolution of the package export. */
+function packagedFile(build: WasmBuild): string | undefined {
+  const candidates: Array<() => string> = [
+    () => fileURLToPath(defaultWasmUrl(build)),
+    () => fileURLToPath(import.meta.resolve(`mlakit/build/${WASM_FILES[build]}`)),
+  ];
+  for (const candidate of candidates) {
+    try {
+      const file = candidate();
+      if (existsSync(file)) return file;
+    } catch {
+      // import.meta.url or import.meta.resolve unusable here (a bundle in another format): next
     }
-    const up = dirname(dir);
-    if (up === dir) throw new Error("mlakit package root not found above " + fileURLToPath(import.meta.url));
-    dir = up;
   }
+  return undefined;
 }
 
+/** The file of `build` (undefined: wasmPaths names none for it). */
+function wasmFile(build: WasmBuild, paths?: WasmPaths): string | undefined {
+  if (paths === undefined) {
+    const file = packagedFile(build);
+    if (file) return file;
+    throw new FormatError(
+      "wasmPaths",
+      fileURLToPath(defaultWasmUrl(build)),
+      `the package's ${WASM_FILES[build]}: not next to mlakit's module, nor resolvable as mlakit/build/${WASM_FILES[build]} from here. ` +
+        "Pass createWasmBackend({ wasmPaths: DIR }) (a directory holding mla-simd128.wasm and mla-relaxed.wasm, e.g. copied from node_modules/mlakit/build/ beside a bundle) or { binaries } (their bytes); in a clone of the repository, `npm run build` makes them",
+      "file missing",
+    );
+  }
+  const p = wasmUrl(build, paths);
+  return p === undefined ? undefined : toPath(p);
+}
+
+/** The directory holding the package's default .wasm files (as found by the rules above). */
 export function buildDir(): string {
-  return join(packageRoot(), "build");
+  return dirname(wasmFile("simd128")!);
 }
 
-/** Bytes of both builds. Throws a FormatError with a hint when `npm run build` has not run. */
-export function readBinaries(): WasmBinaries {
-  const dir = buildDir();
-  const read = (name: string): Uint8Array<ArrayBuffer> => {
-    const p = join(dir, name);
-    if (!existsSync(p)) throw new FormatError("build", p, "the compiled WASM core: run `npm run build` (builds the AssemblyScript core)", "file missing");
+/** The package directory those files are in (its build/'s parent). */
+export function packageRoot(): string {
+  return dirname(buildDir());
+}
+
+/** Bytes of both builds (relaxed absent when wasmPaths names no file for it). FormatError when a file is missing. */
+export function readBinaries(wasmPaths?: WasmPaths): WasmBinaries {
+  const read = (build: WasmBuild): Uint8Array<ArrayBuffer> | undefined => {
+    const p = wasmFile(build, wasmPaths);
+    if (p === undefined) return undefined;
+    if (!existsSync(p)) throw new FormatError("wasmPaths", p, `the compiled WASM core ${WASM_FILES[build]} (wasmPaths: a directory holding it)`, "file missing");
     return new Uint8Array(readFileSync(p));
   };
-  return { simd128: read("mla-simd128.wasm"), relaxed: read("mla-relaxed.wasm") };
+  const simd128 = read("simd128");
+  if (!simd128) throw new FormatError("wasmPaths.simd128", undefined, "the path of mla-simd128.wasm (every runtime needs it)");
+  const relaxed = read("relaxed");
+  return relaxed ? { simd128, relaxed } : { simd128 };
 }
 
 const cache = new Map<string, Promise<CompiledCore>>();
 
-/** Compile the core once per choice; "auto" picks relaxed when the runtime takes it. */
-export function loadCoreNode(choice: WasmBuildChoice = "auto"): Promise<CompiledCore> {
+/** Compile the core ("auto" picks relaxed when the runtime takes it); from the package's files once per choice. */
+export function loadCoreNode(choice: WasmBuildChoice = "auto", source: WasmSource = {}): Promise<CompiledCore> {
   if (choice !== "simd128") enableRelaxedSimd();
+  if (source.binaries || source.wasmPaths !== undefined) return compileCore(source.binaries ?? readBinaries(source.wasmPaths), choice);
   let p = cache.get(choice);
   if (!p) {
     p = compileCore(readBinaries(), choice);
@@ -66,7 +108,14 @@ export function loadCoreNode(choice: WasmBuildChoice = "auto"): Promise<Compiled
   return p;
 }
 
-/** The "wasm" backend in Node: reads build/, picks relaxed when available unless told otherwise. */
-export async function createWasmBackend(options: { build?: WasmBuildChoice } & WasmBackendOptions = {}): Promise<WasmBackend> {
-  return wasmBackendFromCore(await loadCoreNode(options.build ?? "auto"), options);
+/** Options of createWasmBackend in Node: which build, where the files are (or their bytes), and the backend-wide options. */
+export interface NodeWasmOptions extends WasmBackendOptions, WasmSource {
+  /** "auto" (default): relaxed (FMA) when the runtime takes it after the flag, else simd128. */
+  build?: WasmBuildChoice;
+}
+
+/** The "wasm" backend in Node: reads the package's build/ (or options.wasmPaths / options.binaries), relaxed when available unless told otherwise. */
+export async function createWasmBackend(options: NodeWasmOptions = {}): Promise<WasmBackend> {
+  const { build = "auto", binaries, wasmPaths, ...backendOptions } = options;
+  return wasmBackendFromCore(await loadCoreNode(build, { binaries, wasmPaths }), backendOptions);
 }
