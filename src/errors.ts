@@ -31,7 +31,11 @@ export class MlaError extends Error {
   }
 }
 
-/** A config field is missing, of the wrong type, or out of range. */
+/**
+ * A config field or a layer option (path, cacheFormat with the naive path, initialCapacity,
+ * maxChunkTokens, ...) is missing, of the wrong type, or out of range; also a config whose weights
+ * this runtime cannot allocate (randomMlaWeights with dim 1e15): change the config.
+ */
 export class ConfigError extends MlaError {}
 
 /** A weight or input tensor has the wrong length/shape, or is missing. */
@@ -40,11 +44,32 @@ export class ShapeError extends MlaError {}
 /** A position, batch index or length is out of range (startPos, seqlen, batch, capacity). */
 export class PositionError extends MlaError {}
 
-/** NaN or +-Inf found in an input; `value` is the offending number, `field` says where. */
+/**
+ * NaN or +-Inf: found in an input (`field` names the element, e.g. "x[1, 0, 5]"), or produced by
+ * a forward whose arithmetic overflowed on finite inputs (float32 on the WASM backend, float64 in
+ * the oracle). Then `field` starts with the stage that overflowed, "query", "latent", "attention"
+ * or "output", and names the batch row and token, e.g. "latent: c_kv[1, 3] sum of squares"; the
+ * call committed nothing. `value` is the offending number.
+ */
 export class NonFiniteError extends MlaError {}
 
 /** A file or serialized object does not follow its format. */
 export class FormatError extends MlaError {}
 
-/** A cache operation cannot be carried out (capacity, unknown sequence, format mismatch, pool exhausted). */
+/**
+ * A cache operation cannot be carried out: capacity, unknown sequence, format mismatch, pool
+ * exhausted; the memory a call needs cannot be had (WASM memory, the backend's memoryLimitBytes,
+ * a buffer the runtime refuses to allocate); or the layer cannot take the call at all: it was
+ * disposed (its cache and memory are released), or another forward is running on the same layer
+ * (a getter of the input called forward again: one call at a time per layer). Nothing changed.
+ */
 export class CacheError extends MlaError {}
+
+/**
+ * A RangeError from an allocation (a typed array or array the runtime refuses) as CacheError:
+ * what the caller asked for does not fit in memory. Other errors pass through unchanged.
+ */
+export function memoryError(e: unknown, field: string, value: unknown): unknown {
+  if (!(e instanceof RangeError)) return e;
+  return new CacheError(field, value, "an allocation this runtime can make", e.message);
+}

@@ -1,7 +1,7 @@
 // The one layer interface every backend implements (DESIGN.md "Architecture"). Tests, the CLI
 // and the conformance kit talk only to this, so a new backend is checked for free.
 
-import { MlaError, PositionError, ShapeError, NonFiniteError } from "./errors.js";
+import { CacheError, NonFiniteError, PositionError, ShapeError, memoryError } from "./errors.js";
 
 /** Dense row-major data. The reference returns Float64Array, the WASM backend Float32Array. */
 export type Tensor = Float32Array | Float64Array;
@@ -51,22 +51,81 @@ export interface AttentionLayer {
   dispose(): void;
 }
 
-/**
- * The boundary checks every backend applies before touching its cache: shapes, positions and
- * finiteness. `cachedLength(b)` is the row's current length.
- */
-/** The start of every layer's forward: the layer is not disposed and the call fits its config and cache (checkForwardArgs). */
-export function beginForward(alive: boolean, x: ArrayLike<number>, opts: ForwardOptions, cfg: { dim: number; max_batch_size: number; max_seq_len: number }, cache: { length(b: number): number }): void {
-  if (!alive) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
-  checkForwardArgs(x, opts, { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b) => cache.length(b) });
+/** Largest finite float32: a finite float64 beyond it becomes Infinity in a float32 copy. */
+export const F32_MAX = 3.4028234663852886e38;
+
+/** What a layer computes in: its forward copies x into this precision. */
+export type InputPrecision = "float64" | "float32";
+
+/** A validated forward call: the options read once, x read once into memory the layer owns. */
+export interface ForwardCall<T extends Tensor = Tensor> {
+  /** The input [B, s, D], a copy validated as copied (finite; within float32's range for "float32"). */
+  x: T;
+  batch: number;
+  seqlen: number;
+  startPos: number;
 }
 
+/** The error of a call on a disposed layer: its cache and memory are released (CacheError, see src/errors.ts). */
+export function disposedError(): CacheError {
+  return new CacheError("layer", "disposed", "a layer that has not been disposed (dispose() released its cache and memory)");
+}
+
+/**
+ * One forward at a time per layer. A getter of the input (a Proxy, an accessor) runs while the
+ * layer copies it; if it calls forward on the same layer, that inner call is refused with
+ * CacheError instead of rewriting the cache under the outer one.
+ */
+export class ForwardGate {
+  private busy = false;
+  run<R>(fn: () => R): R {
+    if (this.busy) throw new CacheError("layer", "busy", "one forward at a time per layer: another forward is running on it (an input's getter called forward again)");
+    this.busy = true;
+    try {
+      return fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/**
+ * The start of every layer's forward (run it inside the layer's ForwardGate): the layer is alive,
+ * the options (read once) fit the config and the cache, and x is read exactly once into a copy
+ * the layer owns, which is what gets validated and used, so a getter cannot change a value after
+ * its check. Caller code can run during the copy (getters), so aliveness and the cached lengths
+ * are checked again after it. `alive` (a function: read live) and `cache` are read after the copy too.
+ */
+export function beginForward<P extends InputPrecision = "float64">(
+  alive: boolean | (() => boolean),
+  x: ArrayLike<number>,
+  opts: ForwardOptions,
+  cfg: { dim: number; max_batch_size: number; max_seq_len: number },
+  cache: { length(b: number): number },
+  precision: P = "float64" as P,
+): ForwardCall<P extends "float32" ? Float32Array : Float64Array> {
+  const live = typeof alive === "function" ? alive : () => alive;
+  if (!live()) throw disposedError();
+  const limits = { dim: cfg.dim, maxBatch: cfg.max_batch_size, maxSeqLen: cfg.max_seq_len, cachedLength: (b: number) => cache.length(b) };
+  const call = checkForwardArgs(x, opts, limits);
+  const copy = ownedInput(x, call.batch, call.seqlen, cfg.dim, precision);
+  if (!live()) throw disposedError();
+  checkCachedLengths(call.batch, call.startPos, limits.cachedLength);
+  return { ...call, x: copy as P extends "float32" ? Float32Array : Float64Array };
+}
+
+/**
+ * The boundary checks of every backend before it touches its cache: positions against the config
+ * and the cached lengths (`cachedLength(b)`), then the shape of x. Each option and x.length is read
+ * once; the values are not read (ownedInput copies and checks them). Returns the options as read.
+ */
 export function checkForwardArgs(
   x: ArrayLike<number>,
   opts: ForwardOptions,
   limits: { dim: number; maxBatch: number; maxSeqLen: number; cachedLength: (b: number) => number },
-): void {
-  const { batch, seqlen, startPos } = opts ?? ({} as ForwardOptions);
+): { batch: number; seqlen: number; startPos: number } {
+  const o = opts ?? ({} as ForwardOptions);
+  const batch = o.batch, seqlen = o.seqlen, startPos = o.startPos;
   if (!Number.isInteger(batch) || batch < 1 || batch > limits.maxBatch) {
     throw new PositionError("batch", batch, `an integer in 1..${limits.maxBatch} (max_batch_size)`);
   }
@@ -75,25 +134,108 @@ export function checkForwardArgs(
   if (startPos + seqlen > limits.maxSeqLen) {
     throw new PositionError("startPos + seqlen", startPos + seqlen, `<= max_seq_len (${limits.maxSeqLen})`, `startPos ${startPos}, seqlen ${seqlen}`);
   }
+  checkCachedLengths(batch, startPos, limits.cachedLength);
+  const want = batch * seqlen * limits.dim;
+  if (x === null || typeof x !== "object") throw new ShapeError("x", x, `an array of ${want} numbers [B=${batch}, s=${seqlen}, D=${limits.dim}]`);
+  const length = x.length;
+  if (typeof length !== "number") throw new ShapeError("x", x, `an array of ${want} numbers [B=${batch}, s=${seqlen}, D=${limits.dim}]`);
+  if (length !== want) throw new ShapeError("x.length", length, `${want} = B ${batch} x s ${seqlen} x D ${limits.dim}`);
+  return { batch, seqlen, startPos };
+}
+
+function checkCachedLengths(batch: number, startPos: number, cachedLength: (b: number) => number): void {
   for (let b = 0; b < batch; b++) {
-    const len = limits.cachedLength(b);
+    const len = cachedLength(b);
     if (startPos > len) {
       throw new PositionError("startPos", startPos, `<= the ${len} tokens cached for batch row ${b} (positions must be contiguous)`);
     }
   }
-  const want = batch * seqlen * limits.dim;
-  if (x === null || typeof x !== "object" || typeof x.length !== "number") throw new ShapeError("x", x, `an array of ${want} numbers [B=${batch}, s=${seqlen}, D=${limits.dim}]`);
-  if (x.length !== want) throw new ShapeError("x.length", x.length, `${want} = B ${batch} x s ${seqlen} x D ${limits.dim}`);
-  checkFinite("x", x, [batch, seqlen, limits.dim]);
+}
+
+/**
+ * x [B, s, D] read exactly once, element by element (a plain Float32Array/Float64Array in one
+ * copy), into a new array of the layer's precision; each value is checked as read: finite, and
+ * for "float32" within float32's range (a larger finite float64 would become Infinity). Throws
+ * NonFiniteError naming x[b, t, d], or CacheError when the runtime cannot allocate the copy.
+ */
+export function ownedInput(x: ArrayLike<number>, B: number, s: number, D: number, precision: InputPrecision): Tensor {
+  const n = B * s * D, shape = [B, s, D];
+  let out: Tensor;
+  try {
+    out = precision === "float32" ? new Float32Array(n) : new Float64Array(n);
+  } catch (e) {
+    throw memoryError(e, "x", `${n} numbers`);
+  }
+  const proto = Object.getPrototypeOf(x);
+  if (proto === Float32Array.prototype || (proto === Float64Array.prototype && precision === "float64")) {
+    out.set(x as Tensor); // no getters on a plain typed array, and no value that needs a range check
+    checkFinite("x", out, shape);
+    return out;
+  }
+  const f32 = precision === "float32";
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw nonFiniteAt("x", i, shape, v, "a finite number");
+    if (f32 && (v > F32_MAX || v < -F32_MAX)) throw nonFiniteAt("x", i, shape, v, `a number within float32's range (|v| <= ${F32_MAX}): the wasm backend computes in float32`);
+    out[i] = v;
+  }
+  return out;
+}
+
+function nonFiniteAt(field: string, i: number, shape: number[], v: unknown, expected: string): NonFiniteError {
+  return new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, expected, `flat index ${i} of shape [${shape.join(", ")}]`);
+}
+
+/** The stages of a forward, in order, whose arithmetic can overflow on finite inputs (a NonFiniteError's field then starts with one). */
+export type ForwardStage = "query" | "latent" | "decompression" | "attention" | "output";
+
+/** The error of a stage that overflowed: field "<stage>: <name>[b, t, ...]", b the batch row and t the token of the call. */
+export function overflowError(stage: ForwardStage, name: string, index: number[], value: number, precision: InputPrecision, detail?: string): NonFiniteError {
+  return new NonFiniteError(`${stage}: ${name}[${index.join(", ")}]`, value, `a finite result (the inputs were finite; ${precision} overflowed in the ${stage} stage and the call was undone)`, detail);
+}
+
+/**
+ * Rows r = b*sc + t (token t0 + t of batch row b) of data, each of shape `tail`: throw
+ * overflowError at the first value that is not finite, named [b, t, ...index in tail].
+ */
+export function checkStage(stage: ForwardStage, name: string, data: ArrayLike<number>, rows: number, sc: number, t0: number, tail: number[], precision: InputPrecision): void {
+  const width = tail.reduce((a, b) => a * b, 1);
+  for (let i = 0; i < rows * width; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      const r = Math.floor(i / width);
+      throw overflowError(stage, name, [Math.floor(r / sc), t0 + (r % sc), ...unravel(i % width, tail)], v, precision);
+    }
+  }
+}
+
+/** Values of one stage of a forward, rows r = b*sc + t of shape `tail` (for checkOutput's diagnosis). */
+export interface StageValues {
+  stage: ForwardStage;
+  name: string;
+  data: ArrayLike<number>;
+  tail: number[];
+}
+
+/**
+ * A forward's output y (rows r = b*sc + t, each of shape yTail) must be finite. When it is not,
+ * throw for the first of the earlier stages (in the order given) whose values are not, else for
+ * y itself: the output projection overflowed. Costs one scan of y when all is well.
+ */
+export function checkOutput(y: ArrayLike<number>, yTail: number[], stages: readonly StageValues[], rows: number, sc: number, t0: number, precision: InputPrecision): void {
+  const n = rows * yTail.reduce((a, b) => a * b, 1);
+  for (let i = 0; i < n; i++) {
+    if (y[i] - y[i] === 0) continue;
+    for (const st of stages) checkStage(st.stage, st.name, st.data, rows, sc, t0, st.tail, precision);
+    checkStage("output", "y", y, rows, sc, t0, yTail, precision);
+  }
 }
 
 /** Throw NonFiniteError naming the first NaN/Inf as field[i, j, k]. */
 export function checkFinite(field: string, data: ArrayLike<number>, shape: number[]): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (!Number.isFinite(v)) {
-      throw new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, "a finite number", `flat index ${i} of shape [${shape.join(", ")}]`);
-    }
+    if (!Number.isFinite(v)) throw nonFiniteAt(field, i, shape, v, "a finite number");
   }
 }
 

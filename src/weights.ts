@@ -2,7 +2,7 @@
 // checks, and a seeded initialiser matching the official vectors' recipe.
 
 import type { MlaConfig } from "./config.js";
-import { ShapeError, NonFiniteError } from "./errors.js";
+import { ConfigError, ShapeError, NonFiniteError } from "./errors.js";
 
 /** Linear weights are [out, in] row-major (y = x W^T, no bias); norms are [n]. */
 export interface MlaWeights {
@@ -108,8 +108,11 @@ export class Rng {
   }
   /** Float32 array of N(0, std^2). */
   normalArray(n: number, std = 1): Float32Array {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = this.normal() * std;
+    return this.fillNormal(new Float32Array(n), std);
+  }
+  /** Fill a with N(0, std^2) (as normalArray). */
+  fillNormal(a: Float32Array, std = 1): Float32Array {
+    for (let i = 0; i < a.length; i++) a[i] = this.normal() * std;
     return a;
   }
 }
@@ -123,13 +126,16 @@ export function randomWeights<N extends string>(shapes: Partial<Record<N, number
   for (const name of Object.keys(shapes) as N[]) {
     const shape = shapes[name] as number[];
     const n = shape.reduce((a, b) => a * b, 1);
-    if (normNames.includes(name)) {
-      const a = new Float32Array(n);
-      for (let i = 0; i < n; i++) a[i] = rng.uniform(0.6, 1.4);
-      out[name] = a;
-    } else {
-      out[name] = rng.normalArray(n, 1 / Math.sqrt(shape[shape.length - 1]));
+    let a: Float32Array;
+    try {
+      a = new Float32Array(n);
+    } catch (e) {
+      if (e instanceof RangeError) throw new ConfigError(`weights.${name} shape`, shape, `a weight this runtime can allocate (${n} floats failed): use a smaller config`, e.message);
+      throw e;
     }
+    if (normNames.includes(name)) for (let i = 0; i < n; i++) a[i] = rng.uniform(0.6, 1.4);
+    else rng.fillNormal(a, 1 / Math.sqrt(shape[shape.length - 1]));
+    out[name] = a;
   }
   return out;
 }

@@ -28,6 +28,13 @@ export interface LatentCacheOptions {
   storage?: Uint8Array;
 }
 
+/**
+ * The largest sequence id (2^53 - 2): ids count up from 0 and are never reused, so nextId stays a
+ * safe integer (<= Number.MAX_SAFE_INTEGER) and no two sequences ever get the same id; past it
+ * openSequence and fork throw a CacheError.
+ */
+export const MAX_SEQUENCE_ID = Number.MAX_SAFE_INTEGER - 1;
+
 /** One write of a batched call: tokens [n] at positions startPos.. of sequence seq. */
 export interface CacheWrite {
   seq: number;
@@ -97,6 +104,7 @@ export class LatentCache implements LayerCache {
   /** Open an empty sequence; returns its id. */
   openSequence(): number {
     if (this.seqs.size >= this.maxSequences) throw new CacheError("sequences", this.seqs.size + 1, `<= maxSequences (${this.maxSequences}); release one first`);
+    if (this.nextId > MAX_SEQUENCE_ID) throw new CacheError("sequence id", this.nextId, `<= MAX_SEQUENCE_ID ${MAX_SEQUENCE_ID} (ids are never reused; this cache has used them all: start a new one)`);
     const id = this.nextId++;
     this.seqs.set(id, { blocks: [], length: 0 });
     return id;
@@ -188,7 +196,7 @@ export class LatentCache implements LayerCache {
    */
   writeBatch(writes: readonly CacheWrite[]): void {
     const W = this.layout.C + this.layout.dr;
-    const places = writes.map((w, i) => ({ seq: w.seq, startPos: w.startPos, n: this.tokenCount(w, i) }));
+    const places = batchList(writes).map((w, i) => ({ seq: w.seq, startPos: w.startPos, n: this.tokenCount(w, i) }));
     const { seqs } = this.plan(places);
     const rows = writes.map((w, i) => this.toRows(w.c, w.kpe, places[i].n, i));
     this.commit(seqs, places, (i, t, m, at) => encodeTokens(this.layout, rows[i], t * W, m, this._pool.storage, at));
@@ -217,7 +225,7 @@ export class LatentCache implements LayerCache {
 
   /** writeBatch's value checks for write w (finite, within the format's range); throws NonFiniteError / CacheError, changes nothing. */
   checkValues(w: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
-    this.toRows(c, kpe, c.length / this.layout.C, w);
+    this.toRows(c, kpe, this.tokenCount({ seq: -1, startPos: 0, c, kpe }, w), w);
   }
 
   /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
@@ -260,7 +268,7 @@ export class LatentCache implements LayerCache {
    */
   private plan(writes: readonly Placement[], checkStorage = true): { seqs: Sequence[]; takes: number } {
     const seen = new Set<number>();
-    const seqs = writes.map(({ seq, startPos, n }, w) => {
+    const seqs = batchList(writes).map(({ seq, startPos, n }, w) => {
       const s = this.sequence(seq, `writes[${w}].seq`);
       if (seen.has(seq)) throw new CacheError(`writes[${w}].seq`, seq, "each sequence at most once per batch");
       seen.add(seq);
@@ -377,6 +385,58 @@ export class LatentCache implements LayerCache {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Undo of a call that wrote and then failed (the WASM layer's chunked calls, a forward whose
+  // result overflowed after its latents were stored)
+
+  /**
+   * What writes at these placements (any number of placeBatch / writeBatch calls at or after
+   * each startPos, until restore) can change: each sequence's block table and length, and the
+   * bytes the writes may overwrite. Those are the records from startPos to the end of the
+   * sequence's last block, saved when the sequence rolls back (startPos < length) or its partial
+   * block at startPos is shared (another holder's records there are overwritten in place once the
+   * others copied it away). A pure append to a block only this sequence holds saves nothing.
+   */
+  checkpoint(places: readonly { seq: number; startPos: number }[]): CacheCheckpoint {
+    const bpt = this.layout.bytesPerToken;
+    const rows: { seq: number; blocks: number[]; length: number }[] = [];
+    const bytes: { at: number; data: Uint8Array }[] = [];
+    batchList(places).forEach(({ seq, startPos }, w) => {
+      const s = this.sequence(seq, `places[${w}].seq`);
+      if (!Number.isInteger(startPos) || startPos < 0 || startPos > s.length) throw new CacheError(`places[${w}].startPos`, startPos, `an integer in 0..${s.length} (tokens cached for sequence ${seq})`);
+      rows.push({ seq, blocks: [...s.blocks], length: s.length });
+      const k0 = Math.floor(startPos / BLOCK_TOKENS);
+      const shared = startPos % BLOCK_TOKENS !== 0 && this._pool.refCount(s.blocks[k0]) > 1;
+      if (startPos === s.length && !shared) return;
+      for (let k = k0; k < s.blocks.length; k++) {
+        const from = this._pool.offset(s.blocks[k]) + (k === k0 ? (startPos % BLOCK_TOKENS) * bpt : 0);
+        const to = this._pool.offset(s.blocks[k]) + this.blockBytes;
+        bytes.push({ at: from, data: this._pool.storage.slice(from, to) });
+      }
+    });
+    return { rows, bytes };
+  }
+
+  /**
+   * Undo everything written since checkpoint(): the sequences' block tables and lengths as they
+   * were, the pool's refcounts recounted from the tables (every block a sequence holds, once per
+   * holder), and the saved bytes back in place. The free list comes back as a fresh pool lists it
+   * (lowest ids first), so later writes may take other block ids than before the failed call.
+   */
+  restore(cp: CacheCheckpoint): void {
+    const refs = new Int32Array(this._pool.maxBlocks);
+    for (const s of this.seqs.values()) for (const b of s.blocks) refs[b]++;
+    for (const { seq, blocks, length } of cp.rows) {
+      const s = this.sequence(seq);
+      for (const b of s.blocks) refs[b]--;
+      for (const b of blocks) refs[b]++;
+      s.blocks = [...blocks];
+      s.length = length;
+    }
+    this._pool = BlockPool.restored(this.blockBytes, this._pool.maxBlocks, refs, this._pool.storage);
+    for (const { at, data } of cp.bytes) this._pool.storage.set(data, at);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Reading
 
   private checkRange(s: Sequence, seq: number, start: number, end: number): void {
@@ -451,4 +511,19 @@ export class LatentCache implements LayerCache {
     cache.nextId = nextId;
     return cache;
   }
+}
+
+/** LatentCache.checkpoint's record: the sequences' tables and lengths, and the bytes writes may overwrite. */
+export interface CacheCheckpoint {
+  readonly rows: readonly { seq: number; blocks: readonly number[]; length: number }[];
+  readonly bytes: readonly { at: number; data: Uint8Array }[];
+}
+
+/** A batch is an array of objects: anything else is a ShapeError naming the bad entry. */
+function batchList<T>(writes: readonly T[]): readonly T[] {
+  if (!Array.isArray(writes)) throw new ShapeError("writes", writes, "an array of writes ({ seq, startPos, ... })");
+  writes.forEach((w, i) => {
+    if (w === null || typeof w !== "object") throw new ShapeError(`writes[${i}]`, w, "a write ({ seq, startPos, ... })");
+  });
+  return writes;
 }

@@ -3,14 +3,14 @@
 // head (rope_dim = head_dim: Llama-style full rope; 0: none).
 
 import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear } from "./linear.js";
 import { ropeFrequencies, ropeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
-import { RowCache } from "./row-cache.js";
+import { RowCache, attendOverRows } from "./row-cache.js";
 
 import type { MhaConfig } from "../baseline-configs.js";
 
@@ -78,6 +78,7 @@ export class ReferenceMha implements AttentionLayer {
   readonly freqs: Float64Array;
   readonly scale: number;
   private disposed = false;
+  private readonly gate = new ForwardGate();
 
   constructor(readonly cfg: MhaConfig, readonly weights: MhaWeights, readonly options: { counter?: Counter } = {}) {
     validateMhaConfig(cfg);
@@ -97,26 +98,21 @@ export class ReferenceMha implements AttentionLayer {
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
-    const cfg = this.cfg;
-    beginForward(!this.disposed, x, opts, cfg, this.cache);
-    const count = this.options.counter ?? NO_COUNT;
-    const { batch: B, seqlen: s, startPos } = opts;
-    const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;
-    const N = B * s, T = startPos + s;
-    const { q, k, v } = mhaProject(cfg, this.weights, x, N, s, this.freqs, startPos, count);
-    this.cache.reserve(B, T);
-    for (let b = 0; b < B; b++)
-      for (let t = 0; t < s; t++) {
-        this.cache.write(0, b, startPos + t, k, (b * s + t) * G * hd, count);
-        this.cache.write(1, b, startPos + t, v, (b * s + t) * G * dv, count);
-      }
-    this.cache.commit(B, T);
-    const o = new Float64Array(N * H * dv);
-    for (let b = 0; b < B; b++) {
-      const k = this.cache.read(0, b, T, count, "scores"), v = this.cache.read(1, b, T, count, "weightedSum");
-      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k, v, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
-    }
-    return linear(o, N, this.weights.wo, cfg.dim, H * dv, count, "output");
+    return this.gate.run(() => {
+      const { x: xs, batch: B, seqlen: s, startPos } = beginForward(() => !this.disposed, x, opts, this.cfg, this.cache, "float64");
+      const cfg = this.cfg, count = this.options.counter ?? NO_COUNT;
+      const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;
+      const N = B * s, T = startPos + s;
+      const { q, k, v } = mhaProject(cfg, this.weights, xs, N, s, this.freqs, startPos, count);
+      const o = new Float64Array(N * H * dv);
+      return attendOverRows(this.cache, { B, s, startPos, streams: [k, v], tails: [[G, hd], [G, dv]], count, q, qTail: [H, hd], o, oTail: [H, dv] }, () => {
+        for (let b = 0; b < B; b++) {
+          const kb = this.cache.read(0, b, T, count, "scores"), vb = this.cache.read(1, b, T, count, "weightedSum");
+          o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kb, v: vb, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
+        }
+        return linear(o, N, this.weights.wo, cfg.dim, H * dv, count, "output");
+      });
+    });
   }
 
   dispose(): void {

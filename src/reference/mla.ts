@@ -8,8 +8,8 @@
 // C kv_lora_rank, dn qk_nope_head_dim, dr qk_rope_head_dim, dv v_head_dim.
 
 import { type MlaConfig, qkHeadDim } from "../config.js";
-import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
-import { MlaError } from "../errors.js";
+import { type AttentionLayer, type ForwardCall, type ForwardOptions, type ForwardStage, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, overflowError } from "../layer.js";
+import { ConfigError, memoryError } from "../errors.js";
 import { type MlaWeights, checkMlaWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
@@ -29,6 +29,13 @@ type RopeTable = { cos: Float64Array; sin: Float64Array };
 // ---------------------------------------------------------------------------------------------
 // The equations
 
+/** A float64 RMSNorm input whose sum of squares overflows (row r = token r % s of batch row r / s) is a NonFiniteError of its stage. */
+function normOverflow(stage: ForwardStage, name: string, s: number): (r: number, ss: number) => never {
+  return (r, ss) => {
+    throw overflowError(stage, `${name} sum of squares`, [Math.floor(r / s), r % s], ss, "float64", "RMSNorm squares its inputs");
+  };
+}
+
 /** (1) q = wq(x) or wq_b(q_norm(wq_a(x))): x [N, D] -> q [N, H, dn+dr]; (4) rope on each head's q_pe. Row r is token r % s of its batch row. */
 export function mlaQuery(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number, s: number, table: RopeTable, count: Counter = NO_COUNT): Float64Array {
   const H = cfg.n_heads, D = cfg.dim, Q = cfg.q_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim;
@@ -38,7 +45,7 @@ export function mlaQuery(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N:
     q = linear(x, N, w.wq!, H * qk, D, count, "query"); // [N, H*qk]
   } else {
     const qa = linear(x, N, w.wq_a!, Q, D, count, "query"); // [N, Q]
-    q = linear(rmsNorm(qa, N, Q, w.q_norm!), N, w.wq_b!, H * qk, Q, count, "query"); // [N, H*qk]
+    q = linear(rmsNorm(qa, N, Q, w.q_norm!, undefined, 0, Q, normOverflow("query", "q_a", s)), N, w.wq_b!, H * qk, Q, count, "query"); // [N, H*qk]
   }
   for (let r = 0; r < N; r++) for (let h = 0; h < H; h++) applyRope(q, (r * H + h) * qk + dn, dr, table, r % s, cfg.rope_layout);
   return q;
@@ -48,7 +55,7 @@ export function mlaQuery(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N:
 export function mlaCompress(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number, s: number, table: RopeTable, count: Counter = NO_COUNT): { c: Float64Array; kpe: Float64Array } {
   const C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim;
   const kv = linear(x, N, w.wkv_a, C + dr, cfg.dim, count, "compression"); // [N, C+dr]
-  const c = rmsNorm(kv, N, C, w.kv_norm, undefined, 0, C + dr); // [N, C]
+  const c = rmsNorm(kv, N, C, w.kv_norm, undefined, 0, C + dr, normOverflow("latent", "c_kv", s)); // [N, C]
   const kpe = new Float64Array(N * dr);
   for (let r = 0; r < N; r++) {
     for (let i = 0; i < dr; i++) kpe[r * dr + i] = kv[r * (C + dr) + C + i];
@@ -188,19 +195,20 @@ export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> 
   private readonly rows: RowCache | null = null;
   private readonly latent: LatentCache | null = null;
   private disposed = false;
+  private readonly gate = new ForwardGate();
 
   constructor(readonly cfg: MlaConfig, readonly weights: MlaWeights, readonly options: ReferenceMlaOptions<K> = {}) {
     checkMlaWeights(cfg, weights);
     this.path = options.path ?? "absorbed";
     if (!["naive", "absorbed", "recompute"].includes(this.path)) {
-      throw new MlaError("options.path", this.path, '"naive", "absorbed" or "recompute"');
+      throw new ConfigError("options.path", this.path, '"naive", "absorbed" or "recompute"');
     }
     this.kind = `mla-${this.path}`;
     this.dim = cfg.dim;
     this.freqs = ropeFrequencies(cfg);
     this.softmaxScale = mlaSoftmaxScale(cfg);
     if (options.cache !== undefined) {
-      if (this.path !== "absorbed") throw new MlaError("options.cache", this.path, 'path "absorbed" (a LatentCache holds the latents the absorbed path attends over)');
+      if (this.path !== "absorbed") throw new ConfigError("options.cache", this.path, 'path "absorbed" (a LatentCache holds the latents the absorbed path attends over)');
       this.latent = new LatentCache(cfg, options.cache);
       this.backend = `reference+cache-${this.latent.format}`;
     } else {
@@ -215,85 +223,108 @@ export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> 
               { name: "kv_cache", tail: [cfg.kv_lora_rank] },
               { name: "pe_cache", tail: [cfg.qk_rope_head_dim] },
             ];
-      this.rows = new RowCache(streams, cfg.max_batch_size, cfg.max_seq_len);
+      try {
+        this.rows = new RowCache(streams, cfg.max_batch_size, cfg.max_seq_len);
+      } catch (e) {
+        throw memoryError(e, "max_batch_size", cfg.max_batch_size); // per-row tables the runtime cannot allocate
+      }
       this.backend = "reference";
     }
     this.cache = (this.latent ?? this.rows) as ReferenceMlaCache<K>;
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
+    return this.gate.run(() => {
+      const call = beginForward(() => !this.disposed, x, opts, this.cfg, this.cache, "float64");
+      try {
+        return this.run(call);
+      } catch (e) {
+        throw memoryError(e, "memory", `a call of ${call.batch} x ${call.seqlen} tokens at startPos ${call.startPos}`);
+      }
+    });
+  }
+
+  /**
+   * One validated call. The new latents (and the naive path's K/V) are checked before they are
+   * stored; the cache takes them before attention (attention reads them there) but commits only
+   * once the output is finite: a call that throws undoes its writes and changes nothing.
+   */
+  private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float64Array>): Float64Array {
     const cfg = this.cfg, w = this.weights;
-    beginForward(!this.disposed, x, opts, cfg, this.cache);
     const count = this.options.counter ?? NO_COUNT;
-    const { batch: B, seqlen: s, startPos } = opts;
     const N = B * s, T = startPos + s;
     const H = cfg.n_heads, C = cfg.kv_lora_rank, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
     const table = callRopeTable(cfg, this.freqs, startPos, s);
 
     const q = mlaQuery(cfg, w, x, N, s, table, count); // [N, H, dn+dr]
     const { c, kpe } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]
+    checkStage("latent", "c", c, N, s, 0, [C], "float64");
+    checkStage("latent", "k_pe", kpe, N, s, 0, [dr], "float64");
     const o = new Float64Array(N * H * dv); // [B, s, H, dv]
-
+    const stages: StageValues[] = [{ stage: "query", name: "q", data: q, tail: [H, qk] }];
+    let undo: () => void;
     if (this.path === "naive") {
       // Decompress the new tokens once and cache full per-head K/V.
-      const rows = this.rows!;
       const { kNope, v } = mlaDecompress(cfg, w, c, N, count);
-      const k = naiveKeys(cfg, kNope, kpe, N); // [N, H, dn+dr]
-      rows.reserve(B, T);
-      for (let b = 0; b < B; b++)
-        for (let t = 0; t < s; t++) {
-          rows.write(0, b, startPos + t, k, (b * s + t) * H * qk, count);
-          rows.write(1, b, startPos + t, v, (b * s + t) * H * dv, count);
+      checkStage("decompression", "k_nope", kNope, N, s, 0, [H, dn], "float64");
+      checkStage("decompression", "v", v, N, s, 0, [H, dv], "float64");
+      undo = this.rows!.writeTokens(B, s, startPos, [naiveKeys(cfg, kNope, kpe, N), v], count); // k [N, H, dn+dr], v [N, H, dv]
+    } else undo = this.storeLatents(c, kpe, B, s, startPos, count);
+    try {
+      if (this.path === "naive") {
+        const rows = this.rows!;
+        for (let b = 0; b < B; b++) {
+          const kb = rows.read(0, b, T, count, "scores"), vb = rows.read(1, b, T, count, "weightedSum");
+          o.set(attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: kb, v: vb, s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count }), b * s * H * dv);
         }
-      rows.commit(B, T);
-      for (let b = 0; b < B; b++) {
-        const kb = rows.read(0, b, T, count, "scores"), vb = rows.read(1, b, T, count, "weightedSum");
-        o.set(attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k: kb, v: vb, s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count }), b * s * H * dv);
+      } else if (this.path === "absorbed") {
+        // Cache only the normalised latent and the roped k_pe; attend in the latent space.
+        const qLat = latentQuery(cfg, w, q, N, count); // [N, H, C+dr]
+        stages.push({ stage: "query", name: "q_latent", data: qLat, tail: [H, C + dr] });
+        const oLat = new Float64Array(N * H * C); // [N, H, C]
+        for (let b = 0; b < B; b++) oLat.set(this.attendLatent(b, qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), s, startPos, count), b * s * H * C);
+        o.set(absorbOutput(cfg, w, oLat, N, count));
+      } else {
+        // recompute: cache the latents as the absorbed path, then decompress all T cached latents of every row and attend as the naive path.
+        const rows = this.rows!;
+        const lat = new Float64Array(B * T * C);
+        const kpeRows: Float64Array[] = [];
+        for (let b = 0; b < B; b++) {
+          lat.set(rows.read(0, b, T, count, "decompression"), b * T * C);
+          kpeRows.push(rows.read(1, b, T, count, "decompression"));
+        }
+        const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
+        for (let b = 0; b < B; b++) {
+          const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRows[b], T);
+          const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
+          o.set(ob, b * s * H * dv);
+        }
       }
-    } else if (this.path === "absorbed") {
-      // Cache only the normalised latent and the roped k_pe; attend in the latent space.
-      this.storeLatents(c, kpe, B, s, startPos, count);
-      const qLat = latentQuery(cfg, w, q, N, count); // [N, H, C+dr]
-      const oLat = new Float64Array(N * H * C); // [N, H, C]
-      for (let b = 0; b < B; b++) oLat.set(this.attendLatent(b, qLat.subarray(b * s * H * (C + dr), (b + 1) * s * H * (C + dr)), s, startPos, count), b * s * H * C);
-      o.set(absorbOutput(cfg, w, oLat, N, count));
-    } else {
-      // recompute: cache the latents as the absorbed path, then decompress all T cached latents of every row and attend as the naive path.
-      const rows = this.rows!;
-      this.storeLatents(c, kpe, B, s, startPos, count);
-      const lat = new Float64Array(B * T * C);
-      const kpeRows: Float64Array[] = [];
-      for (let b = 0; b < B; b++) {
-        lat.set(rows.read(0, b, T, count, "decompression"), b * T * C);
-        kpeRows.push(rows.read(1, b, T, count, "decompression"));
-      }
-      const { kNope, v } = mlaDecompress(cfg, w, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
-      for (let b = 0; b < B; b++) {
-        const k = naiveKeys(cfg, kNope.subarray(b * T * H * dn, (b + 1) * T * H * dn), kpeRows[b], T);
-        const ob = attendRow({ q: q.subarray(b * s * H * qk, (b + 1) * s * H * qk), k, v: v.subarray(b * T * H * dv, (b + 1) * T * H * dv), s, startPos, hq: H, hkv: H, dqk: qk, dv, scale: this.softmaxScale, count });
-        o.set(ob, b * s * H * dv);
-      }
+      stages.push({ stage: "attention", name: "o", data: o, tail: [H, dv] });
+      const y = linear(o, N, w.wo, cfg.dim, H * dv, count, "output"); // (9) [B, s, D]
+      checkOutput(y, [cfg.dim], stages, N, s, 0, "float64");
+      this.rows?.commit(B, T);
+      return y;
+    } catch (e) {
+      undo();
+      throw e;
     }
-    return linear(o, N, w.wo, cfg.dim, H * dv, count, "output"); // (9) [B, s, D]
   }
 
-  /** Rows 0..B-1 get c [B*s, C] and k_pe [B*s, dr] at positions startPos.. (rolled back first): all rows or, when the cache refuses, none. */
-  private storeLatents(c: Float64Array, kpe: Float64Array, B: number, s: number, startPos: number, count: Counter): void {
+  /**
+   * Rows 0..B-1 get c [B*s, C] and k_pe [B*s, dr] at positions startPos.. (rolled back first):
+   * all rows or, when the cache refuses, none. Float64 rows are committed by the caller. Returns
+   * the undo of these writes (a later stage of the call may still fail).
+   */
+  private storeLatents(c: Float64Array, kpe: Float64Array, B: number, s: number, startPos: number, count: Counter): () => void {
     const C = this.cfg.kv_lora_rank, dr = this.cfg.qk_rope_head_dim;
-    if (this.latent) {
-      const writes = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, c: c.subarray(b * s * C, (b + 1) * s * C), kpe: kpe.subarray(b * s * dr, (b + 1) * s * dr) }));
-      this.latent.writeBatch(writes); // checks shapes, values, room; then cannot fail
-      for (const wr of writes) count.add("compression", "cacheWrites", wr.c.length + wr.kpe.length);
-      return;
-    }
-    const rows = this.rows!;
-    rows.reserve(B, startPos + s);
-    for (let b = 0; b < B; b++)
-      for (let t = 0; t < s; t++) {
-        rows.write(0, b, startPos + t, c, (b * s + t) * C, count);
-        rows.write(1, b, startPos + t, kpe, (b * s + t) * dr, count);
-      }
-    rows.commit(B, startPos + s);
+    if (!this.latent) return this.rows!.writeTokens(B, s, startPos, [c, kpe], count);
+    const latent = this.latent;
+    const writes = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, c: c.subarray(b * s * C, (b + 1) * s * C), kpe: kpe.subarray(b * s * dr, (b + 1) * s * dr) }));
+    const cp = latent.checkpoint(writes);
+    latent.writeBatch(writes); // checks shapes, values, room; then cannot fail
+    for (const wr of writes) count.add("compression", "cacheWrites", wr.c.length + wr.kpe.length);
+    return () => latent.restore(cp);
   }
 
   /** MQA in the latent space for batch row b: q [s, H, C+dr] over keys [c | k_pe] and values c of its T = startPos + s cached tokens -> o_lat [s, H, C]. */

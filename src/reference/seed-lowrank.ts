@@ -6,13 +6,13 @@
 // Matrices use the seed's own layout: L = K W_comp (K a row vector), K' = L W_decomp.
 
 import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
+import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
 import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
-import { RowCache } from "./row-cache.js";
+import { RowCache, attendOverRows } from "./row-cache.js";
 
 import type { SeedLowRankConfig } from "../baseline-configs.js";
 
@@ -57,6 +57,7 @@ export class ReferenceSeedLowRank implements AttentionLayer {
   readonly freqs: Float64Array;
   readonly scale: number;
   private disposed = false;
+  private readonly gate = new ForwardGate();
 
   constructor(readonly cfg: SeedLowRankConfig, readonly weights: SeedLowRankWeights, readonly options: { counter?: Counter } = {}) {
     validateMhaConfig(cfg, "seed.");
@@ -76,36 +77,31 @@ export class ReferenceSeedLowRank implements AttentionLayer {
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float64Array {
-    const cfg = this.cfg, w = this.weights;
-    beginForward(!this.disposed, x, opts, cfg, this.cache);
-    const count = this.options.counter ?? NO_COUNT;
-    const { batch: B, seqlen: s, startPos } = opts;
-    const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv, rank: r } = cfg;
-    const N = B * s, T = startPos + s;
-    const { q, k, v } = mhaProject(cfg, w, x, N, s, this.freqs, startPos, count);
-    const lk = rowTimes(k, N * G, w.w_comp_k, hd, r, count, "compression"); // [N, G, r]
-    const lv = rowTimes(v, N * G, w.w_comp_v, dv, r, count, "compression"); // [N, G, r]
-    this.cache.reserve(B, T);
-    for (let b = 0; b < B; b++)
-      for (let t = 0; t < s; t++) {
-        this.cache.write(0, b, startPos + t, lk, (b * s + t) * G * r, count);
-        this.cache.write(1, b, startPos + t, lv, (b * s + t) * G * r, count);
-      }
-    this.cache.commit(B, T);
-    // Online decompression of every cached token of every row (the seed's K' = L_K W_decomp, V' = L_V W_decomp), one product per matrix.
-    const cachedK = new Float64Array(B * T * G * r), cachedV = new Float64Array(B * T * G * r); // [B, T, G, r]
-    for (let b = 0; b < B; b++) {
-      cachedK.set(this.cache.read(0, b, T, count, "decompression"), b * T * G * r);
-      cachedV.set(this.cache.read(1, b, T, count, "decompression"), b * T * G * r);
-    }
-    const kRec = rowTimes(cachedK, B * T * G, w.w_decomp_k, r, hd, count, "decompression"); // [B, T, G, hd]
-    const vRec = rowTimes(cachedV, B * T * G, w.w_decomp_v, r, dv, count, "decompression"); // [B, T, G, dv]
-    const o = new Float64Array(N * H * dv);
-    for (let b = 0; b < B; b++) {
-      const kb = kRec.subarray(b * T * G * hd, (b + 1) * T * G * hd), vb = vRec.subarray(b * T * G * dv, (b + 1) * T * G * dv);
-      o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kb, v: vb, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
-    }
-    return linear(o, N, w.wo, cfg.dim, H * dv, count, "output");
+    return this.gate.run(() => {
+      const { x: xs, batch: B, seqlen: s, startPos } = beginForward(() => !this.disposed, x, opts, this.cfg, this.cache, "float64");
+      const cfg = this.cfg, w = this.weights, count = this.options.counter ?? NO_COUNT;
+      const { n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv, rank: r } = cfg;
+      const N = B * s, T = startPos + s;
+      const { q, k, v } = mhaProject(cfg, w, xs, N, s, this.freqs, startPos, count);
+      const lk = rowTimes(k, N * G, w.w_comp_k, hd, r, count, "compression"); // [N, G, r]
+      const lv = rowTimes(v, N * G, w.w_comp_v, dv, r, count, "compression"); // [N, G, r]
+      const o = new Float64Array(N * H * dv);
+      return attendOverRows(this.cache, { B, s, startPos, streams: [lk, lv], tails: [[G, r], [G, r]], count, q, qTail: [H, hd], o, oTail: [H, dv] }, () => {
+        // Online decompression of every cached token of every row (the seed's K' = L_K W_decomp, V' = L_V W_decomp), one product per matrix.
+        const cachedK = new Float64Array(B * T * G * r), cachedV = new Float64Array(B * T * G * r); // [B, T, G, r]
+        for (let b = 0; b < B; b++) {
+          cachedK.set(this.cache.read(0, b, T, count, "decompression"), b * T * G * r);
+          cachedV.set(this.cache.read(1, b, T, count, "decompression"), b * T * G * r);
+        }
+        const kRec = rowTimes(cachedK, B * T * G, w.w_decomp_k, r, hd, count, "decompression"); // [B, T, G, hd]
+        const vRec = rowTimes(cachedV, B * T * G, w.w_decomp_v, r, dv, count, "decompression"); // [B, T, G, dv]
+        for (let b = 0; b < B; b++) {
+          const kb = kRec.subarray(b * T * G * hd, (b + 1) * T * G * hd), vb = vRec.subarray(b * T * G * dv, (b + 1) * T * G * dv);
+          o.set(attendRow({ q: q.subarray(b * s * H * hd, (b + 1) * s * H * hd), k: kb, v: vb, s, startPos, hq: H, hkv: G, dqk: hd, dv, scale: this.scale, count }), b * s * H * dv);
+        }
+        return linear(o, N, w.wo, cfg.dim, H * dv, count, "output");
+      });
+    });
   }
 
   dispose(): void {

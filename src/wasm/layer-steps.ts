@@ -4,7 +4,7 @@
 
 import type { MlaConfig } from "../config.js";
 import { NonFiniteError } from "../errors.js";
-import { unravel } from "../layer.js";
+import { F32_MAX, type ForwardStage, overflowError, unravel } from "../layer.js";
 import { RMSNORM_EPS } from "../derived.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 
@@ -22,28 +22,25 @@ export interface QueryWorkspace {
   table: RopeTableBuf;
 }
 
-/** Tokens t0 .. t0+sc-1 of each of B rows of xIn [B, s, D] -> ws.x [B*sc, D]; q [B*sc, H, dn+dr] roped at positions p0 ... */
-export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: QueryWorkspace, freqs: Float64Array, xIn: ArrayLike<number>, B: number, s: number, t0: number, sc: number, p0: number): void {
+/** Tokens t0 .. t0+sc-1 of each of B rows of xIn [B, s, D] (the layer's float32 copy) -> ws.x [B*sc, D]; q [B*sc, H, dn+dr] roped at positions p0 ...; q_norm's input checked (checkNormInput). */
+export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: QueryWorkspace, freqs: Float64Array, xIn: Float32Array, B: number, s: number, t0: number, sc: number, p0: number): void {
   const D = c.dim, H = c.n_heads, Q = c.q_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, qk = dn + dr;
   const N = B * sc;
   const f32 = k.arena.f32, xb = ws.x.ptr >>> 2;
   for (let b = 0; b < B; b++) {
     const src = (b * s + t0) * D;
-    if (ArrayBuffer.isView(xIn)) f32.set((xIn as unknown as Float32Array).subarray(src, src + sc * D), xb + b * sc * D);
-    else for (let i = 0; i < sc * D; i++) f32[xb + b * sc * D + i] = xIn[src + i];
+    f32.set(xIn.subarray(src, src + sc * D), xb + b * sc * D);
   }
   k.fillRopeTable(ws.table, freqs, { start: p0, count: sc }, c.rope_attention_factor);
   if (Q === 0) k.linear(N, ws.x, w.wq!, ws.q);
   else {
     k.linear(N, ws.x, w.wq_a!, ws.qa!);
+    checkNormInput("query", "q_a", ws.qa!.view(), N, Q, Q, sc, t0);
     k.rmsnorm(N, Q, ws.qa!, w.q_norm!, ws.qa!, { eps: RMSNORM_EPS });
     k.linear(N, ws.qa!, w.wq_b!, ws.q);
   }
   k.rope(c.rope_layout, N, H, ws.q, dr, ws.table, sc, { ldx: H * qk, headStride: qk, xOff: dn });
 }
-
-/** Largest finite float32. */
-const F32_MAX = 3.4028234663852886e38;
 
 /**
  * Finite float64 values beyond float32's range would turn into Infinity on upload: refuse them
@@ -57,6 +54,24 @@ export function checkFloat32Range(field: string, data: ArrayLike<number>, shape:
     if (v > F32_MAX || v < -F32_MAX) {
       throw new NonFiniteError(`${field}[${unravel(i, shape).join(", ")}]`, v, `a number within float32's range (|v| <= ${F32_MAX}): the wasm backend computes in float32`, `flat index ${i} of shape [${shape.join(", ")}]`);
     }
+  }
+}
+
+// ---- overflow on finite inputs (issue 13): a call whose float32 result is not finite throws ----
+
+/**
+ * RMSNorm's input, `rows` rows (sc per batch row) of n values at stride ld: the kernel sums the n squares in
+ * float32, and a sum past float32's range turns the row into zeros (1/sqrt(Inf)) or NaN, a wrong
+ * result that may still look finite. The float64 sum S of the same squares decides: float32
+ * accumulation is off by at most n*u*S (u = 2^-24, Higham 3.1), so S * (1 + n 2^-23) < F32_MAX
+ * cannot overflow; a row at or above that is refused (at most n 2^-23 of the range early).
+ */
+export function checkNormInput(stage: ForwardStage, name: string, view: Float32Array, rows: number, n: number, ld: number, sc: number, t0: number): void {
+  const limit = F32_MAX / (1 + n * 2 ** -23);
+  for (let r = 0; r < rows; r++) {
+    let ss = 0;
+    for (let i = 0, o = r * ld; i < n; i++, o++) ss += view[o] * view[o];
+    if (!(ss < limit)) throw overflowError(stage, `${name} sum of squares`, [Math.floor(r / sc), t0 + (r % sc)], ss, "float32", `RMSNorm squares its ${n} inputs in float32; the sum must stay below ${limit.toPrecision(6)}`);
   }
 }
 

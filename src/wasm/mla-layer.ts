@@ -6,20 +6,24 @@
 // workspace live in the layer's own linear memory and grow only when a call needs more (a decode
 // step of the configured batch allocates nothing).
 //
-// A call validates its arguments and reserves all memory (cache room, workspace) before the first
-// kernel writes. Long calls run in chunks of tokens (causal attention makes a chunked prefill
-// identical to one call), so the workspace stays bounded; the absorbed path checks each chunk's
-// values against its format before storing them, and a failure in a later chunk restores the
-// rows (rolled-back tokens included), so a call that throws changes nothing observable.
+// A call copies its input once (beginForward; one forward at a time per layer), then reserves all
+// memory (workspace, cache room) before memory grows and before the first kernel writes: an arena
+// call (Arena.begin) that a failure rolls back, so a failed call leaves the memory budget as it
+// was. Long calls run in chunks of tokens (causal attention makes a chunked prefill identical to
+// one call), so the workspace stays bounded. Each chunk's new latents are checked (finite, no
+// RMSNorm overflow, within the format) before they are stored, and its output before it is
+// returned; any failure after a store (a later chunk, an overflow in attention or the output
+// projection) restores the rows from the call's checkpoint (block tables, refcounts, records, or
+// the naive rows it overwrote), so a call that throws changes nothing observable.
 
 import type { MlaConfig } from "../config.js";
 import { type MlaSizes, deriveMla } from "../derived.js";
-import { ConfigError, MlaError } from "../errors.js";
-import { type AttentionLayer, type ForwardOptions, beginForward } from "../layer.js";
+import { ConfigError, memoryError } from "../errors.js";
+import { type AttentionLayer, type ForwardCall, type ForwardOptions, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, disposedError } from "../layer.js";
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { type Allocated, checkFloat32Range, queryStep, replaceWorkspace } from "./layer-steps.js";
+import { type Allocated, checkFloat32Range, checkNormInput, queryStep, replaceWorkspace } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
 
@@ -74,20 +78,23 @@ export class WasmMla implements AttentionLayer {
   private readonly w: PackedMlaWeights;
   private ws: Workspace | null = null;
   private readonly maxChunkTokens: number | undefined;
+  private readonly gate = new ForwardGate();
+  /** The current call has stored latents (its checkpoint must be restored if it fails). */
+  private stored = false;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
     for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     this.path = options.path ?? "absorbed";
-    if (this.path !== "naive" && this.path !== "absorbed") throw new MlaError("options.path", this.path, '"naive" or "absorbed"');
+    if (this.path !== "naive" && this.path !== "absorbed") throw new ConfigError("options.path", this.path, '"naive" or "absorbed"');
     const naive = this.path === "naive";
     if (naive && options.cacheFormat !== undefined) throw new ConfigError("options.cacheFormat", options.cacheFormat, 'no cacheFormat with path "naive" (its cache is the decompressed float32 K/V; cache formats store the absorbed path\'s latent)');
     if (naive && options.cacheBlocks !== undefined) throw new ConfigError("options.cacheBlocks", options.cacheBlocks, 'no cacheBlocks with path "naive" (only the absorbed path pages its latent cache)');
     if (!naive && options.initialCapacity !== undefined) throw new ConfigError("options.initialCapacity", options.initialCapacity, 'no initialCapacity with path "absorbed" (its paged cache grows by 64-token blocks; cacheBlocks caps it)');
     const cap0 = options.initialCapacity ?? 16;
-    if (!Number.isInteger(cap0) || cap0 < 1) throw new MlaError("options.initialCapacity", cap0, "a positive integer");
+    if (!Number.isInteger(cap0) || cap0 < 1) throw new ConfigError("options.initialCapacity", cap0, "a positive integer");
     if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
-      throw new MlaError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
+      throw new ConfigError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
     }
     this.format = naive ? null : checkStorageFormat(options.cacheFormat ?? "f32", "options.cacheFormat");
     this.maxChunkTokens = options.maxChunkTokens;
@@ -113,16 +120,20 @@ export class WasmMla implements AttentionLayer {
       wuv: naive ? null : k.packWUV(weights.wkv_b, H, C, dn, dv),
       wo: k.packNK(weights.wo, D, H * dv),
     };
-    this.cache = naive
-      ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
-      : new WasmPagedCache(k.arena, cfg, this.format!, options.cacheBlocks);
-    this.ensureWorkspace(cfg.max_batch_size, 1, 1); // decode steps of any batch need nothing more (until the context outgrows the block table)
-    k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
+    try {
+      this.cache = naive
+        ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
+        : new WasmPagedCache(k.arena, cfg, this.format!, options.cacheBlocks);
+      this.ensureWorkspace(cfg.max_batch_size, 1, 1); // decode steps of any batch need nothing more (until the context outgrows the block table)
+      k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
+    } catch (e) {
+      throw memoryError(e, "max_batch_size", cfg.max_batch_size); // per-row tables the runtime cannot allocate
+    }
   }
 
   /** The kernels in use (for benchmarks: kernels.build, kernels.arena.grows). */
   get kernels(): WasmKernels {
-    if (!this.k) throw new MlaError("layer", "disposed", "a layer that has not been disposed");
+    if (!this.k) throw disposedError();
     return this.k;
   }
 
@@ -161,47 +172,55 @@ export class WasmMla implements AttentionLayer {
       attn: alloc(naive ? k.attnScratchFloats(Math.max(ss, H)) : k.attnPagedScratchFloats(ss * H, C, dr)), table: table(ss, dr),
     }));
     this.ws = next;
+    k.arena.onRollback(() => (this.ws = cur)); // inside a call: a failure keeps the old workspace (its free waits for commit)
     return next;
   }
 
   forward(x: ArrayLike<number>, opts: ForwardOptions): Float32Array {
-    const cfg = this.cfg;
-    beginForward(this.k !== null, x, opts, cfg, this.cache);
-    const { batch: B, seqlen: s, startPos } = opts;
-    checkFloat32Range("x", x, [B, s, cfg.dim]);
-    const T = startPos + s;
-    // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
-    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken()))));
-    // Everything that can fail before values exist happens here, before any write: cache room, workspace.
-    if (this.path === "naive") this.rows.reserve(B, T);
-    else this.paged.reserve(Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s })));
-    const ws = this.ensureWorkspace(B, chunk, T);
-    // A later chunk of the absorbed path may still fail its value check: keep what a rollback write would overwrite.
-    const saved = this.path === "absorbed" && chunk < s ? Array.from({ length: B }, (_, b) => (startPos < this.cache.length(b) ? this.paged.latent.readRecords(b, startPos) : null)) : null;
-    const out = new Float32Array(B * s * cfg.dim);
-    for (let t0 = 0; t0 < s; t0 += chunk) {
-      try {
-        this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
-      } catch (e) {
-        if (t0 > 0 && saved) this.restore(B, startPos, saved);
-        throw e;
-      }
-    }
-    if (this.path === "naive") this.rows.commit(B, T);
-    return out;
+    return this.gate.run(() => this.run(beginForward(() => this.k !== null, x, opts, this.cfg, this.cache, "float32")));
   }
 
-  /** Undo the stored chunks of a failed absorbed call: rows back to startPos, then their old records. */
-  private restore(B: number, startPos: number, saved: (Uint8Array | null)[]): void {
-    const cache = this.paged.latent;
-    for (let b = 0; b < B; b++) {
-      cache.truncate(b, startPos);
-      if (saved[b]) cache.appendRecords(b, saved[b]!, this.format!);
+  /** One validated call, all or nothing: see the file comment. */
+  private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float32Array>): Float32Array {
+    const cfg = this.cfg, arena = this.kernels.arena, T = startPos + s;
+    // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
+    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken()))));
+    let out: Float32Array;
+    try {
+      out = new Float32Array(B * s * cfg.dim);
+    } catch (e) {
+      throw memoryError(e, "output", `${B * s * cfg.dim} numbers`);
+    }
+    let undo: (() => void) | null = null;
+    arena.begin();
+    try {
+      // Everything that can fail before values exist happens here, before memory grows and before any write.
+      const ws = this.ensureWorkspace(B, chunk, T);
+      if (this.path === "naive") {
+        this.rows.reserve(B, T);
+        const saved = this.rows.save(B, startPos, T); // what a rollback overwrites
+        undo = () => this.rows.restore(saved);
+      } else {
+        const places = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s }));
+        this.paged.reserve(places);
+        const cp = this.paged.latent.checkpoint(places);
+        this.stored = false;
+        undo = () => this.stored && this.paged.latent.restore(cp); // nothing to undo before the first store
+      }
+      arena.grow();
+      for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
+      if (this.path === "naive") this.rows.commit(B, T);
+      arena.commit();
+      return out;
+    } catch (e) {
+      undo?.(); // the cache first (into the storage the call used), then the memory (old pool range, rows, workspace)
+      arena.rollback();
+      throw e;
     }
   }
 
   /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..). */
-  private step(xIn: ArrayLike<number>, B: number, s: number, t0: number, sc: number, startPos: number, ws: Workspace, out: Float32Array): void {
+  private step(xIn: Float32Array, B: number, s: number, t0: number, sc: number, startPos: number, ws: Workspace, out: Float32Array): void {
     const k = this.k!, c = this.cfg, w = this.w;
     const { H, D, C, dn, dr, dv, qk } = this.sizes;
     const N = B * sc, p0 = startPos + t0;
@@ -213,6 +232,10 @@ export class WasmMla implements AttentionLayer {
       peRows.push(ws.kpe.at(b * sc * dr));
     }
     k.compress({ N, s: sc, C, dr, x: ws.x, wkva: w.wkv_a, kvNorm: w.kv_norm, layout: c.rope_layout, table: ws.table, scratch: ws.kv, kvRows, peRows, eps: this.eps });
+    // the new latents are checked before anything stores them: kv_norm's input (still in the scratch), c, k_pe
+    checkNormInput("latent", "c_kv", ws.kv.view(), N, C, C + dr, sc, t0);
+    checkStage("latent", "c", ws.c.view(), N, sc, t0, [C], "float32");
+    checkStage("latent", "k_pe", ws.kpe.view(), N, sc, t0, [dr], "float32");
     if (this.path === "absorbed") {
       // store: values the format cannot hold are refused first; the cache places the tokens
       // (blocks, rollback, copy on write) and the WASM codecs encode them in place
@@ -222,6 +245,7 @@ export class WasmMla implements AttentionLayer {
       cache.placeBatch(Array.from({ length: B }, (_, b) => ({ seq: b, startPos: p0, n: sc })), (b, t, m, at) => {
         k.encodeSplit(fmt, m, C, dr, ws.c, (b * sc + t) * C, C, ws.kpe, (b * sc + t) * dr, dr, pool, at, ws.row!);
       });
+      this.stored = true;
       // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
       k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
       for (let b = 0; b < B; b++) {
@@ -235,14 +259,19 @@ export class WasmMla implements AttentionLayer {
         vRows.push(this.rows.ptr(1, b, p0));
       }
       k.decompress({ N, s: sc, H, C, dn, dr, dv, c: ws.c, wkvb: w.wkv_b!, kpe: ws.kpe, scratch: ws.dec!, kRows, vRows });
+      checkStage("decompression", "kv", ws.dec!.view(), N, sc, t0, [H, dn + dv], "float32"); // the K/V just written (uncommitted)
       for (let b = 0; b < B; b++) {
         k.attnCausal(sc, H, qk, dv, p0, ws.q, this.rows.ptr(0, b), this.rows.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
       }
     }
-    // (9) output projection, rows back to [B, s, D]
+    // (9) output projection, rows back to [B, s, D]; a non-finite output says which stage overflowed
     k.linear(N, ws.o, w.wo, ws.y);
-    const f = k.arena.f32, yb = ws.y.ptr >>> 2;
-    for (let b = 0; b < B; b++) out.set(f.subarray(yb + b * sc * D, yb + (b + 1) * sc * D), (b * s + t0) * D);
+    const y = ws.y.view().subarray(0, N * D);
+    const stages: StageValues[] = [{ stage: "query", name: "q", data: ws.q.view(), tail: [H, qk] }];
+    if (ws.qabs) stages.push({ stage: "query", name: "q_abs", data: ws.qabs.view(), tail: [H, C] });
+    stages.push({ stage: "attention", name: "o", data: ws.o.view(), tail: [H, dv] });
+    checkOutput(y, [D], stages, N, sc, t0, "float32");
+    for (let b = 0; b < B; b++) out.set(y.subarray(b * sc * D, (b + 1) * sc * D), (b * s + t0) * D);
   }
 
   dispose(): void {

@@ -56,7 +56,9 @@ export class WasmPagedCache implements LayerCache {
   /**
    * Check that the writes can be placed (LatentCache.checkPlacement) and grow the pool's range to
    * hold every block they may take. Throws CacheError (no room, memory cannot grow) with nothing
-   * changed; after it returns, placing these writes cannot fail for want of storage.
+   * changed; after it returns, placing these writes cannot fail for want of storage. Inside an
+   * arena call (Arena.begin) a rollback puts the old range back: its bytes are untouched, as the
+   * old range is freed only when the call commits.
    */
   reserve(writes: readonly PlacedWrite[]): void {
     const cache = this.latent;
@@ -67,14 +69,19 @@ export class WasmPagedCache implements LayerCache {
     const need = Math.min(this.maxBlocks, pool.highWater + takes);
     if (need <= pool.storageBlocks) return;
     const blocks = Math.min(this.maxBlocks, Math.max(need, 2 * pool.storageBlocks));
+    const prev = this.range;
     const next: ByteRange = { ptr: this.arena.alloc(blocks * this.blockBytes), bytes: blocks * this.blockBytes }; // CacheError: nothing changed
-    const u8 = new Uint8Array(this.arena.memory.buffer);
-    if (this.range) {
-      u8.copyWithin(next.ptr, this.range.ptr, this.range.ptr + pool.highWater * this.blockBytes);
-      this.arena.free(this.range.ptr);
+    this.arena.grow(); // memory for everything the call reserved (CacheError: the caller's rollback frees it)
+    if (prev) {
+      new Uint8Array(this.arena.memory.buffer).copyWithin(next.ptr, prev.ptr, prev.ptr + pool.highWater * this.blockBytes);
+      this.arena.free(prev.ptr);
     }
     this.range = next;
     cache.rebindStorage(this.view(next));
+    this.arena.onRollback(() => {
+      this.range = prev;
+      this.latentCache.rebindStorage(prev ? this.view(prev) : new Uint8Array(0));
+    });
   }
 
   length(b: number): number {

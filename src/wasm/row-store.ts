@@ -2,7 +2,8 @@
 // contiguous float32 block in linear memory holding positions 0..cap-1. A row grows (geometric,
 // up to max_seq_len) only when a call needs more room, so decode steps allocate nothing.
 // Two-phase like the reference's RowCache: `reserve` allocates (the only step that can fail and
-// it changes no content), the kernels write, `commit` sets the lengths.
+// it changes no content), the kernels write, `commit` sets the lengths; a call that fails between
+// puts back what it overwrote (`save` before, `restore` after: only a rollback overwrites tokens).
 // The naive path's causal attention reads these rows directly (KEYS_CONTIG of attention_core);
 // the absorbed path keeps its latent in the paged pool instead (./paged-cache.ts).
 
@@ -43,7 +44,11 @@ export class WasmRowStore implements LayerCache {
     return this.caps[b];
   }
 
-  /** Make room for positions < endPos in rows 0..batch-1. Throws CacheError if memory cannot grow; then nothing changed. */
+  /**
+   * Make room for positions < endPos in rows 0..batch-1. Throws CacheError if memory cannot grow;
+   * then nothing changed. Inside an arena call (Arena.begin) a rollback puts the old rows back
+   * (their bytes are untouched: they are freed only when the call commits).
+   */
   reserve(batch: number, endPos: number): void {
     const plan: { b: number; cap: number; next: number[] }[] = [];
     try {
@@ -54,11 +59,14 @@ export class WasmRowStore implements LayerCache {
         plan.push({ b, cap, next });
         for (let si = 0; si < this.streams.length; si++) next.push(this.arena.allocF32(cap * this.widths[si]));
       }
+      if (plan.length) this.arena.grow();
     } catch (e) {
       for (const p of plan) for (const ptr of p.next) this.arena.free(ptr);
       throw e;
     }
+    if (!plan.length) return;
     // All allocations succeeded: move the valid tokens, free the old blocks.
+    const oldPtrs = this.ptrs.map((row) => row.slice()), oldCaps = this.caps.slice();
     const u8 = new Uint8Array(this.arena.memory.buffer);
     for (const { b, cap, next } of plan) {
       for (let si = 0; si < this.streams.length; si++) {
@@ -71,6 +79,33 @@ export class WasmRowStore implements LayerCache {
       }
       this.caps[b] = cap;
     }
+    this.arena.onRollback(() => {
+      oldPtrs.forEach((row, si) => row.forEach((p, b) => (this.ptrs[si][b] = p)));
+      this.caps.set(oldCaps);
+    });
+  }
+
+  /**
+   * The cached tokens a write of rows 0..batch-1 at positions from..to-1 overwrites (a rollback's
+   * positions below each row's length), copied, for restore() if the call fails before commit.
+   */
+  save(batch: number, from: number, to: number): { b: number; si: number; pos: number; data: Uint8Array }[] {
+    const out: { b: number; si: number; pos: number; data: Uint8Array }[] = [];
+    for (let b = 0; b < batch; b++) {
+      const end = Math.min(to, this.lengths[b]);
+      if (end <= from) continue;
+      for (let si = 0; si < this.streams.length; si++) {
+        const p = this.ptr(si, b, from);
+        out.push({ b, si, pos: from, data: new Uint8Array(this.arena.memory.buffer).slice(p, p + (end - from) * this.widths[si] * 4) });
+      }
+    }
+    return out;
+  }
+
+  /** Put back what save() copied (the lengths were never changed: commit comes last). */
+  restore(saved: readonly { b: number; si: number; pos: number; data: Uint8Array }[]): void {
+    const u8 = new Uint8Array(this.arena.memory.buffer);
+    for (const { b, si, pos, data } of saved) u8.set(data, this.ptr(si, b, pos));
   }
 
   /** Byte pointer of stream si, row b, position pos (after reserve). */

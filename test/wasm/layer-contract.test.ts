@@ -10,18 +10,10 @@ import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { toleranceFor, firstMismatch } from "../../src/numerics.js";
 import { WasmMla } from "../../src/wasm/mla-layer.js";
 import { BUILDS, kernels } from "./helpers.js";
+import { thrown } from "../reference/error-helpers.js";
 
 const { atol, rtol } = toleranceFor("float32");
 const cfg: MlaConfig = makeConfig({ dim: 13, n_heads: 3, q_lora_rank: 5, kv_lora_rank: 9, qk_nope_head_dim: 5, qk_rope_head_dim: 4, v_head_dim: 7, max_seq_len: 40, original_seq_len: 16, max_batch_size: 2, rope_factor: 4 });
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 const badCalls: { name: string; x: (n: number) => ArrayLike<number>; opts: Record<string, unknown> }[] = [
   { name: "batch 0", x: () => new Float32Array(0), opts: { batch: 0, seqlen: 1, startPos: 0 } },
