@@ -14,6 +14,8 @@ export interface MeasuredDecode {
   heads?: number;
   /** The benchmarks' model name ("V3", "V2-Lite"), when the entry has the benchmarks' schema. */
   model?: string;
+  /** The measured layer's config, when the measurer knows it (the web page times the layer it charts). */
+  config?: Pick<MlaConfig, "dim" | "n_heads" | "q_lora_rank" | "kv_lora_rank" | "qk_nope_head_dim" | "qk_rope_head_dim" | "v_head_dim">;
   context: number;
   /** Seconds per decode step of one layer. */
   seconds: number;
@@ -159,9 +161,8 @@ const GEOMETRY = ["dim", "n_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head
  * from another geometry (DeepSeek-V3 points on another 128-head config) is never drawn as this one's.
  */
 export function measuredOn(m: MeasuredDecode, cfg: MlaConfig, batch: number, format: string): boolean {
-  const p = m.model !== undefined ? BENCH_MODELS[m.model] : undefined;
-  if (p === undefined || batch !== 1 || format !== "f32") return false;
-  const ref = PRESETS[p];
+  const ref = m.config ?? (m.model !== undefined && BENCH_MODELS[m.model] ? PRESETS[BENCH_MODELS[m.model]] : undefined);
+  if (ref === undefined || batch !== 1 || format !== "f32") return false;
   return GEOMETRY.every((k) => cfg[k] === ref[k]);
 }
 

@@ -188,8 +188,10 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
           expect(p.flops).toBe(layerCost(cfg, p.path, decodeShape(run.context, 1), { format: "f32" }).flops);
         }
       }
-      // With the same preset chosen above, the analysis' time chart carries the measured steps.
+      // With the same preset chosen above and the f32 storage the timed layer used, the analysis' time
+      // chart carries the measured steps (another format's chart would not: they were not measured on it).
       await page.selectOption("#kv-preset", BENCH_PRESET);
+      await page.selectOption("#kv-format", "f32");
       const timeChartText = await page.$eval("#kv-charts svg:last-of-type", (svg) => svg.textContent ?? "");
       expect(timeChartText).toContain("measured absorbed step");
       expect(timeChartText).toContain("measured naive step");

@@ -56,7 +56,7 @@ function render(name: string, context: number, format: CacheFormat): void {
   );
   const measured: MeasuredDecode[] =
     state.bench && state.bench.preset === name
-      ? state.bench.paths.map((p) => ({ path: p.path, scope: "step" as const, heads: cfg.n_heads, context: state.bench!.context, seconds: p.ms / 1e3, label: `this browser, ${state.bench!.backend}` }))
+      ? state.bench.paths.map((p) => ({ path: p.path, scope: "step" as const, heads: cfg.n_heads, config: cfg, context: state.bench!.context, seconds: p.ms / 1e3, label: `this browser, ${state.bench!.backend}` }))
       : [];
   const common = { format, batch: 1, maxContext: cfg.max_seq_len, groups: a.groups, seedRank: a.seedRank };
   byId("kv-charts").innerHTML = svgDocument([cacheChart(cfg, name, common)]) + svgDocument([timeChart(cfg, name, { ...common, machine, measured })]);
