@@ -64,6 +64,18 @@ export interface MlaConfig {
   rope_layout: RopeLayout;
   /** Layers in the whole model (ModelArgs.n_layers); used by whole-model cost figures only. */
   n_layers: number;
+
+  // DeepSeek-V3.2 sparse attention (DSA): the lightning indexer and its top-k. All four fields are
+  // present (a V3.2 layer, DsaConfig) or all absent (a V3-style dense MLA layer). Constraints of the
+  // official code are checked by validateConfig (validateDsaFields).
+  /** HI: indexer heads (ModelArgs.index_n_heads; 64 in V3.2). */
+  index_n_heads?: number;
+  /** DI: indexer head dim (ModelArgs.index_head_dim); must be 128 (act_quant's group size, one scale per indexer head row). */
+  index_head_dim?: number;
+  /** Keys each query attends to: topk(min(index_topk, end_pos)) of the index scores (2048 in V3.2). */
+  index_topk?: number;
+  /** act_quant's scale format: null (float32 scales amax/448) or "ue8m0" (scales rounded up to a power of two). */
+  scale_fmt?: ScaleFmt | null;
 }
 
 /** Defaults of the official `ModelArgs` dataclass (the fields MLA uses), plus mlakit's rope_layout. */
@@ -90,6 +102,63 @@ export const MODEL_ARGS_DEFAULTS: Readonly<MlaConfig> = Object.freeze({
   rope_layout: "interleaved",
   n_layers: 27,
 });
+
+// ---------------------------------------------------------------------------------------------
+// DeepSeek-V3.2 (DSA) fields
+
+/** act_quant's scale formats besides null: "ue8m0" = 2^ceil(log2 s) (the kernel's fast_round_scale). */
+export type ScaleFmt = "ue8m0";
+export const SCALE_FMTS: readonly (ScaleFmt | null)[] = [null, "ue8m0"];
+
+/** The V3.2 ModelArgs fields (all present or all absent in an MlaConfig). */
+export const DSA_FIELDS = ["index_n_heads", "index_head_dim", "index_topk", "scale_fmt"] as const;
+
+/** Defaults of V3.2's ModelArgs for its indexer fields (inference/model.py of DeepSeek-V3.2-Exp). */
+export const DSA_ARGS_DEFAULTS = Object.freeze({ index_n_heads: 64, index_head_dim: 128, index_topk: 2048, scale_fmt: null as ScaleFmt | null });
+
+/** A DeepSeek-V3.2 layer's config: MLA plus the indexer fields. */
+export type DsaConfig = MlaConfig & { index_n_heads: number; index_head_dim: number; index_topk: number; scale_fmt: ScaleFmt | null };
+
+/** True iff the config has the V3.2 indexer fields (validateConfig makes them all-or-none). */
+export function isDsaConfig(cfg: MlaConfig): cfg is DsaConfig {
+  return cfg.index_topk !== undefined;
+}
+
+function hasAnyDsaField(o: Record<string, unknown>): boolean {
+  return DSA_FIELDS.some((k) => Object.prototype.hasOwnProperty.call(o, k) && o[k] !== undefined);
+}
+
+/**
+ * The constraints of the official V3.2 code (vectors/deepseek-v3.2-dsa/README.md, "Notes"): all four
+ * fields together; index_head_dim 128 (act_quant's group size is hard-coded 128, fp8_index takes one
+ * scale per (token, head) row, the Hadamard needs a power of two); kv_lora_rank a multiple of 128
+ * (the latent is quantised in 128-blocks); q_lora_rank > 0 (no wq path; the indexer reads qr);
+ * qk_nope_head_dim even (view_as_complex on the q_pe slice); qk_rope_head_dim <= index_head_dim (RoPE
+ * on the indexer heads' first dr dims); scale_fmt null or "ue8m0"; and no cos/sin factor (the indexer
+ * is only defined by model.py, which has none).
+ */
+function validateDsaFields(c: Record<string, unknown>, prefix: string): void {
+  if (!hasAnyDsaField(c)) return;
+  const together = `(the DeepSeek-V3.2 fields come together: ${DSA_FIELDS.join(", ")})`;
+  for (const f of DSA_FIELDS) if (!Object.prototype.hasOwnProperty.call(c, f) || c[f] === undefined) throw new ConfigError(`${prefix}${f}`, undefined, `a value ${together}`);
+  need(c, "index_n_heads", isPosInt, "a positive integer", prefix);
+  need(c, "index_topk", isPosInt, "a positive integer", prefix);
+  if (c.index_head_dim !== 128) throw new ConfigError(`${prefix}index_head_dim`, c.index_head_dim, "128 (act_quant quantises in groups of 128 and fp8_index takes one scale per indexer head row)");
+  if (!(SCALE_FMTS as readonly unknown[]).includes(c.scale_fmt)) throw new ConfigError(`${prefix}scale_fmt`, c.scale_fmt, 'null (float32 scales) or "ue8m0" (power-of-two scales)');
+  if ((c.q_lora_rank as number) === 0) throw new ConfigError(`${prefix}q_lora_rank`, 0, "a positive integer with the DeepSeek-V3.2 indexer (its MLA has no wq path and the indexer reads qr = q_norm(wq_a(x)))");
+  if ((c.kv_lora_rank as number) % 128 !== 0) throw new ConfigError(`${prefix}kv_lora_rank`, c.kv_lora_rank, "a multiple of 128 with the DeepSeek-V3.2 indexer (the latent is act_quant'ed in 128-blocks)");
+  if ((c.qk_nope_head_dim as number) % 2 !== 0) throw new ConfigError(`${prefix}qk_nope_head_dim`, c.qk_nope_head_dim, "an even integer with the DeepSeek-V3.2 indexer (model.py's view_as_complex of the q_pe slice at offset dn)");
+  if ((c.qk_rope_head_dim as number) > 128) throw new ConfigError(`${prefix}qk_rope_head_dim`, c.qk_rope_head_dim, "<= index_head_dim 128 (the indexer rotates its heads' first qk_rope_head_dim dims)");
+  if (c.rope_attention_factor !== 1) throw new ConfigError(`${prefix}rope_attention_factor`, c.rope_attention_factor, "1 with the DeepSeek-V3.2 indexer (only model.py defines it, without a factor on cos/sin)");
+}
+
+/** V3.2's fields of a config JSON (official ModelArgs names), with V3.2's defaults for absent ones, or {} when it has no index_* key. */
+function pickDsaArgs(json: Record<string, unknown>): Partial<MlaConfig> {
+  if (!["index_n_heads", "index_head_dim", "index_topk"].some((k) => Object.prototype.hasOwnProperty.call(json, k))) return {};
+  const out: Record<string, unknown> = { ...DSA_ARGS_DEFAULTS };
+  for (const k of DSA_FIELDS) if (Object.prototype.hasOwnProperty.call(json, k)) out[k] = json[k];
+  return out as Partial<MlaConfig>;
+}
 
 // Presets. Values from the official inference/configs (config_671B, config_236B, config_16B) and the
 // models' Hugging Face config.json (max_position_embeddings, rope_scaling); Kimi K2 from
@@ -126,6 +195,8 @@ export const PRESETS = {
     beta_fast: 1,
     beta_slow: 1,
   },
+  // DeepSeek-V3.2(-Exp): inference/config_671B_v3.2.json = V3's MLA plus the indexer fields.
+  "deepseek-v3.2": { ...V3_LIKE, index_n_heads: 64, index_head_dim: 128, index_topk: 2048, scale_fmt: "ue8m0" },
 } satisfies Record<string, MlaConfig>;
 
 export type PresetName = keyof typeof PRESETS;
@@ -184,8 +255,8 @@ export function validateConfig(cfg: unknown, prefix = "config."): MlaConfig {
   }
   const c = cfg as Record<string, unknown>;
   for (const key of Object.keys(c)) {
-    if (!Object.prototype.hasOwnProperty.call(MODEL_ARGS_DEFAULTS, key)) {
-      throw new ConfigError(`${prefix}${key}`, c[key], `no such field; MlaConfig fields are ${Object.keys(MODEL_ARGS_DEFAULTS).join(", ")}`);
+    if (!Object.prototype.hasOwnProperty.call(MODEL_ARGS_DEFAULTS, key) && !(DSA_FIELDS as readonly string[]).includes(key)) {
+      throw new ConfigError(`${prefix}${key}`, c[key], `no such field; MlaConfig fields are ${[...Object.keys(MODEL_ARGS_DEFAULTS), ...DSA_FIELDS].join(", ")}`);
     }
   }
   for (const f of INT_FIELDS_POSITIVE) need(c, f, isPosInt, "a positive integer", prefix);
@@ -224,12 +295,14 @@ export function validateConfig(cfg: unknown, prefix = "config."): MlaConfig {
     const m = 0.1 * (c.mscale as number) * Math.log(c.rope_factor as number) + 1;
     if (!Number.isFinite(m * m)) throw new ConfigError(`${prefix}mscale`, c.mscale, `a value whose YaRN softmax factor m^2 = (0.1*mscale*ln(rope_factor)+1)^2 is finite (it is ${m * m})`);
   }
+  validateDsaFields(c, prefix);
   return c as unknown as MlaConfig;
 }
 
-/** Fill defaults (official ModelArgs) for absent fields, then validate. */
+/** Fill defaults (official ModelArgs) for absent fields, then validate. A partial with any DSA field gets V3.2's defaults for the others. */
 export function makeConfig(partial: Partial<MlaConfig>, prefix = "config."): MlaConfig {
-  return validateConfig({ ...MODEL_ARGS_DEFAULTS, ...partial }, prefix);
+  const dsa = hasAnyDsaField(partial as Record<string, unknown>) ? DSA_ARGS_DEFAULTS : {};
+  return validateConfig({ ...MODEL_ARGS_DEFAULTS, ...dsa, ...partial }, prefix);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +316,8 @@ export function makeConfig(partial: Partial<MlaConfig>, prefix = "config."): Mla
 export function fromModelArgs(json: Record<string, unknown>): MlaConfig {
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(MODEL_ARGS_DEFAULTS)) if (Object.prototype.hasOwnProperty.call(json, key)) picked[key] = json[key];
+  // DeepSeek-V3.2's ModelArgs: a JSON with an index_* key is a V3.2 layer (scale_fmt alone is V3.1's FP8 GEMM setting, which MLA's numbers do not use)
+  Object.assign(picked, pickDsaArgs(json));
   return makeConfig(picked as Partial<MlaConfig>, "ModelArgs.");
 }
 
@@ -392,7 +467,35 @@ export function importHfConfig(json: Record<string, unknown>): HfConfigImport {
       }
     }
   }
+  Object.assign(out, importHfDsaFields(json, mt as string | undefined, notes, p));
   return { config: makeConfig(out, p), modelType: mt as string | undefined, semantics, notes };
+}
+
+/**
+ * DeepSeek-V3.2's fields of a Hugging Face config.json (model_type deepseek_v32, or any index_* key):
+ * index_n_heads, index_head_dim, index_topk under their own names (absent: V3.2's ModelArgs defaults,
+ * said in notes), scale_fmt from quantization_config.scale_fmt (absent: null, as a bf16 checkpoint
+ * runs). The indexer's RoPE is model.py's fixed, non-interleaved one: indexer_rope_interleave true
+ * (the pre-fix code, GLM-5's) is refused.
+ */
+function importHfDsaFields(json: Record<string, unknown>, mt: string | undefined, notes: string[], p: string): Partial<MlaConfig> {
+  const own = (o: Record<string, unknown>, k: string): unknown => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
+  const keys = ["index_n_heads", "index_head_dim", "index_topk"] as const;
+  if (mt !== "deepseek_v32" && !keys.some((k) => own(json, k) !== undefined)) return {};
+  const out: Partial<MlaConfig> = {};
+  for (const k of keys) {
+    const v = own(json, k);
+    if (v === undefined) notes.push(`${k} absent: DeepSeek-V3.2's default ${DSA_ARGS_DEFAULTS[k]}`);
+    else if (typeof v !== "number") throw new ConfigError(`${p}${k}`, v, "a number");
+    out[k] = v === undefined ? DSA_ARGS_DEFAULTS[k] : v;
+  }
+  const ri = own(json, "indexer_rope_interleave");
+  if (ri !== undefined && ri !== false) throw new ConfigError(`${p}indexer_rope_interleave`, ri, "false or absent (mlakit computes DeepSeek-V3.2's fixed indexer RoPE, non-interleaved)");
+  const qc = own(json, "quantization_config");
+  if (qc !== undefined && qc !== null && (typeof qc !== "object" || Array.isArray(qc))) throw new ConfigError(`${p}quantization_config`, qc, "an object or null");
+  const sf = qc ? own(qc as Record<string, unknown>, "scale_fmt") : undefined;
+  out.scale_fmt = (sf ?? null) as ScaleFmt | null; // validateConfig refuses anything but null and "ue8m0"
+  return out;
 }
 
 /** importHfConfig's config (see there): transformers' numbers for a Hugging Face config.json. */

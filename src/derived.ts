@@ -116,3 +116,47 @@ export interface MlaDerived {
 export function deriveMla(cfg: MlaConfig): MlaDerived {
   return { sizes: mlaSizes(cfg), yarn: yarnEnabled(cfg), freqs: ropeFrequencies(cfg), softmaxScale: mlaSoftmaxScale(cfg), ropeAttentionFactor: cfg.rope_attention_factor, normEps: RMSNORM_EPS };
 }
+
+// ---------------------------------------------------------------------------------------------
+// DeepSeek-V3.2 sparse attention (DSA): the constants of model.py's Indexer.__init__ and of the
+// kernels it calls (act_quant, fp8_index, rotate_activation).
+
+/** eps of the indexer's LayerNorm (k_norm, `LayerNorm(eps=1e-6)`). */
+export const LAYERNORM_EPS = 1e-6;
+
+/** model.py's block_size: act_quant's group (hard-coded 128 in the kernel): one scale per 128 consecutive values of a row. */
+export const ACT_QUANT_BLOCK = 128;
+
+/** What DSA derives from a V3.2 config (model.py Indexer.__init__). */
+export interface DsaDerived {
+  /** HI, DI, topk under short names. */
+  HI: number;
+  DI: number;
+  topk: number;
+  /** Indexer.softmax_scale = DI^-0.5 (folded into the head weights). */
+  indexSoftmaxScale: number;
+  /** n_heads ** -0.5 on weights_proj's output. */
+  weightsScale: number;
+  /** rotate_activation's hadamard_transform(x, scale = DI^-0.5). */
+  hadamardScale: number;
+  /** Scales per indexer key (DI / 128 = 1) and per latent (C / 128). */
+  indexScalesPerKey: number;
+  latentScalesPerToken: number;
+}
+
+export function deriveDsa(cfg: { index_n_heads: number; index_head_dim: number; index_topk: number; kv_lora_rank: number }): DsaDerived {
+  const HI = cfg.index_n_heads, DI = cfg.index_head_dim;
+  return {
+    HI, DI, topk: cfg.index_topk,
+    indexSoftmaxScale: Math.pow(DI, -0.5),
+    weightsScale: Math.pow(HI, -0.5),
+    hadamardScale: Math.pow(DI, -0.5),
+    indexScalesPerKey: DI / ACT_QUANT_BLOCK,
+    latentScalesPerToken: cfg.kv_lora_rank / ACT_QUANT_BLOCK,
+  };
+}
+
+/** Keys selected per query: topk(min(index_topk, end_pos)) (model.py Indexer.forward). */
+export function dsaTopkK(cfg: { index_topk: number }, endPos: number): number {
+  return Math.min(cfg.index_topk, endPos);
+}

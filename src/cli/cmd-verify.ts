@@ -23,6 +23,8 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
   const backend = await getBackend(values.backend as string);
   const hf = hfCaseDirs(positionals[0]);
   if (hf) return verifyHfDirs(hf, backend, io, values.json as boolean);
+  const dsa = dsaCaseFiles(positionals[0]); // DeepSeek-V3.2 cases (mla-vectors/2)
+  if (dsa) return verifyDsaFiles(dsa, backend, io, values.json as boolean);
   const results = await verifyPath(positionals[0], backend, values.json ? undefined : io);
   const pass = results.every((r) => r.pass);
   if (values.json) {
@@ -64,4 +66,39 @@ async function verifyHfDirs(dirs: string[], backend: Awaited<ReturnType<typeof g
     io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} Hugging Face cases within ${tol} of transformers (backend ${backend.name})\n`);
   }
   return pass ? EXIT_OK : EXIT_FAIL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DeepSeek-V3.2 cases (mla-vectors/2, e.g. vectors/deepseek-v3.2-dsa): every call through the V3.2
+// layer, its quantised stages and caches bit for bit, index scores, top-k sets and outputs
+// (verifyDsaCase). The reference only, until another backend has a V3.2 layer.
+
+import { dsaCaseFiles, loadDsaCaseFile } from "../io/mla-vectors-v2-file.js";
+import { type DsaCaseResult, verifyDsaCase } from "../verify.js";
+
+export const verifyDsaHelp = `  A directory of mla-vectors/2 cases (DeepSeek-V3.2: MLA + the indexer + top-k, e.g.
+  vectors/deepseek-v3.2-dsa) runs every call through the V3.2 layer (--backend reference) and compares
+  the quantised stages and caches exactly, the top-k sets exactly, the indexer's weights and scores
+  within 1e-5 relative, outputs and pe_cache within 1e-5.`;
+
+async function verifyDsaFiles(files: string[], backend: Awaited<ReturnType<typeof getBackend>>, io: CliIo, json: boolean): Promise<number> {
+  if (backend.name !== "reference") throw new UsageError(`mla-vectors/2 (DeepSeek-V3.2) cases run on --backend reference only: backend "${backend.name}" has no V3.2 layer yet`);
+  const cases = files.map(loadDsaCaseFile); // parse all first: a malformed file fails before any output
+  const results: DsaCaseResult[] = cases.map((c) => verifyDsaCase(c));
+  const pass = results.every((r) => r.pass);
+  if (json) {
+    io.out(JSON.stringify({ pass, backend: backend.name, format: "mla-vectors/2", tolerance: results[0]?.tolerance, cases: results.map((r) => ({ name: r.name, pass: r.pass, errors: r.maxErr, quantised: r.quantised, exact: r.exact, topk: r.topk, firstMismatch: r.firstMismatch ?? null })) }, null, 1) + "\n");
+  } else {
+    io.out(dsaVerifyTable(results) + "\n");
+    for (const r of results) if (r.firstMismatch) io.out(`${r.name}: first difference: ${r.firstMismatch}\n`);
+    io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} DeepSeek-V3.2 cases (quantised values and top-k sets exact, outputs within ${results[0]?.tolerance.output.toExponential(0)}; backend ${backend.name})\n`);
+  }
+  return pass ? EXIT_OK : EXIT_FAIL;
+}
+
+export function dsaVerifyTable(results: DsaCaseResult[]): string {
+  return formatTable(
+    ["case", "output", "pe_cache", "weights (rel)", "index score (rel)", "quantised exact", "top-k rows", "freqs", "constants (rel)", "result"],
+    results.map((r) => [r.name, sci(r.maxErr.output), sci(r.maxErr.pe_cache), sci(r.maxErr.weights), sci(r.maxErr.index_score), `${r.quantised.compared - r.quantised.differing}/${r.quantised.compared}`, `${r.topk.rows - r.topk.differing}/${r.topk.rows}`, sci(r.maxErr.freqs), sci(r.maxErr.constants), r.pass ? "pass" : "FAIL"]),
+  );
 }

@@ -12,6 +12,7 @@ export { linear } from "./linear.js";
 export { rmsNorm } from "./rmsnorm.js";
 export { softmaxInPlace } from "./softmax.js";
 export { applyRope, interleavedToHalf } from "./rope.js";
+export * from "./dsa/index.js";
 
 export const referenceBackend: Backend = {
   name: "reference",
