@@ -204,7 +204,7 @@ export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 /** A validated copy of a preset. */
 export function preset(name: string): MlaConfig {
-  if (!(name in PRESETS)) throw new ConfigError("preset", name, `one of ${PRESET_NAMES.join(", ")}`);
+  if (!Object.prototype.hasOwnProperty.call(PRESETS, name)) throw new ConfigError("preset", name, `one of ${PRESET_NAMES.join(", ")}`);
   return validateConfig({ ...PRESETS[name as PresetName] });
 }
 

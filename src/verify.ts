@@ -9,17 +9,29 @@ import type { HfVectorCase } from "./io/hf-vectors.js";
 import { type MlaConfig, importHfConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import type { MlaWeights } from "./weights.js";
-import { ropeFrequencies } from "./derived.js";
+import { mlaSoftmaxScale, ropeFrequencies } from "./derived.js";
+
+/**
+ * derived.softmax_scale against mlakit's mlaSoftmaxScale, relative: 2^-23, one float32 ulp. The
+ * official MLA.__init__ computes it in Python floats (float64; the bundled files agree to the
+ * bit), a producer that keeps it as a float32 tensor rounds it by <= 2^-24 relative, and pow/log
+ * of two libm's differ by a few float64 ulps (~1e-16). Every known scale bug is >= 1e5 times
+ * larger: YaRN's m^2 left out (factor 4, mscale 1: 30%), m once instead of twice (14%), the
+ * nope dim alone instead of dn+dr (>= 10%).
+ */
+export const SOFTMAX_SCALE_RTOL = 2 ** -23;
 
 export interface CaseResult {
   name: string;
   pass: boolean;
   /** Largest error of each compared quantity. */
   maxAbsErr: { naive: number; absorbed: number; naiveCache: number; absorbedCache: number; freqs: number };
+  /** |derived.softmax_scale - mlaSoftmaxScale(config)| / mlaSoftmaxScale(config); passes at <= SOFTMAX_SCALE_RTOL. */
+  softmaxScaleRelErr: number;
   tolerance: number;
 }
 
-/** |cos/sin(pos * f_i) - official freqs_cis| over the file's table. */
+/** |cos/sin(pos * f_i) - official freqs_cis| over the file's table ([end_pos, dr/2]: the reader checked the shape). */
 function freqsError(c: VectorCase): number {
   const f = ropeFrequencies(c.config);
   const half = f.length;
@@ -58,8 +70,9 @@ export async function verifyCase(backend: Backend, c: VectorCase, tolerance = VE
   const naive = await runPath(backend, c, "naive");
   const absorbed = await runPath(backend, c, "absorbed");
   const maxAbsErr = { naive: naive.out, absorbed: absorbed.out, naiveCache: naive.cache, absorbedCache: absorbed.cache, freqs: freqsError(c) };
-  const pass = Object.values(maxAbsErr).every((e) => e <= tolerance);
-  return { name: c.name, pass, maxAbsErr, tolerance };
+  const scale = mlaSoftmaxScale(c.config), softmaxScaleRelErr = Math.abs(c.softmaxScale - scale) / scale;
+  const pass = Object.values(maxAbsErr).every((e) => e <= tolerance) && softmaxScaleRelErr <= SOFTMAX_SCALE_RTOL;
+  return { name: c.name, pass, maxAbsErr, softmaxScaleRelErr, tolerance };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,24 +10,38 @@
 //   28  M  metadata, UTF-8 JSON: {config (MlaConfig), format, bytesPerToken, blockTokens, maxBlocks,
 //          maxSequences, nextId, sequences: [{id, length, blocks: [stored block indices]}]}
 //   28+M   N x blockBytes: the blocks the sequences use, each once (shared blocks stay shared)
-// The file is exactly 28 + M + N x blockBytes bytes. Loading checks structure, lengths, checksum,
-// metadata, then the expected config and format, and only then builds a new cache: a bad file
-// throws FormatError (structure, checksum) or CacheError (config or format mismatch) and nothing
-// is half-loaded.
+// The file is exactly 28 + M + N x blockBytes bytes. Loading checks the caller's expectations
+// (a bad one is the caller's ConfigError or CacheError), then the file's structure, lengths,
+// checksum and metadata, then that the file matches the expectations, and only then builds a new
+// cache: a bad file throws FormatError (structure, checksum) or CacheError (config or format
+// mismatch, a pool larger than the caller allows) and nothing is half-loaded or allocated.
+//
+// Every number the metadata states is bounded by what the file holds or a documented maximum
+// before anything is allocated: block indices < N, N <= maxBlocks <= MAX_POOL_BLOCKS (block ids
+// are int32), sequence ids < nextId <= Number.MAX_SAFE_INTEGER (latent-cache.ts MAX_SEQUENCE_ID:
+// ids are never reused, so a larger nextId would repeat one), lengths <= max_seq_len with exactly
+// ceil(length / 64) blocks each. The pool the file describes (maxBlocks x blockBytes, allocated on
+// load like the constructor's) is reserved only up to expect.maxPoolBytes: a 500-byte file can
+// name a pool of terabytes, so a larger one is the caller's to allow.
 
 import { type MlaConfig, MODEL_ARGS_DEFAULTS, validateConfig } from "../config.js";
+import { CacheError, FormatError, MlaError } from "../errors.js";
+import { crc32 } from "./crc32.js";
+import { BLOCK_TOKENS, type StorageFormat, STORAGE_FORMATS, checkStorageFormat, tokenLayout } from "./layout.js";
+import { LatentCache, MAX_SEQUENCE_ID } from "./latent-cache.js";
+import { BlockPool } from "./pool.js";
 
 /** Files written before the convention fields existed hold official configs: these fill them. */
 const PRE_CONVENTION_DEFAULTS = { convention: "official", yarn: null, rope_attention_factor: 1, yarn_truncate: true } as const;
-import { CacheError, FormatError, MlaError } from "../errors.js";
-import { crc32 } from "./crc32.js";
-import { BLOCK_TOKENS, type StorageFormat, STORAGE_FORMATS, tokenLayout } from "./layout.js";
-import { LatentCache } from "./latent-cache.js";
-import { BlockPool } from "./pool.js";
 
 export const CACHE_FILE_MAGIC = Uint8Array.from([0x4d, 0x4c, 0x41, 0x4b, 0x56, 0x43, 0x0d, 0x0a]); // "MLAKVC\r\n"
 export const CACHE_FILE_VERSION = 1;
 const HEADER = 28;
+
+/** The most blocks a pool can have: block ids and refcounts are int32 (BlockPool, blockTable). */
+export const MAX_POOL_BLOCKS = 2 ** 31 - 1;
+/** expect.maxPoolBytes when not given: the pool a loaded file may reserve (1 GiB), or the bytes it stores when more. */
+export const DEFAULT_MAX_POOL_BYTES = 2 ** 30;
 
 interface Meta {
   config: MlaConfig;
@@ -89,13 +103,32 @@ export interface LoadExpectations {
   config?: MlaConfig;
   /** The storage format the caller expects. */
   format?: StorageFormat;
-  /** Backing bytes for the restored pool (see LatentCacheOptions.storage). */
+  /** Backing bytes for the restored pool (see LatentCacheOptions.storage); at least the blocks the file stores. */
   storage?: Uint8Array;
+  /**
+   * The largest pool the file may describe, in bytes (maxBlocks x 64 x bytesPerToken, what
+   * bytesReserved() will say); default DEFAULT_MAX_POOL_BYTES (1 GiB) or the bytes the file
+   * stores, whichever is larger. A file describing a larger pool throws a CacheError before
+   * anything is allocated.
+   */
+  maxPoolBytes?: number;
 }
 
-const isNat = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+const isNat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** The caller's expectations, checked before the file is read: a bad one is the caller's error, not the file's. */
+function checkExpectations(expect: LoadExpectations): { config?: MlaConfig; format?: StorageFormat; maxPoolBytes?: number } {
+  if (typeof expect !== "object" || expect === null) throw new CacheError("expect", expect, "an object {config?, format?, storage?, maxPoolBytes?}");
+  const config = expect.config === undefined ? undefined : validateConfig(expect.config, "expect.config.");
+  const format = expect.format === undefined ? undefined : checkStorageFormat(expect.format, "expect.format");
+  if (expect.storage !== undefined && !(expect.storage instanceof Uint8Array)) throw new CacheError("expect.storage", expect.storage, "a Uint8Array");
+  const maxPoolBytes = expect.maxPoolBytes;
+  if (maxPoolBytes !== undefined && !(isNat(maxPoolBytes) && maxPoolBytes > 0)) throw new CacheError("expect.maxPoolBytes", maxPoolBytes, "a positive safe integer (bytes)");
+  return { config, format, maxPoolBytes };
+}
 
 export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): LatentCache {
+  const wanted = checkExpectations(expect);
   if (!(bytes instanceof Uint8Array)) throw new FormatError("cache file", bytes, "a Uint8Array");
   if (bytes.length < HEADER) throw new FormatError("cache file length", bytes.length, `>= ${HEADER} bytes (the header)`);
   for (let i = 0; i < CACHE_FILE_MAGIC.length; i++) {
@@ -131,11 +164,11 @@ export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): Lat
   if (meta.bytesPerToken !== layout.bytesPerToken) throw new FormatError("metadata.bytesPerToken", meta.bytesPerToken, `${layout.bytesPerToken} for ${meta.format} with C ${config.kv_lora_rank}, dr ${config.qk_rope_head_dim}`);
   if (meta.blockTokens !== BLOCK_TOKENS) throw new FormatError("metadata.blockTokens", meta.blockTokens, `${BLOCK_TOKENS}`);
   if (bb !== BLOCK_TOKENS * layout.bytesPerToken) throw new FormatError("cache file blockBytes", bb, `${BLOCK_TOKENS * layout.bytesPerToken} = 64 x ${layout.bytesPerToken}`);
-  if (!isNat(meta.maxBlocks) || meta.maxBlocks < Math.max(N, 1)) throw new FormatError("metadata.maxBlocks", meta.maxBlocks, `an integer >= ${Math.max(N, 1)} (blocks stored)`);
-  if (!isNat(meta.maxSequences) || meta.maxSequences < 1) throw new FormatError("metadata.maxSequences", meta.maxSequences, "a positive integer");
-  if (!isNat(meta.nextId)) throw new FormatError("metadata.nextId", meta.nextId, "a non-negative integer");
+  if (!isNat(meta.maxBlocks) || meta.maxBlocks < Math.max(N, 1) || meta.maxBlocks > MAX_POOL_BLOCKS) throw new FormatError("metadata.maxBlocks", meta.maxBlocks, `an integer in ${Math.max(N, 1)} (blocks stored)..${MAX_POOL_BLOCKS} (int32 block ids)`);
+  if (typeof meta.maxSequences !== "number" || !Number.isInteger(meta.maxSequences) || meta.maxSequences < 1) throw new FormatError("metadata.maxSequences", meta.maxSequences, "a positive integer");
+  if (!isNat(meta.nextId) || meta.nextId > MAX_SEQUENCE_ID + 1) throw new FormatError("metadata.nextId", meta.nextId, `an integer in 0..${MAX_SEQUENCE_ID + 1} (ids are never reused; the last is MAX_SEQUENCE_ID ${MAX_SEQUENCE_ID})`);
   if (!Array.isArray(meta.sequences) || meta.sequences.length > meta.maxSequences) throw new FormatError("metadata.sequences", meta.sequences, `an array of <= ${meta.maxSequences} sequences`);
-  const refs = new Int32Array(meta.maxBlocks);
+  const refs = new Int32Array(N); // refcounts of the stored blocks (nothing sized by maxBlocks before the pool is allowed)
   const ids = new Set<number>();
   meta.sequences.forEach((s, i) => {
     const f = `metadata.sequences[${i}]`;
@@ -152,15 +185,33 @@ export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): Lat
   });
   for (let b = 0; b < N; b++) if (refs[b] === 0) throw new FormatError(`block ${b}`, 0, "a stored block used by at least one sequence");
 
-  // The file is sound; now does it belong to the caller's model?
-  if (expect.config !== undefined) {
+  // The file is sound; now does it belong to the caller's model, and may it reserve its pool?
+  if (wanted.config !== undefined) {
     for (const key of Object.keys(MODEL_ARGS_DEFAULTS) as (keyof MlaConfig)[]) {
-      if (config[key] !== expect.config[key]) throw new CacheError(`config.${key}`, config[key], `${String(expect.config[key])} (the config this cache is loaded for)`);
+      if (config[key] !== wanted.config[key]) throw new CacheError(`config.${key}`, config[key], `${String(wanted.config[key])} (the config this cache is loaded for)`);
     }
   }
-  if (expect.format !== undefined && expect.format !== meta.format) throw new CacheError("format", meta.format, `"${expect.format}" (the format expected)`);
+  if (wanted.format !== undefined && wanted.format !== meta.format) throw new CacheError("format", meta.format, `"${wanted.format}" (the format expected)`);
+  const poolBytes = meta.maxBlocks * bb, limit = wanted.maxPoolBytes ?? Math.max(DEFAULT_MAX_POOL_BYTES, N * bb);
+  if (poolBytes > limit) {
+    throw new CacheError("metadata.maxBlocks", meta.maxBlocks, `a pool of <= ${limit} bytes (expect.maxPoolBytes${wanted.maxPoolBytes === undefined ? ", default" : ""}): this file's is ${meta.maxBlocks} blocks x ${bb} bytes = ${poolBytes}; pass a larger maxPoolBytes to load it`);
+  }
+  if (expect.storage !== undefined && expect.storage.length < N * bb) throw new CacheError("expect.storage", expect.storage, `a Uint8Array of >= ${N * bb} bytes (the ${N} blocks the file stores x ${bb} bytes)`);
+  return restore(bytes.subarray(HEADER + M, want), config, meta, refs, expect.storage);
+}
 
-  const pool = BlockPool.restored(bb, meta.maxBlocks, refs, expect.storage);
-  pool.storage.set(bytes.subarray(HEADER + M, want), 0);
+/** Build the cache from a checked file; an allocation the runtime refuses is a CacheError (as in the LatentCache constructor). */
+function restore(blocks: Uint8Array, config: MlaConfig, meta: Meta, refs: Int32Array, storage?: Uint8Array): LatentCache {
+  const bb = BLOCK_TOKENS * meta.bytesPerToken;
+  let pool: BlockPool;
+  try {
+    const all = new Int32Array(meta.maxBlocks);
+    all.set(refs);
+    pool = BlockPool.restored(bb, meta.maxBlocks, all, storage);
+  } catch (e) {
+    if (e instanceof RangeError) throw new CacheError("metadata.maxBlocks", meta.maxBlocks, `a pool this runtime can allocate (${meta.maxBlocks} x ${bb} bytes failed); pass a storage`, e.message);
+    throw e;
+  }
+  pool.storage.set(blocks, 0);
   return LatentCache.fromState(config, meta.format, meta.maxBlocks, meta.maxSequences, meta.nextId, meta.sequences, pool);
 }

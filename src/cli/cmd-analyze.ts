@@ -1,5 +1,4 @@
 // mlakit analyze: the cost model for one config (src/analysis), as tables, JSON or SVG charts.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type MlaConfig, PRESET_NAMES, preset } from "../config.js";
@@ -14,7 +13,9 @@ import { svgDocument } from "../analysis/svg.js";
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
 import { ALL_PATHS } from "../analysis/work.js";
 import { WORK_TERMS } from "../work-terms.js";
-import { type CliIo, EXIT_OK, UsageError } from "./io.js";
+import { FormatError } from "../errors.js";
+import { checkWritable, probeKind, readRegularFileSync, writeRegularFileSync } from "../io/regular-file.js";
+import { type CliIo, EXIT_OK, UsageError, oneLine } from "./io.js";
 import { packageRoot } from "./paths.js";
 import { formatTable } from "./table.js";
 
@@ -45,18 +46,20 @@ export function parseMachine(s: string): Machine {
   return { gflops: nums[0], gbps: nums[1], source: "given with --machine" };
 }
 
+/** A --bench file above this size is refused unread (bench/results/*.json are tens of KB). */
+export const MAX_BENCH_JSON_BYTES = 64 * 2 ** 20;
+
 /** bench/results/latest.json (or --bench FILE), parsed; undefined when absent or unreadable (with the reason). */
 export function loadBenchResults(file?: string): { results?: BenchResults; note: string } {
   const path = file ?? join(packageRoot(), "bench", "results", "latest.json");
-  if (!existsSync(path)) {
-    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: no such file`);
-    return { note: `${path} not found` };
-  }
+  if (!file && probeKind(path) === undefined) return { note: `${path} not found` };
   try {
-    return { results: parseBenchResults(JSON.parse(readFileSync(path, "utf8"))), note: path };
+    const text = readRegularFileSync(path, "--bench", MAX_BENCH_JSON_BYTES).toString("utf8"); // a given file that is no regular file: its own one-line error
+    return { results: parseBenchResults(JSON.parse(text)), note: path };
   } catch (e) {
-    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: not readable JSON (${(e as Error).message})`);
-    return { note: `${path} unreadable (${(e as Error).message})` };
+    if (file && e instanceof FormatError && e.field === "--bench") throw e;
+    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: not readable JSON (${oneLine((e as Error).message)})`);
+    return { note: `${path} unreadable (${oneLine((e as Error).message)})` };
   }
 }
 
@@ -88,6 +91,7 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
   });
   if (positionals.length > 0) throw new UsageError(`analyze takes no positional arguments, got ${JSON.stringify(positionals[0])}\n${analyzeHelp}`);
   if (!(CACHE_FORMATS as readonly string[]).includes(values.format as string)) throw new UsageError(`--format ${JSON.stringify(values.format)}: expected one of ${CACHE_FORMATS.join(", ")}`);
+  if (values.svg !== undefined) checkWritable(values.svg, "--svg"); // before the work
   const { cfg, name } = loadConfig(values.preset, values.config, io);
   const context = positiveInt("context", values.context, DEFAULT_CONTEXT);
   const batch = positiveInt("batch", values.batch, 1);
@@ -105,11 +109,7 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
   if (values.svg !== undefined) {
     const common = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightBytes: a.weightBytes, batch, maxContext: Math.max(cfg.max_seq_len, context) };
     const svg = svgDocument([cacheChart(cfg, name, common), timeChart(cfg, name, { ...common, machine, measured: bench.results?.decode })]);
-    try {
-      writeFileSync(values.svg, svg);
-    } catch (e) {
-      throw new UsageError(`--svg ${JSON.stringify(values.svg)}: cannot write (${(e as Error).message})`);
-    }
+    writeRegularFileSync(values.svg, svg, "--svg");
   }
   if (values.json) io.out(JSON.stringify(a, null, 1) + "\n");
   else io.out(renderText(a) + (values.svg !== undefined ? `\nCharts written to ${values.svg}\n` : ""));

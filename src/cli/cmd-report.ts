@@ -1,11 +1,11 @@
 // mlakit report: writes docs/analysis.md and its SVG charts (src/analysis/report.ts).
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_MACHINE } from "../analysis/bench-results.js";
 import { buildReport } from "../analysis/report.js";
 import { fmtNum } from "../analysis/units.js";
 import type { Machine } from "../analysis/roofline.js";
+import { checkDirectoryTarget, ensureDirectory, writeRegularFileSync } from "../io/regular-file.js";
 import { loadBenchResults, parseMachine } from "./cmd-analyze.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
 import { packageRoot } from "./paths.js";
@@ -23,14 +23,11 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   if (values.machine !== undefined) machine = parseMachine(values.machine);
   else if (bench.results?.machine) machine = bench.results.machine;
   else machine = DEFAULT_MACHINE;
-  const files = buildReport({ machine, bench: bench.results, benchNote: bench.results ? undefined : bench.note.replace(packageRoot() + "/", "") });
   const out = values.out ?? join(packageRoot(), "docs");
-  try {
-    mkdirSync(out, { recursive: true });
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(out, name), text);
-  } catch (e) {
-    throw new UsageError(`--out ${JSON.stringify(out)}: cannot write (${(e as Error).message})`);
-  }
+  checkDirectoryTarget(out, "--out"); // before the work, not after
+  const files = buildReport({ machine, bench: bench.results, benchNote: bench.results ? undefined : bench.note.replace(packageRoot() + "/", "") });
+  ensureDirectory(out, "--out");
+  for (const [name, text] of Object.entries(files)) writeRegularFileSync(join(out, name), text, "--out file");
   io.out(`Wrote ${Object.keys(files).map((f) => join(out, f)).join(", ")}\nmachine: ${fmtNum(machine.gflops)} GFLOP/s, ${fmtNum(machine.gbps)} GB/s (${machine.source})\n`);
   return EXIT_OK;
 }

@@ -1,5 +1,4 @@
 // mlakit vectors generate: write mla-vectors/1 cases computed by the float64 oracle.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type MlaConfig, PRESET_NAMES, preset, validateConfig } from "../config.js";
@@ -8,6 +7,7 @@ import { mlaTensorFilter } from "../io/hf-names.js";
 import { loadMlaWeights } from "../io/mla-safetensors.js";
 import { generateVectorCase } from "../io/mla-vectors-writer.js";
 import { openCheckpoint } from "../io/safetensors-file.js";
+import { checkDirectoryTarget, checkWritable, ensureDirectory, writeRegularFileSync } from "../io/regular-file.js";
 import { type MlaWeights, mlaWeightShapes } from "../weights.js";
 import { type CliIo, EXIT_OK, UsageError } from "./io.js";
 
@@ -137,20 +137,21 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   if (!/^[\w.+-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: expected letters, digits, and . _ + -`);
   const out = values.out ?? join("vectors", "generated");
   const weightsFile = mode === "safetensors" ? `${name}.safetensors` : undefined;
+  const jsonPath = join(out, `${name}.json`), wPath = weightsFile === undefined ? undefined : join(out, weightsFile);
+  checkDirectoryTarget(out, "--out");
+  for (const f of [jsonPath, wPath]) if (f !== undefined) checkWritable(f, "--out file"); // before the oracle runs, and both before either is written
   const loud = params > PROGRESS_PARAMS || values.progress === true;
   const t0 = Date.now();
   const progress = loud ? (msg: string) => io.err(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}\n`) : undefined;
   const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, weights: given?.weights, weightsSource: given?.source, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
-  mkdirSync(out, { recursive: true });
-  const jsonPath = join(out, `${name}.json`);
-  writeFileSync(jsonPath, g.json);
+  ensureDirectory(out, "--out");
   let wrote = `${jsonPath} (${mb(g.json.length)})`;
-  if (g.weightsBytes) {
-    const wPath = join(out, weightsFile!);
+  if (wPath !== undefined && g.weightsBytes) {
     progress?.(`writing ${wPath}`);
-    writeFileSync(wPath, g.weightsBytes);
+    writeRegularFileSync(wPath, g.weightsBytes, "--out file"); // the weights first: the case JSON never names a file not written
     wrote += ` and ${wPath} (${mb(g.weightsBytes.length)})`;
   }
+  writeRegularFileSync(jsonPath, g.json, "--out file");
   io.out(`wrote ${wrote}: ${prefill}+${decodes} tokens, batch ${batch}, ${params.toLocaleString("en-US")} weights, naive vs absorbed max abs diff ${g.maxAbsDiffNaiveVsAbsorb.toExponential(2)}\ncheck it with: mlakit verify ${jsonPath}\n`);
   return EXIT_OK;
 }

@@ -10,7 +10,9 @@ import { formatTable, sci } from "./table.js";
 export const verifyHelp = `mlakit verify <case.json | dir | weights.safetensors> [--backend reference] [--json]
   Runs every mla-vectors/1 case through the naive and the absorbed path and compares every output
   and both caches with the official numbers. Exit 0 when every case passes (max abs error <= ${VECTOR_ATOL}),
-  1 when any fails, 2 for a missing path or a malformed file. A case may keep its weights in a
+  1 when any fails (derived.softmax_scale is compared too, within one float32 ulp relative), 2 for
+  a missing path, a path that is no regular file or directory, or a malformed file (tensor shapes
+  are checked against the case's args: weights [out, in], calls [B, s, D], freqs [end_pos, dr/2]). A case may keep its weights in a
   .safetensors file it names ("weights_file"); naming that file verifies the cases that use it.
   A directory of hf-deepseek-vectors/1 cases (NAME/case.json + config.json + model.safetensors, e.g.
   vectors/hf-deepseek) is checked through the Hugging Face path (importHfConfig, loadMlaWeights)
@@ -28,7 +30,7 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
   const results = await verifyPath(positionals[0], backend, values.json ? undefined : io);
   const pass = results.every((r) => r.pass);
   if (values.json) {
-    io.out(JSON.stringify({ pass, backend: backend.name, tolerance: vectorTolerance(backend.precision), cases: results.map((r) => ({ name: r.name, pass: r.pass, maxAbsErr: Math.max(...Object.values(r.maxAbsErr)), errors: r.maxAbsErr })) }, null, 1) + "\n");
+    io.out(JSON.stringify({ pass, backend: backend.name, tolerance: vectorTolerance(backend.precision), cases: results.map((r) => ({ name: r.name, pass: r.pass, maxAbsErr: Math.max(...Object.values(r.maxAbsErr)), errors: r.maxAbsErr, softmaxScaleRelErr: r.softmaxScaleRelErr })) }, null, 1) + "\n");
   } else {
     io.out(`${pass ? "PASS" : "FAIL"}: ${results.filter((r) => r.pass).length}/${results.length} cases within ${vectorTolerance(backend.precision)} (backend ${backend.name})\n`);
   }
@@ -48,8 +50,8 @@ export async function verifyPath(path: string, backend: Awaited<ReturnType<typeo
 
 export function verifyTable(results: CaseResult[]): string {
   return formatTable(
-    ["case", "naive", "absorbed", "naive cache", "absorbed cache", "freqs", "result"],
-    results.map((r) => [r.name, sci(r.maxAbsErr.naive), sci(r.maxAbsErr.absorbed), sci(r.maxAbsErr.naiveCache), sci(r.maxAbsErr.absorbedCache), sci(r.maxAbsErr.freqs), r.pass ? "pass" : "FAIL"]),
+    ["case", "naive", "absorbed", "naive cache", "absorbed cache", "freqs", "scale (rel)", "result"],
+    results.map((r) => [r.name, sci(r.maxAbsErr.naive), sci(r.maxAbsErr.absorbed), sci(r.maxAbsErr.naiveCache), sci(r.maxAbsErr.absorbedCache), sci(r.maxAbsErr.freqs), sci(r.softmaxScaleRelErr), r.pass ? "pass" : "FAIL"]),
   );
 }
 

@@ -1,9 +1,10 @@
 // Load mla-vectors/1 cases from a file or a directory (Node only). A case may keep its weights in
 // a .safetensors file beside it ("weights_file"); naming that .safetensors file loads the case(s)
-// that use it.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+// that use it. Every file is read through src/io/regular-file.ts: a FIFO, a device, a directory
+// named *.json or a file over the size cap is a FormatError naming it (exit 2), never a hang.
 import { basename, dirname, join, resolve } from "node:path";
 import { FormatError } from "../errors.js";
+import { checkRegularFile, listDirectory, pathKind, probeKind, readRegularFileSync } from "../io/regular-file.js";
 import { type VectorCase, parseVectorCaseText } from "../io/mla-vectors.js";
 import { externalWeightsFile, parseVectorCaseExternal } from "../io/mla-vectors-external.js";
 import { openCheckpoint, openSafetensorsFile } from "../io/safetensors-file.js";
@@ -12,46 +13,50 @@ import { mlaTensorFilter } from "../io/hf-names.js";
 import { loadMlaWeights } from "../io/mla-safetensors.js";
 import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
-import { UsageError } from "./io.js";
+import { UsageError, oneLine } from "./io.js";
+
+/**
+ * A case JSON above this size is refused unread: JSON text this long is near V8's string limit
+ * (~512 MiB), and `vectors generate` keeps inline weights under 4M parameters (~45 MB of text);
+ * larger weights belong in a .safetensors file the case names.
+ */
+export const MAX_CASE_JSON_BYTES = 256 * 2 ** 20;
+
+/** The *.json entries of a directory (sorted, joined to it). */
+function jsonEntries(dir: string): string[] {
+  return listDirectory(dir, "case directory")
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => join(dir, f));
+}
 
 /** The case files a path names: the file itself, every *.json in a directory (sorted), or the JSON cases naming a .safetensors file. */
 export function caseFiles(path: string): string[] {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new UsageError(`no such file or directory: ${path}`);
-  }
-  if (st.isFile()) return path.endsWith(".safetensors") ? casesNaming(path) : [path];
-  const files = readdirSync(path)
-    .filter((f) => f.endsWith(".json"))
-    .sort()
-    .map((f) => join(path, f));
-  if (files.length === 0) throw new UsageError(`no case files (*.json) in directory: ${path}`);
+  const { kind } = pathKind(path, "case path", "a case file, a .safetensors file a case names, or a directory of cases");
+  if (kind === "file") return path.endsWith(".safetensors") ? casesNaming(path) : [path];
+  if (kind !== "directory") throw new FormatError("case path", path, "a case file, a .safetensors file a case names, or a directory of cases", `found a ${kind}`);
+  const files = jsonEntries(path);
+  if (files.length === 0) throw new UsageError(`no case files (*.json) in directory: ${oneLine(path)}`);
+  for (const f of files) checkRegularFile(f, "case file", MAX_CASE_JSON_BYTES); // a FIFO or a directory named x.json: refused before any is read
   return files;
 }
 
-/** JSON files beside a .safetensors file whose weights_file points at it. */
+/** JSON files beside a .safetensors file whose weights_file points at it (files that are not readable case JSON are passed over). */
 function casesNaming(weights: string): string[] {
   const dir = dirname(weights), target = resolve(weights);
-  const hits = readdirSync(dir)
-    .filter((f) => f.endsWith(".json"))
-    .sort()
-    .map((f) => join(dir, f))
-    .filter((f) => {
-      try {
-        const file = externalWeightsFile(JSON.parse(readFileSync(f, "utf8")));
-        return file !== undefined && resolve(dir, file) === target;
-      } catch {
-        return false;
-      }
-    });
-  if (hits.length === 0) throw new UsageError(`${weights} holds weights only, and no case JSON beside it names it in "weights_file": verify the case JSON instead`);
+  const hits = jsonEntries(dir).filter((f) => {
+    try {
+      const file = externalWeightsFile(JSON.parse(readRegularFileSync(f, "case file", MAX_CASE_JSON_BYTES).toString("utf8")));
+      return file !== undefined && resolve(dir, file) === target;
+    } catch {
+      return false;
+    }
+  });
+  if (hits.length === 0) throw new UsageError(`${oneLine(weights)} holds weights only, and no case JSON beside it names it in "weights_file": verify the case JSON instead`);
   return hits;
 }
 
 function readCaseJson(file: string): { json: unknown; text: string } {
-  const bytes = readFileSync(file);
+  const bytes = readRegularFileSync(file, "case file", MAX_CASE_JSON_BYTES);
   const text = bytes.toString("utf8");
   let json: unknown;
   try {
@@ -81,7 +86,7 @@ function guarded<T>(file: string, parse: () => T): T {
 export function loadCase(file: string): VectorCase {
   const { json, text } = readCaseJson(file);
   const external = externalWeightsFile(json, basename(file));
-  if (external !== undefined) throw new UsageError(`${file} keeps its weights in "${external}"; this command reads cases with inline weights only (mlakit verify reads both)`);
+  if (external !== undefined) throw new UsageError(`${oneLine(file)} keeps its weights in ${JSON.stringify(external)}; this command reads cases with inline weights only (mlakit verify reads both)`);
   return guarded(file, () => parseVectorCaseText(text, basename(file)));
 }
 
@@ -91,13 +96,9 @@ export async function loadCaseWithWeights(file: string): Promise<VectorCase> {
   const external = externalWeightsFile(json, basename(file));
   if (external === undefined) return guarded(file, () => parseVectorCaseText(text, basename(file)));
   const path = resolve(dirname(file), external);
-  let opened;
-  try {
-    opened = await openSafetensorsFile(path);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") throw new UsageError(`${file} names weights_file "${external}", which does not exist (${path})`);
-    throw e;
-  }
+  const kind = probeKind(path);
+  if (kind === undefined) throw new UsageError(`${oneLine(file)} names weights_file ${JSON.stringify(external)}, which does not exist (${oneLine(path)})`);
+  const opened = await openSafetensorsFile(path, `${file}: weights_file`); // a FIFO or a device there is refused, not read
   try {
     return await guarded(file, () => parseVectorCaseExternal(json, basename(file), opened.file));
   } finally {
@@ -116,30 +117,25 @@ export interface HfCaseOnDisk {
 }
 
 function isHfCaseDir(dir: string): boolean {
-  try {
-    return statSync(join(dir, "case.json")).isFile();
-  } catch {
-    return false;
-  }
+  return probeKind(join(dir, "case.json")) === "file";
 }
 
-/** The HF case directories a path names (a case dir, its case.json, or a dir of case dirs), or null when it names none. */
+/**
+ * The HF case directories a path names (a case dir, its case.json, or a dir of case dirs), or null
+ * when it names none (then the path is read as mla-vectors/1, which reports what is wrong with it).
+ */
 export function hfCaseDirs(path: string): string[] | null {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return null;
-  }
-  if (st.isFile()) return basename(path) === "case.json" && isHfCaseDir(dirname(path)) && hfFormat(path) ? [dirname(path)] : null;
+  const kind = probeKind(path);
+  if (kind === "file") return basename(path) === "case.json" && isHfCaseDir(dirname(path)) && hfFormat(path) ? [dirname(path)] : null;
+  if (kind !== "directory") return null;
   if (isHfCaseDir(path)) return hfFormat(join(path, "case.json")) ? [path] : null;
-  const dirs = readdirSync(path).sort().map((f) => join(path, f)).filter((d) => isHfCaseDir(d) && hfFormat(join(d, "case.json")));
+  const dirs = listDirectory(path, "case directory").map((f) => join(path, f)).filter((d) => isHfCaseDir(d) && hfFormat(join(d, "case.json")));
   return dirs.length > 0 ? dirs : null;
 }
 
 function hfFormat(file: string): boolean {
   try {
-    return (JSON.parse(readFileSync(file, "utf8")) as { format?: unknown }).format === HF_VECTORS_FORMAT;
+    return (JSON.parse(readRegularFileSync(file, "case file", MAX_CASE_JSON_BYTES).toString("utf8")) as { format?: unknown }).format === HF_VECTORS_FORMAT;
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@ import { reportCommand, reportHelp } from "./cmd-report.js";
 import { checkCommand, checkHelp } from "./cmd-check.js";
 import { vectorsCommand, vectorsHelp } from "./cmd-vectors.js";
 import { verifyCommand, verifyHelp } from "./cmd-verify.js";
-import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
+import { type CliIo, EXIT_OK, EXIT_USAGE, UsageError, oneLine } from "./io.js";
 
 type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: string };
 
@@ -34,7 +34,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.out(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const cmd = COMMANDS[name];
+  const cmd = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined; // not "constructor" or "__proto__" from Object.prototype
   if (!cmd) {
     io.err(`mlakit: unknown command "${name}"\n${usage()}`);
     return EXIT_USAGE;
@@ -47,7 +47,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return await cmd.run(rest, io);
   } catch (e) {
     // Bad flags, bad paths, malformed files and bad configs are the user's to fix: one clear line, exit 2.
-    if (e instanceof UsageError || e instanceof MlaError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
+    // A typed error is one line whatever the file it quotes held; a UsageError may add the command's help below its line.
+    if (e instanceof MlaError) {
+      io.err(`mlakit ${name}: ${oneLine(e.message)}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
       io.err(`mlakit ${name}: ${(e as Error).message}\n`);
       return EXIT_USAGE;
     }

@@ -1,10 +1,15 @@
 // Node-only: a ByteSource over a file handle, so a multi-gigabyte checkpoint is read by ranges
 // (header, then each wanted tensor) and never loaded whole; sharded checkpoints through their
 // index. Not exported from the browser entry (package subpath mlakit/safetensors-file).
-import { open, readFile, readdir, stat } from "node:fs/promises";
+// Every file goes through regular-file.ts: a FIFO, a device or a directory where a file should be
+// is a FormatError naming it, before anything blocks or reads without end.
 import { dirname, join } from "node:path";
 import { FormatError } from "../errors.js";
+import { listDirectory, pathKind, openRegularFile, readRegularFileSync } from "./regular-file.js";
 import { type ByteSource, type SafetensorsFile, type TensorInfo, openSafetensors } from "./safetensors.js";
+
+/** An index JSON above this size is refused unread (DeepSeek-V3's, 91,991 tensors, is ~9 MB). */
+export const MAX_INDEX_JSON_BYTES = 64 * 2 ** 20;
 
 export interface FileSource extends ByteSource {
   /** Bytes actually read so far (tests use it to prove laziness). */
@@ -12,9 +17,9 @@ export interface FileSource extends ByteSource {
   close(): Promise<void>;
 }
 
-export async function fileSource(path: string): Promise<FileSource> {
-  const fh = await open(path, "r");
-  const size = (await fh.stat()).size;
+/** `label` names the file's role in errors (default "safetensors file"). */
+export async function fileSource(path: string, label = "safetensors file"): Promise<FileSource> {
+  const { handle: fh, size } = await openRegularFile(path, label);
   let bytesRead = 0;
   return {
     size,
@@ -37,8 +42,8 @@ export async function fileSource(path: string): Promise<FileSource> {
 }
 
 /** Open a .safetensors file lazily; call `close()` on the returned source when done. */
-export async function openSafetensorsFile(path: string): Promise<{ file: SafetensorsFile; source: FileSource }> {
-  const source = await fileSource(path);
+export async function openSafetensorsFile(path: string, label?: string): Promise<{ file: SafetensorsFile; source: FileSource }> {
+  const source = await fileSource(path, label);
   try {
     return { file: await openSafetensors(source, path), source };
   } catch (e) {
@@ -63,20 +68,20 @@ export interface CheckpointStore {
  * one layer of a 163-shard checkpoint opens the one or two shards that hold it.
  */
 export async function openCheckpoint(path: string, want: (name: string) => boolean = () => true): Promise<CheckpointStore> {
-  const st = await stat(path).catch(() => {
-    throw new FormatError("checkpoint", path, "an existing .safetensors file, index .json or directory");
-  });
+  const { kind } = pathKind(path, "checkpoint");
+  if (kind !== "file" && kind !== "directory") throw new FormatError("checkpoint", path, "a .safetensors file, an index .json or a directory", `found a ${kind}`);
   let files: string[];
   let owner: Map<string, string> | undefined; // tensor -> file, from an index
-  if (st.isDirectory()) {
-    const entries = (await readdir(path)).sort();
-    const index = entries.find((f) => f.endsWith(".safetensors.index.json"));
-    if (index) ({ files, owner } = await readIndex(join(path, index)));
+  let index: string | undefined;
+  if (kind === "directory") {
+    const entries = listDirectory(path, "checkpoint");
+    const name = entries.find((f) => f.endsWith(".safetensors.index.json"));
+    if (name) ({ files, owner } = readIndex((index = join(path, name))));
     else {
       files = entries.filter((f) => f.endsWith(".safetensors")).map((f) => join(path, f));
       if (files.length === 0) throw new FormatError("checkpoint", path, "a directory with .safetensors files or a model.safetensors.index.json");
     }
-  } else if (path.endsWith(".json")) ({ files, owner } = await readIndex(path));
+  } else if (path.endsWith(".json")) ({ files, owner } = readIndex((index = path)));
   else files = [path];
   if (owner) files = files.filter((f) => [...owner!].some(([t, file]) => file === f && want(t)));
 
@@ -85,7 +90,7 @@ export async function openCheckpoint(path: string, want: (name: string) => boole
   const opened: FileSource[] = [];
   try {
     for (const f of files) {
-      const { file, source } = await openSafetensorsFile(f);
+      const { file, source } = await openSafetensorsFile(f, index ? `checkpoint shard (named by ${index})` : "checkpoint file");
       opened.push(source);
       for (const [name, info] of file.tensors) {
         if (!want(name)) continue;
@@ -110,10 +115,11 @@ export async function openCheckpoint(path: string, want: (name: string) => boole
   };
 }
 
-async function readIndex(indexPath: string): Promise<{ files: string[]; owner: Map<string, string> }> {
+function readIndex(indexPath: string): { files: string[]; owner: Map<string, string> } {
+  const text = readRegularFileSync(indexPath, "checkpoint index", MAX_INDEX_JSON_BYTES).toString("utf8");
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(indexPath, "utf8"));
+    json = JSON.parse(text);
   } catch (e) {
     throw new FormatError(indexPath, (e as Error).message.slice(0, 60), "a safetensors index JSON ({\"weight_map\": {tensor: file}})");
   }

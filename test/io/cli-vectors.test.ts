@@ -163,7 +163,7 @@ describe("mlakit vectors generate", () => {
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--tokens", "0+3"], /expected P\+D/],
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--weights", "npz"], /--weights "npz"/],
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "x"], /--scale-down "x"/],
-      [["vectors", "generate", "--config", join(dir, "missing.json")], /cannot read/],
+      [["vectors", "generate", "--config", join(dir, "missing.json")], /--config = ".*missing\.json": expected a regular file \(no such file or directory\)/],
       [["vectors", "generate", "--config", join(dir, "array-config.json")], /expected a JSON object/],
       [["vectors", "generate", "--preset", "deepseek-v3", "--scale-down", "64", "--bogus"], /bogus/],
     ];
