@@ -18,7 +18,7 @@
 
 import { type DsaConfig, type MlaConfig, type ScaleFmt, isDsaConfig, validateConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
-import { type AttentionLayer, type ForwardOptions, beginForward, checkFinite } from "../../layer.js";
+import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward, checkFinite } from "../../layer.js";
 import { type DsaWeights, checkDsaWeights } from "../../io/dsa-weights.js";
 import type { MlaWeights } from "../../weights.js";
 import { ACT_QUANT_BLOCK, callRopeTable, dsaTopkK, mlaSoftmaxScale, ropeFrequencies } from "../../derived.js";
@@ -208,6 +208,7 @@ export class ReferenceDsa implements AttentionLayer {
   readonly softmaxScale: number;
   readonly steps: Readonly<DsaSteps>;
   private disposed = false;
+  private readonly gate = new ForwardGate();
 
   constructor(cfg: MlaConfig, readonly weights: DsaWeights, options: ReferenceDsaOptions = {}) {
     validateConfig({ ...cfg });
@@ -234,11 +235,14 @@ export class ReferenceDsa implements AttentionLayer {
     return this.forwardTrace(x, opts).output;
   }
 
-  /** forward, and every intermediate of the call. */
-  forwardTrace(x: ArrayLike<number>, opts: ForwardOptions): { output: Float64Array; trace: DsaTrace } {
+  /** forward, and every intermediate of the call (one call at a time: ForwardGate). */
+  forwardTrace(input: ArrayLike<number>, opts: ForwardOptions): { output: Float64Array; trace: DsaTrace } {
+    return this.gate.run(() => this.run(input, opts));
+  }
+
+  private run(input: ArrayLike<number>, opts: ForwardOptions): { output: Float64Array; trace: DsaTrace } {
     const cfg = this.cfg, w = this.weights, iw = w.indexer, st = this.steps;
-    beginForward(!this.disposed, x, opts, cfg, this.cache);
-    const { batch: B, seqlen: s, startPos: p } = opts;
+    const { x, batch: B, seqlen: s, startPos: p } = beginForward(() => !this.disposed, input, opts, cfg, this.cache); // x: a checked float64 copy
     const N = B * s, T = p + s, K = dsaTopkK(cfg, T);
     const C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim, HI = cfg.index_n_heads, DI = cfg.index_head_dim, fmt = cfg.scale_fmt;
     const table = callRopeTable(cfg, this.freqs, p, s);
