@@ -3,10 +3,10 @@
 // "format" near the start (the generator writes it first; a file that hides it further down is
 // read by the mla-vectors/1 reader, which names the format it found). Only regular files are
 // read (a FIFO or a device is a FormatError, never a hang), each under a size cap.
-import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
-import { FormatError } from "../errors.js";
 import { type DsaVectorCase, MLA_VECTORS_V2_FORMAT, parseDsaVectorCaseText } from "./mla-vectors-v2.js";
+import { listDirectory, probeKind, readRegularFileSync } from "./regular-file.js";
 
 /** A case JSON above this size is refused unread (the largest bundled V3.2 case is 7.8 MB; V8 strings end near 512 MiB). */
 export const MAX_DSA_CASE_BYTES = 256 * 2 ** 20;
@@ -14,20 +14,12 @@ export const MAX_DSA_CASE_BYTES = 256 * 2 ** 20;
 /** How much of a file the format sniff reads. */
 const SNIFF_BYTES = 4096;
 
-function isRegularFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The file's first bytes say "format": "mla-vectors/2". */
+/** A regular file whose first bytes say "format": "mla-vectors/2" (opened non-blocking: a FIFO is never waited on). */
 function sniffsV2(file: string): boolean {
-  if (!isRegularFile(file)) return false;
+  if (probeKind(file) !== "file") return false;
   let fd: number | undefined;
   try {
-    fd = openSync(file, "r");
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const buf = Buffer.alloc(SNIFF_BYTES);
     const n = readSync(fd, buf, 0, SNIFF_BYTES, 0);
     return new RegExp(`"format"\\s*:\\s*"${MLA_VECTORS_V2_FORMAT}"`).test(buf.subarray(0, n).toString("utf8"));
@@ -41,44 +33,17 @@ function sniffsV2(file: string): boolean {
 /**
  * The mla-vectors/2 case files a path names: the file itself when it is one, or every *.json of a
  * directory (sorted) when at least one of them is (the others then fail as malformed V3.2 cases);
- * null when the path names none (it is then read as mla-vectors/1).
+ * null when the path names none (it is then read as mla-vectors/1, which reports what is wrong).
  */
 export function dsaCaseFiles(path: string): string[] | null {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return null;
-  }
-  if (st.isFile()) return path.endsWith(".json") && sniffsV2(path) ? [path] : null;
-  if (!st.isDirectory()) return null;
-  const files = readdirSync(path).filter((f) => f.endsWith(".json")).sort().map((f) => join(path, f));
+  const kind = probeKind(path);
+  if (kind === "file") return path.endsWith(".json") && sniffsV2(path) ? [path] : null;
+  if (kind !== "directory") return null;
+  const files = listDirectory(path, "case directory").filter((f) => f.endsWith(".json")).map((f) => join(path, f));
   return files.some(sniffsV2) ? files : null;
 }
 
-/** Read and parse one case file: a regular file under MAX_DSA_CASE_BYTES, or a FormatError naming it. */
+/** Read and parse one case file: a regular file under MAX_DSA_CASE_BYTES (src/io/regular-file.ts), else a FormatError naming it. */
 export function loadDsaCaseFile(file: string): DsaVectorCase {
-  let fd: number | undefined;
-  let text: string;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new FormatError("case file", file, "a regular file", st.isDirectory() ? "a directory" : "not a regular file (FIFO, device or socket)");
-    fd = openSync(file, "r");
-    const size = fstatSync(fd).size;
-    if (size > MAX_DSA_CASE_BYTES) throw new FormatError("case file", file, `a file of <= ${MAX_DSA_CASE_BYTES} bytes`, `it has ${size}`);
-    const buf = Buffer.alloc(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    text = buf.subarray(0, got).toString("utf8");
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    throw new FormatError("case file", file, "a readable file", (e as Error).message);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  return parseDsaVectorCaseText(text, basename(file));
+  return parseDsaVectorCaseText(readRegularFileSync(file, "case file", MAX_DSA_CASE_BYTES).toString("utf8"), basename(file));
 }
