@@ -81,7 +81,10 @@ describe("presets", () => {
     expect([lite.dim, lite.n_heads, lite.q_lora_rank, lite.kv_lora_rank, lite.n_layers, lite.mscale]).toEqual([2048, 16, 0, 512, 27, 0.707]);
     const kimi = preset("kimi-k2");
     expect([kimi.dim, kimi.n_heads, kimi.kv_lora_rank, kimi.rope_theta]).toEqual([7168, 64, 512, 50000]);
-    expect(PRESET_NAMES).toEqual(["deepseek-v3", "deepseek-v2", "deepseek-v2-lite", "kimi-k2"]);
+    // DeepSeek-V3.2 (inference/config_671B_v3.2.json): V3's MLA plus the lightning indexer
+    const v32 = preset("deepseek-v3.2") as unknown as Record<string, unknown>;
+    expect([v32.dim, v32.n_heads, v32.index_n_heads, v32.index_head_dim, v32.index_topk, v32.scale_fmt]).toEqual([7168, 128, 64, 128, 2048, "ue8m0"]);
+    expect(PRESET_NAMES).toEqual(["deepseek-v3", "deepseek-v2", "deepseek-v2-lite", "kimi-k2", "deepseek-v3.2"]);
     expect(() => preset("llama")).toThrow(/preset = "llama": expected one of deepseek-v3/);
   });
 });
