@@ -6,6 +6,7 @@
 // records the error instead of calls; mlakit must refuse it too.
 
 import { FormatError } from "../errors.js";
+import { jsonObject as obj } from "./json-fields.js";
 import type { NamedTensor } from "../layer.js";
 
 export const HF_VECTORS_FORMAT = "hf-deepseek-vectors/1";
@@ -31,11 +32,6 @@ export interface HfVectorCase {
   transformersError: string | undefined;
   /** Everything else (provenance, derived), untouched. */
   meta: Record<string, unknown>;
-}
-
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new FormatError(field, v, "an object");
-  return v as Record<string, unknown>;
 }
 
 function fileName(v: unknown, field: string): string {

@@ -15,6 +15,7 @@
 import { type DsaConfig, fromModelArgs, isDsaConfig } from "../config.js";
 import { ACT_QUANT_BLOCK } from "../derived.js";
 import { FormatError } from "../errors.js";
+import { jsonObject as obj, jsonInt as int } from "./json-fields.js";
 import type { NamedTensor } from "../layer.js";
 import { type DsaWeights, dsaStateDictShapes, dsaWeightsFromStateDict } from "./dsa-weights.js";
 
@@ -106,16 +107,6 @@ export interface DsaVectorCase {
 
 // ---------------------------------------------------------------------------------------------
 // Field readers
-
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new FormatError(field, v, "an object");
-  return v as Record<string, unknown>;
-}
-
-function int(v: unknown, field: string, min = 0): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new FormatError(field, v, `an integer >= ${min}`);
-  return v;
-}
 
 function finite(v: unknown, field: string): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw new FormatError(field, v, "a finite number");

@@ -14,6 +14,7 @@
 
 import { type MlaConfig, fromModelArgs } from "../config.js";
 import { FormatError } from "../errors.js";
+import { jsonObject as obj, jsonInt as int } from "./json-fields.js";
 import type { NamedTensor } from "../layer.js";
 import { type MlaWeights, mlaWeightShapes, mlaWeightsFromStateDict } from "../weights.js";
 
@@ -39,16 +40,6 @@ export interface VectorCase {
   caches: { naive: Record<string, NamedTensor>; absorb: Record<string, NamedTensor> };
   /** Everything else in the file (source, runtime, notes, ...), untouched. */
   meta: Record<string, unknown>;
-}
-
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new FormatError(field, v, "an object");
-  return v as Record<string, unknown>;
-}
-
-function int(v: unknown, field: string, min = 0): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new FormatError(field, v, `an integer >= ${min}`);
-  return v;
 }
 
 /** A shape must be `want` exactly; `what` says where the expectation comes from. */
