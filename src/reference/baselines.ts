@@ -2,7 +2,7 @@
 // n_heads) and MQA (n_kv_heads = 1), with RoPE on the last rope_dim elements of every query/key
 // head (rope_dim = head_dim: Llama-style full rope; 0: none).
 
-import { ConfigError, MlaError } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";

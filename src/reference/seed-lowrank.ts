@@ -5,11 +5,11 @@
 // heads, absorbed up-projections); mlakit implements it to measure the seed's claims.
 // Matrices use the seed's own layout: L = K W_comp (K a row vector), K' = L W_decomp.
 
-import { ConfigError, MlaError } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
-import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
+import { type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
 import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
 import { RowCache, attendOverRows } from "./row-cache.js";
