@@ -3,8 +3,10 @@
 // the checks, runs them in Node, Deno, Bun and workerd (a Worker on 127.0.0.1), judges every
 // runtime's numbers here against the official vectors and the float64 oracle, prints a table and
 // exits 1 on any mismatch, 2 when a runtime could not be run at all.
-//   node test/runtimes/run.mjs [--backend wasm|reference] [--only node,deno,bun,workerd]
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+//   node test/runtimes/run.mjs [--backend wasm|reference] [--only node,deno,bun,workerd] [--results FILE]
+// --results FILE: a passing run's figures as JSON (bench/results/runtimes.json is the committed
+// one the README quotes; `npm run docs:figures` puts them there).
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { bundle, ROOT } from "./bundle.mjs";
@@ -19,7 +21,7 @@ const RUNTIMES = { node: runNode, deno: runDeno, bun: runBun, workerd: runWorker
 const BINS = { node: process.execPath, deno: join(ROOT, "node_modules", ".bin", "deno"), bun: join(ROOT, "node_modules", ".bin", "bun"), workerd: join(ROOT, "node_modules", ".bin", "workerd") };
 const PER_RUNTIME_TIMEOUT_MS = 120_000;
 
-const { values } = parseArgs({ options: { backend: { type: "string", default: DEFAULT_BACKEND }, only: { type: "string", default: Object.keys(RUNTIMES).join(",") }, "no-examples": { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { results: { type: "string" }, backend: { type: "string", default: DEFAULT_BACKEND }, only: { type: "string", default: Object.keys(RUNTIMES).join(",") }, "no-examples": { type: "boolean", default: false } } });
 const backend = /** @type {"wasm" | "reference"} */ (values.backend);
 if (backend !== "wasm" && backend !== "reference") throw new Error(`--backend ${backend}: expected wasm or reference`);
 const names = /** @type {(keyof typeof RUNTIMES)[]} */ ((values.only ?? "").split(",").filter(Boolean));
@@ -56,6 +58,8 @@ const rows = [["runtime", "version", "backend", "build", "relaxed valid", "vecto
 /** @type {string[]} */
 const notes = [];
 let failed = 0, broken = 0;
+/** @type {any[]} */
+const judged = [];
 for (const r of runs) {
   if (!r.result) {
     broken++;
@@ -67,6 +71,7 @@ for (const r of runs) {
   if (!j.pass) failed++;
   const res = r.result;
   rows.push([r.runtime, res.runtime || r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
+  judged.push({ runtime: r.runtime, version: res.runtime || r.version, build: res.build, relaxedValid: res.relaxedValid, casesPassed: j.casesPassed, cases: j.cases, vsOfficial: j.vsOfficial, vsOracle: j.vsOracle, decodeVsOracle: j.decodeErr, seconds: r.seconds, pass: j.pass });
   for (const p of res.probes) notes.push(`${r.runtime}: probe "${p.name}" ${p.ok ? "ok" : "FAILED"}: ${p.detail}`);
   for (const f of j.failures) notes.push(`${r.runtime}: FAIL ${f}`);
 }
@@ -86,6 +91,17 @@ if (liveCount() !== 0) {
   console.log(`  ERROR: ${liveCount()} child process(es) still running after the matrix`);
   broken++;
 }
-console.log(`matrix took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const seconds = (performance.now() - t0) / 1000;
+console.log(`matrix took ${seconds.toFixed(1)} s`);
 console.log(`runtimes: ${runs.length + examples.length - failed - broken} passed, ${failed + broken} failed`);
 process.exitCode = broken ? 2 : failed ? 1 : 0;
+if (values.results) {
+  // Only a run that passed becomes a results file: the docs must not quote a failing matrix.
+  if (process.exitCode !== 0) console.log(`  ${values.results} not written: the matrix did not pass`);
+  else {
+    const examplesOut = examples.map((e) => ({ name: e.name, runtime: e.runtime ?? null, build: e.build ?? null, maxAbsError: e.err, pass: e.pass }));
+    const out = { schema: "mlakit-runtimes/1", date: new Date().toISOString(), host: { node: process.version, cores: (await import("node:os")).availableParallelism() }, backend, tolerance: VECTOR_ATOL, seconds, runtimes: judged, examples: examplesOut };
+    writeFileSync(values.results, JSON.stringify(out, null, 2) + "\n");
+    console.log(`  results written to ${values.results}`);
+  }
+}

@@ -1,0 +1,32 @@
+// @ts-check
+// README.md's figures: the benchmark summary (bench/results/latest.json) and the runtime matrix
+// (bench/results/runtimes.json).
+import { day, f1, pct, sci2, sciCeil, table, times, timesRange } from "./format.mjs";
+import { fig, figs } from "./results.mjs";
+
+/** @param {import("./results.mjs").Results} r @returns {Record<string, string>} */
+export function readmeFragments(r) {
+  const L = r.latest, rt = r.runtimes;
+  const attn = fig(L, "attn-absorbed", "V3", "H=128 S=4096");
+  const byName = Object.fromEntries(rt.runtimes.map((x) => [x.runtime, x]));
+  const sameErrors = (/** @type {any} */ a, /** @type {any} */ b) => a && b && a.vsOfficial === b.vsOfficial && a.vsOracle === b.vsOracle && a.decodeVsOracle === b.decodeVsOracle;
+  return {
+    "bench-minutes": `about ${Math.round(L.seconds / 60)} minutes`,
+    "bench-summary":
+      `From the committed run (${day(L.date)}, one core, float32, relaxed build; its probe measured a ` +
+      `${f1(L.probe.peakRelaxedGflops)} GFLOP/s FMA peak and ${f1(L.probe.streamGBs)} GB/s DRAM read): prefill GEMMs ` +
+      `${timesRange(figs(L, "gemm").map((f) => f.ratio ?? NaN))} XNNPACK and ${timesRange(figs(L, "gemm").map((f) => f.ratio2 ?? NaN))} onnxruntime-web; ` +
+      `decode GEMVs ${timesRange(figs(L, "gemv").map((f) => f.ratio ?? NaN))} XNNPACK; absorbed decode attention (V3, H 128, S 4096) at ` +
+      `${pct(attn.pctPeak)} of the run's peak, ${times(attn.ratio ?? NaN)} the naive kernel beside it; the whole absorbed decode step ` +
+      `${timesRange(figs(L, "step").map((f) => f.ratio ?? NaN), 0)} the float64 oracle.`,
+    "runtime-run": `${rt.host.cores} cores, ${f1(rt.seconds)} s, ${day(rt.date)}`,
+    "runtime-table": table(
+      ["runtime", "build chosen", "vectors", "max error vs official", "vs oracle", "decode step vs oracle"],
+      rt.runtimes.map((x) => [x.version, x.relaxedValid ? x.build : `${x.build} (relaxed SIMD does not validate without a flag)`, `${x.casesPassed}/${x.cases}`, sci2(x.vsOfficial), sci2(x.vsOracle), sci2(x.decodeVsOracle)]),
+    ),
+    "runtime-bun-note": sameErrors(byName.bun, byName.node) && byName.bun.build === "relaxed" && byName.node.build === "simd128"
+      ? "(Bun's relaxed build gave Node's simd128 errors to the last digit: JavaScriptCore may run `relaxed_madd` as a separate multiply and add, and evidently does here; V8 in Deno and workerd fuses it.)"
+      : "",
+    "wasm-vector-error": sciCeil(Math.max(...rt.runtimes.map((x) => x.vsOfficial))),
+  };
+}
