@@ -1,6 +1,8 @@
 // Hand-written SVG line charts (no library): log-log axes with decade ticks, a legend, optional
 // measured points drawn as markers over the predicted lines. Text only, browser- and Node-safe.
 
+import { ConfigError } from "../errors.js";
+
 export interface Series {
   name: string;
   points: [number, number][];
@@ -52,19 +54,27 @@ function marker(x: number, y: number, m: Markers): string {
     : `<circle cx="${f1(x)}" cy="${f1(y)}" r="5" fill="${m.color}" stroke="#000" stroke-width="1"/>`;
 }
 
-/** One chart as an SVG group of size W x H, translated by `dy`. */
-export function chartGroup(spec: ChartSpec, dy = 0): string {
+/** Layout of svgDocument: the width in px the charts are laid out for (default 900; the page passes its column's width so text is drawn at its nominal size). */
+export interface SvgLayout {
+  width?: number;
+}
+
+/** Narrower than this, the legend column leaves the plot too little room. */
+export const MIN_CHART_WIDTH = 600;
+
+/** One chart as an SVG group of size `width` x H, translated by `dy`. */
+export function chartGroup(spec: ChartSpec, dy = 0, width = W): string {
   const all = [...spec.series.flatMap((s) => s.points), ...(spec.markers ?? []).flatMap((m) => m.points)].filter(([x, y]) => x > 0 && y > 0 && Number.isFinite(y));
   for (const h of spec.hLines ?? []) if (h.y > 0) all.push([all[0]?.[0] ?? 1, h.y]);
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   const x0 = Math.floor(Math.log10(Math.min(...xs))), x1 = Math.ceil(Math.log10(Math.max(...xs)));
   const y0 = Math.floor(Math.log10(Math.min(...ys))), y1 = Math.max(Math.ceil(Math.log10(Math.max(...ys))), y0 + 1);
-  const pw = W - M.left - M.right, ph = H - M.top - M.bottom;
+  const pw = width - M.left - M.right, ph = H - M.top - M.bottom;
   const px = (x: number) => M.left + ((Math.log10(x) - x0) / Math.max(x1 - x0, 1)) * pw;
   const py = (y: number) => M.top + ph - ((Math.log10(y) - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
   out.push(`<g transform="translate(0,${dy})" font-family="Helvetica, Arial, sans-serif">`);
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
+  out.push(`<rect x="0" y="0" width="${width}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text x="${M.left}" y="24" font-size="16" font-weight="bold" fill="#222">${esc(spec.title)}</text>`);
   if (spec.subtitle) out.push(`<text x="${M.left}" y="42" font-size="11.5" fill="#555">${esc(spec.subtitle)}</text>`);
   // grid and ticks
@@ -114,8 +124,10 @@ export function chartGroup(spec: ChartSpec, dy = 0): string {
   return out.join("\n");
 }
 
-/** A standalone SVG document with the charts stacked vertically. */
-export function svgDocument(charts: ChartSpec[]): string {
-  const body = charts.map((c, i) => chartGroup(c, i * H)).join("\n");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H * charts.length}" viewBox="0 0 ${W} ${H * charts.length}">\n${body}\n</svg>\n`;
+/** A standalone SVG document with the charts stacked vertically, laid out `layout.width` px wide (at least MIN_CHART_WIDTH). */
+export function svgDocument(charts: ChartSpec[], layout: SvgLayout = {}): string {
+  if (layout.width !== undefined && !(Number.isFinite(layout.width) && layout.width > 0)) throw new ConfigError("width", layout.width, "a positive number of px");
+  const w = Math.max(MIN_CHART_WIDTH, Math.round(layout.width ?? W));
+  const body = charts.map((c, i) => chartGroup(c, i * H, w)).join("\n");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${H * charts.length}" viewBox="0 0 ${w} ${H * charts.length}">\n${body}\n</svg>\n`;
 }
