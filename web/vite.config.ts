@@ -1,7 +1,8 @@
 // The browser page: a static Vite build into web/dist. It imports the library through its
 // published entry (what `import "mlakit"` gives a user: dist/index.js), so the bundle proves that
 // entry loads in a browser, and the WASM files the library's build wrote (build/*.wasm) as URL
-// assets, so the page runs the same binaries as Node.
+// assets, so the page runs the same binaries as Node; its decode worker loads them the library's
+// default way (`new URL(..., import.meta.url)` in dist/wasm/loader.js, which Vite rewrites).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
@@ -24,6 +25,8 @@ export default defineConfig({
       { find: /^mlakit\/internal$/, replacement: entry("./internal") },
     ],
   },
+  // The decode worker (web/src/bench-worker.ts) is a module worker, bundled with the same check.
+  worker: { format: "es", plugins: () => [forbidNodeBuiltins()] },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -97,6 +97,11 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(s.backends.map((b) => b.label)).toEqual([...wasmBuilds.map((b) => `wasm (${b})`), "reference"]);
       expect(s.backends.map((b) => b.chosen)).toEqual([true, ...wasmBuilds.slice(1).map(() => false), false]);
       for (const name of ["createWasmBackendFromBytes", "analyze", "timeChart"]) expect(s.entryExports).toContain(name);
+      // How many names the entry exports is a developer detail: the page does not show it.
+      const status = (await page.textContent("#status")) ?? "";
+      expect(status).toMatch(/^Backends: wasm \(/);
+      expect(status).not.toMatch(/export/i);
+      expect(status).not.toContain(String(nodeEntryNames.length));
       expect(pageErrors).toEqual([]);
     });
 
@@ -111,6 +116,71 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       for (const r of rows) expect(r[3]).toBe(fmtBytes(a.kvCache[r[0] as (typeof KV_SCHEMES)[number]].totalBytes));
       expect(await page.$$eval("#kv-charts svg", (svgs) => svgs.map((s) => s.textContent ?? ""))).toEqual([expect.stringContaining("KV cache of kimi-k2"), expect.stringContaining("Decode step of one kimi-k2 layer")]);
     });
+
+    it("refuses a context that is not a whole number from 1 to max_seq_len, says why, and keeps the last valid tables and charts", async () => {
+      await page.selectOption("#kv-preset", "deepseek-v3");
+      await page.selectOption("#kv-format", "bf16");
+      await page.fill("#kv-context", "4096");
+      const max = preset("deepseek-v3").max_seq_len; // 163840
+      const drawn = async () => ({ table: await page.innerHTML("#kv-table"), charts: await page.innerHTML("#kv-charts") });
+      const valid = await drawn();
+      expect(valid.table).toContain("cache at 4,096 tokens");
+      expect(await page.textContent("#kv-context-error")).toBe("");
+      for (const bad of ["", "0", "-5", "2.5", "abc", "1e9", String(max + 1), "1000000000"]) {
+        await page.fill("#kv-context", bad);
+        const err = (await page.textContent("#kv-context-error")) ?? "";
+        // The value (quoted, or grouped when it is a number over the limit), the expectation and the limit.
+        const named = /^[0-9]+$/.test(bad) && Number(bad) > max ? Number(bad).toLocaleString("en-US") : JSON.stringify(bad);
+        expect(err).toContain(named);
+        expect(err).toContain("from 1 to 163,840 (deepseek-v3's max_seq_len)");
+        expect(await page.isVisible("#kv-context-error")).toBe(true);
+        expect(await page.getAttribute("#kv-context", "aria-invalid")).toBe("true");
+        expect(await drawn()).toEqual(valid);
+        expect((await pageState()).kv).toEqual({ text: bad, error: err, shown: 4096 });
+      }
+      // A preset whose max_seq_len is below the typed context refuses it too (kimi-k2: 131072).
+      await page.fill("#kv-context", "150000");
+      expect(await page.textContent("#kv-context-error")).toBe("");
+      expect(await page.innerHTML("#kv-table")).toContain("cache at 150,000 tokens");
+      const at150k = await drawn();
+      await page.selectOption("#kv-preset", "kimi-k2");
+      expect(await page.textContent("#kv-context-error")).toContain("150,000 is above kimi-k2's max_seq_len");
+      expect(await page.textContent("#kv-context-error")).toContain("from 1 to 131,072");
+      expect(await drawn()).toEqual(at150k);
+      // The limit itself is taken, and clears the error.
+      await page.fill("#kv-context", "131072");
+      expect(await page.textContent("#kv-context-error")).toBe("");
+      expect(await page.getAttribute("#kv-context", "aria-invalid")).toBe("false");
+      expect(await page.innerHTML("#kv-table")).toContain("cache at 131,072 tokens");
+      expect(await page.textContent("#kv-charts svg:first-of-type")).toContain("KV cache of kimi-k2");
+    });
+
+    // Rendered size of the charts' tick labels (the smallest text on them): the font size in CSS px
+    // is the label's getBoundingClientRect height over its getBBox height (user units), times its font-size.
+    const tickLabels = (): Promise<{ px: number; boxHeight: number; text: string }[]> =>
+      page.$$eval("#kv-charts svg text", (texts) =>
+        (texts as SVGTextElement[])
+          .filter((t) => t.getAttribute("font-size") === "11" && /^(start|middle|end)$/.test(t.getAttribute("text-anchor") ?? ""))
+          .map((t) => ({ px: Number(t.getAttribute("font-size")) * (t.getBoundingClientRect().height / t.getBBox().height), boxHeight: t.getBoundingClientRect().height, text: t.textContent ?? "" })),
+      );
+
+    for (const width of [760, 1024, 1320]) { // the last one is the window the later tests and the screenshot use
+      it(`draws the charts' tick labels at >= 11 px at a ${width} px wide window`, async () => {
+        await page.setViewportSize({ width, height: 900 });
+        await page.waitForFunction(() => {
+          const c = document.getElementById("kv-charts")!;
+          return Array.from(c.querySelectorAll("svg"), (s) => Number(s.getAttribute("width"))).every((w) => w === Math.max(600, c.clientWidth));
+        });
+        const labels = await tickLabels();
+        expect(labels.length).toBeGreaterThan(10); // both charts' x and y decades
+        for (const l of labels) {
+          expect(l.px, l.text).toBeGreaterThanOrEqual(11);
+          expect(l.boxHeight, l.text).toBeGreaterThanOrEqual(11);
+        }
+        // Nothing wider than the window: the page does not scroll sideways.
+        expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      });
+    }
 
     it("verifies every bundled official vector, agreeing with the oracle in Node", async () => {
       await page.click("#verify-run");
@@ -174,6 +244,14 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
         expect(run.build).toBe(b.build);
         expect(run.chosen).toBe(b.chosen);
         expect(run.paths.map((p) => p.path)).toEqual(["absorbed", "naive"]);
+        // Run in the page's decode worker, which reported each stage: the prefill chunk by chunk, per path.
+        expect(run.inWorker).toBe(true);
+        const chunkEnds: number[] = [];
+        for (let end = PREFILL_CHUNK; end < context - 1 + PREFILL_CHUNK; end += PREFILL_CHUNK) chunkEnds.push(Math.min(end, context - 1));
+        for (const path of ["absorbed", "naive"] as const) {
+          expect(s.benchProgress.filter((p) => p.path === path && p.stage === "prefill").map((p) => p.done)).toEqual(chunkEnds);
+          expect(s.benchProgress.filter((p) => p.path === path && p.stage === "timing")).toHaveLength(1);
+        }
         for (const p of run.paths) {
           const want = await expected(run.seed, p.path);
           expect(p.y.length).toBe(cfg.dim);
@@ -198,6 +276,64 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       // Leave the default backend selected (the screenshot uses it).
       await page.selectOption("#bench-backend", { label: wasm[0].label });
     }, 120_000);
+
+    it("times the decode step in a Web Worker that loads the .wasm the library's default way, and the page stays responsive", async () => {
+      // The worker exists, and fetched the chosen build's .wasm itself (createWasmBackend's default
+      // URL, which Vite rewrote to the hashed asset next to the worker's script).
+      const workers = page.workers().filter((w) => /bench-worker-[^/]*\.js$/.test(w.url()));
+      expect(workers).toHaveLength(1);
+      const fetched = await workers[0].evaluate(() => performance.getEntriesByType("resource").map((e) => e.name));
+      const s0 = await pageState();
+      for (const b of s0.backends.filter((b) => b.name === "wasm")) {
+        expect(fetched.filter((u) => new RegExp(`/assets/mla-${b.build}-[^/]*\\.wasm$`).test(u))).toHaveLength(1);
+      }
+      // A longer run (511 prefill tokens in calls of 6, two paths, ~0.3 s of timing each), while a
+      // timer on the page records its gaps and a PerformanceObserver its long tasks.
+      await page.selectOption("#bench-preset", BENCH_PRESET);
+      await page.selectOption("#bench-context", "512");
+      await page.selectOption("#bench-backend", { label: s0.backends[0].label });
+      await page.evaluate(() => {
+        const w = window as unknown as { __gaps: number[]; __long: number[]; __stop: () => void };
+        w.__gaps = [];
+        w.__long = [];
+        let last = performance.now();
+        const timer = setInterval(() => {
+          const t = performance.now();
+          w.__gaps.push(t - last);
+          last = t;
+        }, 25);
+        const obs = new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) w.__long.push(e.duration);
+        });
+        obs.observe({ type: "longtask" });
+        w.__stop = () => {
+          clearInterval(timer);
+          obs.disconnect();
+        };
+      });
+      const t0 = Date.now();
+      await page.click("#bench-run");
+      await page.waitForSelector("body[data-bench]", { timeout: 120_000 });
+      const wall = Date.now() - t0;
+      const { gaps, long } = await page.evaluate(() => {
+        const w = window as unknown as { __gaps: number[]; __long: number[]; __stop: () => void };
+        w.__stop();
+        return { gaps: w.__gaps, long: w.__long };
+      });
+      const s = await pageState();
+      expect(s.errors).toEqual([]);
+      expect(s.bench!.context).toBe(512);
+      expect(s.bench!.inWorker).toBe(true);
+      expect(s.benchProgress.filter((p) => p.stage === "prefill")).toHaveLength(2 * Math.ceil(511 / PREFILL_CHUNK));
+      // The run took long enough that a blocked thread would show (the timing alone is >= 2 x 0.3 s).
+      expect(wall).toBeGreaterThan(600);
+      expect(gaps.length).toBeGreaterThan(wall / 25 / 4);
+      // A timer every 25 ms kept firing, and no task on the page's thread came near the 0.3 s a
+      // timing loop on it would take.
+      expect(Math.max(...gaps)).toBeLessThan(200);
+      expect(Math.max(0, ...long)).toBeLessThan(200);
+      await page.selectOption("#bench-context", BENCH_CONTEXT);
+    }, 150_000);
 
     // `npm run web:screenshot`: the page as a visitor sees it (default prefill chunks) after a
     // verification and a default-sized decode step.

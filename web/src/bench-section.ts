@@ -1,35 +1,24 @@
-// A live decode step in this browser: a layer of the chosen preset's shape with seeded random
-// weights, a prefill of context-1 tokens, then one new token at position context-1 that attends
-// `context` keys (the cost model's decodeShape), through the absorbed and the naive path.
-// Timing repeats the identical step (a call at the same startPos rolls the cache back first, per
-// the layer interface) and reports a median; speed is shown, never asserted.
-import { type AttentionLayer, type MlaConfig, PRESET_NAMES, Rng, mlaWeightShapes, preset, randomMlaWeights, validateConfig } from "mlakit";
+// A live decode step, timed in a Web Worker (bench-worker.ts) so the page's thread never blocks:
+// the page picks the preset, context and backend, shows the worker's progress, and renders the
+// result. Speed is shown, never asserted.
+import { PRESET_NAMES } from "mlakit";
 import type { PageBackend } from "./backends.js";
-import { decodeStepFlops } from "./cost.js";
+import { benchConfig, weightBytes } from "./bench-config.js";
+import type { BenchBackendSpec, BenchProgress, BenchReply, BenchRequest } from "./bench-protocol.js";
 import { fmtSi } from "./analysis.js";
 import { byId, bytes, el, int, labelled, sci, select, table } from "./dom.js";
-import { type BenchPath, type BenchRun, state } from "./state.js";
+import { type BenchRun, state } from "./state.js";
 
 /** Weights above this many bytes (float32) are too large to generate in a page. */
 const WEIGHT_BUDGET = 128 * 2 ** 20;
 const CONTEXTS = [16, 128, 512, 1024, 2048, 4096];
 const SEED = 7;
-const MIN_SAMPLES = 5;
-const MIN_MS = 300;
 /** Tokens per prefill call; `?prefillChunk=N` overrides it (the e2e test uses a small one so chunking is exercised). */
 const PREFILL_CHUNK = chunkParam(new URLSearchParams(location.search).get("prefillChunk"), 256);
 
 function chunkParam(v: string | null, fallback: number): number {
   const n = Number(v);
   return v !== null && Number.isInteger(n) && n >= 1 ? n : fallback;
-}
-
-export function benchConfig(name: string): MlaConfig {
-  return validateConfig({ ...preset(name), max_batch_size: 1 });
-}
-
-function weightBytes(cfg: MlaConfig): number {
-  return Object.values(mlaWeightShapes(cfg)).reduce((n, s) => n + (s as number[]).reduce((a, b) => a * b, 1), 0) * 4;
 }
 
 export function mountBenchSection(backends: PageBackend[], onRun: () => void): void {
@@ -46,15 +35,28 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
   const button = el("button", { id: "bench-run" }, "Run decode step");
   const out = byId("bench-result");
   byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), button);
-  out.append(el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1."));
+  out.append(el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1, run in a Web Worker so this page stays responsive."));
 
+  const worker = new BenchWorker();
   button.addEventListener("click", async () => {
     button.disabled = true;
     delete document.body.dataset.bench;
     state.bench = null;
-    out.replaceChildren(el("p", {}, "Generating weights and prefilling the cache…"));
+    state.benchProgress = [];
+    const bar = el("progress", { id: "bench-progress", max: "1", value: "0" });
+    const msg = el("span", { class: "note", id: "bench-stage" }, "Starting the worker…");
+    out.replaceChildren(el("p", {}, bar, " ", msg));
     try {
-      const run = await runBench(backends[Number(backendSel.value)], presetSel.value, Number(ctxSel.value), (msg) => out.replaceChildren(el("p", {}, msg)));
+      const pb = backends[Number(backendSel.value)];
+      const context = Number(ctxSel.value);
+      const spec: BenchBackendSpec = pb.build === "relaxed" || pb.build === "simd128" ? { kind: "wasm", build: pb.build } : { kind: "reference" };
+      const reply = await worker.run({ backend: spec, preset: presetSel.value, context, prefillChunk: PREFILL_CHUNK, seed: SEED }, (p) => {
+        state.benchProgress.push(p);
+        bar.value = progressFraction(p);
+        msg.textContent = progressText(p);
+      });
+      if (reply.build !== pb.build) throw new Error(`the worker loaded build ${String(reply.build)}, not ${String(pb.build)}`);
+      const run: BenchRun = { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetSel.value, config: benchConfig(presetSel.value), context, seed: SEED, inWorker: reply.inWorker, paths: reply.paths };
       state.bench = run;
       render(out, run);
       onRun();
@@ -68,52 +70,52 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
   });
 }
 
-const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-
-async function runBench(pb: PageBackend, presetName: string, context: number, progress: (msg: string) => void): Promise<BenchRun> {
-  const cfg = benchConfig(presetName);
-  const D = cfg.dim;
-  const weights = randomMlaWeights(cfg, new Rng(SEED));
-  const prefill = new Rng(SEED + 1).normalArray((context - 1) * D);
-  const step = new Rng(SEED + 2).normalArray(D);
-  const paths: BenchPath[] = [];
-  for (const path of ["absorbed", "naive"] as const) {
-    const layer = await pb.backend.createMla(cfg, weights, { path });
-    try {
-      // Prefill in chunks, yielding between them so the page stays responsive.
-      for (let start = 0; start < context - 1; start += PREFILL_CHUNK) {
-        progress(`${path}: prefilling tokens ${int(start)}..${int(context - 1)}…`);
-        await tick();
-        const n = Math.min(PREFILL_CHUNK, context - 1 - start);
-        layer.forward(prefill.subarray(start * D, (start + n) * D), { batch: 1, seqlen: n, startPos: start });
-      }
-      progress(`${path}: timing the decode step…`);
-      await tick();
-      const { ms, reps, y } = timeStep(layer, step, context - 1);
-      paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse() });
-    } finally {
-      layer.dispose();
-    }
-  }
-  return { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetName, config: cfg, context, seed: SEED, paths };
+/** The absorbed path's prefill is the first half of the bar, the naive path's the second. */
+function progressFraction(p: BenchProgress): number {
+  if (p.path === null) return 0;
+  const f = p.total === 0 ? 1 : p.done / p.total;
+  return (p.path === "absorbed" ? 0 : 0.5) + 0.5 * (p.stage === "timing" ? 1 : 0.95 * f);
 }
 
-function timeStep(layer: AttentionLayer, x: Float32Array, startPos: number): { ms: number; reps: number; y: number[] } {
-  const opts = { batch: 1, seqlen: 1, startPos };
-  const t = performance.now();
-  const y = Array.from(layer.forward(x, opts)); // first call: warm-up and the output the test checks
-  // Browsers coarsen performance.now() (0.1 ms without cross-origin isolation): time batches of
-  // k steps lasting >= ~10 ms each, and report the median batch's time per step.
-  const k = Math.max(1, Math.ceil(10 / Math.max(performance.now() - t, 0.1)));
-  const perStep: number[] = [];
-  const t0 = performance.now();
-  while (perStep.length < MIN_SAMPLES || (performance.now() - t0 < MIN_MS && perStep.length < 200)) {
-    const a = performance.now();
-    for (let i = 0; i < k; i++) layer.forward(x, opts);
-    perStep.push((performance.now() - a) / k);
+function progressText(p: BenchProgress): string {
+  if (p.stage === "weights") return `Weights generated; prefilling ${int(p.total)} tokens…`;
+  if (p.stage === "prefill") return `${p.path}: prefilled ${int(p.done)} of ${int(p.total)} tokens…`;
+  return `${p.path}: timing the decode step…`;
+}
+
+/** One module worker for the page's lifetime; one run at a time (the button is disabled meanwhile). */
+class BenchWorker {
+  private worker: Worker | null = null;
+  private nextId = 1;
+
+  run(req: Omit<BenchRequest, "id">, onProgress: (p: BenchProgress) => void): Promise<Extract<BenchReply, { type: "done" }>> {
+    this.worker ??= new Worker(new URL("./bench-worker.ts", import.meta.url), { type: "module", name: "mlakit-decode" });
+    const w = this.worker;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (ev: MessageEvent<BenchReply>): void => {
+        const m = ev.data;
+        if (m.id !== id) return;
+        if (m.type === "progress") return onProgress(m);
+        cleanup();
+        if (m.type === "done") resolve(m);
+        else reject(new Error(m.message));
+      };
+      const onError = (ev: ErrorEvent): void => {
+        cleanup();
+        this.worker = null; // a worker that failed to load or threw outside a run is not reused
+        w.terminate();
+        reject(new Error(`decode worker: ${ev.message || "failed to load"}`));
+      };
+      const cleanup = (): void => {
+        w.removeEventListener("message", onMessage);
+        w.removeEventListener("error", onError);
+      };
+      w.addEventListener("message", onMessage);
+      w.addEventListener("error", onError);
+      w.postMessage({ ...req, id } satisfies BenchRequest);
+    });
   }
-  perStep.sort((a, b) => a - b);
-  return { ms: perStep[perStep.length >> 1], reps: perStep.length * k, y };
 }
 
 function render(out: HTMLElement, run: BenchRun): void {
@@ -128,7 +130,7 @@ function render(out: HTMLElement, run: BenchRun): void {
     el(
       "p",
       { class: "note", id: "bench-summary" },
-      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}. ` +
+      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}, timed in a Web Worker. ` +
         `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
         `FLOPs from the cost model (src/analysis); times are medians over batches of steps (the browser coarsens its clock). ` +
         `Pick the same preset in the section above to see these points on its time chart.`,

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   state.relaxedValidates = relaxedValidates;
   state.backends = backends.map((b) => ({ name: b.backend.name, label: b.label, build: b.build, chosen: b.chosen, precision: b.backend.precision }));
   byId("status").textContent =
-    `Library entry loaded (${state.entryExports.length} exports). Backends: ` +
+    "Backends: " +
     backends.map((b) => `${b.label} ${b.backend.precision}${b.chosen ? " — the build the loader chose here" : ""}`).join(", ") + ".";
   const redrawAnalysis = mountKvSection();
   mountBenchSection(backends, redrawAnalysis);

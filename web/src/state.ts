@@ -2,6 +2,7 @@
 // `window.__mlakit` and recomputes every number with the float64 oracle in Node.
 // Type-only and erased from the bundle; a relative path so test/ type-checks this file without the alias.
 import type { MlaConfig } from "../../src/config.js";
+import type { BenchProgress } from "./bench-protocol.js";
 
 export interface VerifyRow {
   /** PageBackend label, e.g. "wasm (relaxed)". */
@@ -38,11 +39,21 @@ export interface BenchRun {
   context: number;
   /** Weights: randomMlaWeights(config, new Rng(seed)); prefill x: new Rng(seed + 1).normalArray((context - 1) * dim); decode x: new Rng(seed + 2).normalArray(dim). */
   seed: number;
+  /** The worker said it ran in a dedicated worker scope (no document). */
+  inWorker: boolean;
   paths: BenchPath[];
 }
 
+/** The context box of the KV-cache section: what was typed, and the error shown for it (null: valid, drawn). */
+export interface KvInput {
+  text: string;
+  error: string | null;
+  /** The context the tables and charts show: the last valid one. */
+  shown: number;
+}
+
 export interface PageState {
-  /** Names the library's entry exported into the bundle. */
+  /** Names the library's entry exported into the bundle (for the test, not shown on the page). */
   entryExports: string[];
   /** The first is the WASM build the loader chose ("auto"); the other build follows when it runs here. */
   backends: { name: string; label: string; build: string | null; chosen: boolean; precision: string }[];
@@ -50,10 +61,13 @@ export interface PageState {
   relaxedValidates: boolean | null;
   verify: VerifyRow[] | null;
   bench: BenchRun | null;
+  /** The decode worker's progress messages of the latest run, in arrival order. */
+  benchProgress: BenchProgress[];
+  kv: KvInput | null;
   errors: string[];
 }
 
-export const state: PageState = { entryExports: [], backends: [], relaxedValidates: null, verify: null, bench: null, errors: [] };
+export const state: PageState = { entryExports: [], backends: [], relaxedValidates: null, verify: null, bench: null, benchProgress: [], kv: null, errors: [] };
 
 declare global {
   interface Window {

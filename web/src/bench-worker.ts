@@ -1,0 +1,77 @@
+// The decode benchmark off the page's thread: a layer of the preset's shape with seeded random
+// weights, a prefill of context-1 tokens in chunks, then one new token at position context-1 that
+// attends `context` keys (the cost model's decodeShape), through the absorbed and the naive path.
+// The WASM core is loaded with createWasmBackend's defaults (the package's .wasm files by
+// `new URL(..., import.meta.url)`), as a user's bundle would. Progress is posted after each stage.
+import { type AttentionLayer, type Backend, Rng, type WasmBackend, createWasmBackend, randomMlaWeights, referenceBackend } from "mlakit";
+import type { BenchBackendSpec, BenchReply, BenchRequest } from "./bench-protocol.js";
+import { benchConfig } from "./bench-config.js";
+import { decodeStepFlops } from "./cost.js";
+import type { BenchPath } from "./state.js";
+
+const MIN_SAMPLES = 5;
+const MIN_MS = 300;
+
+const post = (m: BenchReply): void => (self as unknown as Worker).postMessage(m);
+
+/** One backend per build for the worker's lifetime (compiling the core once). */
+const loaded = new Map<string, Promise<Backend>>();
+function backendFor(spec: BenchBackendSpec): Promise<Backend> {
+  const key = spec.kind === "wasm" ? spec.build : "reference";
+  if (!loaded.has(key)) loaded.set(key, spec.kind === "wasm" ? createWasmBackend({ build: spec.build }) : Promise.resolve(referenceBackend));
+  return loaded.get(key)!;
+}
+
+self.addEventListener("message", (ev: MessageEvent<BenchRequest>) => {
+  const req = ev.data;
+  run(req).catch((e: unknown) => post({ type: "error", id: req.id, message: String(e) }));
+});
+
+async function run(req: BenchRequest): Promise<void> {
+  const { id, context, prefillChunk, seed } = req;
+  const backend = await backendFor(req.backend);
+  const cfg = benchConfig(req.preset);
+  const D = cfg.dim;
+  const weights = randomMlaWeights(cfg, new Rng(seed));
+  const prefill = new Rng(seed + 1).normalArray((context - 1) * D);
+  const step = new Rng(seed + 2).normalArray(D);
+  post({ type: "progress", id, path: null, stage: "weights", done: 0, total: context - 1 });
+  const paths: BenchPath[] = [];
+  for (const path of ["absorbed", "naive"] as const) {
+    const layer = await backend.createMla(cfg, weights, { path });
+    try {
+      for (let start = 0; start < context - 1; start += prefillChunk) {
+        const n = Math.min(prefillChunk, context - 1 - start);
+        layer.forward(prefill.subarray(start * D, (start + n) * D), { batch: 1, seqlen: n, startPos: start });
+        post({ type: "progress", id, path, stage: "prefill", done: start + n, total: context - 1 });
+      }
+      post({ type: "progress", id, path, stage: "timing", done: context - 1, total: context - 1 });
+      const { ms, reps, y } = timeStep(layer, step, context - 1);
+      paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse() });
+    } finally {
+      layer.dispose();
+    }
+  }
+  const build = backend.name === "wasm" ? (backend as WasmBackend).build : null;
+  post({ type: "done", id, build, inWorker: typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" && typeof document === "undefined", paths });
+}
+
+// Repeats the identical step (a call at the same startPos rolls the cache back first, per the
+// layer interface) and reports a median.
+function timeStep(layer: AttentionLayer, x: Float32Array, startPos: number): { ms: number; reps: number; y: number[] } {
+  const opts = { batch: 1, seqlen: 1, startPos };
+  const t = performance.now();
+  const y = Array.from(layer.forward(x, opts)); // first call: warm-up and the output the test checks
+  // Browsers coarsen performance.now() (0.1 ms without cross-origin isolation, workers too): time
+  // batches of k steps lasting >= ~10 ms each, and report the median batch's time per step.
+  const k = Math.max(1, Math.ceil(10 / Math.max(performance.now() - t, 0.1)));
+  const perStep: number[] = [];
+  const t0 = performance.now();
+  while (perStep.length < MIN_SAMPLES || (performance.now() - t0 < MIN_MS && perStep.length < 200)) {
+    const a = performance.now();
+    for (let i = 0; i < k; i++) layer.forward(x, opts);
+    perStep.push((performance.now() - a) / k);
+  }
+  perStep.sort((a, b) => a - b);
+  return { ms: perStep[perStep.length >> 1], reps: perStep.length * k, y };
+}
