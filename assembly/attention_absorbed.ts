@@ -25,7 +25,7 @@ function projectOut(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o:
   attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
     qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
     0, 0, 0, 0, 0, 0, C,
-    pool, poolBytes, table, scale, olat, C, scratch, true);
+    pool, poolBytes, table, scale, olat, C, scratch, true, true);
   projectOut(s, H, C, dv, wuv, olat, o);
 }
 

@@ -2,6 +2,9 @@
 // attention kernel is this loop with a different key source:
 //   KEYS_CONTIG  key j at kA + j*ldkA (part A, dA floats) and kB + j*ldkB (part B, dB floats),
 //                value j at v + j*ldv (dv floats): causal prefill over the per-head K/V cache.
+//   KEYS_RANGE   the same, but kA, kB and v hold only the keys of the range [jBegin, jEnd)
+//                (key jBegin first): a tile the caller has just produced, e.g. one block of K/V
+//                decompressed from latents (the recompute path, the seed's low-rank scheme).
 //   KEYS_PAGED   key j in block table[j / KB] of a pool of token records in storage format fmt
 //                (KB equals the latent cache's BLOCK_TOKENS; the host checks it at load): the
 //                absorbed path, key = [c | k_pe], value = c. f32 records are read in place;
@@ -10,7 +13,9 @@
 // fetchBlock is the one place a block's keys are located; a new source (a list of selected
 // tokens for sparse attention) is a new case there. The loop covers the key range
 // [jBegin, jEnd) and may leave its rows unnormalised with their running max m and sum l, the
-// partial (o, lse) of that range, so ranges computed apart can be merged (split-KV).
+// partial (o, lse) of that range, so ranges computed apart can be merged (split-KV); with
+// `init` false it continues from the m, l and o a previous range left in the same scratch and
+// o, so a caller can feed it one key block at a time.
 //
 // Query row r sees keys j < base + 1 + floor(r / rowsPerTok) (rowsPerTok = H when rows are
 // (token, head) pairs, 1 when rows are the tokens of one head). Keys are the outer loop so one
@@ -27,6 +32,7 @@ export const KB: i32 = 64;
 /** Key sources of attendCore (see the file comment). */
 export const KEYS_CONTIG: i32 = 0;
 export const KEYS_PAGED: i32 = 1;
+export const KEYS_RANGE: i32 = 2;
 const KBB: usize = <usize>KB << 2; // bytes of one score row
 
 /**
@@ -270,16 +276,18 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
 /**
  * The one loop (see the file comment). Rows r < R; o [R, dv] (row stride ldo floats) holds the
  * weighted sums, divided by l when `normalize`; m and l stay in scratch after the score block.
- * KEYS_CONTIG reads kA/ldkA, kB/ldkB, v/ldv; KEYS_PAGED reads pool (poolBytes long)/table in format fmt, its values
- * being the keys' part A (dv == dA), and needs jBegin % KB == 0. `src` and `fmt` must be
- * constants at every call site, so each kernel gets a loop with its fetch folded in.
+ * KEYS_CONTIG reads kA/ldkA, kB/ldkB, v/ldv; KEYS_RANGE the same with key jBegin first;
+ * KEYS_PAGED reads pool (poolBytes long)/table in format fmt, its values being the keys' part A
+ * (dv == dA), and needs jBegin % KB == 0. `init` false continues the m, l (in scratch) and o of
+ * the previous call on the same rows. `src` and `fmt` must be constants at every call site, so
+ * each kernel gets a loop with its fetch folded in.
  */
 // @ts-ignore: decorator
 @inline export function attendCore(src: i32, fmt: i32, R: i32, rowsPerTok: i32, base: i32, jBegin: i32, jEnd: i32,
   qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
   pool: usize, poolBytes: usize, table: usize,
-  scale: f32, o: usize, ldo: i32, scratch: usize, normalize: bool): void {
+  scale: f32, o: usize, ldo: i32, scratch: usize, init: bool, normalize: bool): void {
   const S = scratch;
   const mArr = S + (KBB << 2);
   const lArr = mArr + (<usize>R << 2);
@@ -288,15 +296,17 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
   const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2;
   // Key strides in bytes: f32 records are [c | k_pe] rows read in place; a dequantised tile is dense.
   const bpt = src == KEYS_PAGED ? <usize>codec_token_bytes(fmt, dA, dB) : 0;
-  const ldkAB: usize = src == KEYS_CONTIG ? <usize>ldkA << 2 : fmt == FMT_F32 ? bpt : <usize>dA << 2;
-  const ldkBB: usize = src == KEYS_CONTIG ? <usize>ldkB << 2 : fmt == FMT_F32 ? bpt : <usize>dB << 2;
-  const ldvB: usize = src == KEYS_CONTIG ? <usize>ldv << 2 : ldkAB;
+  const ldkAB: usize = src != KEYS_PAGED ? <usize>ldkA << 2 : fmt == FMT_F32 ? bpt : <usize>dA << 2;
+  const ldkBB: usize = src != KEYS_PAGED ? <usize>ldkB << 2 : fmt == FMT_F32 ? bpt : <usize>dB << 2;
+  const ldvB: usize = src != KEYS_PAGED ? <usize>ldv << 2 : ldkAB;
   const tileA = (scratch + (<usize>attend_scratch_floats(R) << 2) + 15) & ~(<usize>15);
   const tileB = tileA + (<usize>(KB * dA) << 2);
-  for (let r = 0; r < R; r++) {
-    store<f32>(mArr + (<usize>r << 2), -Infinity);
-    store<f32>(lArr + (<usize>r << 2), 0);
-    memory.fill(o + <usize>r * ldoB, 0, <usize>dv << 2);
+  if (init) {
+    for (let r = 0; r < R; r++) {
+      store<f32>(mArr + (<usize>r << 2), -Infinity);
+      store<f32>(lArr + (<usize>r << 2), 0);
+      memory.fill(o + <usize>r * ldoB, 0, <usize>dv << 2);
+    }
   }
   const T = min(jEnd, base + 1 + (R - 1) / rowsPerTok); // keys the last row sees, within the range
   for (let j0 = jBegin; j0 < T; j0 += KB) {
@@ -305,6 +315,9 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
     let kAj: usize, kBj: usize, vj: usize;
     if (src == KEYS_CONTIG) {
       kAj = kA + <usize>j0 * ldkAB; kBj = kB + <usize>j0 * ldkBB; vj = v + <usize>j0 * ldvB;
+    } else if (src == KEYS_RANGE) {
+      const jr = <usize>(j0 - jBegin);
+      kAj = kA + jr * ldkAB; kBj = kB + jr * ldkBB; vj = v + jr * ldvB;
     } else {
       const id = load<i32>(table + (<usize>(j0 / KB) << 2));
       assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too; the asserting build proves the kernel reads inside its pool
@@ -337,5 +350,5 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
   scale: f32, o: usize, ldo: i32, scratch: usize): void {
   attendCore(KEYS_CONTIG, FMT_F32, R, rowsPerTok, base, 0, base + 1 + (R - 1) / rowsPerTok,
-    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, scale, o, ldo, scratch, true);
+    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, scale, o, ldo, scratch, true, true);
 }

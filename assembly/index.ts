@@ -10,4 +10,6 @@ export { KB as ATTN_KEY_BLOCK, attend_scratch_floats, attend_paged_scratch_float
 export { attn_causal_4x8 } from "./attention_prefill";
 export { attn_decode_naive } from "./attention_naive";
 export { attn_absorbed_paged } from "./attention_absorbed";
+export { attn_recompute_paged, attn_recompute_scratch_floats } from "./attention_recompute";
+export { attn_gqa, attn_gqa_scratch_floats, attn_seed_lowrank, attn_seed_scratch_floats } from "./attention_grouped";
 export { codec_token_bytes, codec_rope_offset, codec_encode, codec_encode_split, codec_decode, codec_decode_simd, codec_dequant_tile } from "./codecs";

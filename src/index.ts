@@ -67,7 +67,8 @@ export { WASM_BUILDS, WASM_FILES, compileCore, relaxedSimdSupported } from "./wa
 export type { WasmBuild, WasmBuildChoice, WasmBinaries, WasmPaths, CompiledCore } from "./wasm/loader.js";
 export { WORKERS_MEMORY_LIMIT_BYTES, isCloudflareWorkers } from "./wasm/edge.js";
 export type { WasmModules } from "./wasm/edge.js";
-export type { WasmMla, WasmMlaOptions } from "./wasm/mla-layer.js";
+export type { WasmMla, WasmMlaOptions, WasmMlaPath } from "./wasm/mla-layer.js";
+export type { WasmMha, WasmSeedLowRank, WasmBaselineOptions } from "./wasm/baseline-layers.js";
 export { WasmKernels } from "./wasm/kernels.js";
 
 // The latent KV cache: storage formats, paging, fork/truncate, persistence.

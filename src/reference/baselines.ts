@@ -2,56 +2,18 @@
 // n_heads) and MQA (n_kv_heads = 1), with RoPE on the last rope_dim elements of every query/key
 // head (rope_dim = head_dim: Llama-style full rope; 0: none).
 
-import { ConfigError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear } from "./linear.js";
-import { ropeFrequencies, ropeTable } from "../derived.js";
+import { ropeTable } from "../derived.js";
 import { applyRope } from "./rope.js";
 import { RowCache, attendOverRows } from "./row-cache.js";
+import { type MhaConfig, type MhaWeights, mhaFrequencies, mhaKind, mhaWeightShapes, validateMhaConfig } from "../baseline-configs.js";
 
-import type { MhaConfig } from "../baseline-configs.js";
-
-export type { MhaConfig };
-
-export interface MhaWeights {
-  /** [H*head_dim, D] */ wq: ArrayLike<number>;
-  /** [Hkv*head_dim, D] */ wk: ArrayLike<number>;
-  /** [Hkv*v_head_dim, D] */ wv: ArrayLike<number>;
-  /** [D, H*v_head_dim] */ wo: ArrayLike<number>;
-}
-
-export function validateMhaConfig(cfg: MhaConfig, prefix = "mha."): MhaConfig {
-  const c = cfg as unknown as Record<string, unknown>;
-  for (const f of ["dim", "n_heads", "n_kv_heads", "head_dim", "v_head_dim", "max_seq_len", "max_batch_size"]) {
-    const v = c[f];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(prefix + f, v, "a positive integer");
-  }
-  if (cfg.n_heads % cfg.n_kv_heads !== 0) throw new ConfigError(prefix + "n_kv_heads", cfg.n_kv_heads, `a divisor of n_heads (${cfg.n_heads})`);
-  if (!Number.isInteger(cfg.rope_dim) || cfg.rope_dim < 0 || cfg.rope_dim % 2 !== 0 || cfg.rope_dim > cfg.head_dim) {
-    throw new ConfigError(prefix + "rope_dim", cfg.rope_dim, `an even integer in 0..head_dim (${cfg.head_dim})`);
-  }
-  if (!(cfg.rope_theta > 1)) throw new ConfigError(prefix + "rope_theta", cfg.rope_theta, "a finite number > 1");
-  if (cfg.rope_layout !== "interleaved" && cfg.rope_layout !== "half") throw new ConfigError(prefix + "rope_layout", cfg.rope_layout, '"interleaved" or "half"');
-  return cfg;
-}
-
-export function mhaWeightShapes(cfg: MhaConfig): Record<keyof MhaWeights, number[]> {
-  const { dim: D, n_heads: H, n_kv_heads: G, head_dim: hd, v_head_dim: dv } = cfg;
-  return { wq: [H * hd, D], wk: [G * hd, D], wv: [G * dv, D], wo: [D, H * dv] };
-}
-
-export function mhaKind(cfg: Pick<MhaConfig, "n_heads" | "n_kv_heads">): "mha" | "gqa" | "mqa" {
-  return cfg.n_kv_heads === cfg.n_heads ? "mha" : cfg.n_kv_heads === 1 ? "mqa" : "gqa";
-}
-
-/** Plain RoPE frequencies theta^(-2i/rope_dim) (no YaRN for the baselines). */
-export function mhaFrequencies(cfg: MhaConfig): Float64Array {
-  if (cfg.rope_dim === 0) return new Float64Array(0);
-  return ropeFrequencies({ qk_rope_head_dim: cfg.rope_dim, rope_theta: cfg.rope_theta, max_seq_len: 1, original_seq_len: 1, rope_factor: 1, beta_fast: 32, beta_slow: 1 });
-}
+export type { MhaConfig, MhaWeights };
+export { mhaFrequencies, mhaKind, mhaWeightShapes, validateMhaConfig };
 
 /** x [N, D] -> q [N, H, hd], k [N, Hkv, hd] (both roped on their last rope_dim), v [N, Hkv, dv]. Row r is token r % s. */
 export function mhaProject(cfg: MhaConfig, w: MhaWeights, x: ArrayLike<number>, N: number, s: number, freqs: Float64Array, startPos: number, count: Counter = NO_COUNT) {

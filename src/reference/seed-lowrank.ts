@@ -1,34 +1,22 @@
-// The seed text's scheme (shared/seed/mla-analysis.zh.md), implemented as stated: per head, K and
+// The scheme of the analysis that started the project, implemented as stated: per head, K and
 // V (d_head wide) are compressed with W_comp [d_head, r] to r values each, which is what is
 // cached; at every step all cached latents are decompressed with W_decomp [r, d_head] and standard
 // attention runs on the reconstructions. This is NOT DeepSeek's MLA (one latent shared by all
 // heads, absorbed up-projections); mlakit implements it to measure the seed's claims.
 // Matrices use the seed's own layout: L = K W_comp (K a row vector), K' = L W_decomp.
 
-import { ConfigError } from "../errors.js";
 import { type AttentionLayer, type ForwardOptions, ForwardGate, beginForward } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import { attendRow } from "./attention.js";
-import { type MhaWeights, mhaFrequencies, mhaProject, mhaWeightShapes, validateMhaConfig } from "./baselines.js";
+import { mhaFrequencies, mhaProject } from "./baselines.js";
 import { type Counter, NO_COUNT, type WorkTerm } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
 import { RowCache, attendOverRows } from "./row-cache.js";
 
-import type { SeedLowRankConfig } from "../baseline-configs.js";
+import { type SeedLowRankConfig, type SeedLowRankWeights, seedWeightShapes, validateSeedConfig } from "../baseline-configs.js";
 
-export type { SeedLowRankConfig };
-
-export interface SeedLowRankWeights extends MhaWeights {
-  /** [head_dim, r] */ w_comp_k: ArrayLike<number>;
-  /** [r, head_dim] */ w_decomp_k: ArrayLike<number>;
-  /** [v_head_dim, r] */ w_comp_v: ArrayLike<number>;
-  /** [r, v_head_dim] */ w_decomp_v: ArrayLike<number>;
-}
-
-export function seedWeightShapes(cfg: SeedLowRankConfig): Record<keyof SeedLowRankWeights, number[]> {
-  const r = cfg.rank;
-  return { ...mhaWeightShapes(cfg), w_comp_k: [cfg.head_dim, r], w_decomp_k: [r, cfg.head_dim], w_comp_v: [cfg.v_head_dim, r], w_decomp_v: [r, cfg.v_head_dim] };
-}
+export type { SeedLowRankConfig, SeedLowRankWeights };
+export { seedWeightShapes };
 
 /** rows x [n, a] times M [a, b] -> [n, b] (the seed's row-vector convention); each row of M is read once. */
 function rowTimes(x: ArrayLike<number>, n: number, M: ArrayLike<number>, a: number, b: number, count: Counter, term: WorkTerm): Float64Array {
@@ -60,8 +48,7 @@ export class ReferenceSeedLowRank implements AttentionLayer {
   private readonly gate = new ForwardGate();
 
   constructor(readonly cfg: SeedLowRankConfig, readonly weights: SeedLowRankWeights, readonly options: { counter?: Counter } = {}) {
-    validateMhaConfig(cfg, "seed.");
-    if (!Number.isInteger(cfg.rank) || cfg.rank < 1) throw new ConfigError("seed.rank", cfg.rank, "a positive integer");
+    validateSeedConfig(cfg);
     checkWeights(seedWeightShapes(cfg), weights as unknown as Record<string, ArrayLike<number>>);
     this.dim = cfg.dim;
     this.freqs = mhaFrequencies(cfg);

@@ -11,7 +11,9 @@ import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
 import { WasmKernels } from "./kernels.js";
 import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, compileCore, fetchCore } from "./loader.js";
-import { WasmMla, type WasmMlaOptions } from "./mla-layer.js";
+import { WasmMla, type WasmMlaOptions, type WasmMlaPath } from "./mla-layer.js";
+import { WasmMha, WasmSeedLowRank, type WasmBaselineOptions } from "./baseline-layers.js";
+import type { MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "../baseline-configs.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
 import { type StorageFormat, checkStorageFormat } from "../cache/layout.js";
@@ -21,7 +23,12 @@ export interface WasmBackend extends Backend {
   readonly precision: "float32";
   /** The build in use: "relaxed" (FMA) when the runtime validates it, else "simd128". */
   readonly build: WasmBuild;
-  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath } & WasmMlaOptions): Promise<WasmMla>;
+  /** path "naive" | "absorbed" (the conformance kit's two), or "recompute" (latents cached, K/V decompressed again every step). */
+  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath | WasmMlaPath } & WasmMlaOptions): Promise<WasmMla>;
+  /** MHA / GQA / MQA (by n_kv_heads) with a float32 K/V cache: the "standard attention" MLA is compared with. */
+  createMha(config: MhaConfig, weights: MhaWeights, options?: WasmBaselineOptions): Promise<WasmMha>;
+  /** The seed text's per-head low-rank scheme (r latents per kv head for K and for V, decompressed every step). */
+  createSeedLowRank(config: SeedLowRankConfig, weights: SeedLowRankWeights, options?: WasmBaselineOptions): Promise<WasmSeedLowRank>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
 }
@@ -49,29 +56,35 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     build: core.build,
     memoryLimitBytes: budget?.limitBytes,
     async createMla(config, weights, layerOptions) {
-      const kernels = await WasmKernels.create(core);
-      const makeLayer = (): WasmMla => {
-        const cacheFormat = layerOptions.path === "absorbed" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
-        return new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat });
-      };
-      if (!budget) return makeLayer();
-      // Count the layer's memory against the budget from birth (weights upload included) to dispose.
-      kernels.arena.attachBudget(budget);
-      let layer: WasmMla;
-      try {
-        layer = makeLayer();
-      } catch (e) {
-        kernels.arena.releaseBudget();
-        throw e;
-      }
-      const dispose = layer.dispose.bind(layer);
-      layer.dispose = () => {
-        kernels.arena.releaseBudget();
-        dispose();
-      };
-      return layer;
+      const cacheFormat = layerOptions.path !== "naive" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
+      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat }));
+    },
+    async createMha(config, weights, layerOptions = {}) {
+      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMha(config, weights, kernels, layerOptions));
+    },
+    async createSeedLowRank(config, weights, layerOptions = {}) {
+      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmSeedLowRank(config, weights, kernels, layerOptions));
     },
   };
+}
+
+/** Build a layer on its own kernels, counting its memory against the budget from birth (weights upload included) to dispose. */
+function withBudget<L extends { dispose(): void }>(budget: MemoryBudget | null, kernels: WasmKernels, make: (k: WasmKernels) => L): L {
+  if (!budget) return make(kernels);
+  kernels.arena.attachBudget(budget);
+  let layer: L;
+  try {
+    layer = make(kernels);
+  } catch (e) {
+    kernels.arena.releaseBudget();
+    throw e;
+  }
+  const dispose = layer.dispose.bind(layer);
+  layer.dispose = () => {
+    kernels.arena.releaseBudget();
+    dispose();
+  };
+  return layer;
 }
 
 function memoryBudget(limit: number | undefined): MemoryBudget | null {

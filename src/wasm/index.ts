@@ -8,3 +8,4 @@ export * from "./backend.js";
 export * from "./edge.js";
 export * from "./paged-cache.js";
 export * from "./codecs.js";
+export * from "./baseline-layers.js";

@@ -42,6 +42,12 @@ export interface CoreExports {
   ATTN_KEY_BLOCK: WebAssembly.Global;
   attend_paged_scratch_floats(R: number, dA: number, dB: number): number;
   attn_absorbed_paged(fmt: number, s: number, H: number, C: number, dr: number, dn: number, dv: number, startPos: number, qabs: number, q: number, pool: number, poolBytes: number, table: number, scale: number, wuv: number, olat: number, o: number, scratch: number): void;
+  attn_recompute_scratch_floats(s: number, H: number, C: number, dr: number, dn: number, dv: number): number;
+  attn_recompute_paged(fmt: number, s: number, H: number, C: number, dr: number, dn: number, dv: number, startPos: number, q: number, pool: number, poolBytes: number, table: number, scale: number, wkvb: number, o: number, scratch: number): void;
+  attn_gqa_scratch_floats(s: number, H: number, G: number, hd: number, dv: number): number;
+  attn_gqa(s: number, H: number, G: number, hd: number, dv: number, startPos: number, q: number, k: number, v: number, scale: number, o: number, scratch: number): void;
+  attn_seed_scratch_floats(s: number, H: number, G: number, hd: number, dv: number): number;
+  attn_seed_lowrank(s: number, H: number, G: number, hd: number, dv: number, r: number, startPos: number, q: number, lk: number, lv: number, wdk: number, wdv: number, scale: number, o: number, scratch: number): void;
   codec_token_bytes(fmt: number, C: number, dr: number): number;
   codec_encode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_encode_split(fmt: number, kv: number, ldkv: number, pe: number, ldpe: number, n: number, C: number, dr: number, dst: number, row: number): void;
@@ -109,6 +115,11 @@ function need(field: string, buf: F32Buf, off: number, count: number): void {
 function slice(src: ArrayLike<number>, off: number, n: number): ArrayLike<number> {
   if (ArrayBuffer.isView(src)) return (src as unknown as Float32Array).subarray(off, off + n);
   return Array.prototype.slice.call(src, off, off + n) as number[];
+}
+
+/** G key/value heads must divide the H query heads. */
+function checkGroups(H: number, G: number): void {
+  if (!(Number.isInteger(G) && G >= 1 && H % G === 0)) throw new ShapeError("G", G, `a divisor of H = ${H} (key/value heads)`);
 }
 
 /** Elements a strided [rows, n] matrix spans. */
@@ -333,6 +344,19 @@ export class WasmKernels {
     return out;
   }
 
+  /** Pack H consecutive row blocks [n, K] of W [H*n, K] (y = x W_h^T per head), heads packed_size_8(n, K) floats apart. */
+  packPerHeadNK(w: ArrayLike<number>, H: number, n: number, K: number): F32Buf {
+    const per = this.exports.packed_size_8(n, K);
+    const out = this.alloc(H * per);
+    const tmp = this.alloc(Math.max(1, n * K));
+    for (let h = 0; h < H; h++) {
+      tmp.set(slice(w, h * n * K, n * K));
+      this.exports.pack_nk_8(tmp.ptr, K, n, K, out.at(h * per));
+    }
+    tmp.free();
+    return out;
+  }
+
   // ---- attention --------------------------------------------------------------------------
 
   /** Floats of scratch the attention kernels need for R query rows (R = max(s, H) for naive, s*H for absorbed). */
@@ -376,19 +400,81 @@ export class WasmKernels {
     need("o", a.o, oOff, R * a.dv);
     need("wuv", a.wuv, 0, a.H * this.exports.packed_size_8(a.dv, a.C));
     need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
-    const fmt = FORMAT_CODE[a.format];
-    const blockBytes = BLOCK_TOKENS * this.exports.codec_token_bytes(fmt, a.C, a.dr);
+    const fmt = this.writeBlockTable(a.format, a.C, a.dr, T, a.blocks, a.table, a.pool);
+    this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+  }
+
+  /**
+   * MLA's recompute path over the paged latent cache, one sequence: q [s, H, qk]; pool, blocks and
+   * table as attnAbsorbedPaged; wkvb from packPerHeadNK(wkv_b, H, dn+dv, C); o [s, H, dv]. Every
+   * cached token's K/V is decompressed again, block by block inside the kernel.
+   */
+  attnRecomputePaged(a: { format: StorageFormat; s: number; H: number; C: number; dr: number; dn: number; dv: number; startPos: number; q: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; wkvb: F32Buf; o: F32Buf; scratch: F32Buf; qOff?: number; oOff?: number }): void {
+    const qk = a.dn + a.dr, T = a.startPos + a.s, qOff = a.qOff ?? 0, oOff = a.oOff ?? 0;
+    need("q", a.q, qOff, a.s * a.H * qk);
+    need("o", a.o, oOff, a.s * a.H * a.dv);
+    need("wkvb", a.wkvb, 0, a.H * this.exports.packed_size_8(a.dn + a.dv, a.C));
+    need("scratch", a.scratch, 0, this.attnRecomputeScratchFloats(a.s, a.H, a.C, a.dr, a.dn, a.dv));
+    const fmt = this.writeBlockTable(a.format, a.C, a.dr, T, a.blocks, a.table, a.pool);
+    this.exports.attn_recompute_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wkvb.ptr, a.o.at(oOff), a.scratch.ptr);
+  }
+  attnRecomputeScratchFloats(s: number, H: number, C: number, dr: number, dn: number, dv: number): number {
+    return this.exports.attn_recompute_scratch_floats(s, H, C, dr, dn, dv);
+  }
+
+  /**
+   * MHA / GQA / MQA over a cached K/V, one batch row: q [s, H, hd] (roped), K row [T, G, hd] and V
+   * row [T, G, dv] (byte pointers, T = startPos + s, new tokens appended), o [s, H, dv]; query
+   * head h reads kv head floor(h / (H/G)).
+   */
+  attnGqa(s: number, H: number, G: number, hd: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, scratch: F32Buf, qOff = 0, oOff = 0): void {
+    checkGroups(H, G);
+    need("q", q, qOff, s * H * hd);
+    need("o", o, oOff, s * H * dv);
+    need("scratch", scratch, 0, this.attnGqaScratchFloats(s, H, G, hd, dv));
+    this.checkKvRows(startPos + s, G, hd, dv, kRow, vRow);
+    this.exports.attn_gqa(s, H, G, hd, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
+  }
+  attnGqaScratchFloats(s: number, H: number, G: number, hd: number, dv: number): number {
+    return this.exports.attn_gqa_scratch_floats(s, H, G, hd, dv);
+  }
+
+  /**
+   * The seed text's per-head low-rank scheme, one batch row: q [s, H, hd]; latent rows L_K, L_V
+   * [T, G, r] (byte pointers); wdk / wdv = W_decomp_K [r, hd] / W_decomp_V [r, dv] packed with
+   * packKN; o [s, H, dv]. Every step decompresses every cached latent, block by block.
+   */
+  attnSeedLowRank(a: { s: number; H: number; G: number; hd: number; dv: number; r: number; startPos: number; q: F32Buf; lkRow: number; lvRow: number; wdk: PackedWeight; wdv: PackedWeight; scale: number; o: F32Buf; scratch: F32Buf; qOff?: number; oOff?: number }): void {
+    checkGroups(a.H, a.G);
+    const qOff = a.qOff ?? 0, oOff = a.oOff ?? 0, T = a.startPos + a.s;
+    if (a.wdk.N !== a.hd || a.wdk.K !== a.r) throw new ShapeError("wdk", `[${a.wdk.K}, ${a.wdk.N}]`, `[${a.r}, ${a.hd}] (W_decomp_K, r x head_dim)`);
+    if (a.wdv.N !== a.dv || a.wdv.K !== a.r) throw new ShapeError("wdv", `[${a.wdv.K}, ${a.wdv.N}]`, `[${a.r}, ${a.dv}] (W_decomp_V, r x v_head_dim)`);
+    need("q", a.q, qOff, a.s * a.H * a.hd);
+    need("o", a.o, oOff, a.s * a.H * a.dv);
+    need("scratch", a.scratch, 0, this.attnSeedScratchFloats(a.s, a.H, a.G, a.hd, a.dv));
+    this.checkRange("lkRow", { ptr: a.lkRow, bytes: 4 * T * a.G * a.r });
+    this.checkRange("lvRow", { ptr: a.lvRow, bytes: 4 * T * a.G * a.r });
+    this.exports.attn_seed_lowrank(a.s, a.H, a.G, a.hd, a.dv, a.r, a.startPos, a.q.at(qOff), a.lkRow, a.lvRow, a.wdk.buf.ptr, a.wdv.buf.ptr, a.scale, a.o.at(oOff), a.scratch.ptr);
+  }
+  attnSeedScratchFloats(s: number, H: number, G: number, hd: number, dv: number): number {
+    return this.exports.attn_seed_scratch_floats(s, H, G, hd, dv);
+  }
+
+  /** Check a sequence's block ids against the pool and copy them into the kernel's i32 table; returns the format code. */
+  private writeBlockTable(format: StorageFormat, C: number, dr: number, T: number, blocks: Int32Array, table: F32Buf, pool: ByteRange): number {
+    const fmt = FORMAT_CODE[format];
+    const blockBytes = BLOCK_TOKENS * this.exports.codec_token_bytes(fmt, C, dr);
     const nBlocks = Math.ceil(T / BLOCK_TOKENS);
-    if (a.blocks.length < nBlocks) throw new ShapeError("blocks.length", a.blocks.length, `>= ${nBlocks} block ids for ${T} tokens`);
-    need("table", a.table, 0, nBlocks);
-    this.checkRange("pool", a.pool);
-    const i32 = new Int32Array(this.arena.memory.buffer, a.table.ptr, nBlocks);
+    if (blocks.length < nBlocks) throw new ShapeError("blocks.length", blocks.length, `>= ${nBlocks} block ids for ${T} tokens`);
+    need("table", table, 0, nBlocks);
+    this.checkRange("pool", pool);
+    const i32 = new Int32Array(this.arena.memory.buffer, table.ptr, nBlocks);
     for (let k = 0; k < nBlocks; k++) {
-      const b = a.blocks[k];
-      if (!(Number.isInteger(b) && b >= 0 && (b + 1) * blockBytes <= a.pool.bytes)) throw new ShapeError(`blocks[${k}]`, b, `a block id in 0..${Math.floor(a.pool.bytes / blockBytes) - 1} (a pool of ${a.pool.bytes} bytes, ${blockBytes} per block)`);
+      const b = blocks[k];
+      if (!(Number.isInteger(b) && b >= 0 && (b + 1) * blockBytes <= pool.bytes)) throw new ShapeError(`blocks[${k}]`, b, `a block id in 0..${Math.floor(pool.bytes / blockBytes) - 1} (a pool of ${pool.bytes} bytes, ${blockBytes} per block)`);
       i32[k] = b;
     }
-    this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+    return fmt;
   }
 
   /** The K row [T, H, qk] and V row [T, H, dv] of one batch row lie inside the arena. */

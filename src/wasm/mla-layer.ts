@@ -1,8 +1,10 @@
-// MLA on the WASM core: the same AttentionLayer as the reference (src/reference/mla.ts), naive
-// and absorbed side by side, float32. Weights are uploaded and packed once. The naive path keeps
-// the decompressed per-head K/V (k_cache/v_cache, ./row-store.ts); the absorbed path keeps only
-// the latent (kv_cache/pe_cache) in a paged pool in any storage format (./paged-cache.ts, default
-// f32), encoded by the WASM codecs and read in place by the paged attention kernel. Cache and
+// MLA on the WASM core: the same AttentionLayer as the reference (src/reference/mla.ts), naive,
+// absorbed and recompute side by side, float32. Weights are uploaded and packed once. The naive
+// path keeps the decompressed per-head K/V (k_cache/v_cache, ./row-store.ts); the absorbed and
+// recompute paths keep only the latent (kv_cache/pe_cache) in a paged pool in any storage format
+// (./paged-cache.ts, default f32), encoded by the WASM codecs and read in place by the paged
+// attention kernels (absorbed: in the latent space; recompute: wkv_b applied again to every cached
+// token, block by block inside the kernel). Cache and
 // workspace live in the layer's own linear memory and grow only when a call needs more (a decode
 // step of the configured batch allocates nothing).
 //
@@ -27,13 +29,13 @@ import { type Allocated, checkFloat32Range, checkNormInput, queryStep, replaceWo
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
 
-export type WasmMlaPath = "naive" | "absorbed";
+export type WasmMlaPath = "naive" | "absorbed" | "recompute";
 
 export interface WasmMlaOptions {
   path?: WasmMlaPath;
-  /** absorbed path: storage format of the latent cache (default "f32"). Not an option of the naive path. */
+  /** absorbed and recompute paths: storage format of the latent cache (default "f32"). Not an option of the naive path. */
   cacheFormat?: StorageFormat;
-  /** absorbed path: most 64-token blocks the pool may hold (default max_batch_size x ceil(max_seq_len / 64)); its memory grows with use. */
+  /** absorbed and recompute paths: most 64-token blocks the pool may hold (default max_batch_size x ceil(max_seq_len / 64)); its memory grows with use. */
   cacheBlocks?: number;
   /** naive path: tokens per K/V row allocated on first use (default 16; grows x2 up to max_seq_len). */
   initialCapacity?: number;
@@ -59,6 +61,7 @@ interface PackedMlaWeights {
   wkv_a: PackedWeight; kv_norm: F32Buf;
   wkv_b: PackedWeight | null; // naive: decompression
   wuk: F32Buf | null; wuv: F32Buf | null; // absorbed: W_UK, W_UV per head
+  wkvbHeads: F32Buf | null; // recompute: wkv_b's [dn+dv, C] block of each head
   wo: PackedWeight;
 }
 
@@ -67,7 +70,7 @@ export class WasmMla implements AttentionLayer {
   readonly kind: string;
   readonly dim: number;
   readonly path: WasmMlaPath;
-  /** Latent cache format (absorbed path), null on the naive path. */
+  /** Latent cache format (absorbed and recompute paths), null on the naive path. */
   readonly format: StorageFormat | null;
   readonly cache: WasmRowStore | WasmPagedCache;
   readonly softmaxScale: number;
@@ -86,11 +89,11 @@ export class WasmMla implements AttentionLayer {
     checkMlaWeights(cfg, weights);
     for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     this.path = options.path ?? "absorbed";
-    if (this.path !== "naive" && this.path !== "absorbed") throw new ConfigError("options.path", this.path, '"naive" or "absorbed"');
+    if (this.path !== "naive" && this.path !== "absorbed" && this.path !== "recompute") throw new ConfigError("options.path", this.path, '"naive", "absorbed" or "recompute"');
     const naive = this.path === "naive";
     if (naive && options.cacheFormat !== undefined) throw new ConfigError("options.cacheFormat", options.cacheFormat, 'no cacheFormat with path "naive" (its cache is the decompressed float32 K/V; cache formats store the absorbed path\'s latent)');
-    if (naive && options.cacheBlocks !== undefined) throw new ConfigError("options.cacheBlocks", options.cacheBlocks, 'no cacheBlocks with path "naive" (only the absorbed path pages its latent cache)');
-    if (!naive && options.initialCapacity !== undefined) throw new ConfigError("options.initialCapacity", options.initialCapacity, 'no initialCapacity with path "absorbed" (its paged cache grows by 64-token blocks; cacheBlocks caps it)');
+    if (naive && options.cacheBlocks !== undefined) throw new ConfigError("options.cacheBlocks", options.cacheBlocks, 'no cacheBlocks with path "naive" (only the latent paths page their cache)');
+    if (!naive && options.initialCapacity !== undefined) throw new ConfigError("options.initialCapacity", options.initialCapacity, `no initialCapacity with path "${this.path}" (its paged cache grows by 64-token blocks; cacheBlocks caps it)`);
     const cap0 = options.initialCapacity ?? 16;
     if (!Number.isInteger(cap0) || cap0 < 1) throw new ConfigError("options.initialCapacity", cap0, "a positive integer");
     if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
@@ -116,8 +119,9 @@ export class WasmMla implements AttentionLayer {
       wkv_a: k.packNK(weights.wkv_a, C + dr, D),
       kv_norm: k.alloc(C, weights.kv_norm),
       wkv_b: naive ? k.packNK(weights.wkv_b, H * (dn + dv), C) : null,
-      wuk: naive ? null : k.packWUK(weights.wkv_b, H, C, dn, dv),
-      wuv: naive ? null : k.packWUV(weights.wkv_b, H, C, dn, dv),
+      wuk: this.path === "absorbed" ? k.packWUK(weights.wkv_b, H, C, dn, dv) : null,
+      wuv: this.path === "absorbed" ? k.packWUV(weights.wkv_b, H, C, dn, dv) : null,
+      wkvbHeads: this.path === "recompute" ? k.packPerHeadNK(weights.wkv_b, H, dn + dv, C) : null,
       wo: k.packNK(weights.wo, D, H * dv),
     };
     try {
@@ -139,7 +143,8 @@ export class WasmMla implements AttentionLayer {
 
   /** Full name of the attention kernel with its ISA, e.g. "attn_absorbed_paged_fp8_e4m3_relaxed". */
   get attentionKernelName(): string {
-    return this.kernels.name(this.format ? `attn_absorbed_paged_${this.format}` : "attn_causal_4x8");
+    if (this.path === "naive") return this.kernels.name("attn_causal_4x8");
+    return this.kernels.name(`attn_${this.path}_paged_${this.format}`);
   }
 
   private get paged(): WasmPagedCache {
@@ -153,7 +158,7 @@ export class WasmMla implements AttentionLayer {
   private floatsPerToken(): number {
     const { H, D, Q, C, dn, dr, dv, qk } = this.sizes;
     const n = 2 * D + Q + H * qk + 2 * (C + dr) + H * dv + 2;
-    return n + (this.path === "naive" ? H * (dn + dv) : 2 * H * C + 2 * H);
+    return n + (this.path === "naive" ? H * (dn + dv) : this.path === "absorbed" ? 2 * H * C + 2 * H : 3 * H);
   }
 
   /** Size the workspace for N = B*s rows (s tokens per row) and T cached tokens; reallocates only to grow. */
@@ -163,13 +168,14 @@ export class WasmMla implements AttentionLayer {
     if (cur && cur.N >= N && cur.s >= s && cur.blocks >= blocks) return cur;
     const k = this.kernels, { H, D, Q, C, dn, dr, dv, qk } = this.sizes;
     const n = Math.max(N, cur?.N ?? 0), ss = Math.max(s, cur?.s ?? 0), nb = Math.max(blocks, cur?.blocks ?? 0);
-    const naive = this.path === "naive";
+    const naive = this.path === "naive", absorbed = this.path === "absorbed";
+    const attnFloats = naive ? k.attnScratchFloats(Math.max(ss, H)) : absorbed ? k.attnPagedScratchFloats(ss * H, C, dr) : k.attnRecomputeScratchFloats(ss, H, C, dr, dn, dv);
     const next = replaceWorkspace(k, cur, (alloc, table) => ({
       N: n, s: ss, blocks: nb,
       x: alloc(n * D), qa: Q > 0 ? alloc(n * Q) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr), o: alloc(n * H * dv), y: alloc(n * D),
       dec: naive ? alloc(n * H * (dn + dv)) : null,
-      qabs: naive ? null : alloc(n * H * C), olat: naive ? null : alloc(ss * H * C), row: naive ? null : alloc(C + dr), blockTable: naive ? null : alloc(nb),
-      attn: alloc(naive ? k.attnScratchFloats(Math.max(ss, H)) : k.attnPagedScratchFloats(ss * H, C, dr)), table: table(ss, dr),
+      qabs: absorbed ? alloc(n * H * C) : null, olat: absorbed ? alloc(ss * H * C) : null, row: naive ? null : alloc(C + dr), blockTable: naive ? null : alloc(nb),
+      attn: alloc(attnFloats), table: table(ss, dr),
     }));
     this.ws = next;
     k.arena.onRollback(() => (this.ws = cur)); // inside a call: a failure keeps the old workspace (its free waits for commit)
@@ -236,7 +242,7 @@ export class WasmMla implements AttentionLayer {
     checkNormInput("latent", "c_kv", ws.kv.view(), N, C, C + dr, sc, t0);
     checkStage("latent", "c", ws.c.view(), N, sc, t0, [C], "float32");
     checkStage("latent", "k_pe", ws.kpe.view(), N, sc, t0, [dr], "float32");
-    if (this.path === "absorbed") {
+    if (this.path !== "naive") {
       // store: values the format cannot hold are refused first; the cache places the tokens
       // (blocks, rollback, copy on write) and the WASM codecs encode them in place
       const cache = this.paged.latent, fmt = this.format!, pool = this.paged.pool;
@@ -246,10 +252,17 @@ export class WasmMla implements AttentionLayer {
         k.encodeSplit(fmt, m, C, dr, ws.c, (b * sc + t) * C, C, ws.kpe, (b * sc + t) * dr, dr, pool, at, ws.row!);
       });
       this.stored = true;
-      // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
-      k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
-      for (let b = 0; b < B; b++) {
-        k.attnAbsorbedPaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
+      if (this.path === "absorbed") {
+        // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
+        k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
+        for (let b = 0; b < B; b++) {
+          k.attnAbsorbedPaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
+        }
+      } else {
+        // (7) inside attention: every cached latent decompressed again per block and head, then attended as the naive path
+        for (let b = 0; b < B; b++) {
+          k.attnRecomputePaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wkvb: w.wkvbHeads!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
+        }
       }
     } else {
       // (7) decompress the new tokens into the K/V rows at p0, then causal attention per row

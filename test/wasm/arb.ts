@@ -25,7 +25,7 @@ export const callArb: fc.Arbitrary<CallSpec> = fc.record({
 export const scheduleArb = fc.array(callArb, { minLength: 1, maxLength: 4 }).filter((a) => a.reduce((x, c) => x + c.s, 0) >= 2 && a.reduce((x, c) => x + c.s, 0) <= 120);
 
 /** Turn a spec list into concrete {batch, seqlen, startPos} for a config, tracking per-row lengths. */
-export function concreteCalls(cfg: MlaConfig, specs: CallSpec[]): { batch: number; seqlen: number; startPos: number }[] {
+export function concreteCalls(cfg: Pick<MlaConfig, "max_batch_size" | "max_seq_len">, specs: CallSpec[]): { batch: number; seqlen: number; startPos: number }[] {
   const len = new Array<number>(cfg.max_batch_size).fill(0);
   const out: { batch: number; seqlen: number; startPos: number }[] = [];
   for (const c of specs) {

@@ -31,7 +31,7 @@ const badCalls: { name: string; x: (n: number) => ArrayLike<number>; opts: Recor
 ];
 
 describe.each(BUILDS)("%s build", (build) => {
-  it.each(["naive", "absorbed"] as const)("%s: bad inputs throw the reference's errors and change nothing", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s: bad inputs throw the reference's errors and change nothing", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(5));
     const ref = new ReferenceMla(cfg, w, { path });
     const layer = new WasmMla(cfg, w, await kernels(build), { path });
@@ -65,7 +65,8 @@ describe.each(BUILDS)("%s build", (build) => {
     expect(eWasm.message).toBe(eRef.message);
     const nan = { ...w, wo: Float32Array.from(w.wo as Float32Array, (v, i) => (i === 2 ? NaN : v)) };
     expect((thrown(() => new WasmMla(cfg, nan, k)) as Error).message).toBe((thrown(() => new ReferenceMla(cfg, nan)) as Error).message);
-    expect(thrown(() => new WasmMla(cfg, w, k, { path: "recompute" as never }))).toBeInstanceOf(MlaError);
+    expect(thrown(() => new WasmMla(cfg, w, k, { path: "sparse" as never }))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => new WasmMla(cfg, w, k, { path: "recompute", initialCapacity: 4 }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => new WasmMla(cfg, w, k, { path: "naive", initialCapacity: 0 }))).toBeInstanceOf(MlaError);
     expect(thrown(() => new WasmMla(cfg, w, k, { path: "absorbed", initialCapacity: 4 }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => new WasmMla(cfg, w, k, { path: "naive", cacheFormat: "f32" }))).toBeInstanceOf(ConfigError);
@@ -90,7 +91,7 @@ describe.each(BUILDS)("%s build", (build) => {
     expect(Array.from(layer.cache.snapshot(1, 1).kv_cache.data)).toEqual(Array.from(before.kv_cache.data));
   });
 
-  it.each(["naive", "absorbed"] as const)("%s: memory.grow during use (cache from 1 token, long prefill) keeps results exact", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s: memory.grow during use (cache from 1 token, long prefill) keeps results exact", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(3));
     const ref = new ReferenceMla(cfg, w, { path });
     const k = await kernels(build);
@@ -113,7 +114,7 @@ describe.each(BUILDS)("%s build", (build) => {
     }
   });
 
-  it.each(["naive", "absorbed"] as const)("%s: decode steps allocate nothing once the cache has room", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s: decode steps allocate nothing once the cache has room", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(6));
     const k = await kernels(build);
     const layer = new WasmMla(cfg, w, k, { path, initialCapacity: path === "naive" ? cfg.max_seq_len : undefined });
@@ -124,7 +125,7 @@ describe.each(BUILDS)("%s build", (build) => {
     expect([k.arena.bytesInUse(), k.arena.bytesReserved(), k.arena.grows]).toEqual([inUse, reserved, grows]);
   });
 
-  it.each(["naive", "absorbed"] as const)("%s: a workspace poisoned with NaN before every call changes nothing (no kernel reads what it did not write)", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s: a workspace poisoned with NaN before every call changes nothing (no kernel reads what it did not write)", async (path) => {
     const w = randomMlaWeights(cfg, new Rng(11));
     const ref = new ReferenceMla(cfg, w, { path });
     const layer = new WasmMla(cfg, w, await kernels(build), { path, initialCapacity: path === "naive" ? 2 : undefined });

@@ -1,4 +1,4 @@
-// The WASM MLA layer == the float64 oracle, for both paths and both builds, over random configs,
+// The WASM MLA layer == the float64 oracle, for every path (naive, absorbed, recompute) and both builds, over random configs,
 // weights, inputs and call schedules (batch, startPos > 0, rollback, chunked long calls, > 64
 // keys), outputs and cache snapshots; plus the official vectors at the float32 tolerance.
 import { describe, expect, it } from "vitest";
@@ -24,7 +24,7 @@ function mismatch(got: ArrayLike<number>, ref: ArrayLike<number>): string | null
 }
 
 describe.each(BUILDS)("%s build", (build) => {
-  it.each(["naive", "absorbed"] as const)("%s path == reference: outputs and caches over random configs and schedules", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s path == reference: outputs and caches over random configs and schedules", async (path) => {
     await core(build);
     await fc.assert(
       fc.asyncProperty(wasmConfigArb, scheduleArb, fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), fc.integer({ min: 1, max: 8 }), async (cfg, specs, seed, maxChunkTokens, initialCapacity) => {
@@ -62,7 +62,7 @@ describe.each(BUILDS)("%s build", (build) => {
 
   // Inner lengths reach C+dr = 576 here, past F32_ORACLE_TOL's n <= 64; the rounding model of
   // F32_VECTOR_ATOL (4 chained sums, 3 sqrt(n) u max|y|) gives 4*3*24*6e-8*4 = 6.9e-5 < 1e-4.
-  it.each(["naive", "absorbed"] as const)("%s path at DeepSeek's head geometry (C 512, dn 128, dr 64, dv 128: the full-tile SIMD paths) == reference", async (path) => {
+  it.each(["naive", "absorbed", "recompute"] as const)("%s path at DeepSeek's head geometry (C 512, dn 128, dr 64, dv 128: the full-tile SIMD paths) == reference", async (path) => {
     const cfg = makeConfig({ dim: 48, n_heads: 5, q_lora_rank: 24, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128, max_seq_len: 16384, original_seq_len: 4096, max_batch_size: 2 });
     const rng = new Rng(77);
     const w = randomMlaWeights(cfg, rng);
