@@ -15,7 +15,7 @@ import simd128 from "./mla-simd128.wasm";
 import relaxed from "./mla-relaxed.wasm";
 
 // Four sessions of 15.6 MiB each when new (weights packed in each layer's memory), 21.7 MiB at
-// 2048 tokens (4.5 MiB of it cache, the rest growth headroom; measured, README "Runtimes"),
+// 2048 tokens (4.5 MiB of it cache, the rest growth headroom; measured with wasm memory sizes),
 // stay inside the 128 MiB isolate; the backend enforces that cap itself (CacheError -> 503).
 const MAX_SESSIONS = 4;
 const backend = createWasmBackendFromModules({ simd128, relaxed });

@@ -16,9 +16,9 @@ import { readResults } from "./results.mjs";
 export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 export const DOC_FILES = ["README.md", "docs/performance.md", "docs/cache.md"];
 
-/** Every fragment, from the results. @param {import("./results.mjs").Results} r */
-export function allFragments(r) {
-  const parts = [readmeFragments(r), cacheFragments(r), performanceFragments(r)];
+/** Every fragment, from the results. @param {import("./results.mjs").Results} r @param {string} [root] */
+export function allFragments(r, root = ROOT) {
+  const parts = [readmeFragments(r, root), cacheFragments(r), performanceFragments(r)];
   /** @type {Record<string, string>} */
   const out = {};
   for (const p of parts) for (const [k, v] of Object.entries(p)) {
@@ -30,7 +30,7 @@ export function allFragments(r) {
 
 /** Each doc as the generator writes it: [path, current text, generated text]. @param {string} [root] */
 export function generatedDocs(root = ROOT) {
-  const frags = allFragments(readResults(root));
+  const frags = allFragments(readResults(root), root);
   return DOC_FILES.map((f) => {
     const text = readFileSync(join(root, f), "utf8");
     return /** @type {const} */ ([f, text, fillMarkers(text, frags, f)]);

@@ -1,11 +1,20 @@
 // @ts-check
 // README.md's figures: the benchmark summary (bench/results/latest.json) and the runtime matrix
 // (bench/results/runtimes.json).
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { day, f1, pct, sci2, sciCeil, table, times, timesRange } from "./format.mjs";
 import { fig, figs } from "./results.mjs";
 
-/** @param {import("./results.mjs").Results} r @returns {Record<string, string>} */
-export function readmeFragments(r) {
+/** The table `node examples/cache-memory.mjs` prints (computed from the presets; needs dist/). @param {string} root */
+function cacheMemoryTable(root) {
+  const r = spawnSync(process.execPath, [join(root, "examples", "cache-memory.mjs")], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`examples/cache-memory.mjs failed (run \`npm run build\` first): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** @param {import("./results.mjs").Results} r @param {string} root @returns {Record<string, string>} */
+export function readmeFragments(r, root) {
   const L = r.latest, rt = r.runtimes;
   const attn = fig(L, "attn-absorbed", "V3", "H=128 S=4096");
   const byName = Object.fromEntries(rt.runtimes.map((x) => [x.runtime, x]));
@@ -27,6 +36,7 @@ export function readmeFragments(r) {
     "runtime-bun-note": sameErrors(byName.bun, byName.node) && byName.bun.build === "relaxed" && byName.node.build === "simd128"
       ? "(Bun's relaxed build gave Node's simd128 errors to the last digit: JavaScriptCore may run `relaxed_madd` as a separate multiply and add, and evidently does here; V8 in Deno and workerd fuses it.)"
       : "",
+    "cache-memory-table": cacheMemoryTable(root),
     "wasm-vector-error": sciCeil(Math.max(...rt.runtimes.map((x) => x.vsOfficial))),
   };
 }
