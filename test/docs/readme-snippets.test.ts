@@ -26,7 +26,7 @@ const RUN_TIMEOUT_MS = 60_000;
 const slug = (b: CodeBlock) => `${b.file.replace(/[^A-Za-z0-9]+/g, "_")}_L${b.line}`;
 const where = (b: { file: string; line: number }) => `${b.file}:${b.line}`;
 
-/** `report` writes the analysis page; without --out it would go to the package's own docs/. */
+/** `report` writes the analysis page: name the reader's directory, so it can never reach the package's own docs/. */
 function argsFor(args: string[]): string[] {
   return args[0] === "report" && !args.includes("--out") ? [...args, "--out", "docs"] : args;
 }
@@ -75,6 +75,19 @@ describe("README and docs code blocks", () => {
       expect(r.status, `${where(b)} exited ${r.status}${r.signal ? ` (${r.signal})` : ""}`).toBe(0);
     }, RUN_TIMEOUT_MS + 5_000);
   }
+});
+
+describe("the conformance worked example", () => {
+  it("prints exactly the output the README shows", () => {
+    const shown = blocks.find((b) => b.file === "README.md" && b.lang === "" && b.code.startsWith('checkBackend("toy"'));
+    expect(shown, "README.md: the worked example's output block").toBeDefined();
+    const out = join(dir, "examples-out");
+    const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "examples", "tsconfig.json"), "--outDir", out], { cwd: dir, encoding: "utf8", timeout: RUN_TIMEOUT_MS });
+    expect(`${tsc.stdout}${tsc.stderr}`.trim()).toBe("");
+    const r = spawnSync(process.execPath, [join(out, "conformance", "toy-backend.js")], { cwd: dir, encoding: "utf8", timeout: RUN_TIMEOUT_MS });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(shown?.code);
+  }, 2 * RUN_TIMEOUT_MS + 5_000);
 });
 
 describe("every `npm run mlakit -- ...` line of an sh block, in order, in one directory", () => {
