@@ -11,6 +11,7 @@
 import { KB, KEYS_CONTIG, KEYS_RANGE, attendCore, attend_scratch_floats } from "./attention_core";
 import { FMT_F32 } from "./codecs";
 import { attn_causal_4x8 } from "./attention_prefill";
+import { attn_decode_grouped } from "./attention_naive";
 import { gemm_4x8 } from "./gemm";
 
 /** Rows q [s, H, d] -> dst [G, s, hpg, d] (toGroups) or back (fromGroups). */
@@ -59,6 +60,13 @@ export function attn_gqa_scratch_floats(s: i32, H: i32, G: i32, hd: i32, dv: i32
 export function attn_gqa(s: i32, H: i32, G: i32, hd: i32, dv: i32, startPos: i32, q: usize, k: usize, v: usize, scale: f32, o: usize, scratch: usize): void {
   if (G == H) {
     attn_causal_4x8(s, H, hd, dv, startPos, q, k, v, scale, o, scratch); // MHA: the naive MLA kernel's layout
+    return;
+  }
+  if (s < 4 && G > 1) {
+    // Decode-sized calls: stream K/V in memory order for all groups at once (see attention_naive).
+    for (let t = 0; t < s; t++) {
+      attn_decode_grouped(H, G, hd, dv, startPos + t, q + ((<usize>(t * H * hd)) << 2), k, v, scale, o + ((<usize>(t * H * dv)) << 2), scratch);
+    }
     return;
   }
   const hpg = H / G, R = s * hpg;

@@ -83,6 +83,11 @@ export function toMarkdown(r: BenchResults): string {
     ["gemv", "Decode projections (GEMV, 1 token, weights evicted from L3 before each call) vs XNNPACK and onnxruntime-web"],
     ["attn-absorbed", "Absorbed decode attention (fused, latent cache, + W_UV) vs naive decode"],
     ["attn-naive", "Naive decode attention (decompressed K/V cache)"],
+    ["attn-recompute", "MLA recompute decode attention (latent cache; every cached token's K/V decompressed again inside the kernel)"],
+    ["attn-mha", "MHA decode attention (K/V of every head cached)"],
+    ["attn-gqa", "GQA decode attention (kv heads: the largest divisor of H up to 8, in the impl column)"],
+    ["attn-mqa", "MQA decode attention (1 kv head)"],
+    ["attn-seed", "The seed text's per-head low-rank scheme (r latents per head for K and V, decompressed inside the kernel)"],
     ["step", "Whole absorbed decode step: wasm layer vs float64 reference"],
   ];
   for (const [g, title] of groups) {

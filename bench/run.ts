@@ -17,6 +17,7 @@ import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js
 import { makeFigure, type Figure } from "./figures.js";
 import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
 import { runDecodeStep } from "./step.js";
+import { runPathAttention } from "./paths.js";
 import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
@@ -163,6 +164,11 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
     ms: t.medianMs, flop: 2 * H * S * (qk + dv), bytes: 4 * S * H * (qk + dv), check: chk.detail, bwGBs: Math.max(bwGBs, bwAfter),
   });
 }
+
+// Decode attention of the other paths (recompute, MHA, GQA, MQA, the seed's scheme), best build:
+// the naive kernel above already gives the memory-bound side, these are the seed's claims.
+const slowPlan = { ...plan, iterations: quick ? 1 : 3, time: 0, warmupIterations: 1 };
+for (const f of await runPathAttention(probe, cores, best, dramPlan, slowPlan, flush, quick, log)) push(f);
 
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);

@@ -5,10 +5,11 @@
 
 import { type MlaConfig, PRESETS, type PresetName } from "../config.js";
 import type { Machine } from "./roofline.js";
+import type { AnyPath } from "./work.js";
 
 export interface MeasuredDecode {
-  path: "naive" | "absorbed";
-  /** "step": the whole layer's decode step (projections included); "attention": attention over the cache only (absorbed: plus W_UV). */
+  path: AnyPath;
+  /** "step": the whole layer's decode step (projections included); "attention": attention over the cache only (absorbed: plus W_UV; recompute and the seed's scheme: plus the decompression they fuse into it). */
   scope: "step" | "attention";
   /** Heads of the measured layer (128: DeepSeek-V3 shapes, 16: V2-Lite), when the entry says. */
   heads?: number;
@@ -127,19 +128,26 @@ const HEADS_OF_MODEL: [RegExp, number][] = [
   [/v3|v2(?!-?lite)/i, 128],
 ];
 
+/** Figure groups of decode attention over S cached keys, per path (bench/figures.ts). */
+const ATTENTION_GROUPS: Readonly<Record<string, AnyPath>> = {
+  "attn-naive": "naive", "attn-absorbed": "absorbed", "attn-recompute": "recompute",
+  "attn-mha": "mha", "attn-gqa": "gqa", "attn-mqa": "mqa", "attn-seed": "seedPerHead",
+};
+
 /**
- * The benchmarks' own schema (bench/report.ts, "mlakit-bench/1"): figures with group
- * "attn-absorbed" / "attn-naive" (attention over S cached keys) or "step" (a whole absorbed decode
- * step of one layer at startPos S, so S + 1 keys), model "V3" / "V2-Lite", what "H=128 S=4096", ms.
+ * The benchmarks' own schema (bench/report.ts, "mlakit-bench/1"): figures with group "attn-<path>"
+ * (attention over S cached keys, ATTENTION_GROUPS) or "step" (a whole absorbed decode step of one
+ * layer at startPos S, so S + 1 keys), model "V3" / "V2-Lite", what "H=128 S=4096", ms.
  */
 function schemaDecodes(json: Json): MeasuredDecode[] | undefined {
   if (!isObj(json) || !Array.isArray(json.figures)) return undefined;
   const out: MeasuredDecode[] = [];
   for (const f of json.figures) {
     if (!isObj(f) || typeof f.group !== "string" || typeof f.what !== "string" || num(f.ms) === undefined) continue;
-    const scope = f.group === "step" ? "step" : f.group === "attn-absorbed" || f.group === "attn-naive" ? "attention" : undefined;
+    const attention = Object.prototype.hasOwnProperty.call(ATTENTION_GROUPS, f.group) ? ATTENTION_GROUPS[f.group] : undefined;
+    const scope = f.group === "step" ? "step" : attention ? "attention" : undefined;
     if (!scope) continue;
-    const path = f.group === "attn-naive" ? "naive" : /naive/i.test(String(f.impl ?? "")) ? "naive" : "absorbed";
+    const path: AnyPath = attention ?? (/naive/i.test(String(f.impl ?? "")) ? "naive" : "absorbed");
     const S = /\bS\s*=\s*(\d+)/.exec(f.what);
     if (!S) continue;
     const model = String(f.model ?? "");

@@ -110,13 +110,16 @@ export function modelCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts:
 
 /**
  * Attention over the cache only, as the benchmarks time their attention kernels: scores, softmax,
- * weighted sum, and for the absorbed path the W_UV half of the absorption (o = o_lat W_UV^T).
- * One decode step of `batch` rows at `context` keys, one layer.
+ * weighted sum; for the absorbed path the W_UV half of the absorption (o = o_lat W_UV^T); for the
+ * paths that decompress every cached token at every step (recompute, the seed's scheme) that
+ * decompression too, which their kernels fuse into the attention. One decode step of `batch` rows
+ * at `context` keys, one layer.
  */
-export function attentionCost(cfg: MlaConfig, path: "naive" | "absorbed", context: number, batch: number, opts: CostOptions): { flops: number; bytes: number } {
+export function attentionCost(cfg: MlaConfig, path: AnyPath, context: number, batch: number, opts: CostOptions): { flops: number; bytes: number } {
   const l = layerCost(cfg, path, decodeShape(context, batch), opts);
   const t = l.terms;
   const wuv = path === "absorbed" ? cfg.n_heads * cfg.kv_lora_rank * cfg.v_head_dim : 0; // elements of W_UV; madds per row
   const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
-  return { flops: t.scores.flops + t.weightedSum.flops + 2 * batch * wuv, bytes: t.scores.bytes + t.weightedSum.bytes + wuv * wb };
+  const fused = path === "recompute" || path === "seedPerHead" ? t.decompression : { flops: 0, bytes: 0 };
+  return { flops: t.scores.flops + t.weightedSum.flops + fused.flops + 2 * batch * wuv, bytes: t.scores.bytes + t.weightedSum.bytes + fused.bytes + wuv * wb };
 }
