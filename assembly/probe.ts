@@ -1,6 +1,7 @@
-// Machine probe: the limits every benchmark figure is a fraction of.
-// Built twice from this one source (build/probe-simd128.wasm, build/probe-relaxed.wasm); the
-// relaxed build uses f32x4.relaxed_madd (FMA) where the simd128 build uses mul + add.
+// Machine probe: the limits every benchmark figure and the cost model's roofline are a fraction of.
+// Part of the core (assembly/index.ts exports these as probe_*), so the package ships it in both
+// builds: the relaxed build's madd is f32x4.relaxed_madd (FMA) where simd128's is mul + add.
+// src/probe/probe.ts drives it (`mlakit probe`, the benchmarks' probe).
 //
 // Peak FLOP/s: 12 independent accumulator chains, so the loop is bound by the FP pipes'
 // throughput, not by one chain's latency (FMA latency 4 x 2 pipes needs >= 8 chains on Zen 3).

@@ -1,8 +1,7 @@
-// Builds the bench's own WebAssembly: the machine probe (assembly/probe.ts) and the numbered kernel
-// variants (assembly/variants/*.ts except _helpers), each twice: simd128 and relaxed-simd (FMA).
-// Output: build/probe-{simd128,relaxed}.wasm, build/probe-import-simd128.wasm (reads an imported
-// memory), build/variants/<name>-{simd128,relaxed}.wasm.
-// The core kernels (assembly/ outside these files) are built by the project's own build script.
+// Builds the bench's own WebAssembly: the numbered kernel variants (assembly/variants/*.ts except
+// _helpers), each twice: simd128 and relaxed-simd (FMA), and the probe's read loops over an
+// imported memory. Output: build/probe-import-simd128.wasm, build/variants/<name>-{simd128,relaxed}.wasm.
+// The core (assembly/index.ts, the machine probe included) is built by the project's own build script.
 //
 // One process runs the AssemblyScript compiler API for every module (a separate `asc` process
 // per module spent most of its time starting up). A module is rebuilt only when it is stale: next
@@ -31,7 +30,6 @@ export function benchWasmTargets() {
         "--config", join(root, "bench", "asconfig.json")] });
     }
   };
-  add(join(root, "assembly", "probe.ts"), join(root, "build", "probe"));
   // The probe's read loops over ANOTHER instance's memory (env.memory): the bandwidth of the very
   // buffer a kernel streams (its placement in physical memory decides 22-29 GB/s on this VM).
   add(join(root, "assembly", "variants", "_probe_read.ts"), join(root, "build", "probe-import"), { simd128: "simd" }, ["--importMemory"]);

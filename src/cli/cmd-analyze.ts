@@ -1,65 +1,50 @@
 // mlakit analyze: the cost model for one config (src/analysis), as tables, JSON or SVG charts.
-import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type MlaConfig, PRESET_NAMES, preset } from "../config.js";
 import { readConfigFile } from "./config-file.js";
 import { type Analysis, analyze } from "../analysis/analyze.js";
-import { type BenchResults, DEFAULT_MACHINE, parseBenchResults } from "../analysis/bench-results.js";
+import { type BenchResults, parseBenchResults } from "../analysis/bench-results.js";
 import { cacheChart, timeChart } from "../analysis/charts.js";
-import { CACHE_FORMATS, type CacheFormat } from "../analysis/formats.js";
 import { KV_SCHEMES } from "../analysis/kv-cache.js";
-import type { Machine } from "../analysis/roofline.js";
 import { svgDocument } from "../analysis/svg.js";
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
 import { ALL_PATHS } from "../analysis/work.js";
 import { WORK_TERMS } from "../work-terms.js";
 import { FormatError } from "../errors.js";
-import { checkWritable, probeKind, readRegularFileSync, writeRegularFileSync } from "../io/regular-file.js";
-import { type CliIo, EXIT_OK, UsageError, oneLine } from "./io.js";
-import { packageRoot } from "./paths.js";
+import { checkWritable, readRegularFileSync, writeRegularFileSync } from "../io/regular-file.js";
+import { RANGES, intFlag, parseFlags } from "./args.js";
+import { CLI_FORMAT_NAMES, cacheFormatFlag, toAnalysisFormat } from "./formats.js";
+import { type CliIo, EXIT_OK, UsageError, oneLine, printJson } from "./io.js";
+import { resolveMachine } from "./machine.js";
 import { formatTable } from "./table.js";
 
-export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--context N] [--batch B] [--format f32|bf16|f16|int8|fp8]
-               [--machine GFLOPS,GBPS] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weight-bytes N] [--bench FILE]
+export { parseMachine } from "./machine.js";
+
+export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--context N] [--batch B] [--format ${CLI_FORMAT_NAMES}]
+               [--machine GFLOPS,GBPS | --machine FILE] [--bench FILE] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weight-bytes N]
   The cost model: KV-cache bytes per scheme (MHA, GQA, MQA, MLA latent, MLA decompressed, the seed's
   per-head rank r), FLOPs and bytes of a decode step and a prefill per path (naive, recompute,
   absorbed, MHA; GQA, MQA, seed too) split by term, arithmetic intensity, roofline time on a
   machine, and crossovers. Presets: ${PRESET_NAMES.join(", ")} (default deepseek-v3).
-  Defaults: --context 32768, --batch 1, --format bf16, weights at the format's value width.
+  Defaults: --context 32768 (1 to 2^30), --batch 1, --format bf16, weights at the format's value width.
   --json: kvCache.<scheme>.{elementsPerTokenPerLayer,bytesPerTokenPerLayer,totalBytes} and
   decode|prefill.<path>.{flops,bytes,intensity,bound,seconds,terms} for the whole model (perLayer too).
-  The machine comes from --machine, else the probe in bench/results/latest.json, else a default
-  that is printed with its source.`;
+  The machine (printed with its source): --machine GFLOPS,GBPS or a file from mlakit probe --json,
+  else the probe of a --bench results file (whose measured decode steps --svg also draws), else the
+  probe mlakit probe --save stored, else a default (one Zen 3 core, 31 GFLOP/s, 14 GB/s).`;
 
 export const DEFAULT_CONTEXT = 32768;
-
-function positiveInt(flag: string, s: string | undefined, dflt: number): number {
-  if (s === undefined) return dflt;
-  if (!/^[0-9]+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s))) throw new UsageError(`--${flag} ${JSON.stringify(s)}: expected a positive integer`);
-  return Number(s);
-}
-
-export function parseMachine(s: string): Machine {
-  const parts = s.split(",");
-  const nums = parts.map((p) => (/^\s*[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?\s*$/.test(p) ? Number(p) : NaN));
-  if (parts.length !== 2 || !nums.every((n) => Number.isFinite(n) && n > 0)) throw new UsageError(`--machine ${JSON.stringify(s)}: expected GFLOPS,GBPS (two positive numbers, e.g. 31,14)`);
-  return { gflops: nums[0], gbps: nums[1], source: "given with --machine" };
-}
 
 /** A --bench file above this size is refused unread (bench/results/*.json are tens of KB). */
 export const MAX_BENCH_JSON_BYTES = 64 * 2 ** 20;
 
-/** bench/results/latest.json (or --bench FILE), parsed; undefined when absent or unreadable (with the reason). */
-export function loadBenchResults(file?: string): { results?: BenchResults; note: string } {
-  const path = file ?? join(packageRoot(), "bench", "results", "latest.json");
-  if (!file && probeKind(path) === undefined) return { note: `${path} not found` };
+/** A --bench results file (bench/results/latest.json in the repository, or any run's), parsed. */
+export function loadBenchResults(file: string): BenchResults {
   try {
-    const text = readRegularFileSync(path, "--bench", MAX_BENCH_JSON_BYTES).toString("utf8"); // a given file that is no regular file: its own one-line error
-    return { results: parseBenchResults(JSON.parse(text)), note: path };
+    const text = readRegularFileSync(file, "--bench", MAX_BENCH_JSON_BYTES).toString("utf8"); // a file that is no regular file: its own one-line error
+    return parseBenchResults(JSON.parse(text));
   } catch (e) {
-    if (file && e instanceof FormatError && e.field === "--bench") throw e;
-    if (file) throw new UsageError(`--bench ${JSON.stringify(file)}: not readable JSON (${oneLine((e as Error).message)})`);
-    return { note: `${path} unreadable (${oneLine((e as Error).message)})` };
+    if (e instanceof FormatError && e.field === "--bench") throw e;
+    throw new UsageError(`--bench ${JSON.stringify(file)}: not readable JSON (${oneLine((e as Error).message)})`);
   }
 }
 
@@ -71,54 +56,47 @@ export function loadConfig(presetName: string | undefined, configFile: string | 
 }
 
 export async function analyzeCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      preset: { type: "string" },
-      config: { type: "string" },
-      context: { type: "string" },
-      batch: { type: "string" },
-      format: { type: "string", default: "bf16" },
-      machine: { type: "string" },
-      json: { type: "boolean", default: false },
-      svg: { type: "string" },
-      groups: { type: "string" },
-      "seed-rank": { type: "string" },
-      "weight-bytes": { type: "string" },
-      bench: { type: "string" },
-    },
+  const { values: v, common } = parseFlags("analyze", argv, {
+    preset: { type: "string" },
+    config: { type: "string" },
+    context: { type: "string" },
+    batch: { type: "string" },
+    format: { type: "string" },
+    machine: { type: "string" },
+    svg: { type: "string" },
+    groups: { type: "string" },
+    "seed-rank": { type: "string" },
+    "weight-bytes": { type: "string" },
+    bench: { type: "string" },
   });
-  if (positionals.length > 0) throw new UsageError(`analyze takes no positional arguments, got ${JSON.stringify(positionals[0])}\n${analyzeHelp}`);
-  if (!(CACHE_FORMATS as readonly string[]).includes(values.format as string)) throw new UsageError(`--format ${JSON.stringify(values.format)}: expected one of ${CACHE_FORMATS.join(", ")}`);
-  if (values.svg !== undefined) checkWritable(values.svg, "--svg"); // before the work
-  const { cfg, name } = loadConfig(values.preset, values.config, io);
-  const context = positiveInt("context", values.context, DEFAULT_CONTEXT);
-  const batch = positiveInt("batch", values.batch, 1);
-  const groups = values.groups === undefined ? undefined : positiveInt("groups", values.groups, 0);
-  const seedRank = values["seed-rank"] === undefined ? undefined : positiveInt("seed-rank", values["seed-rank"], 0);
-  const weightBytes = values["weight-bytes"] === undefined ? undefined : positiveInt("weight-bytes", values["weight-bytes"], 0);
-  const bench = loadBenchResults(values.bench);
-  let machine: Machine;
-  if (values.machine !== undefined) machine = parseMachine(values.machine);
-  else if (bench.results?.machine) machine = bench.results.machine;
-  else machine = { ...DEFAULT_MACHINE, source: `${DEFAULT_MACHINE.source} (${bench.note}${bench.results ? ", no probe section" : ""})` };
+  const format = cacheFormatFlag("format", v.format ?? "bf16");
+  const context = intFlag("context", v.context, RANGES.context, DEFAULT_CONTEXT);
+  const batch = intFlag("batch", v.batch, RANGES.batch, 1);
+  const groups = intFlag("groups", v.groups, RANGES.heads);
+  const seedRank = intFlag("seed-rank", v["seed-rank"], RANGES.heads);
+  const weightBytes = intFlag("weight-bytes", v["weight-bytes"], RANGES.weightBytes);
+  const svgPath = v.svg as string | undefined;
+  if (svgPath !== undefined) checkWritable(svgPath, "--svg"); // before the work
+  const { cfg, name } = loadConfig(v.preset as string | undefined, v.config as string | undefined, io, common.json || common.quiet);
+  const bench = v.bench === undefined ? undefined : loadBenchResults(v.bench as string);
+  const machine = resolveMachine(v.machine as string | undefined, bench, io);
 
-  const a = analyze(cfg, name, { context, batch, format: values.format as CacheFormat, machine, groups, seedRank, weightBytes });
+  const a = analyze(cfg, name, { context, batch, format: toAnalysisFormat(format), machine, groups, seedRank, weightBytes });
 
-  if (values.svg !== undefined) {
+  if (svgPath !== undefined) {
     const common = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightBytes: a.weightBytes, batch, maxContext: Math.max(cfg.max_seq_len, context) };
-    const svg = svgDocument([cacheChart(cfg, name, common), timeChart(cfg, name, { ...common, machine, measured: bench.results?.decode })]);
-    writeRegularFileSync(values.svg, svg, "--svg");
+    const svg = svgDocument([cacheChart(cfg, name, common), timeChart(cfg, name, { ...common, machine, measured: bench?.decode })]);
+    writeRegularFileSync(svgPath, svg, "--svg");
   }
-  if (values.json) io.out(JSON.stringify(a, null, 1) + "\n");
-  else io.out(renderText(a) + (values.svg !== undefined ? `\nCharts written to ${values.svg}\n` : ""));
+  const shown = { ...a, format }; // the CLI's name for the format (fp8_e4m3), as --format takes it
+  if (common.json) printJson(io, shown);
+  else io.out(renderText(shown) + (svgPath !== undefined ? `\nCharts written to ${svgPath}\n` : ""));
   return EXIT_OK;
 }
 
 const PATH_LABEL: Record<string, string> = { naive: "MLA naive", recompute: "MLA recompute", absorbed: "MLA absorbed", mha: "MHA", gqa: "GQA", mqa: "MQA", seedPerHead: "seed per-head" };
 
-export function renderText(a: Analysis): string {
+export function renderText(a: Omit<Analysis, "format"> & { format: string }): string {
   const c = a.config;
   const out: string[] = [];
   out.push(

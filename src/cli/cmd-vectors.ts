@@ -1,6 +1,5 @@
 // mlakit vectors generate: write mla-vectors/1 cases computed by the float64 oracle.
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type MlaConfig, PRESET_NAMES, preset, validateConfig } from "../config.js";
 import { readConfigFile } from "./config-file.js";
 import { mlaTensorFilter } from "../io/hf-names.js";
@@ -9,7 +8,9 @@ import { generateVectorCase } from "../io/mla-vectors-writer.js";
 import { openCheckpoint } from "../io/safetensors-file.js";
 import { checkDirectoryTarget, checkWritable, ensureDirectory, writeRegularFileSync } from "../io/regular-file.js";
 import { type MlaWeights, mlaWeightShapes } from "../weights.js";
-import { type CliIo, EXIT_OK, UsageError } from "./io.js";
+import { RANGES, choiceFlag, intFlag, parseFlags } from "./args.js";
+import { type CliIo, EXIT_OK, UsageError, printJson } from "./io.js";
+import { progress } from "./progress.js";
 
 /** Inline JSON weights above this many parameters are refused (~11 bytes each: 4M -> ~45 MB of text). */
 export const MAX_JSON_PARAMS = 4_000_000;
@@ -20,17 +21,18 @@ const PROGRESS_PARAMS = 5_000_000;
 
 export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE) [--seed N] [--tokens P+D] [--batch B]
                        [--out DIR] [--name NAME] [--weights json|safetensors] [--scale-down K] [--max-params N]
-                       [--weights-from CHECKPOINT [--layer N]] [--progress]
+                       [--weights-from CHECKPOINT [--layer N]] [--progress | --quiet] [--json]
   Runs the float64 oracle (naive and absorbed paths) over a prefill of P tokens and D single-token
   decodes and writes one mla-vectors/1 case (the official set's format): DIR/NAME.json, plus
   DIR/NAME.safetensors holding the weights when --weights safetensors (the JSON names it).
   Presets: ${PRESET_NAMES.join(", ")}; --config takes an official ModelArgs JSON or a HF config.json.
-  Defaults: --seed 1 --tokens 7+4 --batch 1 --out vectors/generated --weights json.
+  Defaults: --seed 1 (0 to 2^32-1) --tokens 7+4 --batch 1 --out vectors/generated --weights json.
   Size: full presets are large (one DeepSeek-V3 layer has 187M weights). Inline JSON weights are
   refused above ${MAX_JSON_PARAMS.toLocaleString("en-US")} parameters; safetensors above --max-params (default ${DEFAULT_MAX_PARAMS.toLocaleString("en-US")}).
   --scale-down K divides dim, n_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, v_head_dim and
   qk_rope_head_dim by K (rope dim kept even, >= 2) and keeps every RoPE/YaRN field, so a small case
   still exercises the preset's YaRN. Progress goes to stderr above ${PROGRESS_PARAMS.toLocaleString("en-US")} weights (or with --progress).
+  --json: {"case": path, "weightsFile": path or null, "params", "prefill", "decodes", "batch", "maxAbsDiffNaiveVsAbsorb"}.
   --weights-from takes real weights instead of random ones: a .safetensors file, a sharded
   checkpoint's model.safetensors.index.json, or its directory; official or Hugging Face names;
   --layer N picks the layer (only the shards holding it are read). Use the model's config.json.`;
@@ -50,65 +52,55 @@ export function scaleDown(cfg: MlaConfig, k: number): MlaConfig {
   });
 }
 
-const int = (flag: string, v: string | undefined, min: number, dflt: number): number => {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${flag} ${JSON.stringify(v)}: expected an integer >= ${min}`);
-  return Number(v);
-};
-
 export async function vectorsCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== "generate") throw new UsageError(`vectors: expected the subcommand "generate", got ${sub === undefined ? "nothing" : JSON.stringify(sub)}\n${vectorsHelp}`);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: false,
-    options: {
-      preset: { type: "string" },
-      config: { type: "string" },
-      seed: { type: "string" },
-      tokens: { type: "string" },
-      batch: { type: "string" },
-      out: { type: "string" },
-      name: { type: "string" },
-      weights: { type: "string" },
-      "scale-down": { type: "string" },
-      "max-params": { type: "string" },
-      "weights-from": { type: "string" },
-      layer: { type: "string" },
-      progress: { type: "boolean", default: false },
-    },
+  const { values: v, common } = parseFlags("vectors generate", rest, {
+    preset: { type: "string" },
+    config: { type: "string" },
+    seed: { type: "string" },
+    tokens: { type: "string" },
+    batch: { type: "string" },
+    out: { type: "string" },
+    name: { type: "string" },
+    weights: { type: "string" },
+    "scale-down": { type: "string" },
+    "max-params": { type: "string" },
+    "weights-from": { type: "string" },
+    layer: { type: "string" },
   });
-  void positionals;
+  const values = v as Record<string, string | undefined>;
   if ((values.preset === undefined) === (values.config === undefined)) throw new UsageError(`vectors generate needs exactly one of --preset NAME or --config FILE\n${vectorsHelp}`);
+  // every number first: a bad one is refused before any config is read or any size checked
+  const k = intFlag("scale-down", values["scale-down"], RANGES.scaleDown, 1);
+  const seed = intFlag("seed", values.seed, RANGES.seed, 1);
+  const batch = intFlag("batch", values.batch, RANGES.batch, 1);
+  const maxParams = intFlag("max-params", values["max-params"], RANGES.params, DEFAULT_MAX_PARAMS);
+  const layer = intFlag("layer", values.layer, RANGES.layer);
+  const m = /^(\d{1,9})\+(\d{1,9})$/.exec(values.tokens ?? "7+4");
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--tokens ${JSON.stringify(values.tokens)}: expected P+D (P >= 1 prefill tokens, D >= 0 decodes), e.g. 7+4`);
+  const mode = choiceFlag("weights", values.weights ?? "json", ["json", "safetensors"] as const);
   let cfg: MlaConfig, label: string;
   let fp8Block: [number, number] | undefined; // from a HF config's quantization_config.weight_block_size
   if (values.preset !== undefined) {
     cfg = preset(values.preset);
     label = values.preset;
   } else {
-    const { config, json } = readConfigFile(values.config!, io);
+    const { config, json } = readConfigFile(values.config!, io, common.json || common.quiet);
     cfg = config;
     const wbs = (json as { quantization_config?: { weight_block_size?: unknown } })?.quantization_config?.weight_block_size;
     if (Array.isArray(wbs) && wbs.length === 2 && wbs.every((v) => Number.isInteger(v) && v > 0)) fp8Block = [wbs[0], wbs[1]];
     label = (values.config!.split("/").pop() ?? "config").replace(/\.json$/, "");
   }
-  const k = int("scale-down", values["scale-down"], 1, 1);
   if (k > 1 && values["weights-from"] !== undefined) throw new UsageError("--scale-down cannot shrink real weights (--weights-from); pick a smaller checkpoint or drop --scale-down");
   if (values.layer !== undefined && values["weights-from"] === undefined) throw new UsageError("--layer picks a layer of --weights-from CHECKPOINT; give both");
   if (k > 1) {
     cfg = scaleDown(cfg, k);
     label += `-div${k}`;
   }
-  const seed = int("seed", values.seed, 0, 1);
-  const batch = int("batch", values.batch, 1, 1);
-  const m = /^(\d+)\+(\d+)$/.exec(values.tokens ?? "7+4");
-  if (!m || Number(m[1]) < 1) throw new UsageError(`--tokens ${JSON.stringify(values.tokens)}: expected P+D (P >= 1 prefill tokens, D >= 0 decodes), e.g. 7+4`);
   const prefill = Number(m[1]), decodes = Number(m[2]);
   if (prefill + decodes > cfg.max_seq_len) throw new UsageError(`--tokens ${prefill}+${decodes}: ${prefill + decodes} tokens exceed max_seq_len ${cfg.max_seq_len}`);
   if (batch > cfg.max_batch_size) cfg = { ...cfg, max_batch_size: batch }; // the case needs the rows; nothing else depends on it
-  const mode = values.weights ?? "json";
-  if (mode !== "json" && mode !== "safetensors") throw new UsageError(`--weights ${JSON.stringify(mode)}: expected json or safetensors`);
-  const maxParams = int("max-params", values["max-params"], 1, DEFAULT_MAX_PARAMS);
 
   const params = Object.values(mlaWeightShapes(cfg)).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
@@ -122,7 +114,6 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
 
   let given: { weights: MlaWeights; source: string } | undefined;
   if (values["weights-from"] !== undefined) {
-    const layer = values.layer === undefined ? undefined : int("layer", values.layer, 0, 0);
     const store = await openCheckpoint(values["weights-from"], mlaTensorFilter(layer));
     try {
       const loaded = await loadMlaWeights(store, cfg, { layer, fp8BlockSize: fp8Block });
@@ -140,18 +131,22 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   const jsonPath = join(out, `${name}.json`), wPath = weightsFile === undefined ? undefined : join(out, weightsFile);
   checkDirectoryTarget(out, "--out");
   for (const f of [jsonPath, wPath]) if (f !== undefined) checkWritable(f, "--out file"); // before the oracle runs, and both before either is written
-  const loud = params > PROGRESS_PARAMS || values.progress === true;
-  const t0 = Date.now();
-  const progress = loud ? (msg: string) => io.err(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}\n`) : undefined;
-  const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, weights: given?.weights, weightsSource: given?.source, onProgress: progress, source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
+  const slow = params > PROGRESS_PARAMS;
+  const p = progress(io, common.progress);
+  const g = generateVectorCase({ config: cfg, batch, prefill, decodes, seed, name, weightsFile, weights: given?.weights, weightsSource: given?.source, onProgress: (msg) => p.stage(msg, slow), source: { command: `mlakit vectors generate ${argv.slice(1).join(" ")}`.trim() } });
   ensureDirectory(out, "--out");
   let wrote = `${jsonPath} (${mb(g.json.length)})`;
   if (wPath !== undefined && g.weightsBytes) {
-    progress?.(`writing ${wPath}`);
+    p.stage(`writing ${wPath}`, slow);
     writeRegularFileSync(wPath, g.weightsBytes, "--out file"); // the weights first: the case JSON never names a file not written
     wrote += ` and ${wPath} (${mb(g.weightsBytes.length)})`;
   }
   writeRegularFileSync(jsonPath, g.json, "--out file");
+  p.end();
+  if (common.json) {
+    printJson(io, { case: jsonPath, weightsFile: wPath ?? null, params, prefill, decodes, batch, maxAbsDiffNaiveVsAbsorb: g.maxAbsDiffNaiveVsAbsorb });
+    return EXIT_OK;
+  }
   io.out(`wrote ${wrote}: ${prefill}+${decodes} tokens, batch ${batch}, ${params.toLocaleString("en-US")} weights, naive vs absorbed max abs diff ${g.maxAbsDiffNaiveVsAbsorb.toExponential(2)}\ncheck it with: mlakit verify ${jsonPath}\n`);
   return EXIT_OK;
 }

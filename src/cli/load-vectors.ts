@@ -29,14 +29,18 @@ function jsonEntries(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** The case files a path names: the file itself, every *.json in a directory (sorted), or the JSON cases naming a .safetensors file. */
-export function caseFiles(path: string): string[] {
+/**
+ * The case files a path names: the file itself, every *.json in a directory (sorted), or the JSON
+ * cases naming a .safetensors file. `checkEach` (default): every file of a directory must be a
+ * regular file under the cap before any is read; verify passes false and reports each bad file.
+ */
+export function caseFiles(path: string, checkEach = true): string[] {
   const { kind } = pathKind(path, "case path", "a case file, a .safetensors file a case names, or a directory of cases");
   if (kind === "file") return path.endsWith(".safetensors") ? casesNaming(path) : [path];
   if (kind !== "directory") throw new FormatError("case path", path, "a case file, a .safetensors file a case names, or a directory of cases", `found a ${kind}`);
   const files = jsonEntries(path);
   if (files.length === 0) throw new UsageError(`no case files (*.json) in directory: ${oneLine(path)}`);
-  for (const f of files) checkRegularFile(f, "case file", MAX_CASE_JSON_BYTES); // a FIFO or a directory named x.json: refused before any is read
+  if (checkEach) for (const f of files) checkRegularFile(f, "case file", MAX_CASE_JSON_BYTES); // a FIFO or a directory named x.json: refused before any is read
   return files;
 }
 

@@ -2,7 +2,7 @@
 // The `mlakit` command. Thin: parse, call the modules, print, exit.
 import { run } from "./run.js";
 
-run(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }).then(
+run(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), errIsTty: process.stderr.isTTY === true }).then(
   (code) => {
     process.exitCode = code;
   },

@@ -1,19 +1,23 @@
-// `mlakit analyze` in-process through run(): JSON keys and figures, tables, SVG, the machine from
-// a benchmark result, and exit code 2 with a clear message for bad flags and configs.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// `mlakit analyze` in-process through run(): JSON keys and figures, tables, SVG, where the machine
+// comes from (--machine, a --bench file, a saved probe, the default), and exit code 2 with a clear
+// message for bad flags and configs.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseBenchResults } from "../../src/analysis/bench-results.js";
 import { run } from "../../src/cli/run.js";
 
+const dir = mkdtempSync(join(tmpdir(), "mlakit-analyze-"));
+/** Where these runs look for a saved probe (`mlakit probe --save`): none unless a test writes one, whatever the user running the tests saved. */
+const savedProbe = join(dir, "saved-machine.json");
+
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "", err = "";
-  const code = await run(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  const code = await run(argv, { out: (s) => void (out += s), err: (s) => void (err += s), env: { MLAKIT_MACHINE_FILE: savedProbe } });
   return { code, out, err };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "mlakit-analyze-"));
 const noBench = join(dir, "no-bench.json");
 writeFileSync(noBench, "{}");
 
@@ -50,17 +54,20 @@ describe("mlakit analyze --json", () => {
     const hf = join(dir, "hf.json");
     writeFileSync(hf, JSON.stringify({ hidden_size: 2048, num_attention_heads: 16, q_lora_rank: null, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128, max_position_embeddings: 163840, num_hidden_layers: 27, rope_scaling: { type: "yarn", factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 } }));
     const r = await cli("analyze", "--config", hf, "--context", "100", "--machine", "31,14", "--json");
+    expect(r.err).toBe(""); // under --json stderr carries nothing but an error
     const a = JSON.parse(r.out);
     expect(a.config.n_heads).toBe(16);
     expect(a.config.convention).toBe("transformers");
     expect(a.kvCache.mha.elementsPerTokenPerLayer).toBe(2 * 16 * 128);
     expect(a.kvCache.mla.totalBytes).toBe(1152 * 27 * 100);
     // stderr says which file kind and whose rules; an unknown model_type is named in a note
-    expect(r.err).toMatch(/Hugging Face config\.json: convention transformers \(transformers' DeepSeek attention\), YaRN on/);
-    expect(r.err).toMatch(/note: model_type \(absent\) is not one mlakit knows/);
+    const t = await cli("analyze", "--config", hf, "--context", "100", "--machine", "31,14");
+    expect(t.err).toMatch(/Hugging Face config\.json: convention transformers \(transformers' DeepSeek attention\), YaRN on/);
+    expect(t.err).toMatch(/note: model_type \(absent\) is not one mlakit knows/);
+    expect((await cli("analyze", "--config", hf, "--machine", "31,14", "--quiet")).err).toBe("");
     const off = join(dir, "official.json");
     writeFileSync(off, JSON.stringify({ dim: 2048, n_heads: 16, kv_lora_rank: 512 }));
-    expect((await cli("analyze", "--config", off, "--machine", "31,14", "--json")).err).toMatch(/official ModelArgs JSON: convention official \(DeepSeek's inference\/model\.py\), YaRN on/);
+    expect((await cli("analyze", "--config", off, "--machine", "31,14")).err).toMatch(/official ModelArgs JSON: convention official \(DeepSeek's inference\/model\.py\), YaRN on/);
   });
 });
 
@@ -109,16 +116,64 @@ describe("mlakit analyze: tables, charts, machine", () => {
   });
 });
 
+describe("mlakit analyze: the machine's source, the same from a clone and installed", () => {
+  const probeDoc = (gflops: number, gbps: number) => JSON.stringify({ format: "mlakit-machine/1", peakGflops: gflops, streamGBs: gbps, measuredAt: "2026-01-02T03:04:05Z" });
+  const machineOf = async (...argv: string[]) => {
+    const r = await cli("analyze", "--preset", "deepseek-v2-lite", "--context", "2048", "--json", ...argv);
+    expect(r.code, r.err).toBe(0);
+    return JSON.parse(r.out).machine as { gflops: number; gbps: number; source: string };
+  };
+  it("no flag and no saved probe: the default, saying how to measure this machine (no repository file is read)", async () => {
+    rmSync(savedProbe, { force: true });
+    const m = await machineOf();
+    expect(m).toMatchObject({ gflops: 31, gbps: 14 });
+    expect(m.source).toMatch(/^default: one Zen 3 core .*mlakit probe --save/);
+    expect(m.source).not.toMatch(/TOOLCHAIN|npm run|bench\/results/);
+  });
+  it("a saved probe is used, below --bench's probe and --machine; --machine takes a probe's JSON file too", async () => {
+    writeFileSync(savedProbe, probeDoc(50, 20));
+    try {
+      expect(await machineOf()).toMatchObject({ gflops: 50, gbps: 20, source: expect.stringMatching(/measured by mlakit probe at 2026-01-02T03:04:05Z \(.*saved-machine\.json\)/) });
+      const bench = join(dir, "probe-bench.json");
+      writeFileSync(bench, JSON.stringify({ probe: { peakRelaxedGflops: 44, streamGBs: 11 } }));
+      expect(await machineOf("--bench", bench)).toMatchObject({ gflops: 44, gbps: 11 });
+      expect(await machineOf("--bench", bench, "--machine", "7,3")).toMatchObject({ gflops: 7, gbps: 3, source: "given with --machine" });
+      const file = join(dir, "other-machine.json");
+      writeFileSync(file, probeDoc(60, 25));
+      expect(await machineOf("--machine", file)).toMatchObject({ gflops: 60, gbps: 25 });
+    } finally {
+      rmSync(savedProbe, { force: true });
+    }
+  });
+  it("a broken saved probe or --machine file is one line naming it, exit 2", async () => {
+    for (const [text, re] of [
+      ["{ not json", /saved probe = ".*saved-machine\.json": expected a JSON file written by mlakit probe/],
+      [JSON.stringify({ format: "other" }), /saved probe .*: format = "other": expected "mlakit-machine\/1"/],
+      [JSON.stringify({ format: "mlakit-machine/1", peakGflops: -1, streamGBs: 3 }), /peakGflops = -1: expected a positive number/],
+    ] as const) {
+      writeFileSync(savedProbe, text);
+      const r = await cli("analyze", "--preset", "deepseek-v2-lite");
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(re);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+    rmSync(savedProbe, { force: true });
+    const r = await cli("analyze", "--machine", join(dir, "nowhere.json"));
+    expect(r).toMatchObject({ code: 2, out: "" });
+    expect(r.err).toMatch(/--machine ".*nowhere\.json": expected GFLOPS,GBPS .* or an existing file written by mlakit probe --json/);
+  });
+});
+
 describe("mlakit analyze: bad input -> a clear message and exit 2", () => {
   const bad = join(dir, "bad.json");
   writeFileSync(bad, "{ not json");
   const badField = join(dir, "bad-field.json");
   writeFileSync(badField, JSON.stringify({ n_heads: 0 }));
   const cases: [string[], RegExp][] = [
-    [["--context", "abc"], /--context "abc": expected a positive integer/],
+    [["--context", "abc"], /--context "abc": expected an integer from 1 to 1,073,741,824/],
     [["--context", "0"], /--context "0"/],
-    [["--batch", "-1"], /batch/],
-    [["--format", "fp4"], /--format "fp4": expected one of f32, bf16, f16, int8, fp8/],
+    [["--batch", "-1"], /--batch "-1": expected an integer from 1 to/],
+    [["--format", "fp4"], /--format "fp4": expected one of f32, bf16, f16, int8, fp8_e4m3 \(fp8 for fp8_e4m3\)/],
     [["--machine", "31"], /--machine "31": expected GFLOPS,GBPS/],
     [["--machine", "31,-2"], /--machine/],
     [["--preset", "gpt-2"], /preset = "gpt-2": expected one of deepseek-v3/],

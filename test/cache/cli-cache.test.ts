@@ -19,12 +19,13 @@ describe("mlakit cache", () => {
   });
   it("--json gives the rows as data", async () => {
     const r = await cli(["cache", "--format", "f32", "--json"]);
-    const rows = JSON.parse(r.out);
+    const { pass, rows } = JSON.parse(r.out);
     expect(rows.length).toBe(6);
+    expect(pass).toBe(true);
     for (const row of rows) expect(row.worstRatio).toBeLessThanOrEqual(1);
   });
   it("bad flags exit 2 naming the value", async () => {
     expect(await cli(["cache", "--format", "q4"])).toMatchObject({ code: 2, err: expect.stringContaining('"q4"') });
-    expect(await cli(["cache", "--random", "1.5"])).toMatchObject({ code: 2, err: expect.stringContaining("--random 1.5") });
+    expect(await cli(["cache", "--random", "1.5"])).toMatchObject({ code: 2, err: expect.stringContaining('--random "1.5"') });
   });
 });

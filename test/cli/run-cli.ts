@@ -28,10 +28,10 @@ export interface CliRun {
 }
 
 /** One `node dist/cli/main.js ...argv` with a time bound (killed when it overruns). */
-export function runMain(argv: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runMain(argv: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliRun> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...argv], { cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [MAIN, ...argv], { cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     let out = "", err = "", timedOut = false;
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
@@ -65,17 +65,28 @@ export async function pool<T, R>(items: readonly T[], n: number, f: (t: T) => Pr
 /** Lines a command prints to stderr on the way that are not errors (which config file kind it read, its notes, progress). */
 const INFO_LINE = /^(config .*: |note: |\[\d+\.\d s\] )/;
 
+/** An error line under --json: one JSON object {"error": {"command", "message", ...}}. */
+export function jsonError(line: string): { command: string | null; message: string; field?: string } | undefined {
+  try {
+    const e = (JSON.parse(line) as { error?: { command?: unknown; message?: unknown } }).error;
+    return e && typeof e.message === "string" ? (e as { command: string | null; message: string }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * What is wrong with a run, or undefined when it keeps the CLI's promise: it ended in time, with
  * 0, 1 or 2, no stack trace and no internal error, and a failure (exit 2) printed exactly one
- * error line `mlakit <command>: ...` (besides the informational lines above).
+ * error line `mlakit <command>: ...` (or, under --json, one JSON error line), besides the
+ * informational lines above.
  */
 export function problem(r: Pick<CliRun, "code" | "err" | "timedOut" | "ms">): string | undefined {
   if (r.timedOut) return `did not end within its time bound (killed after ${r.ms} ms)`;
   if (r.code !== 0 && r.code !== 1 && r.code !== 2) return `exit code ${r.code}`;
   if (/^\s+at /m.test(r.err) || /internal error/.test(r.err)) return "a stack trace or internal error on stderr";
   const lines = r.err.split("\n").filter((l) => l.trim() !== "" && !INFO_LINE.test(l));
-  if (r.code === 2 && (lines.length !== 1 || !/^mlakit [a-z]+: /.test(lines[0]))) return `${lines.length} error lines on stderr (expected one "mlakit <command>: ...")`;
+  if (r.code === 2 && (lines.length !== 1 || !(/^mlakit [a-z]+: /.test(lines[0]) || jsonError(lines[0]) !== undefined))) return `${lines.length} error lines on stderr (expected one "mlakit <command>: ..." or one JSON error)`;
   if (r.code !== 2 && lines.length > 0) return `stderr lines with exit ${r.code}`;
   return undefined;
 }
