@@ -6,6 +6,7 @@ import type { MlaConfig } from "../config.js";
 import type { BenchResults, MeasuredDecode } from "./bench-results.js";
 import { attentionCost, decodeShape, layerCost } from "./cost.js";
 import { type Machine, roofline, sequentialSeconds } from "./roofline.js";
+import type { AnyPath } from "./work.js";
 
 /** What a benchmark figure timed, priced by the cost model: float32, one layer, batch 1. */
 function timedCost(cfg: MlaConfig, m: MeasuredDecode) {
@@ -30,7 +31,7 @@ export function measuredFor(cfg: MlaConfig, bench?: BenchResults): MeasuredDecod
 }
 
 /** The fastest measured attention time per context of one path, e.g. over both SIMD builds. */
-function bestAttention(pts: MeasuredDecode[], path: "naive" | "absorbed"): Map<number, number> {
+function bestAttention(pts: MeasuredDecode[], path: AnyPath): Map<number, number> {
   const best = new Map<number, number>();
   for (const m of pts) if (m.scope === "attention" && m.path === path) best.set(m.context, Math.min(best.get(m.context) ?? Infinity, m.seconds));
   return best;
@@ -70,12 +71,33 @@ export interface MeasuredFigures {
   wkvbStream?: { bytes: number; seconds: number; percentOfAbsorbed: { context: number; percent: number }[] };
   /** Every point with its predictions, sorted by scope, path and context. */
   rows: MeasuredRow[];
+  /** Per measured context (ascending), the best attention time of every path measured there. */
+  attentionByPath: AttentionAt[];
+}
+
+/** Decode attention over `context` keys: the best time of each path measured there, seconds. */
+export interface AttentionAt {
+  context: number;
+  seconds: Partial<Record<AnyPath, number>>;
+}
+
+/** The longest context at which every one of `paths` was measured, or undefined. */
+export function longestWith(at: readonly AttentionAt[], paths: readonly AnyPath[]): AttentionAt | undefined {
+  return [...at].reverse().find((a) => paths.every((p) => a.seconds[p] !== undefined));
 }
 
 export function measuredFigures(cfg: MlaConfig, bench: BenchResults | undefined, machine: Machine): MeasuredFigures {
   const points = measuredFor(cfg, bench);
   const absorbed = bestAttention(points, "absorbed"), naive = bestAttention(points, "naive");
-  const figures: MeasuredFigures = { points, rows: [] };
+  const figures: MeasuredFigures = { points, rows: [], attentionByPath: [] };
+  const byContext = new Map<number, Partial<Record<AnyPath, number>>>();
+  for (const m of points) {
+    if (m.scope !== "attention") continue;
+    const e = byContext.get(m.context) ?? {};
+    e[m.path] = Math.min(e[m.path] ?? Infinity, m.seconds);
+    byContext.set(m.context, e);
+  }
+  figures.attentionByPath = [...byContext].sort((a, b) => a[0] - b[0]).map(([context, seconds]) => ({ context, seconds }));
 
   const both = [...absorbed.keys()].filter((k) => naive.has(k)).sort((x, y) => y - x);
   if (both.length) {
