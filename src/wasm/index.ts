@@ -9,3 +9,4 @@ export * from "./edge.js";
 export * from "./paged-cache.js";
 export * from "./codecs.js";
 export * from "./baseline-layers.js";
+export * from "./decode-cases.js";
