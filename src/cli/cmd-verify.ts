@@ -122,7 +122,7 @@ export async function verifyPath(path: string, backend: Backend, p: Progress): P
     (c) => verifyCase(backend, c, vectorTolerance(backend.precision)), // float32 backends: F32_VECTOR_ATOL
     p,
     (c) => params(c.config) > SLOW_PARAMS,
-    (i) => fileBytes(files[i]),
+    (i) => fileBytes(files[i]) + fileBytes(files[i].replace(/\.json$/, ".safetensors")), // a generated case's weights sit beside it under its name
   );
 }
 

@@ -30,10 +30,10 @@ function usage(): string {
     .join("\n")}\n\nmlakit help <command> (or mlakit <command> --help) prints a command's options; mlakit --version its version.\nEvery command takes --json (one JSON document on stdout; an error as one JSON line on stderr) and --quiet.\nExit codes: 0 done (everything passed), 1 a check ran and failed, 2 bad input (one line on stderr).\n`;
 }
 
-/** argv before a `--` terminator holds --json. */
-const wantsJson = (argv: string[]) => {
+/** argv before a `--` terminator holds the flag. */
+const given = (argv: string[], flag: string) => {
   const end = argv.indexOf("--");
-  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+  return (end < 0 ? argv : argv.slice(0, end)).includes(flag);
 };
 
 function fail(io: CliIo, json: boolean, command: string | undefined, message: string, e?: MlaError): number {
@@ -45,7 +45,7 @@ function fail(io: CliIo, json: boolean, command: string | undefined, message: st
 /** Run the CLI in-process; returns the exit code. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  const json = wantsJson(argv);
+  const json = given(argv, "--json");
   if (name === "--version" || name === "-V") {
     io.out(json ? JSON.stringify({ name: "mlakit", version: version() }) + "\n" : `mlakit ${version()}\n`);
     return EXIT_OK;
@@ -72,7 +72,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   try {
-    return await cmd.run(rest, json ? { ...io, err: () => {} } : io); // under --json stderr carries only the error line
+    return await cmd.run(rest, json || given(rest, "--quiet") ? { ...io, err: () => {} } : io); // under --json or --quiet stderr carries only the error line
   } catch (e) {
     // Bad flags, bad paths, malformed files and bad configs are the user's to fix: one clear line, exit 2.
     // A typed error is one line whatever the file it quotes held; a UsageError's first line is its message.
