@@ -27,7 +27,7 @@ function usage(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return `usage: mlakit <command> [options]\n\n${Object.entries(COMMANDS)
     .map(([n, c]) => `  ${n.padEnd(w)}  ${c.summary}`)
-    .join("\n")}\n\nmlakit help <command> (or mlakit <command> --help) prints a command's options; mlakit --version its version.\nEvery command takes --json (one JSON document on stdout; an error as one JSON line on stderr) and --quiet.\nExit codes: 0 done (everything passed), 1 a check ran and failed, 2 bad input (one line on stderr).\n`;
+    .join("\n")}\n\nmlakit help <command> (or mlakit <command> --help) prints a command's options; mlakit --version its version.\nEvery command takes --json (one JSON document on stdout; an error as one JSON line on stderr), --quiet\n(no progress or notes on stderr) and --progress (every stage on stderr).\nExit codes: 0 done (everything passed), 1 a check ran and failed, 2 bad input (one line on stderr).\n`;
 }
 
 /** argv before a `--` terminator holds the flag. */

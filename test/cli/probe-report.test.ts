@@ -1,6 +1,7 @@
 // `mlakit probe` measures this machine from the package's own WASM core and --save stores it
 // where analyze finds it; `mlakit report` writes into --out DIR (default ./mlakit-report) and
 // nowhere else: never into the package.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +38,21 @@ describe("mlakit probe", () => {
     expect(JSON.parse(readFileSync(saved, "utf8"))).toEqual(stored);
     const a = await cli(["analyze", "--preset", "deepseek-v2-lite", "--json"], { env });
     expect(JSON.parse(a.out).machine).toEqual({ gflops: doc.peakGflops, gbps: doc.streamGBs, source: `measured by mlakit probe at ${doc.measuredAt} (${saved})` });
+  });
+
+  it("a saved-probe path that is a FIFO or a device: refused in one line, not read or written (no hang)", async () => {
+    const fifo = join(dir, "fifo.json");
+    execFileSync("mkfifo", [fifo]);
+    for (const [argv, file, re] of [
+      [["analyze"], fifo, /saved probe = ".*fifo\.json": expected a regular file \(found a FIFO/],
+      [["analyze"], "/dev/zero", /saved probe = "\/dev\/zero": expected a regular file \(found a character device\)/],
+      [["probe", "--save"], fifo, /saved probe = ".*fifo\.json": expected a regular file or a new path to write \(found a FIFO/],
+    ] as [string[], string, RegExp][]) {
+      const r = await cli(argv, { env: { MLAKIT_MACHINE_FILE: file } });
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.out).toBe("");
+      expect(r.err.trim().split("\n")).toEqual([expect.stringMatching(re)]);
+    }
   });
 
   it("the text form names both figures; --build simd128 measures that build only", async () => {
