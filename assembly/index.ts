@@ -13,4 +13,4 @@ export { attn_absorbed_paged } from "./attention_absorbed";
 export { attn_recompute_paged, attn_recompute_scratch_floats } from "./attention_recompute";
 export { attn_gqa, attn_gqa_scratch_floats, attn_seed_lowrank, attn_seed_scratch_floats } from "./attention_grouped";
 export { codec_token_bytes, codec_rope_offset, codec_encode, codec_encode_split, codec_decode, codec_decode_simd, codec_dequant_tile } from "./codecs";
-export { scratch as probe_scratch, peak as probe_peak, read as probe_read, read4 as probe_read4, fill as probe_fill, relaxed as probe_relaxed } from "./probe";
+export { scratch as probe_scratch, peak as probe_peak, read as probe_read, read4 as probe_read4, read8 as probe_read8, fill as probe_fill, relaxed as probe_relaxed } from "./probe";

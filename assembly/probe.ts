@@ -89,6 +89,32 @@ export function read4(ptr: usize, bytes: usize, reps: i32): f32 {
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
 
+/**
+ * The same read as 8 concurrent streams (the buffer's eighths, 64 bytes at a time): the naive
+ * decode kernel walks K and V four streams each, and on this machine 8 streams in flight reach
+ * more DRAM bandwidth than 4 (a probe that stops at 4 is beaten by the kernel it bounds).
+ * bytes a multiple of 512.
+ */
+export function read8(ptr: usize, bytes: usize, reps: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  const q = bytes >> 3;
+  for (let r = 0; r < reps; r++) {
+    for (let p = ptr; p < ptr + q; p += 64) {
+      const p1 = p + q, p2 = p1 + q, p3 = p2 + q, p4 = p3 + q, p5 = p4 + q, p6 = p5 + q, p7 = p6 + q;
+      s0 = f32x4.add(s0, v128.load(p)); s0 = f32x4.add(s0, v128.load(p, 16)); s0 = f32x4.add(s0, v128.load(p, 32)); s0 = f32x4.add(s0, v128.load(p, 48));
+      s1 = f32x4.add(s1, v128.load(p1)); s1 = f32x4.add(s1, v128.load(p1, 16)); s1 = f32x4.add(s1, v128.load(p1, 32)); s1 = f32x4.add(s1, v128.load(p1, 48));
+      s2 = f32x4.add(s2, v128.load(p2)); s2 = f32x4.add(s2, v128.load(p2, 16)); s2 = f32x4.add(s2, v128.load(p2, 32)); s2 = f32x4.add(s2, v128.load(p2, 48));
+      s3 = f32x4.add(s3, v128.load(p3)); s3 = f32x4.add(s3, v128.load(p3, 16)); s3 = f32x4.add(s3, v128.load(p3, 32)); s3 = f32x4.add(s3, v128.load(p3, 48));
+      s4 = f32x4.add(s4, v128.load(p4)); s4 = f32x4.add(s4, v128.load(p4, 16)); s4 = f32x4.add(s4, v128.load(p4, 32)); s4 = f32x4.add(s4, v128.load(p4, 48));
+      s5 = f32x4.add(s5, v128.load(p5)); s5 = f32x4.add(s5, v128.load(p5, 16)); s5 = f32x4.add(s5, v128.load(p5, 32)); s5 = f32x4.add(s5, v128.load(p5, 48));
+      s6 = f32x4.add(s6, v128.load(p6)); s6 = f32x4.add(s6, v128.load(p6, 16)); s6 = f32x4.add(s6, v128.load(p6, 32)); s6 = f32x4.add(s6, v128.load(p6, 48));
+      s7 = f32x4.add(s7, v128.load(p7)); s7 = f32x4.add(s7, v128.load(p7, 16)); s7 = f32x4.add(s7, v128.load(p7, 32)); s7 = f32x4.add(s7, v128.load(p7, 48));
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), f32x4.add(f32x4.add(s4, s5), f32x4.add(s6, s7)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}
+
 /** Fills [ptr, ptr + n*4) with a small pattern so reads touch real, committed pages. */
 export function fill(ptr: usize, n: usize): void {
   for (let i: usize = 0; i < n; i++) store<f32>(ptr + (i << 2), <f32>(i & 7) * 0.125);

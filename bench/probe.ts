@@ -10,7 +10,7 @@ import { timeIt, type TimingPlan } from "./lib/timing.js";
 export { STREAM_BYTES, L2_BYTES, FLUSH_BYTES } from "../src/probe/probe.js";
 
 /** The probe's figures as the bench records them (src/probe/probe.ts documents each). */
-export type ProbeResult = Omit<CoreProbeResult, "peakGflops" | "samples" | "seconds" | "stream1GBs" | "stream4GBs"> & Partial<Pick<CoreProbeResult, "stream1GBs" | "stream4GBs">>;
+export type ProbeResult = Omit<CoreProbeResult, "peakGflops" | "samples" | "seconds" | "stream1GBs" | "stream4GBs" | "stream8GBs"> & Partial<Pick<CoreProbeResult, "stream1GBs" | "stream4GBs" | "stream8GBs">>;
 
 function core(isa: Isa): WebAssembly.Module {
   const p = rootPath("build", `mla-${isa}.wasm`);
@@ -45,11 +45,12 @@ export async function makeL3Flusher(): Promise<() => void> {
 interface ReadExports {
   read(ptr: number, bytes: number, reps: number): number;
   read4(ptr: number, bytes: number, reps: number): number;
+  read8(ptr: number, bytes: number, reps: number): number;
 }
 
 /**
  * Bandwidth of reading [ptr, ptr + bytes) of `memory` (another instance's, e.g. a kernel's packed
- * weights) with the probe's own loops: the better of one and four streams, best sample, L3
+ * weights) with the probe's own loops: the best of one, four and eight streams, best sample, L3
  * evicted first. Measured next to a memory-bound figure, it is that figure's denominator: on this
  * VM the same read loop gets 22-29 GB/s depending on WHICH buffer it reads (physical placement).
  */
@@ -61,9 +62,10 @@ export async function makeBufferReader(memory: WebAssembly.Memory, plan: TimingP
   const flush = await makeL3Flusher();
   const p = { ...plan, time: 0, iterations: Math.max(3, Math.min(plan.iterations, 5)) };
   return (ptr, bytes) => {
-    const n = Math.floor(bytes / 256) * 256;
+    const n = Math.floor(bytes / 512) * 512;
     const one = n / (timeIt("buffer read 1", () => void m.read(ptr, n, 1), p, flush).minMs * 1e6);
     const four = n / (timeIt("buffer read 4", () => void m.read4(ptr, n, 1), p, flush).minMs * 1e6);
-    return Math.max(one, four);
+    const eight = n / (timeIt("buffer read 8", () => void m.read8(ptr, n, 1), p, flush).minMs * 1e6);
+    return Math.max(one, four, eight);
   };
 }

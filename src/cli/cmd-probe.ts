@@ -13,13 +13,13 @@ import { progress } from "./progress.js";
 export const probeHelp = `mlakit probe [--samples N] [--build auto|simd128|relaxed] [--save] [--json]
   Measures this machine with the package's WASM core, in about 2 s: the SIMD peak (12 independent
   f32x4 multiply-add chains; simd128, and relaxed-simd FMA where the runtime takes it) and the read
-  bandwidth (256 MiB streamed from memory, one and four streams; and a 256 KiB L2-resident buffer).
+  bandwidth (256 MiB streamed from memory, one, four and eight streams; and a 256 KiB L2-resident buffer).
   Each figure is its fastest of at least --samples calls (default 9, 1 to 1,000).
   --save stores the result in $MLAKIT_MACHINE_FILE, else $XDG_CONFIG_HOME/mlakit/machine.json, else
   ~/.config/mlakit/machine.json; mlakit analyze and report use it when --machine is not given.
   --json prints the same document (${MACHINE_FORMAT}), which --machine FILE also takes:
   {"format", "peakGflops", "streamGBs", "peakSimd128Gflops", "peakRelaxedGflops", "stream1GBs",
-  "stream4GBs", "l2GBs", "samples", "seconds", "builds", "runtime", "measuredAt", "savedTo"}.`;
+  "stream4GBs", "stream8GBs", "l2GBs", "samples", "seconds", "builds", "runtime", "measuredAt", "savedTo"}.`;
 
 export async function probeCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, common } = parseFlags("probe", argv, { samples: { type: "string" }, build: { type: "string" }, save: { type: "boolean" } });
@@ -43,7 +43,7 @@ export async function probeCommand(argv: string[], io: CliIo): Promise<number> {
   io.out(
     [
       `peak: ${fmtNum(r.peakGflops)} GFLOP/s (simd128 ${fmtNum(r.peakSimd128Gflops)}${r.peakRelaxedGflops === null ? ", relaxed not measured" : `, relaxed FMA ${fmtNum(r.peakRelaxedGflops)}`})`,
-      `streaming read: ${fmtNum(r.streamGBs)} GB/s (one stream ${fmtNum(r.stream1GBs)}, four ${fmtNum(r.stream4GBs)}); L2-resident ${fmtNum(r.l2GBs)} GB/s`,
+      `streaming read: ${fmtNum(r.streamGBs)} GB/s (one stream ${fmtNum(r.stream1GBs)}, four ${fmtNum(r.stream4GBs)}, eight ${fmtNum(r.stream8GBs)}); L2-resident ${fmtNum(r.l2GBs)} GB/s`,
       `ridge: ${(r.peakGflops / r.streamGBs).toFixed(1)} FLOP/B; ${r.samples} samples per figure, ${r.seconds.toFixed(1)} s`,
       target !== undefined ? `saved to ${target}: mlakit analyze and report use it when --machine is not given` : `use it: mlakit analyze --machine ${fmtNum(r.peakGflops)},${fmtNum(r.streamGBs)}, or mlakit probe --save`,
       "",

@@ -11,6 +11,7 @@ interface ProbeExports {
   probe_peak(iters: number): number;
   probe_read(ptr: number, bytes: number, reps: number): number;
   probe_read4(ptr: number, bytes: number, reps: number): number;
+  probe_read8(ptr: number, bytes: number, reps: number): number;
   probe_fill(ptr: number, n: number): void;
   probe_relaxed(): number;
 }
@@ -26,10 +27,11 @@ export interface ProbeResult {
   peakSimd128Gflops: number;
   /** The same with f32x4.relaxed_madd (FMA); null when not measured (the runtime lacks relaxed SIMD, or simd128 was asked for). */
   peakRelaxedGflops: number | null;
-  /** GB/s reading a streamBytes buffer once with v128 loads from DRAM: the better of one and four streams. */
+  /** GB/s reading a streamBytes buffer once with v128 loads from DRAM: the best of one, four and eight streams (the naive decode walks K and V four streams each). */
   streamGBs: number;
   stream1GBs: number;
   stream4GBs: number;
+  stream8GBs: number;
   /** GB/s reading a 256 KiB buffer repeatedly (L2-resident on current x86 and ARM cores). */
   l2GBs: number;
   /** Timed calls per figure (at least). */
@@ -100,7 +102,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
   const samples = o.samples ?? 9, budgetMs = o.budgetMs ?? 300;
   const streamBytes = o.streamBytes ?? STREAM_BYTES, flushBytes = o.flushBytes ?? FLUSH_BYTES;
   if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`samples = ${samples}: expected an integer >= 1`);
-  if (streamBytes % 256 !== 0 || streamBytes < L2_BYTES) throw new RangeError(`streamBytes = ${streamBytes}: expected a multiple of 256, >= ${L2_BYTES}`);
+  if (streamBytes % 512 !== 0 || streamBytes < L2_BYTES) throw new RangeError(`streamBytes = ${streamBytes}: expected a multiple of 512, >= ${L2_BYTES}`);
   const sample = o.sample ?? defaultSampler;
   const stages = ["peak FLOP/s (simd128)", ...(o.cores.relaxed ? ["peak FLOP/s (relaxed)"] : []), `streaming read of ${streamBytes / 2 ** 20} MiB`, "L2-resident read"];
   let index = 0;
@@ -125,7 +127,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
   bw.probe_fill(ptr, streamBytes / 4);
   // The sum is checked so a broken read loop cannot report a fantasy bandwidth.
   const want = (streamBytes / 4 / 8) * (0 + 1 + 2 + 3 + 4 + 5 + 6 + 7) * 0.125;
-  for (const got of [bw.probe_read(ptr, streamBytes, 1), bw.probe_read4(ptr, streamBytes, 1)])
+  for (const got of [bw.probe_read(ptr, streamBytes, 1), bw.probe_read4(ptr, streamBytes, 1), bw.probe_read8(ptr, streamBytes, 1)])
     if (Math.abs(got - want) > 1e-3 * want) throw new Error(`probe read sum ${got}, expected ${want}`);
   // Each timed read starts with the last-level cache holding other data, as a decode step's
   // weights would: without it the buffer's tail comes from L3 and inflates the figure.
@@ -133,10 +135,11 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeResult> {
   const dram = { minSamples: samples, budgetMs: 0, before: flush };
   const stream1GBs = streamBytes / (sample("read 1 stream", () => void bw.probe_read(ptr, streamBytes, 1), dram) * 1e6);
   const stream4GBs = streamBytes / (sample("read 4 streams", () => void bw.probe_read4(ptr, streamBytes, 1), dram) * 1e6);
+  const stream8GBs = streamBytes / (sample("read 8 streams", () => void bw.probe_read8(ptr, streamBytes, 1), dram) * 1e6);
   stage();
   const l2GBs = (L2_BYTES * L2_REPS) / (sample("read L2", () => void bw.probe_read(ptr, L2_BYTES, L2_REPS), plan) * 1e6);
   const peakGflops = Math.max(peakSimd128Gflops, peakRelaxedGflops ?? 0);
-  return { peakGflops, peakSimd128Gflops, peakRelaxedGflops, streamGBs: Math.max(stream1GBs, stream4GBs), stream1GBs, stream4GBs, l2GBs, samples, seconds: (performance.now() - t0) / 1000 };
+  return { peakGflops, peakSimd128Gflops, peakRelaxedGflops, streamGBs: Math.max(stream1GBs, stream4GBs, stream8GBs), stream1GBs, stream4GBs, stream8GBs, l2GBs, samples, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** A function that reads `bytes` of unrelated memory (its own instance) to evict the last-level cache. */
