@@ -1,4 +1,4 @@
-// Reads what the benchmarks measured (bench/results/latest.json, written by the WASM issue's
+// Reads what the benchmarks measured (bench/results/latest.json, written by
 // `npm run bench`) without depending on its exact shape: the machine probe's peak GFLOP/s and
 // streaming GB/s, and decode-step timings (path, heads, context, time) wherever they appear.
 // Pure: takes parsed JSON; the CLI reads the file.
@@ -195,10 +195,10 @@ export function parseBenchResults(json: Json): BenchResults {
 
 /**
  * Used when neither --machine nor a probe result is available: one core of this project's 2-core
- * Zen 3 machine as TOOLCHAIN.md records it (WASM f32x4 mul+add peak ~31 GFLOP/s, streaming read
+ * Zen 3 machine as its notes record it (WASM f32x4 mul+add peak ~31 GFLOP/s, streaming read
  * 13-16 GB/s). Always printed with its source.
  */
-export const DEFAULT_MACHINE: Machine = { gflops: 31, gbps: 14, source: "default: one Zen 3 core as TOOLCHAIN.md records it (31 GFLOP/s WASM SIMD, 14 GB/s streaming read); pass --machine or run `npm run bench` to measure" };
+export const DEFAULT_MACHINE: Machine = { gflops: 31, gbps: 14, source: "default: one Zen 3 core (31 GFLOP/s WASM SIMD, 14 GB/s streaming read), not this machine; measure yours with `mlakit probe`" };
 
 /** Datasheet figures of an H100/H800 SXM (bf16 dense tensor cores, HBM3), for scale only: not measured here. */
 export const DATASHEET_GPU: Machine = { gflops: 989_000, gbps: 3_350, source: "datasheet H100/H800 SXM: 989 TFLOP/s bf16 dense, 3.35 TB/s (not measured)" };

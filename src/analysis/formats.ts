@@ -1,4 +1,4 @@
-// Bytes per cached token for each storage format of the latent cache (the cache issue's formats),
+// Bytes per cached token for each storage format of the latent cache (src/cache/layout.ts formats),
 // written from their definitions here, not imported from src/cache; test/analysis cross-checks the
 // two. A cached token is made of streams (MLA: the latent c and the rope key k_pe; the baselines and
 // the seed scheme: K and V).
@@ -8,7 +8,7 @@
 //   for the latent and one for the rope part: 512 + 4 + 64 + 4 = 584 bytes for C 512, dr 64).
 // - fp8: FlashMLA's e4m3 cache layout for MLA: C e4m3 latent bytes, one float32 scale per 128
 //   latent values (ceil(C/128) of them), then dr rope values kept in bf16. For C = 512, dr = 64:
-//   512 + 4*4 + 64*2 = 656 bytes (FlashMLA README / its tests; the cache issue). Schemes without a
+//   512 + 4*4 + 64*2 = 656 bytes (FlashMLA README and its tests). Schemes without a
 //   rope part are stored as e4m3 with the same one-scale-per-128-values rule per stream.
 
 import { ConfigError } from "../errors.js";

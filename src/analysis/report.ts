@@ -1,4 +1,4 @@
-// docs/analysis.md: every claim of the seed text (shared/seed/mla-analysis.zh.md, translated), its
+// docs/analysis.md: every claim of the seed text (the analysis that started the project, translated), its
 // formula, the figure for DeepSeek-V3 and V2-Lite from the cost model, the measured figure where the
 // benchmarks have one, and a verdict; with the charts. Pure: returns the text of every file.
 // The figures are computed in report-figures.ts, worded in report-markdown.ts (the claims in report-claims-*.ts),

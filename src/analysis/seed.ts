@@ -1,4 +1,4 @@
-// The seed text's own formulas (shared/seed/mla-analysis.zh.md, section 2), implemented exactly as
+// The seed text's own formulas (section 2 of the analysis that started the project), implemented exactly as
 // stated so they can be printed beside MLA's real figures. h heads, s sequence length, d = d_head,
 // r the per-head latent rank. All figures per layer, batch 1, FLOPs = 2 x multiply-adds.
 

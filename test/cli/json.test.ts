@@ -19,7 +19,7 @@ function keys(x: unknown, out = new Set<string>()): Set<string> {
 }
 
 const EVERY: { argv: string[]; checks: boolean }[] = [
-  { argv: ["demo", "--context", "1024"], checks: true },
+  { argv: ["demo", "--context", "1024", "--quick", "--measure-at", "200"], checks: true },
   { argv: ["verify", CASE], checks: true },
   { argv: ["verify", CASE, "--backend", "wasm"], checks: true },
   { argv: ["verify", join(ROOT, "vectors", "hf-deepseek")], checks: true },

@@ -17,6 +17,7 @@ const NUMERIC: { argv: (v: string) => string[]; flag: string; min: number }[] = 
   { flag: "seed-rank", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--seed-rank", v] },
   { flag: "weight-bytes", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--weight-bytes", v] },
   { flag: "context", min: 1, argv: (v) => ["demo", "--context", v] },
+  { flag: "measure-at", min: 1, argv: (v) => ["demo", "--measure-at", v] },
   { flag: "random", min: 0, argv: (v) => ["cache", "--random", v] },
   { flag: "runs", min: 1, argv: (v) => ["check", "--runs", v] },
   { flag: "seed", min: -(2 ** 31), argv: (v) => ["check", "--runs", "1", "--seed", v] },
@@ -50,6 +51,19 @@ describe("every numeric flag: one line naming it, exit 2", () => {
       }
     });
   }
+
+  it("demo's lists and names: a bad entry of --measure-at names the whole value; --preset suggests; --no-measure with measuring flags is refused", async () => {
+    for (const v of ["1024,abc", "1024,", ",1024", "1024,0", "1024;4096"]) {
+      const lines = errLines(await cli(["demo", "--measure-at", v]));
+      expect(lines, v).toEqual([`mlakit demo: --measure-at ${JSON.stringify(v)}: expected an integer from 1 to 163,838, or several separated by commas`]);
+    }
+    expect(errLines(await cli(["demo", "--preset", "deepseek-v2-lte"]))[0]).toMatch(/--preset "deepseek-v2-lte": expected one of .*\(did you mean deepseek-v2-lite\?\)/);
+    for (const extra of [["--quick"], ["--measure-at", "64"], ["--preset", "deepseek-v3"]]) {
+      const r = await cli(["demo", "--no-measure", ...extra]);
+      expect(r.code).toBe(2);
+      expect(errLines(r)).toEqual(["mlakit demo: --no-measure skips the measured compute section: --preset, --measure-at and --quick have nothing to do"]);
+    }
+  });
 
   it("a value after a flag that starts with '-' is read as the value (and refused by its range), not as a flag", async () => {
     expect(errLines(await cli(["analyze", "--context", "-5"]))).toEqual(['mlakit analyze: --context "-5": expected an integer from 1 to 1,073,741,824']);
