@@ -1,4 +1,4 @@
-// Cache codecs (mlakit issue 5): float32 token rows [c (C) | k_pe (dr)] <-> token records of the
+// Cache codecs: float32 token rows [c (C) | k_pe (dr)] <-> token records of the
 // storage formats in src/cache/layout.ts, bit-identical to src/cache/codecs.ts (TypeScript).
 // Pointers and sizes only: no allocation, no policy. Little-endian records, packed, unaligned
 // loads (WASM allows them).

@@ -1,4 +1,4 @@
-// Latent cache formats (issue 5, item 6): decode speed of the paged absorbed kernel per format
+// Latent cache formats: decode speed of the paged absorbed kernel per format
 // (assembly/attention_absorbed.ts attn_absorbed_paged) at DeepSeek-V3's attention shape, next to the format's
 // bytes per token and its accuracy against the float64 oracle (cacheAccuracyTable on the official
 // vectors and two random cases). The pool holds S tokens in 64-token blocks at shuffled places

@@ -1,4 +1,4 @@
-// bench/results/latest.json -> the targets of issue 3 and a markdown report.
+// bench/results/latest.json -> the performance targets and a markdown report.
 import type { ProbeResult } from "./probe.js";
 import type { Figure } from "./figures.js";
 import type { TimingPlan } from "./lib/timing.js";
@@ -25,7 +25,7 @@ export interface BenchResults {
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 
-/** Issue 3's targets (single thread, float32, ratios in one run), judged on the relaxed build where there is one. */
+/** The performance targets (single thread, float32, ratios in one run), judged on the relaxed build where there is one. */
 export function evaluateTargets(r: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
   const isa = r.probe.peakRelaxedGflops !== null ? "relaxed" : "simd128";
@@ -99,7 +99,7 @@ export function toMarkdown(r: BenchResults): string {
       fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw) + (f.bwGBs ? ` (of ${f1(f.bwGBs)})` : ""), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : "",
         ...(two ? [f.peer2?.impl ?? "", f.peer2 ? f2(f.peer2.ms) : "", f.ratio2 !== undefined ? `x${f2(f.ratio2)}` : ""] : [])]));
   }
-  s += `\n## Targets (issue 3; judged on the relaxed-simd build)\n\n`;
+  s += `\n## Targets (judged on the relaxed-simd build)\n\n`;
   s += table(["target", "measured", "met"], r.targets.map((t) => [t.target, t.value, t.met ? "yes" : "**no**"]));
   s += `\n"% DRAM BW" of a memory-bound figure divides by the probe's read loops run over the SAME buffer (the packed weights, the K/V cache) right before and right after the figure, the better of the two, shown in brackets: on this VM one read loop gets 22-29 GB/s depending on the buffer it reads and the minute.\n`;
   s += `\nEvery kernel's output was checked against float64 before it was timed (bench/lib/check.ts); per-figure details are in latest.json.\n`;

@@ -10,7 +10,7 @@ function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
 
-// ---- memory budget (issue 8: edge runtimes cap an isolate's memory) -------------------------
+// ---- memory budget (edge runtimes cap an isolate's memory) ----------------------------
 /** A cap shared by the arenas of one backend's layers. */
 export interface MemoryBudget {
   /** Most bytes of linear memory the arenas on this budget may hold together. */

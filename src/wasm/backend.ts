@@ -33,7 +33,7 @@ export interface WasmBackend extends Backend {
   readonly memoryLimitBytes: number | undefined;
 }
 
-/** Backend-wide options (issue 8). */
+/** Backend-wide options. */
 export interface WasmBackendOptions {
   /**
    * Cap on the linear memory (weights, caches, workspaces) of all live layers together: an

@@ -1,4 +1,4 @@
-// Edge runtimes (issue 8). Cloudflare Workers and workerd compile a Worker's .wasm files at upload
+// Edge runtimes. Cloudflare Workers and workerd compile a Worker's .wasm files at upload
 // and refuse WebAssembly.compile on bytes at run time ("Wasm code generation disallowed by
 // embedder"), so they hand the core over as WebAssembly.Module objects; and they cap an isolate's
 // memory (Cloudflare's Workers limits: 128 MB per isolate), which the wasm backend turns into a

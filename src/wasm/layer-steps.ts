@@ -57,7 +57,7 @@ export function checkFloat32Range(field: string, data: ArrayLike<number>, shape:
   }
 }
 
-// ---- overflow on finite inputs (issue 13): a call whose float32 result is not finite throws ----
+// ---- overflow on finite inputs: a call whose float32 result is not finite throws ----
 
 /**
  * RMSNorm's input, `rows` rows (sc per batch row) of n values at stride ld: the kernel sums the n squares in

@@ -42,7 +42,7 @@ async function compileBytes(bytes: BufferSource, build: WasmBuild): Promise<WebA
   try {
     return await WebAssembly.compile(bytes);
   } catch (e) {
-    // Valid bytes that will not compile: the runtime forbids run-time code generation (issue 8).
+    // Valid bytes that will not compile: the runtime forbids run-time code generation.
     throw new ConfigError(`wasm.${build}`, "bytes", "WebAssembly.Module objects: this runtime refuses to compile WASM from bytes (Cloudflare Workers / workerd: import build/mla-*.wasm as modules and call createWasmBackendFromModules)", (e as Error).message);
   }
 }

@@ -166,7 +166,7 @@ describe("bad files are rejected, never half-loaded", () => {
 /** f throws a `type` (CacheError, ...) naming `field` (or a field matching it). */
 const fails = (f: () => unknown, type: string, field: string | RegExp) => expect(f).toThrow(expect.objectContaining({ name: type, field: typeof field === "string" ? field : expect.stringMatching(field) }));
 
-describe("issue 13: what a file states is bounded by what it holds, and a bad expectation is the caller's", () => {
+describe("what a file states is bounded by what it holds, and a bad expectation is the caller's", () => {
   const one = new LatentCache(cfg, { maxBlocks: 6, maxSequences: 4, sequences: 1 });
   one.append(0, [1, 2, 3, 4, 5], [6, 7]);
   const good = saveCache(one); // sequence 0 (1 token, 1 block), nextId 1

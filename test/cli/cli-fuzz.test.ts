@@ -1,4 +1,4 @@
-// The CLI fuzz over file contents (issue 13): random bytes, and mutations (byte changes,
+// The CLI fuzz over file contents: random bytes, and mutations (byte changes,
 // insertions, deletions, truncations) of a valid case JSON, a valid config, a valid safetensors
 // file and of a case whose weights_file names a mutated safetensors, given to every command that
 // reads a path (special-files.ts READERS). Every case ends within 10 s with exit 0, 1 or 2 and,

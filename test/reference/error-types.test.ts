@@ -17,7 +17,7 @@ const cfg = makeConfig({ dim: 8, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 8, qk
 const w = randomMlaWeights(cfg, new Rng(1));
 const mha = { dim: 8, n_heads: 2, n_kv_heads: 1, head_dim: 4, v_head_dim: 4, rope_dim: 2, rope_theta: 10000, max_seq_len: 64, max_batch_size: 2, rope_layout: "interleaved" as const };
 
-describe("reference: documented error types only (issue 13 item 9)", () => {
+describe("reference: documented error types only", () => {
   it("every layer kind refuses calls after dispose() with CacheError", () => {
     const layers = [
       new ReferenceMla(cfg, w, { path: "naive" }),

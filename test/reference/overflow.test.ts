@@ -24,7 +24,7 @@ function hurt(layer: AttentionLayer, D: number, mag: number, rng: Rng): unknown 
   return thrown(() => layer.forward(x, { batch: 2, seqlen: 5, startPos: 7 }));
 }
 
-describe("reference: overflow is a NonFiniteError and commits nothing (issue 13 item 6)", () => {
+describe("reference: overflow is a NonFiniteError and commits nothing", () => {
   for (const Q of [0, 6]) {
     const cfg = makeConfig({ ...base, q_lora_rank: Q });
     const w = randomMlaWeights(cfg, new Rng(1));

@@ -1,5 +1,5 @@
 // @ts-check
-// `npm run test:runtimes`: the runtime matrix (issue 8). Bundles mlakit's browser-safe entry with
+// `npm run test:runtimes`: the runtime matrix. Bundles mlakit's browser-safe entry with
 // the checks, runs them in Node, Deno, Bun and workerd (a Worker on 127.0.0.1), judges every
 // runtime's numbers here against the official vectors and the float64 oracle, prints a table and
 // exits 1 on any mismatch, 2 when a runtime could not be run at all.

@@ -11,7 +11,7 @@ import { documented } from "../reference/error-helpers.js";
 const cfg = makeConfig({ dim: 8, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 8, qk_nope_head_dim: 2, qk_rope_head_dim: 2, v_head_dim: 2, max_seq_len: 64, original_seq_len: 64, max_batch_size: 2 });
 const w = randomMlaWeights(cfg, new Rng(1));
 
-describe("wasm: documented error types only (issue 13 item 9)", () => {
+describe("wasm: documented error types only", () => {
   it("both paths refuse calls (and kernels) after dispose() with CacheError; the cache stays readable", async () => {
     const backend = await createWasmBackend({ build: "simd128" });
     for (const path of ["naive", "absorbed"] as const) {

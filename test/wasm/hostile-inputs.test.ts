@@ -72,7 +72,7 @@ async function twins(make: Maker): Promise<{ clean: AttentionLayer; want: ArrayL
 }
 
 for (const [name, make] of MAKERS) {
-  describe(`${name} (issue 13 item 7)`, () => {
+  describe(`${name}`, () => {
     it("a getter that calls forward on the same layer is refused inside, and the outer call is exactly a plain call", async () => {
       const { clean, want, layer } = await twins(make);
       const inner: unknown[] = [];

@@ -1,4 +1,4 @@
-// Model-based fuzz of the paged WASM layer (issue 13): random sequences of forward calls (batched,
+// Model-based fuzz of the paged WASM layer: random sequences of forward calls (batched,
 // rollbacks, long calls cut into chunks by maxChunkTokens) and of cache operations through
 // layer.cache.latent (forks, truncations, releases, saves and loads), including calls that must
 // fail: pool exhaustion (cacheBlocks), the backend's memory budget, values the format cannot hold,

@@ -35,7 +35,7 @@ function decodeCapacity(layer: WasmMla, start: number, cap: number): number {
   return n;
 }
 
-describe("memory budget after a failed call (issue 13 item 5)", () => {
+describe("memory budget after a failed call", () => {
   it("after layer A's rejected 40,000-token call, layer B's 4096-token prefill still fits", async () => {
     const c = await core("simd128");
     const fresh = await (async () => {

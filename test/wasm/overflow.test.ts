@@ -38,7 +38,7 @@ async function layerOf(cfg: MlaConfig, w: MlaWeights, options: WasmMlaOptions): 
   return (await createWasmBackend({ build: "simd128" })).createMla(cfg, w, { path: options.path ?? "absorbed", ...options });
 }
 
-describe("a call whose float32 result overflows throws NonFiniteError and commits nothing (issue 13 item 6)", () => {
+describe("a call whose float32 result overflows throws NonFiniteError and commits nothing", () => {
   for (const [cname, cfg] of Object.entries(CONFIGS)) {
     const w = randomMlaWeights(cfg, new Rng(1));
     for (const kind of KINDS) {

@@ -35,7 +35,7 @@ function state(l: Paged) {
   };
 }
 
-describe("paged layer: a failed chunked call restores copy-on-write state (issue 13 item 8)", () => {
+describe("paged layer: a failed chunked call restores copy-on-write state", () => {
   for (const format of ["f32", "f16", "fp8_e4m3"] as StorageFormat[]) {
     it(`${format}: rows sharing blocks with forks, a rollback call failing in its third chunk`, async () => {
       const backend = await createWasmBackend({ build: "simd128" });
@@ -67,7 +67,7 @@ describe("paged layer: a failed chunked call restores copy-on-write state (issue
   }
 });
 
-describe("paged layer sizes (issue 13 item 10, the layer's part)", () => {
+describe("paged layer sizes (the layer's part)", () => {
   it("max_seq_len 2^31-1 with a 2-block pool allocates nothing proportional to max_seq_len", async () => {
     const huge = makeConfig({ ...cfg, max_seq_len: 2 ** 31 - 1, original_seq_len: 2 ** 31 - 1, max_batch_size: 2 });
     const backend = await createWasmBackend({ build: "simd128" });
