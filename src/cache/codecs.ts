@@ -7,7 +7,12 @@
 //  fp8_e4m3  per tile of 128 latent values (the last tile holds C mod 128 values when 128 does not
 //            divide C): s = 2^ceil(log2(max(f32(amax / 448), f32(1e-4)))), the power-of-two ("ue8m0")
 //            scale of FlashMLA's tests/quant.py (quantize_k_cache, V32_FP8Sparse layout,
-//            _cast_scale_inv_to_ue8m0); q = e4m3(f32(x / s)) with RNE; k_pe stored as bf16.
+//            _cast_scale_inv_to_ue8m0): fp8-rules.ts rule "flashmla_test"; q = e4m3(f32(x / s))
+//            with RNE; k_pe stored as bf16.
+//  fp8_e4m3_v32  the same record, quantised as DeepSeek-V3.2's model.py simulates its FP8 cache:
+//            act_quant per 128 values (fp8-rules.ts rule "act_quant": bf16 read, amax floored at
+//            1e-4, s = f32(amax * f32(1/448)), the config's scale_fmt); k_pe stored as bf16.
+//            TypeScript only (no WASM codec).
 //            mlakit takes ceil(log2) from the float's bits, exactly; torch evaluates log2 in float32,
 //            which can round log2(t) down to an integer for t a few ulps above a power of two and then
 //            picks the smaller scale (|x/s| up to 448 + a few ulps, still rounding to 448). Decoding
@@ -16,10 +21,9 @@
 //  bf16/f16 keep Inf and map NaN to a quiet NaN; int8 ignores non-finite values for amax and stores
 //  NaN as 0, +-Inf as +-127; fp8 ignores them for amax and stores them as the e4m3 NaN code.
 
-import { type TokenLayout } from "./layout.js";
-import { E4M3_VALUES, bf16FromF32Bits, bitsF32, e4m3FromF32Bits, f16FromF32Bits, f32BitsFromBf16, f32BitsFromF16, f32Bits, pow2Ceil, roundHalfEven } from "./scalar.js";
-
-const FP8_MIN_SCALE_INV = Math.fround(1e-4);
+import { fp8QuantiseGroup } from "./fp8-rules.js";
+import { FP8_TILE, type LatentFormat, type TokenLayout } from "./layout.js";
+import { E4M3_VALUES, bf16FromF32Bits, bitsF32, f16FromF32Bits, f32BitsFromBf16, f32BitsFromF16, roundHalfEven } from "./scalar.js";
 
 function isFiniteBits(b: number): boolean {
   return (b & 0x7f800000) !== 0x7f800000;
@@ -51,8 +55,8 @@ function encodeInt8(bits: Uint32Array, off: number, n: number, dst: Uint8Array, 
 
 /** One format's record codec: a float32 row (as bits and values) <-> the record at byte `at`. */
 interface RecordCodec {
-  encode(l: TokenLayout, bits: Uint32Array, row: number, dst: Uint8Array, dv: DataView, at: number): void;
-  decode(l: TokenLayout, src: Uint8Array, dv: DataView, at: number, bits: Uint32Array, vals: Float32Array, row: number): void;
+  encode(l: TokenLayout<LatentFormat>, bits: Uint32Array, row: number, dst: Uint8Array, dv: DataView, at: number): void;
+  decode(l: TokenLayout<LatentFormat>, src: Uint8Array, dv: DataView, at: number, bits: Uint32Array, vals: Float32Array, row: number): void;
 }
 
 /** 2-byte halves (bf16, f16) for every value of the row. */
@@ -67,7 +71,28 @@ function halves(fromBits: (b: number) => number, toBits: (h: number) => number):
   };
 }
 
-const CODECS: Record<TokenLayout["format"], RecordCodec> = {
+/** The fp8 record: e4m3 tiles of 128 latent values, each with its scale (the layout's quantiser), k_pe as bf16. */
+function fp8Codec(): RecordCodec {
+  return {
+    encode: (l, bits, row, dst, dv, at) => {
+      for (let tile = 0; tile < l.latentScales; tile++) {
+        const i0 = tile * FP8_TILE, len = Math.min(FP8_TILE, l.C - i0);
+        const s = fp8QuantiseGroup(l.quantiser!, bits, row + i0, len, dst, at + l.latentOffset + i0);
+        dv.setFloat32(at + l.latentScaleOffset + 4 * tile, s, true);
+      }
+      for (let i = 0; i < l.dr; i++) dv.setUint16(at + l.ropeOffset + 2 * i, bf16FromF32Bits(bits[row + l.C + i]), true);
+    },
+    decode: (l, src, dv, at, bits, vals, row) => {
+      for (let i = 0; i < l.C; i++) {
+        const s = dv.getFloat32(at + l.latentScaleOffset + 4 * (i >> 7), true);
+        vals[row + i] = Math.fround(E4M3_VALUES[src[at + l.latentOffset + i]] * s);
+      }
+      for (let i = 0; i < l.dr; i++) bits[row + l.C + i] = f32BitsFromBf16(dv.getUint16(at + l.ropeOffset + 2 * i, true));
+    },
+  };
+}
+
+const CODECS: Record<LatentFormat, RecordCodec> = {
   f32: {
     encode: (l, bits, row, _dst, dv, at) => {
       for (let i = 0; i < l.C + l.dr; i++) dv.setUint32(at + 4 * i, bits[row + i], true);
@@ -90,35 +115,15 @@ const CODECS: Record<TokenLayout["format"], RecordCodec> = {
       for (let i = 0; i < l.dr; i++) vals[row + l.C + i] = Math.fround(dv.getInt8(at + l.ropeOffset + i) * sp);
     },
   },
-  fp8_e4m3: {
-    encode: (l, bits, row, dst, dv, at) => {
-      for (let tile = 0; tile < l.latentScales; tile++) {
-        const i0 = tile * 128, len = Math.min(128, l.C - i0);
-        const inv = Math.max(Math.fround(absMax(bits, row + i0, len) / 448), FP8_MIN_SCALE_INV);
-        const s = pow2Ceil(inv);
-        dv.setFloat32(at + l.latentScaleOffset + 4 * tile, s, true);
-        for (let i = 0; i < len; i++) {
-          const b = bits[row + i0 + i];
-          dst[at + l.latentOffset + i0 + i] = isFiniteBits(b) ? e4m3FromF32Bits(f32Bits(Math.fround(bitsF32(b) / s))) : ((b >>> 24) & 0x80) | 0x7f;
-        }
-      }
-      for (let i = 0; i < l.dr; i++) dv.setUint16(at + l.ropeOffset + 2 * i, bf16FromF32Bits(bits[row + l.C + i]), true);
-    },
-    decode: (l, src, dv, at, bits, vals, row) => {
-      for (let i = 0; i < l.C; i++) {
-        const s = dv.getFloat32(at + l.latentScaleOffset + 4 * (i >> 7), true);
-        vals[row + i] = Math.fround(E4M3_VALUES[src[at + l.latentOffset + i]] * s);
-      }
-      for (let i = 0; i < l.dr; i++) bits[row + l.C + i] = f32BitsFromBf16(dv.getUint16(at + l.ropeOffset + 2 * i, true));
-    },
-  },
+  fp8_e4m3: fp8Codec(),
+  fp8_e4m3_v32: fp8Codec(),
 };
 
 /**
  * Encode n tokens. src holds [n, C+dr] float32 (each row c then k_pe) from srcOff; records go to
  * dst from dstOff, one every layout.bytesPerToken bytes.
  */
-export function encodeTokens(layout: TokenLayout, src: Float32Array, srcOff: number, n: number, dst: Uint8Array, dstOff: number): void {
+export function encodeTokens(layout: TokenLayout<LatentFormat>, src: Float32Array, srcOff: number, n: number, dst: Uint8Array, dstOff: number): void {
   const codec = CODECS[layout.format], W = layout.C + layout.dr;
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
@@ -126,7 +131,7 @@ export function encodeTokens(layout: TokenLayout, src: Float32Array, srcOff: num
 }
 
 /** Decode n records from src (from srcOff) into dst [n, C+dr] float32 from dstOff. */
-export function decodeTokens(layout: TokenLayout, src: Uint8Array, srcOff: number, n: number, dst: Float32Array, dstOff: number): void {
+export function decodeTokens(layout: TokenLayout<LatentFormat>, src: Uint8Array, srcOff: number, n: number, dst: Float32Array, dstOff: number): void {
   const codec = CODECS[layout.format], W = layout.C + layout.dr;
   const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);

@@ -3,6 +3,8 @@
 // attend over it, and its accuracy table is the analysis side's (src/analysis/cache-accuracy.ts).
 export * from "./layout.js";
 export { encodeTokens, decodeTokens } from "./codecs.js";
+export { FP8_RULES, type Fp8Rule, type Fp8Quantiser, fp8Scale, fp8QuantiseGroup } from "./fp8-rules.js";
+export { type IndexKeyLayout, type BlockLayout, indexKeyLayout, blockLayout, encodeIndexKeys, decodeIndexKeys } from "./index-keys.js";
 export { bf16FromF32Bits, f32BitsFromBf16, f16FromF32Bits, f32BitsFromF16, e4m3FromF32Bits, E4M3_VALUES, E4M3_MAX } from "./scalar.js";
 export * from "./bounds.js";
 export { BlockPool } from "./pool.js";

@@ -6,18 +6,28 @@
 // that throws leaves the cache exactly as it was: writes go through one block plan (`plan`) that
 // counts what the commit will take and free, and one commit that rolls every row back before any
 // row takes a block.
+//
+// A DeepSeek-V3.2 cache (options.indexKeys) also holds the indexer's key per token (index-keys.ts)
+// in the same blocks, behind the 64 latent records: every operation here (writes, fork and copy on
+// write, truncate, checkpoint/restore, accounting, snapshot, saveCache) covers both.
 
-import { type MlaConfig, validateConfig } from "../config.js";
+import { type MlaConfig, isDsaConfig, validateConfig } from "../config.js";
 import { CacheError, NonFiniteError, ShapeError } from "../errors.js";
 import type { LayerCache, NamedTensor } from "../layer.js";
 import { decodeTokens, encodeTokens } from "./codecs.js";
-import { BLOCK_TOKENS, type StorageFormat, type TokenLayout, checkStorageFormat, tokenLayout } from "./layout.js";
+import { type BlockLayout, type IndexKeyLayout, blockLayout, decodeIndexKeys, encodeIndexKeys, indexKeyLayout, slotRanges } from "./index-keys.js";
+import { BLOCK_TOKENS, type LatentFormat, type RangeLimit, type TokenLayout, checkLatentFormat, isDsaStorageFormat, tokenLayout } from "./layout.js";
 import { BlockPool } from "./pool.js";
 import { f32Bits } from "./scalar.js";
 
 export interface LatentCacheOptions {
-  /** Storage format (default "f32"). */
-  format?: StorageFormat;
+  /** Storage format (default "f32"; "fp8_e4m3_v32" only with a DeepSeek-V3.2 config). */
+  format?: LatentFormat;
+  /**
+   * Also cache the lightning indexer's key per token (DeepSeek-V3.2 configs only; default false):
+   * every write then carries indexK. Off, a V3.2 config's cache is an MLA latent cache like any other.
+   */
+  indexKeys?: boolean;
   /** Blocks in the pool (default max_batch_size * ceil(max_seq_len / 64): every row full). */
   maxBlocks?: number;
   /** Sequences open at once (default max_batch_size). */
@@ -43,6 +53,8 @@ export interface CacheWrite {
   c: ArrayLike<number>;
   /** Roped k_pe [n, dr]. */
   kpe: ArrayLike<number>;
+  /** The indexer's rotated keys [n, DI] (act_quant's input), exactly when the cache holds index keys. */
+  indexK?: ArrayLike<number>;
 }
 
 /** Where one write of a batch goes: n tokens at positions startPos.. of sequence seq. */
@@ -59,8 +71,13 @@ interface Sequence {
 
 export class LatentCache implements LayerCache {
   readonly config: MlaConfig;
-  readonly format: StorageFormat;
-  readonly layout: TokenLayout;
+  readonly format: LatentFormat;
+  /** The latent record of one token. */
+  readonly layout: TokenLayout<LatentFormat>;
+  /** The indexer's key layout, or null when the cache holds none. */
+  readonly indexKeys: IndexKeyLayout | null;
+  /** Where latent records and index keys sit in a block. */
+  readonly blockLayout: BlockLayout;
   readonly blockBytes: number;
   readonly maxSequences: number;
   private _pool: BlockPool;
@@ -69,9 +86,14 @@ export class LatentCache implements LayerCache {
 
   constructor(config: MlaConfig, options: LatentCacheOptions = {}) {
     this.config = validateConfig({ ...config });
-    this.format = checkStorageFormat(options.format ?? "f32", "options.format");
-    this.layout = tokenLayout(this.format, config.kv_lora_rank, config.qk_rope_head_dim);
-    this.blockBytes = BLOCK_TOKENS * this.layout.bytesPerToken;
+    this.format = checkLatentFormat(options.format ?? "f32", "options.format");
+    const dsa = isDsaConfig(this.config);
+    if (isDsaStorageFormat(this.format) && !dsa) throw new CacheError("options.format", this.format, "a dense format with this config (fp8_e4m3_v32 is DeepSeek-V3.2's record and takes its scale_fmt: the config needs index_n_heads, index_head_dim, index_topk, scale_fmt)");
+    this.layout = tokenLayout(this.format, config.kv_lora_rank, config.qk_rope_head_dim, dsa ? this.config.scale_fmt : null);
+    if (options.indexKeys !== undefined && typeof options.indexKeys !== "boolean") throw new CacheError("options.indexKeys", options.indexKeys, "true or false");
+    this.indexKeys = options.indexKeys ? indexKeyLayout(this.config) : null;
+    this.blockLayout = blockLayout(this.layout, this.indexKeys);
+    this.blockBytes = this.blockLayout.blockBytes;
     const maxBlocks = options.maxBlocks ?? config.max_batch_size * Math.ceil(config.max_seq_len / BLOCK_TOKENS);
     this.maxSequences = options.maxSequences ?? config.max_batch_size;
     if (!Number.isInteger(this.maxSequences) || this.maxSequences < 1) throw new CacheError("options.maxSequences", this.maxSequences, "a positive integer");
@@ -147,8 +169,9 @@ export class LatentCache implements LayerCache {
   // -------------------------------------------------------------------------------------------
   // Byte accounting
 
+  /** The latent record and, with index keys, the indexer's key and scale (656 + 132 for V3.2 in fp8_e4m3_v32). */
   bytesPerToken(): number {
-    return this.layout.bytesPerToken;
+    return this.blockLayout.tokenBytes;
   }
   /** Bytes the pool holds (maxBlocks x 64 x bytesPerToken), allocated at creation. */
   bytesReserved(): number {
@@ -173,20 +196,20 @@ export class LatentCache implements LayerCache {
     }
     let tokens = 0;
     for (const n of used.values()) tokens += n;
-    return tokens * this.layout.bytesPerToken;
+    return tokens * this.blockLayout.tokenBytes;
   }
 
   // -------------------------------------------------------------------------------------------
   // Writing
 
-  /** Append n tokens to seq: c [n, C], kpe [n, dr]. */
-  append(seq: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
-    this.writeBatch([{ seq, startPos: this.length(seq), c, kpe }]);
+  /** Append n tokens to seq: c [n, C], kpe [n, dr] (and indexK [n, DI] with index keys). */
+  append(seq: number, c: ArrayLike<number>, kpe: ArrayLike<number>, indexK?: ArrayLike<number>): void {
+    this.writeBatch([{ seq, startPos: this.length(seq), c, kpe, ...(indexK !== undefined && { indexK }) }]);
   }
 
   /** Write tokens at startPos (<= length; a smaller startPos rolls the sequence back first). */
-  write(seq: number, startPos: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
-    this.writeBatch([{ seq, startPos, c, kpe }]);
+  write(seq: number, startPos: number, c: ArrayLike<number>, kpe: ArrayLike<number>, indexK?: ArrayLike<number>): void {
+    this.writeBatch([{ seq, startPos, c, kpe, ...(indexK !== undefined && { indexK }) }]);
   }
 
   /**
@@ -195,21 +218,27 @@ export class LatentCache implements LayerCache {
    * is carried out, so either every write happens or none.
    */
   writeBatch(writes: readonly CacheWrite[]): void {
-    const W = this.layout.C + this.layout.dr;
+    const W = this.layout.C + this.layout.dr, ix = this.indexKeys;
     const places = batchList(writes).map((w, i) => ({ seq: w.seq, startPos: w.startPos, n: this.tokenCount(w, i) }));
     const { seqs } = this.plan(places);
     const rows = writes.map((w, i) => this.toRows(w.c, w.kpe, places[i].n, i));
-    this.commit(seqs, places, (i, t, m, at) => encodeTokens(this.layout, rows[i], t * W, m, this._pool.storage, at));
+    const keys = writes.map((w, i) => (ix ? this.toKeyRows(w.indexK!, places[i].n, i) : null));
+    this.commit(seqs, places, (i, t, m, at, keysAt, scalesAt) => {
+      encodeTokens(this.layout, rows[i], t * W, m, this._pool.storage, at);
+      if (ix) encodeIndexKeys(ix, keys[i]!, t * ix.dim, m, this._pool.storage, keysAt, scalesAt);
+    });
   }
 
   /**
    * Room for writes whose values are encoded by the caller (the WASM layer encodes in linear
    * memory with the WASM codecs): checks sequence, startPos, capacity and free blocks for all
    * writes together like writeBatch (values are the caller's to check), then rolls each sequence
-   * back to its startPos and places its n tokens, calling put(w, t, m, at) for each run of m
-   * tokens t..t+m-1 of write w that goes to byte offset `at` of pool.storage. put must not fail.
+   * back to its startPos and places its n tokens, calling put(w, t, m, at, keysAt, scalesAt) for
+   * each run of m tokens t..t+m-1 of write w whose latent records go to byte offset `at` of
+   * pool.storage (and, with index keys, their m x DI codes to keysAt and m float32 scales to
+   * scalesAt; -1 without). put must not fail.
    */
-  placeBatch(writes: readonly Placement[], put: (w: number, t: number, m: number, at: number) => void): void {
+  placeBatch(writes: readonly Placement[], put: (w: number, t: number, m: number, at: number, keysAt: number, scalesAt: number) => void): void {
     this.commit(this.plan(writes).seqs, writes, put);
   }
 
@@ -223,21 +252,41 @@ export class LatentCache implements LayerCache {
     return this.plan(writes, false).takes;
   }
 
-  /** writeBatch's value checks for write w (finite, within the format's range); throws NonFiniteError / CacheError, changes nothing. */
-  checkValues(w: number, c: ArrayLike<number>, kpe: ArrayLike<number>): void {
-    this.toRows(c, kpe, this.tokenCount({ seq: -1, startPos: 0, c, kpe }, w), w);
+  /** writeBatch's value checks for write w (finite, within the format's range; indexK exactly with index keys); throws NonFiniteError / CacheError / ShapeError, changes nothing. */
+  checkValues(w: number, c: ArrayLike<number>, kpe: ArrayLike<number>, indexK?: ArrayLike<number>): void {
+    const write = { seq: -1, startPos: 0, c, kpe, ...(indexK !== undefined && { indexK }) };
+    const n = this.tokenCount(write, w);
+    this.toRows(c, kpe, n, w);
+    if (this.indexKeys) this.toKeyRows(indexK!, n, w);
   }
 
-  /** Encoded records (this format) appended as they are, e.g. copied from another cache. */
-  appendRecords(seq: number, records: Uint8Array, format: StorageFormat): void {
+  /**
+   * Encoded records (this format) appended as they are, e.g. copied from another cache; with index
+   * keys also their records (readIndexRecords' form: DI codes then the float32 scale per token).
+   */
+  appendRecords(seq: number, records: Uint8Array, format: LatentFormat, indexRecords?: Uint8Array): void {
     const s = this.sequence(seq);
     if (format !== this.format) throw new CacheError("format", format, `"${this.format}", the format of this cache`);
-    const bpt = this.layout.bytesPerToken;
+    const bpt = this.layout.bytesPerToken, ix = this.indexKeys;
     if (!(records instanceof Uint8Array) || records.length === 0 || records.length % bpt !== 0) {
       throw new ShapeError("records.length", records?.length, `a positive multiple of ${bpt} (bytes per token, ${format})`);
     }
-    const place = [{ seq, startPos: s.length, n: records.length / bpt }];
-    this.commit(this.plan(place).seqs, place, (_, t, m, at) => this._pool.storage.set(records.subarray(t * bpt, (t + m) * bpt), at));
+    const n = records.length / bpt;
+    if (ix === null && indexRecords !== undefined) throw new CacheError("indexRecords", "given", "absent (this cache holds no index keys: options.indexKeys)");
+    if (ix !== null && !(indexRecords instanceof Uint8Array && indexRecords.length === n * ix.bytesPerToken)) {
+      throw new ShapeError("indexRecords.length", indexRecords instanceof Uint8Array ? indexRecords.length : indexRecords, `${n * ix.bytesPerToken} = ${n} tokens x ${ix.bytesPerToken} (DI codes + a float32 scale)`);
+    }
+    const place = [{ seq, startPos: s.length, n }];
+    this.commit(this.plan(place).seqs, place, (_, t, m, at, keysAt, scalesAt) => {
+      const st = this._pool.storage;
+      st.set(records.subarray(t * bpt, (t + m) * bpt), at);
+      if (ix === null) return;
+      for (let k = 0; k < m; k++) {
+        const r = (t + k) * ix.bytesPerToken;
+        st.set(indexRecords!.subarray(r, r + ix.dim), keysAt + k * ix.dim);
+        st.set(indexRecords!.subarray(r + ix.dim, r + ix.bytesPerToken), scalesAt + 4 * k);
+      }
+    });
   }
 
   /** See BlockPool.rebind: the same bytes through a new view (after a WASM memory.grow). */
@@ -245,14 +294,19 @@ export class LatentCache implements LayerCache {
     this._pool.rebind(storage);
   }
 
-  /** Tokens of write i: c [n, C] and kpe [n, dr] must agree on a positive n. */
-  private tokenCount({ c, kpe }: CacheWrite, i: number): number {
-    const { C, dr } = this.layout;
+  /** Tokens of write i: c [n, C], kpe [n, dr] and (exactly with index keys) indexK [n, DI] must agree on a positive n. */
+  private tokenCount(w: CacheWrite, i: number): number {
+    const { C, dr } = this.layout, { c, kpe } = w;
     if (c === null || typeof c !== "object" || typeof c.length !== "number" || c.length % C !== 0 || c.length === 0) {
       throw new ShapeError(`writes[${i}].c.length`, c?.length, `a positive multiple of C = ${C} ([n, C])`);
     }
     const n = c.length / C;
     if (kpe === null || typeof kpe !== "object" || kpe.length !== n * dr) throw new ShapeError(`writes[${i}].kpe.length`, kpe?.length, `${n * dr} = n ${n} x dr ${dr}`);
+    const ix = this.indexKeys, k = w.indexK;
+    if (ix === null && k !== undefined) throw new CacheError(`writes[${i}].indexK`, "given", "absent (this cache holds no index keys: options.indexKeys)");
+    if (ix !== null && (k === null || typeof k !== "object" || k.length !== n * ix.dim)) {
+      throw new ShapeError(`writes[${i}].indexK.length`, k?.length, `${n * ix.dim} = n ${n} x index_head_dim ${ix.dim} (this cache holds the indexer's keys)`);
+    }
     return n;
   }
 
@@ -312,9 +366,9 @@ export class LatentCache implements LayerCache {
   }
 
   /** Carry out a plan; cannot fail. Every rollback first, so a write may use the blocks a later write's rollback frees. */
-  private commit(seqs: Sequence[], writes: readonly Placement[], put: (w: number, t: number, m: number, at: number) => void): void {
+  private commit(seqs: Sequence[], writes: readonly Placement[], put: (w: number, t: number, m: number, at: number, keysAt: number, scalesAt: number) => void): void {
     seqs.forEach((s, w) => this.truncateUnchecked(s, writes[w].startPos));
-    seqs.forEach((s, w) => this.placeTokens(s, writes[w].n, (t, m, at) => put(w, t, m, at)));
+    seqs.forEach((s, w) => this.placeTokens(s, writes[w].n, (t, m, at, keysAt, scalesAt) => put(w, t, m, at, keysAt, scalesAt)));
   }
 
   /** Check and round to float32 rows [n, C+dr]; throws before anything changes. */
@@ -327,29 +381,38 @@ export class LatentCache implements LayerCache {
         const latent = i < C;
         const v = latent ? c[t * C + i] : kpe[t * dr + i - C];
         const field = latent ? `writes[${w}].c[${t}, ${i}]` : `writes[${w}].kpe[${t}, ${i - C}]`;
-        if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(field, v, "a finite number");
-        const limit = latent ? latentLimit : ropeLimit;
-        if ((f32Bits(v) & 0x7fffffff) >= limit.bits) throw new CacheError(field, v, `a value that stays finite in format ${this.format} (|x| < ${limit.magnitude} after rounding)`);
-        rows[t * W + i] = v;
+        rows[t * W + i] = checkedValue(v, field, latent ? latentLimit : ropeLimit, `format ${this.format}`);
       }
     }
     return rows;
   }
 
-  /** Place n tokens after s's last one, block by block (taking blocks, copying shared ones); put(t, m, at) fills tokens t..t+m-1 at byte offset at. */
-  private placeTokens(s: Sequence, n: number, put: (t: number, m: number, at: number) => void): void {
-    const bpt = this.layout.bytesPerToken;
+  /** Check and round the index keys [n, DI] to float32 (act_quant reads bf16: each must stay finite there). */
+  private toKeyRows(k: ArrayLike<number>, n: number, w: number): Float32Array {
+    const ix = this.indexKeys!;
+    const rows = new Float32Array(n * ix.dim);
+    for (let i = 0; i < n * ix.dim; i++) rows[i] = checkedValue(k[i], `writes[${w}].indexK[${Math.floor(i / ix.dim)}, ${i % ix.dim}]`, ix.limit, "bf16 (act_quant's input of the index keys)");
+    return rows;
+  }
+
+  /**
+   * Place n tokens after s's last one, block by block (taking blocks, copying shared ones);
+   * put(t, m, at, keysAt, scalesAt) fills tokens t..t+m-1: latent records at byte offset at, index
+   * key codes at keysAt and scales at scalesAt (-1 without index keys).
+   */
+  private placeTokens(s: Sequence, n: number, put: (t: number, m: number, at: number, keysAt: number, scalesAt: number) => void): void {
+    const bl = this.blockLayout, ix = bl.index;
     let pos = s.length, t = 0;
     while (t < n) {
       const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
       if (k === s.blocks.length) s.blocks.push(this._pool.take());
       else if (this._pool.refCount(s.blocks[k]) > 1) {
         const shared = s.blocks[k];
-        s.blocks[k] = this._pool.copyOf(shared, slot * bpt); // copy on write of the shared partial block
+        s.blocks[k] = this._pool.copyOf(shared, slotRanges(bl, 0, slot)); // copy on write of the shared partial block
         this._pool.drop(shared);
       }
-      const m = Math.min(n - t, BLOCK_TOKENS - slot);
-      put(t, m, this._pool.offset(s.blocks[k]) + slot * bpt);
+      const m = Math.min(n - t, BLOCK_TOKENS - slot), base = this._pool.offset(s.blocks[k]);
+      put(t, m, base + slot * bl.recordBytes, ix ? base + bl.keysOffset + slot * ix.dim : -1, ix ? base + bl.scalesOffset + 4 * slot : -1);
       t += m;
       pos += m;
     }
@@ -397,7 +460,6 @@ export class LatentCache implements LayerCache {
    * others copied it away). A pure append to a block only this sequence holds saves nothing.
    */
   checkpoint(places: readonly { seq: number; startPos: number }[]): CacheCheckpoint {
-    const bpt = this.layout.bytesPerToken;
     const rows: { seq: number; blocks: number[]; length: number }[] = [];
     const bytes: { at: number; data: Uint8Array }[] = [];
     batchList(places).forEach(({ seq, startPos }, w) => {
@@ -408,9 +470,10 @@ export class LatentCache implements LayerCache {
       const shared = startPos % BLOCK_TOKENS !== 0 && this._pool.refCount(s.blocks[k0]) > 1;
       if (startPos === s.length && !shared) return;
       for (let k = k0; k < s.blocks.length; k++) {
-        const from = this._pool.offset(s.blocks[k]) + (k === k0 ? (startPos % BLOCK_TOKENS) * bpt : 0);
-        const to = this._pool.offset(s.blocks[k]) + this.blockBytes;
-        bytes.push({ at: from, data: this._pool.storage.slice(from, to) });
+        const base = this._pool.offset(s.blocks[k]);
+        for (const [from, to] of slotRanges(this.blockLayout, k === k0 ? startPos % BLOCK_TOKENS : 0, BLOCK_TOKENS)) {
+          bytes.push({ at: base + from, data: this._pool.storage.slice(base + from, base + to) });
+        }
       }
     });
     return { rows, bytes };
@@ -477,7 +540,59 @@ export class LatentCache implements LayerCache {
     return out;
   }
 
-  /** LayerCache: kv_cache [B, T, C] and pe_cache [B, T, dr] of sequences 0..batch-1, dequantised (zeros past a row's length). */
+  /**
+   * The index keys of positions start..end-1 as stored: per token DI e4m3 codes then the float32
+   * scale (little-endian), token after token (a copy; appendRecords takes the same form).
+   */
+  readIndexRecords(seq: number, start = 0, end?: number): Uint8Array {
+    const ix = this.requireIndexKeys();
+    const out = new Uint8Array(this.rangeLength(seq, start, end) * ix.bytesPerToken);
+    this.forIndexRuns(seq, start, end, (pos, m, keysAt, scalesAt) => {
+      for (let k = 0; k < m; k++) {
+        const r = (pos - start + k) * ix.bytesPerToken;
+        out.set(this.pool.storage.subarray(keysAt + k * ix.dim, keysAt + (k + 1) * ix.dim), r);
+        out.set(this.pool.storage.subarray(scalesAt + 4 * k, scalesAt + 4 * (k + 1)), r + ix.dim);
+      }
+    });
+    return out;
+  }
+
+  /** The index keys of positions start..end-1 decoded: e4m3 values [n, DI] and scales [n] (what fp8_index reads). */
+  readIndexKeys(seq: number, start = 0, end?: number): { values: Float32Array; scales: Float32Array } {
+    const ix = this.requireIndexKeys();
+    const n = this.rangeLength(seq, start, end);
+    const values = new Float32Array(n * ix.dim), scales = new Float32Array(n);
+    this.forIndexRuns(seq, start, end, (pos, m, keysAt, scalesAt) => decodeIndexKeys(ix, this.pool.storage, keysAt, scalesAt, m, values, (pos - start) * ix.dim, scales, pos - start));
+    return { values, scales };
+  }
+
+  private requireIndexKeys(): IndexKeyLayout {
+    if (this.indexKeys === null) throw new CacheError("index keys", "none", "a cache created with options.indexKeys (a DeepSeek-V3.2 config)");
+    return this.indexKeys;
+  }
+
+  private rangeLength(seq: number, start: number, end?: number): number {
+    const s = this.sequence(seq), e = end ?? s.length;
+    this.checkRange(s, seq, start, e);
+    return e - start;
+  }
+
+  /** Each run of positions pos..pos+m-1 of start..end-1 within one block, with the byte offsets of its index codes and scales. */
+  private forIndexRuns(seq: number, start: number, end: number | undefined, f: (pos: number, m: number, keysAt: number, scalesAt: number) => void): void {
+    const s = this.sequence(seq), e = end ?? s.length, bl = this.blockLayout, ix = bl.index!;
+    for (let pos = start; pos < e; ) {
+      const k = Math.floor(pos / BLOCK_TOKENS), slot = pos % BLOCK_TOKENS;
+      const m = Math.min(e - pos, BLOCK_TOKENS - slot), base = this.pool.offset(s.blocks[k]);
+      f(pos, m, base + bl.keysOffset + slot * ix.dim, base + bl.scalesOffset + 4 * slot);
+      pos += m;
+    }
+  }
+
+  /**
+   * LayerCache: kv_cache [B, T, C] and pe_cache [B, T, dr] of sequences 0..batch-1, dequantised
+   * (zeros past a row's length); with index keys also model.py's indexer.k_cache [B, T, DI] (e4m3
+   * values) and indexer.k_scale_cache [B, T, 1].
+   */
   snapshot(batch: number, endPos: number): Record<string, NamedTensor> {
     const { C, dr } = this.layout;
     const kv = new Float32Array(batch * endPos * C), pe = new Float32Array(batch * endPos * dr);
@@ -489,7 +604,18 @@ export class LatentCache implements LayerCache {
         pe.set(rows.subarray(t * (C + dr) + C, (t + 1) * (C + dr)), (b * endPos + t) * dr);
       }
     }
-    return { kv_cache: { shape: [batch, endPos, C], data: kv }, pe_cache: { shape: [batch, endPos, dr], data: pe } };
+    const out: Record<string, NamedTensor> = { kv_cache: { shape: [batch, endPos, C], data: kv }, pe_cache: { shape: [batch, endPos, dr], data: pe } };
+    const ix = this.indexKeys;
+    if (ix === null) return out;
+    const kc = new Float32Array(batch * endPos * ix.dim), ks = new Float32Array(batch * endPos);
+    for (let b = 0; b < batch; b++) {
+      const { values, scales } = this.readIndexKeys(b, 0, Math.min(endPos, this.length(b)));
+      kc.set(values, b * endPos * ix.dim);
+      ks.set(scales, b * endPos);
+    }
+    out["indexer.k_cache"] = { shape: [batch, endPos, ix.dim], data: kc };
+    out["indexer.k_scale_cache"] = { shape: [batch, endPos, 1], data: ks };
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -504,8 +630,8 @@ export class LatentCache implements LayerCache {
   }
 
   /** Build a cache from validated state (persist.ts validates before calling). */
-  static fromState(config: MlaConfig, format: StorageFormat, maxBlocks: number, maxSequences: number, nextId: number, sequences: { id: number; length: number; blocks: number[] }[], pool: BlockPool): LatentCache {
-    const cache = new LatentCache(config, { format, maxBlocks: 1, maxSequences, sequences: 0 });
+  static fromState(config: MlaConfig, format: LatentFormat, indexKeys: boolean, maxBlocks: number, maxSequences: number, nextId: number, sequences: { id: number; length: number; blocks: number[] }[], pool: BlockPool): LatentCache {
+    const cache = new LatentCache(config, { format, indexKeys, maxBlocks: 1, maxSequences, sequences: 0 });
     cache._pool = pool;
     for (const s of sequences) cache.seqs.set(s.id, { blocks: [...s.blocks], length: s.length });
     cache.nextId = nextId;
@@ -517,6 +643,13 @@ export class LatentCache implements LayerCache {
 export interface CacheCheckpoint {
   readonly rows: readonly { seq: number; blocks: readonly number[]; length: number }[];
   readonly bytes: readonly { at: number; data: Uint8Array }[];
+}
+
+/** A finite number whose float32 the element type holds (limit): NonFiniteError / CacheError naming the field otherwise. */
+function checkedValue(v: unknown, field: string, limit: RangeLimit, where: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(field, v, "a finite number");
+  if ((f32Bits(v) & 0x7fffffff) >= limit.bits) throw new CacheError(field, v, `a value that stays finite in ${where} (|x| < ${limit.magnitude} after rounding)`);
+  return v;
 }
 
 /** A batch is an array of objects: anything else is a ShapeError naming the bad entry. */

@@ -5,11 +5,16 @@
 //   8   4  version (u32) = 1
 //   12  4  M: bytes of the metadata JSON (u32)
 //   16  4  N: blocks stored (u32)
-//   20  4  blockBytes (u32) = 64 x bytesPerToken
+//   20  4  blockBytes (u32) = 64 x (bytesPerToken + indexKeys.bytesPerToken)
 //   24  4  CRC-32 of bytes [0, 24) followed by bytes [28, end)
-//   28  M  metadata, UTF-8 JSON: {config (MlaConfig), format, bytesPerToken, blockTokens, maxBlocks,
-//          maxSequences, nextId, sequences: [{id, length, blocks: [stored block indices]}]}
+//   28  M  metadata, UTF-8 JSON: {config (MlaConfig), format, bytesPerToken (of the latent record),
+//          blockTokens, maxBlocks, maxSequences, nextId, sequences: [{id, length, blocks: [stored
+//          block indices]}], and, for a cache with index keys only, indexKeys: {dim, bytesPerToken}}
 //   28+M   N x blockBytes: the blocks the sequences use, each once (shared blocks stay shared)
+// The index keys are an added section of version 1, not a new version: a cache without them (and
+// in a format other than fp8_e4m3_v32) is saved byte for byte as before, and every file written
+// before loads. An older reader refuses a file with them (FormatError: fp8_e4m3_v32 is not a
+// format it knows; otherwise blockBytes is not 64 x bytesPerToken), so none is misread.
 // The file is exactly 28 + M + N x blockBytes bytes. Loading checks the caller's expectations
 // (a bad one is the caller's ConfigError or CacheError), then the file's structure, lengths,
 // checksum and metadata, then that the file matches the expectations, and only then builds a new
@@ -24,10 +29,11 @@
 // load like the constructor's) is reserved only up to expect.maxPoolBytes: a 500-byte file can
 // name a pool of terabytes, so a larger one is the caller's to allow.
 
-import { type MlaConfig, MODEL_ARGS_DEFAULTS, validateConfig } from "../config.js";
+import { DSA_FIELDS, type MlaConfig, MODEL_ARGS_DEFAULTS, isDsaConfig, validateConfig } from "../config.js";
 import { CacheError, FormatError, MlaError } from "../errors.js";
 import { crc32 } from "./crc32.js";
-import { BLOCK_TOKENS, type StorageFormat, STORAGE_FORMATS, checkStorageFormat, tokenLayout } from "./layout.js";
+import { blockLayout, indexKeyLayout } from "./index-keys.js";
+import { BLOCK_TOKENS, type LatentFormat, LATENT_FORMATS, checkLatentFormat, isDsaStorageFormat, tokenLayout } from "./layout.js";
 import { LatentCache, MAX_SEQUENCE_ID } from "./latent-cache.js";
 import { BlockPool } from "./pool.js";
 
@@ -45,8 +51,9 @@ export const DEFAULT_MAX_POOL_BYTES = 2 ** 30;
 
 interface Meta {
   config: MlaConfig;
-  format: StorageFormat;
+  format: LatentFormat;
   bytesPerToken: number;
+  indexKeys?: { dim: number; bytesPerToken: number };
   blockTokens: number;
   maxBlocks: number;
   maxSequences: number;
@@ -82,6 +89,7 @@ export function saveCache(cache: LatentCache): Uint8Array {
     maxSequences: cache.maxSequences,
     nextId: state.nextId,
     sequences,
+    ...(cache.indexKeys && { indexKeys: { dim: cache.indexKeys.dim, bytesPerToken: cache.indexKeys.bytesPerToken } }),
   };
   const json = new TextEncoder().encode(JSON.stringify(meta));
   const bb = cache.blockBytes;
@@ -102,7 +110,9 @@ export interface LoadExpectations {
   /** The config the caller will use the cache with; every field must match. */
   config?: MlaConfig;
   /** The storage format the caller expects. */
-  format?: StorageFormat;
+  format?: LatentFormat;
+  /** Whether the caller expects the indexer's keys in the file (a CacheError when the file differs). */
+  indexKeys?: boolean;
   /** Backing bytes for the restored pool (see LatentCacheOptions.storage); at least the blocks the file stores. */
   storage?: Uint8Array;
   /**
@@ -117,10 +127,11 @@ export interface LoadExpectations {
 const isNat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 /** The caller's expectations, checked before the file is read: a bad one is the caller's error, not the file's. */
-function checkExpectations(expect: LoadExpectations): { config?: MlaConfig; format?: StorageFormat; maxPoolBytes?: number } {
-  if (typeof expect !== "object" || expect === null) throw new CacheError("expect", expect, "an object {config?, format?, storage?, maxPoolBytes?}");
+function checkExpectations(expect: LoadExpectations): { config?: MlaConfig; format?: LatentFormat; maxPoolBytes?: number } {
+  if (typeof expect !== "object" || expect === null) throw new CacheError("expect", expect, "an object {config?, format?, indexKeys?, storage?, maxPoolBytes?}");
   const config = expect.config === undefined ? undefined : validateConfig(expect.config, "expect.config.");
-  const format = expect.format === undefined ? undefined : checkStorageFormat(expect.format, "expect.format");
+  const format = expect.format === undefined ? undefined : checkLatentFormat(expect.format, "expect.format");
+  if (expect.indexKeys !== undefined && typeof expect.indexKeys !== "boolean") throw new CacheError("expect.indexKeys", expect.indexKeys, "true or false");
   if (expect.storage !== undefined && !(expect.storage instanceof Uint8Array)) throw new CacheError("expect.storage", expect.storage, "a Uint8Array");
   const maxPoolBytes = expect.maxPoolBytes;
   if (maxPoolBytes !== undefined && !(isNat(maxPoolBytes) && maxPoolBytes > 0)) throw new CacheError("expect.maxPoolBytes", maxPoolBytes, "a positive safe integer (bytes)");
@@ -159,11 +170,23 @@ export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): Lat
     if (e instanceof MlaError) throw new FormatError(e.field, e.value, e.expected, "in the cache file");
     throw e;
   }
-  if (!STORAGE_FORMATS.includes(meta.format)) throw new FormatError("metadata.format", meta.format, `one of ${STORAGE_FORMATS.join(", ")}`);
-  const layout = tokenLayout(meta.format, config.kv_lora_rank, config.qk_rope_head_dim);
+  if (!LATENT_FORMATS.includes(meta.format)) throw new FormatError("metadata.format", meta.format, `one of ${LATENT_FORMATS.join(", ")}`);
+  const dsa = isDsaConfig(config);
+  if (isDsaStorageFormat(meta.format) && !dsa) throw new FormatError("metadata.format", meta.format, "a dense format for this file's config (fp8_e4m3_v32 needs a DeepSeek-V3.2 config)");
+  const layout = tokenLayout(meta.format, config.kv_lora_rank, config.qk_rope_head_dim, dsa ? config.scale_fmt : null);
   if (meta.bytesPerToken !== layout.bytesPerToken) throw new FormatError("metadata.bytesPerToken", meta.bytesPerToken, `${layout.bytesPerToken} for ${meta.format} with C ${config.kv_lora_rank}, dr ${config.qk_rope_head_dim}`);
   if (meta.blockTokens !== BLOCK_TOKENS) throw new FormatError("metadata.blockTokens", meta.blockTokens, `${BLOCK_TOKENS}`);
-  if (bb !== BLOCK_TOKENS * layout.bytesPerToken) throw new FormatError("cache file blockBytes", bb, `${BLOCK_TOKENS * layout.bytesPerToken} = 64 x ${layout.bytesPerToken}`);
+  const indexKeys = meta.indexKeys !== undefined;
+  if (indexKeys) {
+    if (!dsa) throw new FormatError("metadata.indexKeys", meta.indexKeys, "absent for this file's config (index keys need a DeepSeek-V3.2 config)");
+    const ix = indexKeyLayout(config);
+    const k = meta.indexKeys as unknown;
+    if (typeof k !== "object" || k === null || (k as { dim?: unknown }).dim !== ix.dim || (k as { bytesPerToken?: unknown }).bytesPerToken !== ix.bytesPerToken) {
+      throw new FormatError("metadata.indexKeys", k, `{dim: ${ix.dim}, bytesPerToken: ${ix.bytesPerToken}} (index_head_dim codes and a float32 scale)`);
+    }
+  }
+  const blocks = blockLayout(layout, indexKeys ? indexKeyLayout(config) : null);
+  if (bb !== blocks.blockBytes) throw new FormatError("cache file blockBytes", bb, `${blocks.blockBytes} = 64 x ${blocks.tokenBytes}${indexKeys ? ` (latent ${layout.bytesPerToken} + index keys ${blocks.tokenBytes - layout.bytesPerToken})` : ""}`);
   if (!isNat(meta.maxBlocks) || meta.maxBlocks < Math.max(N, 1) || meta.maxBlocks > MAX_POOL_BLOCKS) throw new FormatError("metadata.maxBlocks", meta.maxBlocks, `an integer in ${Math.max(N, 1)} (blocks stored)..${MAX_POOL_BLOCKS} (int32 block ids)`);
   if (typeof meta.maxSequences !== "number" || !Number.isInteger(meta.maxSequences) || meta.maxSequences < 1) throw new FormatError("metadata.maxSequences", meta.maxSequences, "a positive integer");
   if (!isNat(meta.nextId) || meta.nextId > MAX_SEQUENCE_ID + 1) throw new FormatError("metadata.nextId", meta.nextId, `an integer in 0..${MAX_SEQUENCE_ID + 1} (ids are never reused; the last is MAX_SEQUENCE_ID ${MAX_SEQUENCE_ID})`);
@@ -187,22 +210,22 @@ export function loadCache(bytes: Uint8Array, expect: LoadExpectations = {}): Lat
 
   // The file is sound; now does it belong to the caller's model, and may it reserve its pool?
   if (wanted.config !== undefined) {
-    for (const key of Object.keys(MODEL_ARGS_DEFAULTS) as (keyof MlaConfig)[]) {
+    for (const key of [...Object.keys(MODEL_ARGS_DEFAULTS), ...DSA_FIELDS] as (keyof MlaConfig)[]) {
       if (config[key] !== wanted.config[key]) throw new CacheError(`config.${key}`, config[key], `${String(wanted.config[key])} (the config this cache is loaded for)`);
     }
   }
   if (wanted.format !== undefined && wanted.format !== meta.format) throw new CacheError("format", meta.format, `"${wanted.format}" (the format expected)`);
+  if (expect.indexKeys !== undefined && expect.indexKeys !== indexKeys) throw new CacheError("indexKeys", indexKeys, `${expect.indexKeys} (the caller expects ${expect.indexKeys ? "" : "no "}index keys)`);
   const poolBytes = meta.maxBlocks * bb, limit = wanted.maxPoolBytes ?? Math.max(DEFAULT_MAX_POOL_BYTES, N * bb);
   if (poolBytes > limit) {
     throw new CacheError("metadata.maxBlocks", meta.maxBlocks, `a pool of <= ${limit} bytes (expect.maxPoolBytes${wanted.maxPoolBytes === undefined ? ", default" : ""}): this file's is ${meta.maxBlocks} blocks x ${bb} bytes = ${poolBytes}; pass a larger maxPoolBytes to load it`);
   }
   if (expect.storage !== undefined && expect.storage.length < N * bb) throw new CacheError("expect.storage", expect.storage, `a Uint8Array of >= ${N * bb} bytes (the ${N} blocks the file stores x ${bb} bytes)`);
-  return restore(bytes.subarray(HEADER + M, want), config, meta, refs, expect.storage);
+  return restore(bytes.subarray(HEADER + M, want), config, meta, bb, refs, expect.storage);
 }
 
 /** Build the cache from a checked file; an allocation the runtime refuses is a CacheError (as in the LatentCache constructor). */
-function restore(blocks: Uint8Array, config: MlaConfig, meta: Meta, refs: Int32Array, storage?: Uint8Array): LatentCache {
-  const bb = BLOCK_TOKENS * meta.bytesPerToken;
+function restore(blocks: Uint8Array, config: MlaConfig, meta: Meta, bb: number, refs: Int32Array, storage?: Uint8Array): LatentCache {
   let pool: BlockPool;
   try {
     const all = new Int32Array(meta.maxBlocks);
@@ -213,5 +236,5 @@ function restore(blocks: Uint8Array, config: MlaConfig, meta: Meta, refs: Int32A
     throw e;
   }
   pool.storage.set(blocks, 0);
-  return LatentCache.fromState(config, meta.format, meta.maxBlocks, meta.maxSequences, meta.nextId, meta.sequences, pool);
+  return LatentCache.fromState(config, meta.format, meta.indexKeys !== undefined, meta.maxBlocks, meta.maxSequences, meta.nextId, meta.sequences, pool);
 }

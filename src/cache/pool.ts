@@ -80,11 +80,11 @@ export class BlockPool {
     if (--this.refs[block] === 0) this.free[this.freeTop++] = block;
   }
 
-  /** Take a fresh block holding a copy of the first `bytes` bytes of `block` (copy on write). */
-  copyOf(block: number, bytes: number): number {
+  /** Take a fresh block holding a copy of the byte ranges [start, end) of `block` (offsets within a block; copy on write). */
+  copyOf(block: number, ranges: readonly (readonly [number, number])[]): number {
     const b = this.take();
-    const src = this.offset(block);
-    this.storage.copyWithin(this.offset(b), src, src + bytes);
+    const src = this.offset(block), dst = this.offset(b);
+    for (const [start, end] of ranges) this.storage.copyWithin(dst + start, src + start, src + end);
     return b;
   }
 
