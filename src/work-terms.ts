@@ -12,8 +12,13 @@
  * - softmax: exponentials
  * - weightedSum: probabilities x values
  * - output: wo
+ * - indexer (DeepSeek-V3.2 sparse attention): its projections (wq_b from qr, wk, weights_proj) and
+ *   the new tokens' index keys written to the index key cache
+ * - indexScores: the index scores over the cached index keys (read from that cache): per (query,
+ *   cached key) pair and index head one FP8 dot product of index_head_dim plus one madd for the head weight
+ * - topk: the selection over each query row's visible index scores (counted in `ranked`)
  */
-export const WORK_TERMS = ["query", "compression", "decompression", "absorption", "scores", "softmax", "weightedSum", "output"] as const;
+export const WORK_TERMS = ["query", "compression", "decompression", "absorption", "scores", "softmax", "weightedSum", "output", "indexer", "indexScores", "topk"] as const;
 export type WorkTerm = (typeof WORK_TERMS)[number];
 
 /** What is counted per term. */
@@ -28,8 +33,14 @@ export interface WorkCounts {
   cacheReads: number;
   /** Cache elements written. */
   cacheWrites: number;
+  /**
+   * Candidates a top-k selection ranks: each visible score of a query row counted once. A radix or
+   * heap select does a bounded number of operations per candidate, so this is its work up to a
+   * constant; it is not a FLOP count (the cost model reports it apart, like `exps`).
+   */
+  ranked: number;
 }
 
 export type WorkField = keyof WorkCounts;
 
-export const zeroCounts = (): WorkCounts => ({ madds: 0, exps: 0, weightReads: 0, cacheReads: 0, cacheWrites: 0 });
+export const zeroCounts = (): WorkCounts => ({ madds: 0, exps: 0, weightReads: 0, cacheReads: 0, cacheWrites: 0, ranked: 0 });

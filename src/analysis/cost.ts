@@ -7,15 +7,19 @@
 // call) are not counted: they are small next to weights in decode and stay in on-chip caches.
 // `recompute` is priced as a fused kernel: the K/V it decompresses for every cached token never
 // touch memory, which is the most favourable reading of the seed text's picture.
+// `dsa` (DeepSeek-V3.2) keeps MLA's latent in the storage format and its index keys as the official
+// code stores them (e4m3 + float32 scale, kv-cache.ts): the indexer terms' cache traffic (indexer
+// writes, indexScores reads) is priced at the index key's bytes, every other term's at the latent's. Top-k's `ranked` is reported apart
+// (no FLOPs), as the exponentials are.
 
 import type { MlaConfig } from "../config.js";
 import { type CacheFormat } from "./formats.js";
-import { type KvScheme, type KvSchemeOptions, kvBytesPerTokenPerLayer, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
+import { type KvScheme, type KvSchemeOptions, indexKeyBytesPerTokenPerLayer, indexKeyElementsPerTokenPerLayer, kvBytesPerTokenPerLayer, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type WorkTerm, WORK_TERMS } from "../work-terms.js";
-import { type AnyPath, type CallShape, type Work, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork, totalWork } from "./work.js";
+import { type AnyPath, type CallShape, type ModelPath, type Work, baselineConfig, dsaWork, mhaWork, mlaWork, requireDsa, seedConfig, seedWork, totalWork } from "./work.js";
 
-/** Which cache each path keeps. */
-export const PATH_SCHEME: Record<AnyPath, KvScheme> = {
+/** Which cache each path keeps (dsa: MLA's latent, and the index keys beside it). */
+export const PATH_SCHEME: Record<ModelPath, KvScheme> = {
   naive: "mlaNaiveCache",
   recompute: "mla",
   absorbed: "mla",
@@ -23,6 +27,7 @@ export const PATH_SCHEME: Record<AnyPath, KvScheme> = {
   gqa: "gqa",
   mqa: "mqa",
   seedPerHead: "seedPerHead",
+  dsa: "mla",
 };
 
 export interface CostOptions extends KvSchemeOptions {
@@ -37,7 +42,7 @@ export function defaultWeightBytes(format: CacheFormat): number {
 }
 
 /** One layer's work for a path and a call shape (the closed forms of work.ts). */
-export function pathWork(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: KvSchemeOptions = {}): Work {
+export function pathWork(cfg: MlaConfig, path: ModelPath, shape: CallShape, opts: KvSchemeOptions = {}): Work {
   const { groups, seedRank } = resolveSchemeOptions(cfg, opts);
   switch (path) {
     case "naive":
@@ -52,6 +57,8 @@ export function pathWork(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: 
       return mhaWork(baselineConfig(cfg, 1), shape);
     case "seedPerHead":
       return seedWork(seedConfig(cfg, seedRank), shape);
+    case "dsa":
+      return dsaWork(cfg, shape);
   }
 }
 
@@ -59,34 +66,40 @@ export interface TermCost {
   flops: number;
   bytes: number;
   exps: number;
+  ranked: number;
 }
 
 export interface LayerCost {
-  path: AnyPath;
+  path: ModelPath;
   terms: Record<WorkTerm, TermCost>;
   flops: number;
   bytes: number;
   exps: number;
+  /** Candidates top-k ranks (dsa; 0 on the dense paths). */
+  ranked: number;
   /** Of `bytes`: weights / cache. */
   weightBytes: number;
   cacheBytes: number;
 }
 
-export function layerCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: CostOptions): LayerCost {
+export function layerCost(cfg: MlaConfig, path: ModelPath, shape: CallShape, opts: CostOptions): LayerCost {
   const work = pathWork(cfg, path, shape, opts);
   const scheme = PATH_SCHEME[path];
   // Reads and writes are whole tokens, so bytes per element = bytes per token / elements per token (exact for scaled formats too).
   const cachePerElement = kvBytesPerTokenPerLayer(cfg, scheme, opts.format, opts) / kvElementsPerTokenPerLayer(cfg, scheme, opts);
+  const indexPerElement = path === "dsa" ? indexKeyBytesPerTokenPerLayer(requireDsa(cfg)) / indexKeyElementsPerTokenPerLayer(requireDsa(cfg)) : cachePerElement;
   const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
+  const perElement = (t: WorkTerm) => (t === "indexer" || t === "indexScores" ? indexPerElement : cachePerElement);
   const terms = {} as Record<WorkTerm, TermCost>;
   for (const t of WORK_TERMS) {
     const c = work[t];
-    terms[t] = { flops: 2 * c.madds, bytes: c.weightReads * wb + (c.cacheReads + c.cacheWrites) * cachePerElement, exps: c.exps };
+    terms[t] = { flops: 2 * c.madds, bytes: c.weightReads * wb + (c.cacheReads + c.cacheWrites) * perElement(t), exps: c.exps, ranked: c.ranked };
   }
   const tot = totalWork(work);
+  const idx = work.indexer.cacheReads + work.indexer.cacheWrites + work.indexScores.cacheReads + work.indexScores.cacheWrites;
   const weightBytes = tot.weightReads * wb;
-  const cacheBytes = (tot.cacheReads + tot.cacheWrites) * cachePerElement;
-  return { path, terms, flops: 2 * tot.madds, bytes: weightBytes + cacheBytes, exps: tot.exps, weightBytes, cacheBytes };
+  const cacheBytes = (tot.cacheReads + tot.cacheWrites - idx) * cachePerElement + idx * indexPerElement;
+  return { path, terms, flops: 2 * tot.madds, bytes: weightBytes + cacheBytes, exps: tot.exps, ranked: tot.ranked, weightBytes, cacheBytes };
 }
 
 /** A decode step at context L: one new token per row attending L keys (L-1 cached + itself). */
@@ -100,12 +113,12 @@ export function prefillShape(context: number, batch: number): CallShape {
 }
 
 /** Whole model: every layer is the same attention layer, so figures scale by n_layers. */
-export function modelCost(cfg: MlaConfig, path: AnyPath, shape: CallShape, opts: CostOptions): LayerCost {
+export function modelCost(cfg: MlaConfig, path: ModelPath, shape: CallShape, opts: CostOptions): LayerCost {
   const l = layerCost(cfg, path, shape, opts);
   const k = cfg.n_layers;
   const terms = {} as Record<WorkTerm, TermCost>;
-  for (const t of WORK_TERMS) terms[t] = { flops: l.terms[t].flops * k, bytes: l.terms[t].bytes * k, exps: l.terms[t].exps * k };
-  return { path, terms, flops: l.flops * k, bytes: l.bytes * k, exps: l.exps * k, weightBytes: l.weightBytes * k, cacheBytes: l.cacheBytes * k };
+  for (const t of WORK_TERMS) terms[t] = { flops: l.terms[t].flops * k, bytes: l.terms[t].bytes * k, exps: l.terms[t].exps * k, ranked: l.terms[t].ranked * k };
+  return { path, terms, flops: l.flops * k, bytes: l.bytes * k, exps: l.exps * k, ranked: l.ranked * k, weightBytes: l.weightBytes * k, cacheBytes: l.cacheBytes * k };
 }
 
 /**

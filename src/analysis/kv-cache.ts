@@ -1,7 +1,7 @@
 // KV-cache size per token for every scheme the project compares (DeepSeek-V2 paper, Table 1:
 // elements per token per layer). Baselines use the paper's per-head d_h = qk_nope_head_dim.
 
-import type { MlaConfig } from "../config.js";
+import type { DsaConfig, MlaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { type CacheFormat, streamBytes, tokenBytes } from "./formats.js";
 
@@ -102,4 +102,20 @@ export function kvCacheFigures(cfg: MlaConfig, scheme: KvScheme, o: { format: Ca
 
 export function kvCacheTable(cfg: MlaConfig, o: { format: CacheFormat; context: number; batch: number } & KvSchemeOptions): Record<KvScheme, KvCacheFigures> {
   return Object.fromEntries(KV_SCHEMES.map((s) => [s, kvCacheFigures(cfg, s, o)])) as Record<KvScheme, KvCacheFigures>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DeepSeek-V3.2's index key cache, beside the latent (whatever the latent's format)
+
+/** Bytes of one index key scale: act_quant's float32 scale, one per 128 values. */
+export const INDEX_KEY_SCALE_BYTES = 4;
+
+/** Elements of one token's index key per layer: index_head_dim e4m3 values + one scale per 128. */
+export function indexKeyElementsPerTokenPerLayer(cfg: DsaConfig): number {
+  return cfg.index_head_dim + cfg.index_head_dim / 128;
+}
+
+/** Bytes of one token's index key per layer: 1 per e4m3 value + 4 per float32 scale (132 at index_head_dim 128). */
+export function indexKeyBytesPerTokenPerLayer(cfg: DsaConfig): number {
+  return cfg.index_head_dim + INDEX_KEY_SCALE_BYTES * (cfg.index_head_dim / 128);
 }

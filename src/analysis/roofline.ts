@@ -5,7 +5,7 @@
 import type { MlaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { type CostOptions, decodeShape, modelCost, prefillShape } from "./cost.js";
-import type { AnyPath } from "./work.js";
+import type { ModelPath } from "./work.js";
 
 export interface Machine {
   /** Peak FLOP/s, in GFLOP/s. */
@@ -58,7 +58,7 @@ export function ridge(m: Machine): number {
 export type Phase = "decode" | "prefill";
 
 /** Roofline of the whole model's attention layers for one decode step (per step, all rows) or one prefill. */
-export function pathRoofline(cfg: MlaConfig, path: AnyPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine): Roofline {
+export function pathRoofline(cfg: MlaConfig, path: ModelPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine): Roofline {
   const shape = phase === "decode" ? decodeShape(context, batch) : prefillShape(context, batch);
   const c = modelCost(cfg, path, shape, opts);
   return roofline(c.flops, c.bytes, m);
@@ -70,8 +70,8 @@ export function pathRoofline(cfg: MlaConfig, path: AnyPath, phase: Phase, contex
 export interface Crossover {
   /** The varied quantity where the order changes: the first value at which `faster` is faster. */
   at: number;
-  faster: AnyPath;
-  slower: AnyPath;
+  faster: ModelPath;
+  slower: ModelPath;
 }
 
 /**
@@ -107,14 +107,14 @@ export function signChanges(f: (x: number) => number, lo: number, hi: number): n
 }
 
 /** Contexts in [1, maxContext] where `a` and `b` swap order (roofline time of the whole model). */
-export function contextCrossovers(cfg: MlaConfig, a: AnyPath, b: AnyPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): Crossover[] {
-  const t = (path: AnyPath, L: number) => pathRoofline(cfg, path, phase, L, batch, opts, m).seconds;
+export function contextCrossovers(cfg: MlaConfig, a: ModelPath, b: ModelPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): Crossover[] {
+  const t = (path: ModelPath, L: number) => pathRoofline(cfg, path, phase, L, batch, opts, m).seconds;
   const f = (L: number) => t(a, L) - t(b, L);
   return signChanges(f, 1, maxContext).map((at) => (f(at) < 0 ? { at, faster: a, slower: b } : { at, faster: b, slower: a }));
 }
 
 /** Head counts in [1, maxHeads] where `a` and `b` swap order at a fixed context (other sizes fixed). */
-export function headCrossovers(cfg: MlaConfig, a: AnyPath, b: AnyPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine, maxHeads = 512): Crossover[] {
+export function headCrossovers(cfg: MlaConfig, a: ModelPath, b: ModelPath, phase: Phase, context: number, batch: number, opts: CostOptions, m: Machine, maxHeads = 512): Crossover[] {
   const withHeads = (H: number): MlaConfig => ({ ...cfg, n_heads: H });
   // GQA's groups must divide H: let them follow H (default rule) rather than a fixed count.
   const o = { ...opts, groups: undefined };
@@ -123,7 +123,7 @@ export function headCrossovers(cfg: MlaConfig, a: AnyPath, b: AnyPath, phase: Ph
 }
 
 /** Contexts where a path's bound flips (memory <-> compute). */
-export function boundChanges(cfg: MlaConfig, path: AnyPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): { at: number; bound: Bound }[] {
+export function boundChanges(cfg: MlaConfig, path: ModelPath, phase: Phase, batch: number, opts: CostOptions, m: Machine, maxContext = cfg.max_seq_len): { at: number; bound: Bound }[] {
   const r = (L: number) => pathRoofline(cfg, path, phase, L, batch, opts, m);
   const f = (L: number) => (r(L).bound === "compute" ? 1 : -1);
   return signChanges(f, 1, maxContext).map((at) => ({ at, bound: r(at).bound }));

@@ -8,6 +8,11 @@
 // some of them replaced (options.steps): the tests run the README's bug variants that way.
 // forwardTrace returns every intermediate the vectors dump.
 //
+// Work is counted (options.counter) per term of src/work-terms.ts, where it happens: MLA's terms as
+// in mla.ts, the indexer's projections and index key writes under "indexer", its scores and index
+// key reads under "indexScores", the selection under "topk" (one `ranked` per visible score of a
+// row), and attention over the selected keys only.
+//
 // Generalisation (as mlakit's MLA): the official code allows a multi-token call only at
 // start_pos 0 (its masks are [s, s]); here a call of s tokens at any startPos p scores all p + s
 // cached keys, token t sees keys 0..p+t (the causal mask before and after top-k), and
@@ -23,6 +28,7 @@ import { type DsaWeights, checkDsaWeights } from "../../io/dsa-weights.js";
 import type { MlaWeights } from "../../weights.js";
 import { ACT_QUANT_BLOCK, callRopeTable, dsaTopkK, mlaSoftmaxScale, ropeFrequencies } from "../../derived.js";
 import { attendRow } from "../attention.js";
+import { type Counter, NO_COUNT } from "../counter.js";
 import { linear } from "../linear.js";
 import { absorbOutput, latentQuery, mlaCompress, mlaDecompress, mlaQuery, naiveKeys } from "../mla.js";
 import { rmsNorm } from "../rmsnorm.js";
@@ -39,15 +45,15 @@ type RopeTable = { cos: Float64Array; sin: Float64Array };
 // MLA's steps with V3.2's query latent
 
 /** qr = q_norm(wq_a(x)): x [N, D] -> [N, Q], the query latent MLA's wq_b and the indexer's wq_b both read (V3.2 always compresses q). */
-export function queryLatent(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number): Float64Array {
-  const qa = linear(x, N, w.wq_a!, cfg.q_lora_rank, cfg.dim); // [N, Q]
+export function queryLatent(cfg: MlaConfig, w: MlaWeights, x: ArrayLike<number>, N: number, count: Counter = NO_COUNT): Float64Array {
+  const qa = linear(x, N, w.wq_a!, cfg.q_lora_rank, cfg.dim, count, "query"); // [N, Q]
   checkNormInput("query: wq_a(x)", qa, N, cfg.q_lora_rank);
   return rmsNorm(qa, N, cfg.q_lora_rank, w.q_norm!);
 }
 
 /** (1)(4) q = wq_b(qr) [N, H, dn+dr], rope on each q_pe: mlaQuery's one-projection form (Q = 0) with wq_b as its wq over the input qr. */
-export function mlaQueryFromLatent(cfg: MlaConfig, w: MlaWeights, qr: ArrayLike<number>, N: number, s: number, table: RopeTable): Float64Array {
-  return mlaQuery({ ...cfg, dim: cfg.q_lora_rank, q_lora_rank: 0 }, { ...w, wq: w.wq_b }, qr, N, s, table);
+export function mlaQueryFromLatent(cfg: MlaConfig, w: MlaWeights, qr: ArrayLike<number>, N: number, s: number, table: RopeTable, count: Counter = NO_COUNT): Float64Array {
+  return mlaQuery({ ...cfg, dim: cfg.q_lora_rank, q_lora_rank: 0 }, { ...w, wq: w.wq_b }, qr, N, s, table, count);
 }
 
 /** The FP8 KV-cache simulation of the latent c [N, C] (model.py MLA.forward): act_quant in 128-blocks, then the float32 dequantised values MLA caches and attends over. */
@@ -109,16 +115,17 @@ export const DSA_STEPS: Readonly<DsaSteps> = Object.freeze({
 /**
  * o [hq, dv] of one query token q [hq, dqk] over the keys `sel` (indices into keys [T, hkv, dqk]
  * and values [T, hkv, dv]): the softmax over the selection only, which is the official scores +
- * index_mask (-inf off the selection) without the masked terms.
+ * index_mask (-inf off the selection) without the masked terms. Counts the attention's work over
+ * the selected keys (scores, softmax, weighted sum); what the gather reads is the caller's to count.
  */
-export function attendSelected(q: ArrayLike<number>, keys: ArrayLike<number>, values: ArrayLike<number>, sel: readonly number[], hq: number, hkv: number, dqk: number, dv: number, scale: number): Float64Array {
+export function attendSelected(q: ArrayLike<number>, keys: ArrayLike<number>, values: ArrayLike<number>, sel: readonly number[], hq: number, hkv: number, dqk: number, dv: number, scale: number, count: Counter = NO_COUNT): Float64Array {
   const n = sel.length, kw = hkv * dqk, vw = hkv * dv;
   const k = new Float64Array(n * kw), v = new Float64Array(n * vw);
   sel.forEach((j, i) => {
     for (let d = 0; d < kw; d++) k[i * kw + d] = keys[j * kw + d];
     for (let d = 0; d < vw; d++) v[i * vw + d] = values[j * vw + d];
   });
-  return attendRow({ q, k, v, s: 1, startPos: n - 1, hq, hkv, dqk, dv, scale });
+  return attendRow({ q, k, v, s: 1, startPos: n - 1, hq, hkv, dqk, dv, scale, count });
 }
 
 /** The keys of a top-k row the causal mask leaves (index_mask + mask: -1 slots and keys after the query's position drop out). */
@@ -189,6 +196,8 @@ export interface DsaTrace {
 export interface ReferenceDsaOptions {
   /** Replace some steps (deliberately broken variants in tests; DSA_STEPS are the official ones). */
   steps?: Partial<DsaSteps>;
+  /** Counts the work of every call (src/reference/counter.ts); none by default. */
+  counter?: Counter;
 }
 
 /** Stream names of the cache: model.py's buffers (MLA.kv_cache, MLA.pe_cache, MLA.indexer.k_cache, MLA.indexer.k_scale_cache). */
@@ -207,6 +216,7 @@ export class ReferenceDsa implements AttentionLayer {
   readonly freqs: Float64Array;
   readonly softmaxScale: number;
   readonly steps: Readonly<DsaSteps>;
+  private readonly count: Counter;
   private disposed = false;
   private readonly gate = new ForwardGate();
 
@@ -219,6 +229,7 @@ export class ReferenceDsa implements AttentionLayer {
     this.freqs = ropeFrequencies(cfg);
     this.softmaxScale = mlaSoftmaxScale(cfg);
     this.steps = Object.freeze({ ...DSA_STEPS, ...options.steps });
+    this.count = options.counter ?? NO_COUNT;
     this.cache = new RowCache(
       [
         { name: DSA_CACHE_STREAMS[0], tail: [cfg.kv_lora_rank] },
@@ -241,24 +252,24 @@ export class ReferenceDsa implements AttentionLayer {
   }
 
   private run(input: ArrayLike<number>, opts: ForwardOptions): { output: Float64Array; trace: DsaTrace } {
-    const cfg = this.cfg, w = this.weights, iw = w.indexer, st = this.steps;
+    const cfg = this.cfg, w = this.weights, iw = w.indexer, st = this.steps, count = this.count;
     const { x, batch: B, seqlen: s, startPos: p } = beginForward(() => !this.disposed, input, opts, cfg, this.cache); // x: a checked float64 copy
     const N = B * s, T = p + s, K = dsaTopkK(cfg, T);
     const C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim, HI = cfg.index_n_heads, DI = cfg.index_head_dim, fmt = cfg.scale_fmt;
     const table = callRopeTable(cfg, this.freqs, p, s);
 
     // MLA.forward: query, latent, FP8 KV-cache simulation
-    const qr = queryLatent(cfg, w, x, N); // [N, Q]
-    const q = mlaQueryFromLatent(cfg, w, qr, N, s, table); // [N, H, dn+dr]
-    const { c, kpe } = mlaCompress(cfg, w, x, N, s, table); // [N, C], [N, dr]
+    const qr = queryLatent(cfg, w, x, N, count); // [N, Q]
+    const q = mlaQueryFromLatent(cfg, w, qr, N, s, table, count); // [N, H, dn+dr]
+    const { c, kpe } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]
     const kv = st.simulateKvFp8(c, N, C, fmt); // dequantized [N, C]
 
     // Indexer.forward: q and k, RoPE, bf16 Hadamard, act_quant, head weights
-    const qRot = st.rotateActivation(indexerQuery(cfg, iw, qr, N, s, table, st.indexerRope), N * HI, DI); // [N, HI, DI]
-    const kRot = st.rotateActivation(indexerKey(cfg, iw, x, N, s, table, st.indexerRope), N, DI); // [N, DI]
+    const qRot = st.rotateActivation(indexerQuery(cfg, iw, qr, N, s, table, st.indexerRope, count), N * HI, DI); // [N, HI, DI]
+    const kRot = st.rotateActivation(indexerKey(cfg, iw, x, N, s, table, st.indexerRope, count), N, DI); // [N, DI]
     const q8 = st.actQuant(qRot.rotated, N * HI, DI, fmt); // values [N, HI, DI], scales [N, HI]
     const k8 = st.actQuant(kRot.rotated, N, DI, fmt); // values [N, DI], scales [N]
-    const weights = st.indexerWeights(cfg, iw, x, N, q8.scales); // [N, HI]
+    const weights = st.indexerWeights(cfg, iw, x, N, q8.scales, count); // [N, HI]
 
     // Finite inputs can still overflow float64 in the projections: refuse before anything is written.
     for (const [name, data, tail] of [["q", q, [cfg.n_heads, cfg.qk_nope_head_dim + dr]], ["kv", kv.dequantized, [C]], ["k_pe", kpe, [dr]], ["indexer.q_rot", qRot.rotated, [HI, DI]], ["indexer.k_rot", kRot.rotated, [DI]], ["indexer.weights", weights, [HI]]] as const) {
@@ -271,22 +282,24 @@ export class ReferenceDsa implements AttentionLayer {
     const scores = new Float64Array(N * T); // [B, s, T]
     const topk = new Int32Array(N * K); // [B, s, K]
     const o = new Float64Array(N * cfg.n_heads * cfg.v_head_dim); // [B, s, H, dv]
-    const qLat = s === 1 ? latentQuery(cfg, w, q, N) : null; // [N, H, C+dr] (decode: absorbed)
+    const qLat = s === 1 ? latentQuery(cfg, w, q, N, count) : null; // [N, H, C+dr] (decode: absorbed)
     const oLat = new Float64Array(N * cfg.n_heads * C);
+    const dense = qLat ? null : this.decompressAll(B, T); // prefill: every row's cached latents through wkv_b at once (the weight is read once per call)
     for (let b = 0; b < B; b++) {
-      const sc = indexScores(q8.values.subarray(b * s * HI * DI, (b + 1) * s * HI * DI), weights.subarray(b * s * HI, (b + 1) * s * HI), this.cache.read(2, b, T), this.cache.read(3, b, T), s, T, HI, DI, st.scoreActivation); // [s, T]
+      const sc = indexScores(q8.values.subarray(b * s * HI * DI, (b + 1) * s * HI * DI), weights.subarray(b * s * HI, (b + 1) * s * HI), this.cache.read(2, b, T, count, "indexScores"), this.cache.read(3, b, T, count, "indexScores"), s, T, HI, DI, st.scoreActivation, count); // [s, T]
       scores.set(sc, b * s * T);
       const sel: number[][] = [];
       for (let t = 0; t < s; t++) {
         const row = st.selectTopk(sc, t * T, p + t + 1, T, K); // the causal mask: token t sees keys 0..p+t
+        count.add("topk", "ranked", p + t + 1);
         topk.set(row, (b * s + t) * K);
         sel.push(visibleSelection(row, p + t)); // ... and again after top-k
       }
       if (qLat) this.decodeAbsorbed(b, qLat, sel, T, oLat);
-      else this.prefillMha(b, s, q, sel, T, o);
+      else if (dense) this.prefillMha(b, s, q, sel, T, o, dense);
     }
-    if (qLat) o.set(absorbOutput(cfg, w, oLat, N));
-    const output = linear(o, N, w.wo, cfg.dim, cfg.n_heads * cfg.v_head_dim); // wo: [B, s, D]
+    if (qLat) o.set(absorbOutput(cfg, w, oLat, N, count));
+    const output = linear(o, N, w.wo, cfg.dim, cfg.n_heads * cfg.v_head_dim, count, "output"); // wo: [B, s, D]
 
     const trace: DsaTrace = {
       branch: s > 1 ? "mha_prefill" : "mqa_decode",
@@ -303,14 +316,26 @@ export class ReferenceDsa implements AttentionLayer {
     return { output, trace };
   }
 
-  /** MHA prefill (s > 1) of batch row b: decompress all T cached latents with wkv_b, each token attends over its selected keys. */
-  private prefillMha(b: number, s: number, q: Float64Array, sel: number[][], T: number, o: Float64Array): void {
+  /** The T cached latents of rows 0..B-1 decompressed with wkv_b: keys [B, T, H, dn+dr] (with k_pe) and values [B, T, H, dv]. */
+  private decompressAll(B: number, T: number): { k: Float64Array; v: Float64Array } {
+    const cfg = this.cfg, C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim, count = this.count;
+    const lat = new Float64Array(B * T * C), pe = new Float64Array(B * T * dr);
+    for (let b = 0; b < B; b++) {
+      lat.set(this.cache.read(0, b, T, count, "decompression"), b * T * C);
+      pe.set(this.cache.read(1, b, T, count, "decompression"), b * T * dr);
+    }
+    const { kNope, v } = mlaDecompress(cfg, this.weights, lat, B * T, count); // [B*T, H, dn], [B*T, H, dv]
+    return { k: naiveKeys(cfg, kNope, pe, B * T), v };
+  }
+
+  /** MHA prefill (s > 1) of batch row b over its decompressed keys and values: each token attends over its selected keys. */
+  private prefillMha(b: number, s: number, q: Float64Array, sel: number[][], T: number, o: Float64Array, dense: { k: Float64Array; v: Float64Array }): void {
     const cfg = this.cfg, H = cfg.n_heads, dn = cfg.qk_nope_head_dim, dr = cfg.qk_rope_head_dim, dv = cfg.v_head_dim, qk = dn + dr;
-    const { kNope, v } = mlaDecompress(cfg, this.weights, this.cache.read(0, b, T), T); // [T, H, dn], [T, H, dv]
-    const k = naiveKeys(cfg, kNope, this.cache.read(1, b, T), T); // [T, H, dn+dr]
+    const count = this.count;
+    const k = dense.k.subarray(b * T * H * qk, (b + 1) * T * H * qk), v = dense.v.subarray(b * T * H * dv, (b + 1) * T * H * dv);
     for (let t = 0; t < s; t++) {
       const r = b * s + t;
-      o.set(attendSelected(q.subarray(r * H * qk, (r + 1) * H * qk), k, v, sel[t], H, H, qk, dv, this.softmaxScale), r * H * dv);
+      o.set(attendSelected(q.subarray(r * H * qk, (r + 1) * H * qk), k, v, sel[t], H, H, qk, dv, this.softmaxScale, count), r * H * dv);
     }
   }
 
@@ -319,7 +344,9 @@ export class ReferenceDsa implements AttentionLayer {
     const H = this.cfg.n_heads, C = this.cfg.kv_lora_rank, dr = this.cfg.qk_rope_head_dim;
     const kv = this.cache.read(0, b, T);
     const keys = latentKeyRows(kv, this.cache.read(1, b, T), T, C, dr); // [T, C+dr]
-    oLat.set(attendSelected(qLat.subarray(b * H * (C + dr), (b + 1) * H * (C + dr)), keys, kv, sel[0], H, 1, C + dr, C, this.softmaxScale), b * H * C);
+    // A sparse kernel reads only the selected tokens' [c | k_pe], once for all heads (the oracle gathers them from a full copy).
+    this.count.add("scores", "cacheReads", sel[0].length * (C + dr));
+    oLat.set(attendSelected(qLat.subarray(b * H * (C + dr), (b + 1) * H * (C + dr)), keys, kv, sel[0], H, 1, C + dr, C, this.softmaxScale, this.count), b * H * C);
   }
 
   /** Rows 0..B-1 get positions p..p+s-1 of every stream (rolled back to p first): reserve (the only step that can fail), then write. */
@@ -327,9 +354,12 @@ export class ReferenceDsa implements AttentionLayer {
     const rows = this.cache;
     rows.reserve(B, p + s);
     const widths = [this.cfg.kv_lora_rank, this.cfg.qk_rope_head_dim, this.cfg.index_head_dim, this.cfg.index_head_dim / ACT_QUANT_BLOCK];
+    // The latent's writes count under compression (as MLA's), the index keys' under indexer.
+    const count = this.count, asIndexer: Counter = { add: (_term, field, n) => count.add("indexer", field, n) };
+    const counters = [count, count, asIndexer, asIndexer];
     for (let b = 0; b < B; b++)
       for (let t = 0; t < s; t++)
-        for (let si = 0; si < data.length; si++) rows.write(si, b, p + t, data[si], (b * s + t) * widths[si]);
+        for (let si = 0; si < data.length; si++) rows.write(si, b, p + t, data[si], (b * s + t) * widths[si], counters[si]);
     rows.commit(B, p + s);
   }
 
