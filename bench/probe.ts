@@ -10,7 +10,10 @@ import { timeIt, type TimingPlan } from "./lib/timing.js";
 export { STREAM_BYTES, L2_BYTES, FLUSH_BYTES } from "../src/probe/probe.js";
 
 /** The probe's figures as the bench records them (src/probe/probe.ts documents each). */
-export type ProbeResult = Omit<CoreProbeResult, "peakGflops" | "samples" | "seconds" | "stream1GBs" | "stream4GBs" | "stream8GBs"> & Partial<Pick<CoreProbeResult, "stream1GBs" | "stream4GBs" | "stream8GBs">>;
+export type ProbeResult = Omit<CoreProbeResult, "peakGflops" | "samples" | "seconds" | "stream1GBs" | "stream4GBs" | "stream8GBs"> & Partial<Pick<CoreProbeResult, "stream1GBs" | "stream4GBs" | "stream8GBs">> & {
+  /** The streaming read measured again at the end of the run (the bench probes twice). */
+  streamEndGBs?: number;
+};
 
 function core(isa: Isa): WebAssembly.Module {
   const p = rootPath("build", `mla-${isa}.wasm`);

@@ -176,13 +176,18 @@ for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
 // Latent cache formats: the paged absorbed decode per format next to bytes/token and accuracy (bench/cache-formats.ts).
 const cacheFormats = await runCacheFormats(cores, isas, dramPlan, flush, log);
 
+// The probe again at the end: a limit is its fastest sample, and this shared machine's bandwidth
+// drifts over a run (the report takes the run's fastest large read as its DRAM ceiling).
+const probeEnd = await runProbe(plan);
+log(`probe at the end: DRAM ${probeEnd.streamGBs.toFixed(1)} GB/s, peak ${probeEnd.peakRelaxedGflops?.toFixed(1)} (relaxed) GFLOP/s`);
+
 const results: BenchResults = {
   schema: "mlakit-bench/1",
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",
   plan,
   machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), ort: ortInfo(), source: sourceState(), loadavg: { start: loadAtStart, end: loadavg() } },
-  probe,
+  probe: { ...probe, streamEndGBs: probeEnd.streamGBs },
   figures,
   targets: [],
   seconds: (performance.now() - t0) / 1000,

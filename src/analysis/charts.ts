@@ -58,7 +58,7 @@ const TIME_PATHS: { path: AnyPath; label: string; color: string; dashed?: boolea
 
 /** "default", "given with --machine", "measured by the benchmark probe", "datasheet H100/H800 SXM". */
 function shortSource(m: Machine): string {
-  return m.source.split(/ \(|:/)[0];
+  return m.source.split(/ \(|:|,|;/)[0];
 }
 
 export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch: number; maxContext: number; machine: Machine; measured?: MeasuredDecode[] }): ChartSpec {

@@ -1,12 +1,15 @@
 // A directory laid out as a reader of the README has it: mlakit installed (node_modules/mlakit ->
-// this package, built), the repository's vector sets under vectors/, a Hugging Face config.json,
-// and a small DeepSeek-V3-style checkpoint in DeepSeek-V3/ whose tensors are named for layer 3.
-// Commands and snippets run inside it, so whatever they write stays in it.
+// this package, built; or, with MLAKIT_READER_PACKAGE set, the package a tarball install put
+// somewhere, as test/package/install.test.mjs does), the repository's vector sets under vectors/,
+// a Hugging Face config.json, and a small DeepSeek-V3-style checkpoint in DeepSeek-V3/ whose
+// tensors are named for layer 3. Commands and snippets run inside it, so whatever they write stays in it.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
+/** The mlakit the reader has installed: this checkout, or an installed tarball's package directory. */
+export const PACKAGE = process.env.MLAKIT_READER_PACKAGE ?? ROOT;
 const HF_CASE = join(ROOT, "vectors", "hf-deepseek", "v3-plain-interleave");
 
 /** A safetensors file with every tensor renamed by `rename` (offsets are relative to the data, so the bytes stay). */
@@ -27,7 +30,7 @@ export function renameTensors(bytes: Uint8Array, rename: (name: string) => strin
 export function makeReaderDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "mlakit-readme-"));
   mkdirSync(join(dir, "node_modules"));
-  symlinkSync(ROOT, join(dir, "node_modules", "mlakit"), "dir");
+  symlinkSync(PACKAGE, join(dir, "node_modules", "mlakit"), "dir");
   symlinkSync(join(ROOT, "node_modules", "@types"), join(dir, "node_modules", "@types"), "dir");
   mkdirSync(join(dir, "vectors"));
   for (const set of readdirSync(join(ROOT, "vectors"))) symlinkSync(join(ROOT, "vectors", set), join(dir, "vectors", set), "dir");

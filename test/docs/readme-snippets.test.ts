@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CodeBlock, cliLines, codeBlocks } from "./markdown-blocks.js";
-import { ROOT, makeReaderDir } from "./fixture.js";
+import { PACKAGE, ROOT, makeReaderDir } from "./fixture.js";
 
 const DOCS = ["README.md", "docs/cache.md", "docs/performance.md", "docs/DESIGN.md", "docs/guarantees.md"];
 const blocks = DOCS.flatMap((f) => codeBlocks(join(ROOT, f), f));
@@ -20,7 +20,9 @@ const commands = blocks.filter((b) => b.lang === "sh").flatMap((b) => cliLines(b
 const SKIP: Record<string, string> = {
   "vectors generate --preset deepseek-v3 --weights safetensors --tokens 4+2": "the full 7168-wide layer: ~33 s and 2.3 GB of memory",
 };
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(PACKAGE, "dist", "cli", "main.js");
+/** The compiler the snippets are checked with: this repository's, or (MLAKIT_READER_TSC) the documented minimum an install test set up. */
+const TSC = process.env.MLAKIT_READER_TSC ?? join(ROOT, "node_modules", "typescript", "bin", "tsc");
 const RUN_TIMEOUT_MS = 60_000;
 
 const slug = (b: CodeBlock) => `${b.file.replace(/[^A-Za-z0-9]+/g, "_")}_L${b.line}`;
@@ -46,7 +48,7 @@ beforeAll(() => {
       include: ["snippets/*.ts"],
     }),
   );
-  const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(dir, "tsconfig.json")], { cwd: dir, encoding: "utf8", timeout: RUN_TIMEOUT_MS });
+  const tsc = spawnSync(process.execPath, [TSC, "-p", join(dir, "tsconfig.json")], { cwd: dir, encoding: "utf8", timeout: RUN_TIMEOUT_MS });
   tscOutput = `${tsc.stdout}${tsc.stderr}`;
   tscStatus = tsc.status;
 }, 2 * RUN_TIMEOUT_MS);

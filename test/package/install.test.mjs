@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The package as users get it (issue 14): `npm pack`, then one fresh project that installs the
+// The package as users get it: `npm pack`, then one fresh project that installs the
 // tarball from npm's usual path and uses it as an ESM importer, a CommonJS requirer, a TypeScript
 // consumer at the documented minimum (skipLibCheck off), a Vite app in headless Chromium with the
 // default .wasm loading, and a `vite build --ssr` bundle of mlakit/wasm-node run in Node.
@@ -290,6 +290,13 @@ async function main() {
       if (d !== 0) fail(`vite --ssr bundle (${what}): decode differs from the unbundled one by ${d}`);
     }
     log(`ok   vite build --ssr bundling mlakit/wasm-node: runs in the project (default loading) and moved away (wasmPaths), ${bundled.build}, bit for bit the unbundled decode`);
+
+    // Every README and docs code block, and every documented command line, on the installed
+    // package: the snippet test (test/docs/readme-snippets.test.ts) with the reader's mlakit being
+    // this install and its blocks compiled by the documented minimum TypeScript.
+    const installed = join(app, "node_modules", "mlakit");
+    await sh(ROOT, process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/docs/readme-snippets.test.ts"], { MLAKIT_READER_PACKAGE: installed, MLAKIT_READER_TSC: join(app, "node_modules", "typescript", "bin", "tsc") });
+    log(`ok   every README/docs snippet (type-checked by TypeScript ${TS_MINIMUM}) and documented command line runs on the installed package`);
   } finally {
     if (process.env.MLAKIT_KEEP_TMP === "1") log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });
