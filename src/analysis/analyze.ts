@@ -1,17 +1,18 @@
 // One config, batch, context, cache format and machine -> every figure of the cost model: KV cache
 // per scheme, decode-step and prefill cost per path (per term, whole model), roofline, crossovers,
-// and the seed text's formulas beside MLA's real figures. `mlakit analyze` prints it; `mlakit
+// and the seed text's formulas beside MLA's real figures. A DeepSeek-V3.2 config adds the dsa path
+// (sparse attention) and its index key cache. `mlakit analyze` prints it; `mlakit
 // report` and the charts are built from it.
 
-import type { MlaConfig } from "../config.js";
+import { type DsaConfig, type MlaConfig, isDsaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { type CostOptions, PATH_SCHEME, decodeShape, defaultWeightBytes, layerCost, modelCost, prefillShape } from "./cost.js";
 import { type CacheFormat, checkFormat } from "./formats.js";
-import { type KvCacheFigures, type KvScheme, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
+import { type KvCacheFigures, type KvScheme, indexKeyBytesPerTokenPerLayer, kvBytesPerTokenPerLayer, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline, sequentialSeconds } from "./roofline.js";
 import { seedAttentionFlops, seedComputeRatio, seedDecompressionFlops, seedMemoryRatio } from "./seed.js";
 import { type WorkTerm, WORK_TERMS } from "../work-terms.js";
-import { ALL_PATHS, type AnyPath, baselineConfig, mhaWork, mlaWork, seedConfig, seedWork } from "./work.js";
+import { type AnyPath, type ModelPath, type SparsePath, baselineConfig, mhaWork, mlaWork, pathsOf, seedConfig, seedWork } from "./work.js";
 
 export interface AnalysisOptions {
   /** Tokens attended by the decode step (and prefilled). */
@@ -29,6 +30,8 @@ export interface PathFigures {
   flops: number;
   bytes: number;
   exps: number;
+  /** Candidates top-k ranks (dsa only; no FLOPs). */
+  ranked: number;
   weightBytes: number;
   cacheBytes: number;
   intensity: number;
@@ -64,6 +67,21 @@ export interface SeedComparison {
   equivalentSeedRank: number;
 }
 
+/** Figures per path: every dense path, and dsa for a V3.2 config. */
+export type PathTable = Record<AnyPath, PathFigures> & Partial<Record<SparsePath, PathFigures>>;
+
+/** A V3.2 config's index key cache beside the latent. */
+export interface IndexKeyFigures {
+  /** e4m3 values + float32 scales (132 at index_head_dim 128), whatever the latent's format. */
+  bytesPerTokenPerLayer: number;
+  bytesPerToken: number;
+  totalBytes: number;
+  /** Over the latent's bytes per token in the analysed format. */
+  vsLatent: number;
+  /** Keys each query attends: index_topk. */
+  topk: number;
+}
+
 export interface Analysis {
   name: string;
   config: MlaConfig;
@@ -74,11 +92,15 @@ export interface Analysis {
   groups: number;
   seedRank: number;
   machine: Machine;
+  /** The paths priced: every dense one, and dsa for a V3.2 config. */
+  paths: ModelPath[];
   kvCache: Record<KvScheme, KvCacheFigures>;
-  decode: Record<AnyPath, PathFigures>;
-  prefill: Record<AnyPath, PathFigures>;
+  /** V3.2 configs only. */
+  indexKeys?: IndexKeyFigures;
+  decode: PathTable;
+  prefill: PathTable;
   crossovers: NamedCrossover[];
-  boundChanges: { path: AnyPath; phase: Phase; at: number; bound: Bound }[];
+  boundChanges: { path: ModelPath; phase: Phase; at: number; bound: Bound }[];
   seed: SeedComparison;
 }
 
@@ -99,6 +121,12 @@ export const CROSSOVER_PAIRS: [AnyPath, AnyPath][] = [
   ["seedPerHead", "absorbed"],
 ];
 
+/**
+ * Added for a V3.2 config, sparse against dense: in decode against absorbed; in prefill also against
+ * naive, the MHA form over decompressed latents that the sparse prefill uses too.
+ */
+export const DSA_CROSSOVER_PAIRS: Record<Phase, [ModelPath, ModelPath][]> = { decode: [["dsa", "absorbed"]], prefill: [["dsa", "absorbed"], ["dsa", "naive"]] };
+
 export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analysis {
   const context = checkPositiveInt("context", o.context, 1 << 30);
   const batch = checkPositiveInt("batch", o.batch, 1 << 20);
@@ -109,10 +137,12 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
   if (!(Number.isFinite(weightBytes) && weightBytes > 0)) throw new ConfigError("weightBytes", weightBytes, "a number > 0");
   const copts: CostOptions = { format, groups, seedRank, weightBytes };
 
-  const figures = (phase: Phase): Record<AnyPath, PathFigures> => {
+  const paths = [...pathsOf(cfg)];
+  const dsa = isDsaConfig(cfg);
+  const figures = (phase: Phase): PathTable => {
     const shape = phase === "decode" ? decodeShape(context, batch) : prefillShape(context, batch);
-    const out = {} as Record<AnyPath, PathFigures>;
-    for (const path of ALL_PATHS) {
+    const out = {} as PathTable;
+    for (const path of paths) {
       const m = modelCost(cfg, path, shape, copts);
       const l = layerCost(cfg, path, shape, copts);
       const r = roofline(m.flops, m.bytes, machine);
@@ -122,6 +152,7 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
         flops: m.flops,
         bytes: m.bytes,
         exps: m.exps,
+        ranked: m.ranked,
         weightBytes: m.weightBytes,
         cacheBytes: m.cacheBytes,
         intensity: r.intensity,
@@ -138,15 +169,17 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
 
   const maxContext = Math.max(cfg.max_seq_len, context);
   const crossovers: NamedCrossover[] = [];
-  for (const [a, b] of CROSSOVER_PAIRS) {
+  for (const [a, b] of [...CROSSOVER_PAIRS, ...(dsa ? DSA_CROSSOVER_PAIRS.decode : [])]) {
     for (const c of contextCrossovers(cfg, a, b, "decode", batch, copts, machine, maxContext)) crossovers.push({ ...c, phase: "decode", varies: "context" });
   }
-  for (const c of contextCrossovers(cfg, "absorbed", "naive", "prefill", batch, copts, machine, maxContext)) crossovers.push({ ...c, phase: "prefill", varies: "context" });
+  for (const [a, b] of [["absorbed", "naive"], ...(dsa ? DSA_CROSSOVER_PAIRS.prefill : [])] as [ModelPath, ModelPath][]) {
+    for (const c of contextCrossovers(cfg, a, b, "prefill", batch, copts, machine, maxContext)) crossovers.push({ ...c, phase: "prefill", varies: "context" });
+  }
   for (const [a, b] of [["absorbed", "naive"], ["absorbed", "mha"]] as [AnyPath, AnyPath][]) {
     for (const c of headCrossovers(cfg, a, b, "decode", context, batch, copts, machine)) crossovers.push({ ...c, phase: "decode", varies: "heads", context });
   }
   const bounds: Analysis["boundChanges"] = [];
-  for (const path of ["naive", "absorbed", "mha", "recompute"] as AnyPath[]) {
+  for (const path of ["naive", "absorbed", "mha", "recompute", ...(dsa ? ["dsa"] : [])] as ModelPath[]) {
     for (const c of boundChanges(cfg, path, "decode", batch, copts, machine, maxContext)) bounds.push({ path, phase: "decode", ...c });
   }
 
@@ -160,13 +193,20 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
     groups,
     seedRank,
     machine,
+    paths,
     kvCache: kvCacheTable(cfg, { format, context, batch, groups, seedRank }),
+    ...(isDsaConfig(cfg) ? { indexKeys: indexKeyFigures(cfg, format, context, batch) } : {}),
     decode: figures("decode"),
     prefill: figures("prefill"),
     crossovers,
     boundChanges: bounds,
     seed: seedComparison(cfg, context, seedRank),
   };
+}
+
+function indexKeyFigures(cfg: DsaConfig, format: CacheFormat, context: number, batch: number): IndexKeyFigures {
+  const b = indexKeyBytesPerTokenPerLayer(cfg);
+  return { bytesPerTokenPerLayer: b, bytesPerToken: b * cfg.n_layers, totalBytes: b * cfg.n_layers * context * batch, vsLatent: b / kvBytesPerTokenPerLayer(cfg, "mla", format), topk: cfg.index_topk };
 }
 
 /** The seed's formulas beside the counted figures, per layer, one decode step of one row at context s. */

@@ -10,6 +10,7 @@ import { decodeShape, layerCost } from "./cost.js";
 import { type KvCacheFigures, type KvScheme, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Bound, type Machine, ridge, roofline } from "./roofline.js";
 import { type MeasuredFigures, type MeasuredSummary, measuredFigures, measuredSummary } from "./report-measured.js";
+import { type DsaFigures, dsaFigures } from "./report-dsa.js";
 import { SEED_RANKS } from "./seed.js";
 
 export interface ReportInput {
@@ -102,6 +103,8 @@ export interface ReportFigures {
   v3: ModelFigures;
   lite: ModelFigures;
   measured: MeasuredSummary;
+  /** DeepSeek-V3.2's sparse attention against dense absorbed MLA. */
+  dsa: DsaFigures;
 }
 
 /** Is absorbed the fastest of naive, absorbed and MHA (decode, roofline) at every context of the chart grid? */
@@ -190,5 +193,6 @@ export function reportFigures(input: ReportInput): ReportFigures {
     v3,
     lite,
     measured: measuredSummary([v3, lite].map((m) => ({ cfg: m.config, points: m.measured.points })), input.machine),
+    dsa: dsaFigures(input.machine, DATASHEET_GPU),
   };
 }

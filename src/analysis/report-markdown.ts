@@ -5,6 +5,7 @@
 import { type Claim, NOT_MEASURED } from "./report-claims.js";
 import { conclusionClaims } from "./report-claims-conclusions.js";
 import { formulaClaims } from "./report-claims-formulas.js";
+import { dsaSection } from "./report-dsa-markdown.js";
 import type { ReportFigures } from "./report-figures.js";
 import type { MeasuredSummary } from "./report-measured.js";
 import type { Machine } from "./roofline.js";
@@ -28,10 +29,11 @@ function introduction(f: ReportFigures): string[] {
     "## How the figures are made",
     "",
     "- Work is counted per term (query, compression, decompression, absorption, scores, softmax, weighted sum,",
-    "  output) by the float64 oracle while it runs; `test/analysis/work-counts.test.ts` asserts, with fast-check on",
+    "  output; for V3.2's sparse attention also indexer, indexScores and topk) by the float64 oracle while it runs;",
+    "  `test/analysis/work-counts.test.ts` (and `dsa-work-counts.test.ts`) assert, with fast-check on",
     "  random configs (q_lora_rank 0, one head, odd sizes, batch > 1, startPos > 0, prefill and decode), that the",
     "  count equals the closed form in `src/analysis/work.ts` for every term and field, for MLA's naive, absorbed and",
-    "  recompute paths, MHA/GQA/MQA and the seed's scheme. FLOPs = 2 x multiply-adds. RMSNorm and RoPE (O(width)",
+    "  recompute paths, MHA/GQA/MQA, the seed's scheme and V3.2's DSA. FLOPs = 2 x multiply-adds. RMSNorm and RoPE (O(width)",
     "  per token) and activations are not counted.",
     "- Paths: **naive** (official `attn_impl=\"naive\"`: each token's K/V decompressed once, cached in full),",
     "  **recompute** (only latents cached, every cached token decompressed again at each step: the seed's picture,",
@@ -70,7 +72,7 @@ function uncheckedClaims(): string[] {
     "- *\"相比其他长上下文技术（如外推、分块、稀疏注意力），MLA 提供了一种更‘原生’的、能保留全局信息的解决方案\"* — MLA is a",
     "  more native, globally informed solution than extrapolation, chunking or sparse attention. A modelling",
     "  judgement, not a cost: MLA is dense attention over every cached token; it composes with those techniques",
-    "  rather than replacing them. Not checked here.",
+    "  rather than replacing them (DeepSeek-V3.2's sparse attention, priced above, is one such composition).",
     "- *\"解压缩计算本身是高度并行化的\"* — the decompression itself is highly parallel. True of any GEMM; moot for the",
     "  absorbed path, which has no decompression.",
     "",
@@ -122,6 +124,6 @@ function measuredVsPredicted(f: ReportFigures): string[] {
 /** The text of docs/analysis.md. */
 export function renderAnalysis(f: ReportFigures): string {
   const claims = [...formulaClaims(f), ...conclusionClaims(f)];
-  const lines = [...introduction(f), ...summaryRows(claims), "", ...claims.flatMap(claimSection), ...uncheckedClaims(), ...measuredVsPredicted(f)];
+  const lines = [...introduction(f), ...summaryRows(claims), "", ...claims.flatMap(claimSection), ...dsaSection(f.dsa), ...uncheckedClaims(), ...measuredVsPredicted(f)];
   return lines.join("\n") + "\n";
 }

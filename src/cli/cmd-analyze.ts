@@ -1,13 +1,13 @@
 // mlakit analyze: the cost model for one config (src/analysis), as tables, JSON or SVG charts.
 import { type MlaConfig, PRESET_NAMES, preset } from "../config.js";
 import { readConfigFile } from "./config-file.js";
-import { type Analysis, analyze } from "../analysis/analyze.js";
+import { type Analysis, type PathFigures, type PathTable, analyze } from "../analysis/analyze.js";
 import { type BenchResults, parseBenchResults } from "../analysis/bench-results.js";
 import { cacheChart, timeChart } from "../analysis/charts.js";
 import { KV_SCHEMES } from "../analysis/kv-cache.js";
 import { svgDocument } from "../analysis/svg.js";
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, fmtSeconds, fmtSi, fmtTokens } from "../analysis/units.js";
-import { ALL_PATHS } from "../analysis/work.js";
+import type { ModelPath } from "../analysis/work.js";
 import { WORK_TERMS } from "../work-terms.js";
 import { FormatError } from "../errors.js";
 import { checkWritable, readRegularFileSync, writeRegularFileSync } from "../io/regular-file.js";
@@ -23,11 +23,13 @@ export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--co
                [--machine GFLOPS,GBPS | --machine FILE] [--bench FILE] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weight-bytes N]
   The cost model: KV-cache bytes per scheme (MHA, GQA, MQA, MLA latent, MLA decompressed, the seed's
   per-head rank r), FLOPs and bytes of a decode step and a prefill per path (naive, recompute,
-  absorbed, MHA; GQA, MQA, seed too) split by term, arithmetic intensity, roofline time on a
-  machine, and crossovers. Presets: ${PRESET_NAMES.join(", ")} (default deepseek-v3).
+  absorbed, MHA; GQA, MQA, seed too; DSA, the sparse attention, for a DeepSeek-V3.2 config, with
+  its index key cache) split by term, arithmetic intensity, roofline time on a machine, and
+  crossovers. Presets: ${PRESET_NAMES.join(", ")} (default deepseek-v3).
   Defaults: --context 32768 (1 to 2^30), --batch 1, --format bf16, weights at the format's value width.
   --json: kvCache.<scheme>.{elementsPerTokenPerLayer,bytesPerTokenPerLayer,totalBytes} and
-  decode|prefill.<path>.{flops,bytes,intensity,bound,seconds,terms} for the whole model (perLayer too).
+  decode|prefill.<path>.{flops,bytes,intensity,bound,seconds,terms} for the whole model (perLayer too);
+  V3.2: indexKeys.{bytesPerTokenPerLayer,totalBytes,vsLatent,topk} and the path decode|prefill.dsa.
   The machine (printed with its source): --machine GFLOPS,GBPS or a file from mlakit probe --json,
   else the probe of a --bench results file (whose measured decode steps --svg also draws), else the
   probe mlakit probe --save stored, else a default (one Zen 3 core, 31 GFLOP/s, 14 GB/s).`;
@@ -94,7 +96,10 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
   return EXIT_OK;
 }
 
-const PATH_LABEL: Record<string, string> = { naive: "MLA naive", recompute: "MLA recompute", absorbed: "MLA absorbed", mha: "MHA", gqa: "GQA", mqa: "MQA", seedPerHead: "seed per-head" };
+const PATH_LABEL: Record<ModelPath, string> = { naive: "MLA naive", recompute: "MLA recompute", absorbed: "MLA absorbed", mha: "MHA", gqa: "GQA", mqa: "MQA", seedPerHead: "seed per-head", dsa: "DSA (sparse)" };
+
+/** A path of the analysis's own list (a.paths), which its tables always have. */
+const fig = (t: PathTable, p: ModelPath): PathFigures => t[p] as PathFigures;
 
 export function renderText(a: Omit<Analysis, "format"> & { format: string }): string {
   const c = a.config;
@@ -112,8 +117,14 @@ export function renderText(a: Omit<Analysis, "format"> & { format: string }): st
         return [s, fmtInt(k.elementsPerTokenPerLayer), fmtInt(k.bytesPerTokenPerLayer), fmtInt(k.bytesPerToken), fmtBytes(k.totalBytes), fmtRatio(k.vsMla)];
       }),
     ),
-    "",
   );
+  if (a.indexKeys) {
+    const k = a.indexKeys;
+    out.push(
+      `DSA's index keys beside the latent: ${fmtInt(k.bytesPerTokenPerLayer)} B/token/layer (e4m3 + float32 scale, any --format), ${fmtInt(k.bytesPerToken)} B/token, ${fmtBytes(k.totalBytes)} in all: ${(100 * k.vsLatent).toFixed(1)} % over the ${a.format} latent; each query attends the top ${fmtInt(k.topk)} keys.`,
+    );
+  }
+  out.push("");
   for (const phase of ["decode", "prefill"] as const) {
     const f = a[phase];
     out.push(
@@ -122,8 +133,8 @@ export function renderText(a: Omit<Analysis, "format"> & { format: string }): st
         : `Prefill of ${fmtInt(a.context)} tokens per row (whole model, attention layers only):`,
       formatTable(
         ["path", "cache", "FLOPs", "bytes", "FLOP/B", "bound", "roofline time", "terms in sequence", phase === "decode" ? "tokens/s" : "tokens/s (prefill)"],
-        ALL_PATHS.map((p) => {
-          const x = f[p];
+        a.paths.map((p) => {
+          const x = fig(f, p);
           const tps = (phase === "decode" ? a.batch : a.batch * a.context) / x.seconds;
           return [PATH_LABEL[p], x.cache, fmtSi(x.flops), fmtBytes(x.bytes), x.intensity.toFixed(1), x.bound, fmtSeconds(x.seconds), fmtSeconds(x.secondsSequential), fmtSi(tps)];
         }),
@@ -134,11 +145,19 @@ export function renderText(a: Omit<Analysis, "format"> & { format: string }): st
   out.push(
     "Decode step by term (FLOPs / bytes, whole model):",
     formatTable(
-      ["term", ...ALL_PATHS.map((p) => PATH_LABEL[p])],
-      WORK_TERMS.map((t) => [t, ...ALL_PATHS.map((p) => (a.decode[p].terms[t].flops || a.decode[p].terms[t].bytes ? `${fmtSi(a.decode[p].terms[t].flops)} / ${fmtBytes(a.decode[p].terms[t].bytes)}` : "-"))]),
+      ["term", ...a.paths.map((p) => PATH_LABEL[p])],
+      // topk has no FLOPs or bytes (the line below gives its work); rows no path uses are left out
+      WORK_TERMS.filter((t) => t !== "topk" && a.paths.some((p) => fig(a.decode, p).terms[t].flops || fig(a.decode, p).terms[t].bytes)).map((t) => [
+        t,
+        ...a.paths.map((p) => {
+          const c = fig(a.decode, p).terms[t];
+          return c.flops || c.bytes ? `${fmtSi(c.flops)} / ${fmtBytes(c.bytes)}` : "-";
+        }),
+      ]),
     ),
-    "",
   );
+  if (a.decode.dsa) out.push(`  DSA's top-k ranks ${fmtSi(a.decode.dsa.ranked)} candidate scores per decode step (whole model; no FLOPs counted).`);
+  out.push("");
   out.push("Crossovers (roofline time; context scanned up to max(max_seq_len, --context), heads 1..512):");
   if (a.crossovers.length === 0) out.push("  none in range");
   for (const x of a.crossovers) {

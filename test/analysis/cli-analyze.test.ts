@@ -44,6 +44,30 @@ describe("mlakit analyze --json", () => {
     expect(a.decode.absorbed.flops).toBe(61 * 2 * (D * Q + Q * H * 192 + D * 576 + H * 256 * 512 + L * H * 1088 + D * H * 128));
   });
 
+  it("--preset deepseek-v3.2 adds the dsa path and the index keys; its decode FLOPs by hand", async () => {
+    const L = 100_000;
+    const r = await cli("analyze", "--preset", "deepseek-v3.2", "--context", String(L), "--format", "bf16", "--machine", "31,14", "--json");
+    expect(r.code).toBe(0);
+    const a = JSON.parse(r.out);
+    expect(a.paths).toContain("dsa");
+    expect(a.indexKeys).toMatchObject({ bytesPerTokenPerLayer: 132, bytesPerToken: 132 * 61, totalBytes: 132 * 61 * L, vsLatent: 132 / 1152, topk: 2048 });
+    // 61 x 2 [MLA absorbed over the top 2048 keys + the indexer's wq_b (Q x 64 x 128), wk (D x 128), weights_proj (D x 64) + L keys x 64 heads x (128 + 1)]
+    const D = 7168, Q = 1536, H = 128, K = 2048;
+    const mla = D * Q + Q * H * 192 + D * 576 + H * 256 * 512 + K * H * 1088 + D * H * 128;
+    expect(a.decode.dsa.flops).toBe(61 * 2 * (mla + Q * 64 * 128 + D * 128 + D * 64 + L * 64 * 129));
+    expect(a.decode.dsa.ranked).toBe(61 * L);
+    expect(a.decode.dsa.flops).toBeLessThan(a.decode.absorbed.flops);
+    expect(a.crossovers.some((c: { faster: string; slower: string; phase: string }) => c.phase === "decode" && c.faster === "dsa" && c.slower === "absorbed")).toBe(true);
+    const text = await cli("analyze", "--preset", "deepseek-v3.2", "--context", String(L), "--machine", "31,14");
+    expect(text.out).toMatch(/DSA \(sparse\)/);
+    expect(text.out).toMatch(/index keys beside the latent: 132 B\/token\/layer/);
+    expect(text.out).toMatch(/indexScores/);
+    const v3 = JSON.parse((await cli("analyze", "--preset", "deepseek-v3", "--machine", "31,14", "--json")).out);
+    expect(v3.paths).not.toContain("dsa");
+    expect(v3.decode.dsa).toBeUndefined();
+    expect(v3.indexKeys).toBeUndefined();
+  });
+
   it("--format fp8 gives FlashMLA's 656 bytes per token per layer; --batch multiplies totals", async () => {
     const a = JSON.parse((await cli("analyze", "--preset", "deepseek-v3", "--context", "1000", "--batch", "3", "--format", "fp8", "--machine", "31,14", "--json")).out);
     expect(a.kvCache.mla.bytesPerTokenPerLayer).toBe(656);
