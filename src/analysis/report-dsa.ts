@@ -20,7 +20,7 @@ export interface DsaSetting {
   weightBytes: number;
   /** Decode contexts from which dsa is faster than dense absorbed (whole model, roofline), and back. */
   decodeCrossovers: { at: number; faster: string }[];
-  /** The same for a prefill of L tokens against dense naive: both attend in MHA form over decompressed latents, so only the indexer and the selection differ. */
+  /** The same for a prefill of L tokens against dense naive, which attends in the MHA form the sparse prefill uses too. */
   prefillCrossovers: { at: number; faster: string }[];
   rows: {
     context: number;
