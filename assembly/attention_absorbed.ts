@@ -9,8 +9,8 @@ import { FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_INT8 } from "./codecs";
 import { gemm_4x8, packed_size_8 } from "./gemm";
 import { linear } from "./mla";
 
-/** o[h] = o_lat[h] W_UV[h]^T for s tokens: olat [s, H, C] -> o [s, H, dv]. */
-function projectOut(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
+/** o[h] = o_lat[h] W_UV[h]^T for s tokens: olat [s, H, C] -> o [s, H, dv] (wuv as attn_absorbed_paged takes it). */
+export function mla_project_uv(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
   const stride = <usize>packed_size_8(dv, C) << 2;
   for (let h = 0; h < H; h++) {
     const x = olat + ((<usize>h * C) << 2), y = o + ((<usize>h * dv) << 2), w = wuv + <usize>h * stride;
@@ -25,8 +25,8 @@ function projectOut(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o:
   attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
     qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
     0, 0, 0, 0, 0, 0, C,
-    pool, poolBytes, table, scale, olat, C, scratch, true, true);
-  projectOut(s, H, C, dv, wuv, olat, o);
+    pool, poolBytes, table, 0, scale, olat, C, scratch, true, true);
+  mla_project_uv(s, H, C, dv, wuv, olat, o);
 }
 
 /**

@@ -10,8 +10,13 @@
 //                absorbed path, key = [c | k_pe], value = c. f32 records are read in place;
 //                other formats are dequantised once per block into a KB x (dA + dB) float32
 //                tile that every row tile of the block then reads.
-// fetchBlock is the one place a block's keys are located; a new source (a list of selected
-// tokens for sparse attention) is a new case there. The loop covers the key range
+//   KEYS_SELECTED key j is token sel[j] (an i32 list) of the sequence whose block table is
+//                `table`, in the same pool and format (sparse attention over the indexer's top-k):
+//                entries < 0 are skipped; each block's valid entries are gathered (dequantised)
+//                into the KB x (dA + dB) tile, so its keys are dense whatever their positions.
+//                No causal mask by position: every row sees every listed key (the caller sets
+//                base so that it does), the selection already holds only visible keys.
+// fetchBlock is the one place a block's keys are located. The loop covers the key range
 // [jBegin, jEnd) and may leave its rows unnormalised with their running max m and sum l, the
 // partial (o, lse) of that range, so ranges computed apart can be merged (split-KV); with
 // `init` false it continues from the m, l and o a previous range left in the same scratch and
@@ -33,6 +38,7 @@ export const KB: i32 = 64;
 export const KEYS_CONTIG: i32 = 0;
 export const KEYS_PAGED: i32 = 1;
 export const KEYS_RANGE: i32 = 2;
+export const KEYS_SELECTED: i32 = 3;
 const KBB: usize = <usize>KB << 2; // bytes of one score row
 
 /**
@@ -43,7 +49,7 @@ export function attend_scratch_floats(R: i32): i32 {
   return max(R, 4) * KB + 3 * R + 4;
 }
 
-/** Scratch of a KEYS_PAGED call: attend's, then the dequantised block tile KB x (dA + dB) (16-byte aligned). */
+/** Scratch of a KEYS_PAGED or KEYS_SELECTED call: attend's, then the dequantised block tile KB x (dA + dB) (16-byte aligned). */
 export function attend_paged_scratch_floats(R: i32, dA: i32, dB: i32): i32 {
   return attend_scratch_floats(R) + 4 + KB * (dA + dB);
 }
@@ -278,7 +284,8 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
  * weighted sums, divided by l when `normalize`; m and l stay in scratch after the score block.
  * KEYS_CONTIG reads kA/ldkA, kB/ldkB, v/ldv; KEYS_RANGE the same with key jBegin first;
  * KEYS_PAGED reads pool (poolBytes long)/table in format fmt, its values being the keys' part A
- * (dv == dA), and needs jBegin % KB == 0. `init` false continues the m, l (in scratch) and o of
+ * (dv == dA), and needs jBegin % KB == 0; KEYS_SELECTED reads sel[jBegin .. jEnd) and the same
+ * pool/table/fmt. `init` false continues the m, l (in scratch) and o of
  * the previous call on the same rows. `src` and `fmt` must be constants at every call site, so
  * each kernel gets a loop with its fetch folded in.
  */
@@ -286,7 +293,7 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
 @inline export function attendCore(src: i32, fmt: i32, R: i32, rowsPerTok: i32, base: i32, jBegin: i32, jEnd: i32,
   qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
-  pool: usize, poolBytes: usize, table: usize,
+  pool: usize, poolBytes: usize, table: usize, sel: usize,
   scale: f32, o: usize, ldo: i32, scratch: usize, init: bool, normalize: bool): void {
   const S = scratch;
   const mArr = S + (KBB << 2);
@@ -295,10 +302,13 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
   const ldoB = <usize>ldo << 2;
   const ldqAB = <usize>ldqA << 2, ldqBB = <usize>ldqB << 2;
   // Key strides in bytes: f32 records are [c | k_pe] rows read in place; a dequantised tile is dense.
-  const bpt = src == KEYS_PAGED ? <usize>codec_token_bytes(fmt, dA, dB) : 0;
-  const ldkAB: usize = src != KEYS_PAGED ? <usize>ldkA << 2 : fmt == FMT_F32 ? bpt : <usize>dA << 2;
-  const ldkBB: usize = src != KEYS_PAGED ? <usize>ldkB << 2 : fmt == FMT_F32 ? bpt : <usize>dB << 2;
-  const ldvB: usize = src != KEYS_PAGED ? <usize>ldv << 2 : ldkAB;
+  // Selected keys are always gathered into the dense tile.
+  const paged = src == KEYS_PAGED || src == KEYS_SELECTED;
+  const bpt = paged ? <usize>codec_token_bytes(fmt, dA, dB) : 0;
+  const inPlace = src == KEYS_PAGED && fmt == FMT_F32;
+  const ldkAB: usize = !paged ? <usize>ldkA << 2 : inPlace ? bpt : <usize>dA << 2;
+  const ldkBB: usize = !paged ? <usize>ldkB << 2 : inPlace ? bpt : <usize>dB << 2;
+  const ldvB: usize = !paged ? <usize>ldv << 2 : ldkAB;
   const tileA = (scratch + (<usize>attend_scratch_floats(R) << 2) + 15) & ~(<usize>15);
   const tileB = tileA + (<usize>(KB * dA) << 2);
   if (init) {
@@ -313,12 +323,13 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
     const jMax = min(j0 + KB, T);
     // fetchBlock: where keys j0 .. jMax-1 and their values are.
     let kAj: usize, kBj: usize, vj: usize;
+    let nValid = jMax - j0; // KEYS_SELECTED: the block's entries >= 0
     if (src == KEYS_CONTIG) {
       kAj = kA + <usize>j0 * ldkAB; kBj = kB + <usize>j0 * ldkBB; vj = v + <usize>j0 * ldvB;
     } else if (src == KEYS_RANGE) {
       const jr = <usize>(j0 - jBegin);
       kAj = kA + jr * ldkAB; kBj = kB + jr * ldkBB; vj = v + jr * ldvB;
-    } else {
+    } else if (src == KEYS_PAGED) {
       const id = load<i32>(table + (<usize>(j0 / KB) << 2));
       assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too; the asserting build proves the kernel reads inside its pool
       const rec = pool + <usize>id * (<usize>KB * bpt);
@@ -329,12 +340,25 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
         kAj = tileA; kBj = tileB;
       }
       vj = kAj;
+    } else {
+      nValid = 0;
+      for (let j = j0; j < jMax; j++) {
+        const t = load<i32>(sel + (<usize>j << 2));
+        if (t < 0) continue;
+        const id = load<i32>(table + (<usize>(t / KB) << 2));
+        assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too
+        const rec = pool + (<usize>id * <usize>KB + <usize>(t % KB)) * bpt;
+        codec_dequant_tile(fmt, rec, 1, dA, dB, tileA + ((<usize>(nValid * dA)) << 2), dA, tileB + ((<usize>(nValid * dB)) << 2), dB);
+        nValid++;
+      }
+      kAj = tileA; kBj = tileB; vj = tileA;
+      if (nValid == 0) continue;
     }
     for (let r0 = 0; r0 < R; r0 += 4) {
       const nr = min(4, R - r0);
       const limLast = base + 1 + (r0 + nr - 1) / rowsPerTok;
       if (limLast <= j0) continue;
-      const nk = min(jMax, limLast) - j0;
+      const nk = src == KEYS_SELECTED ? nValid : min(jMax, limLast) - j0;
       scorePart(nr, qA + <usize>r0 * ldqAB, ldqAB, kAj, ldkAB, dA, nk, S, false);
       if (dB > 0) scorePart(nr, qB + <usize>r0 * ldqBB, ldqBB, kBj, ldkBB, dB, nk, S, true);
       softmaxBlock(nr, r0, rowsPerTok, base, j0, nk, S, scale, mArr, lArr, alpha);
@@ -350,5 +374,5 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
   scale: f32, o: usize, ldo: i32, scratch: usize): void {
   attendCore(KEYS_CONTIG, FMT_F32, R, rowsPerTok, base, 0, base + 1 + (R - 1) / rowsPerTok,
-    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, scale, o, ldo, scratch, true, true);
+    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, 0, scale, o, ldo, scratch, true, true);
 }

@@ -54,6 +54,10 @@ export interface CoreExports {
   codec_decode(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_decode_simd(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_dequant_tile(fmt: number, rec: number, n: number, C: number, dr: number, kv: number, ldkv: number, pe: number, ldpe: number): void;
+  mla_project_uv(s: number, H: number, C: number, dv: number, wuv: number, olat: number, o: number): void;
+  attn_mla_decode(fmt: number, sparse: number, causal: number, sq: number, H: number, C: number, dr: number, len: number, q: number, sel: number, topk: number, pool: number, poolBytes: number, table: number, scale: number, o: number, lse: number, scratch: number): void;
+  dsa_index_scores(s: number, T: number, HI: number, DI: number, q8: number, w: number, k8: number, ldk: number, ks: number, out: number, ldo: number, scratch: number): void;
+  dsa_topk(scores: number, visible: number, k: number, out: number, heap: number): void;
 }
 
 /** A float32 range [ptr, ptr + 4*length) of the arena. */
@@ -458,6 +462,90 @@ export class WasmKernels {
   }
   attnSeedScratchFloats(s: number, H: number, G: number, hd: number, dv: number): number {
     return this.exports.attn_seed_scratch_floats(s, H, G, hd, dv);
+  }
+
+  // ---- DeepSeek-V3.2 sparse attention ------------------------------------------------------
+
+  /**
+   * The lightning indexer's scores: out [s, T] (rows ldo floats apart, from outOff) =
+   * ks[n] * sum_h w[m, h] * ReLU(q8[m, h] . k8[n]) for q8 [s, HI, DI] and w [s, HI] (from qOff /
+   * wOff), keys k8Row [T, DI] (byte pointer, rows ldk floats apart) and their scales ksRow [T]
+   * (byte pointer). scratch: 8 floats.
+   */
+  indexScores(a: { s: number; T: number; HI: number; DI: number; q8: F32Buf; w: F32Buf; k8Row: number; ldk?: number; ksRow: number; out: F32Buf; ldo?: number; scratch: F32Buf; qOff?: number; wOff?: number; outOff?: number }): void {
+    const ldk = a.ldk ?? a.DI, ldo = a.ldo ?? a.T, qOff = a.qOff ?? 0, wOff = a.wOff ?? 0, outOff = a.outOff ?? 0;
+    for (const [f, v] of [["s", a.s], ["T", a.T], ["HI", a.HI], ["DI", a.DI]] as const) {
+      if (!(Number.isInteger(v) && v >= (f === "T" ? 0 : 1))) throw new ShapeError(f, v, f === "T" ? "a whole number of keys" : "a positive integer");
+    }
+    if (!(Number.isInteger(ldk) && ldk >= a.DI)) throw new ShapeError("ldk", ldk, `an integer >= DI = ${a.DI}`);
+    if (!(Number.isInteger(ldo) && ldo >= a.T)) throw new ShapeError("ldo", ldo, `an integer >= T = ${a.T}`);
+    need("q8", a.q8, qOff, a.s * a.HI * a.DI);
+    need("w", a.w, wOff, a.s * a.HI);
+    need("out", a.out, outOff, span(a.s, a.T, ldo));
+    need("scratch", a.scratch, 0, 8);
+    this.checkRange("k8Row", { ptr: a.k8Row, bytes: 4 * span(a.T, a.DI, ldk) });
+    this.checkRange("ksRow", { ptr: a.ksRow, bytes: 4 * a.T });
+    this.exports.dsa_index_scores(a.s, a.T, a.HI, a.DI, a.q8.at(qOff), a.w.at(wOff), a.k8Row, ldk, a.ksRow, a.out.at(outOff), ldo, a.scratch.ptr);
+  }
+
+  /**
+   * Top-k of one row: the k best of keys 0..visible-1 of scores (from scoresOff), best first
+   * (score descending, ties: lower index first), -1 beyond the visible keys, into out (k i32
+   * from byte outAt). heap: min(k, visible) i32 of scratch. Scores must be NaN-free.
+   */
+  topk(scores: F32Buf, scoresOff: number, visible: number, k: number, out: ByteRange, outAt: number, heap: ByteRange): void {
+    if (!(Number.isInteger(visible) && visible >= 0)) throw new ShapeError("visible", visible, "a whole number of keys");
+    if (!(Number.isInteger(k) && k >= 1)) throw new ShapeError("k", k, "a positive integer");
+    need("scores", scores, scoresOff, visible);
+    this.checkRecords("heap", heap, 4 * Math.min(k, visible));
+    this.checkRange("out", out);
+    if (!(Number.isInteger(outAt) && outAt >= 0 && outAt % 4 === 0 && outAt + 4 * k <= out.bytes)) throw new ShapeError("outAt", outAt, `a 4-byte aligned offset with ${k} i32 inside ${out.bytes} bytes`);
+    this.exports.dsa_topk(scores.at(scoresOff), visible, k, out.ptr + outAt, heap.ptr);
+  }
+
+  /**
+   * MLA decode attention of one sequence (the kernel API, FlashMLA's flash_mla_with_kvcache for
+   * one batch row): q [sq, H, C+dr] absorbed queries, its `len` cached tokens in the pool
+   * (records of `format`, 64 per block, block ids `blocks`, copied into `table`); dense (sel
+   * undefined: every token, causal or not over the sq tokens) or sparse (sel: sq x topk i32 at
+   * byte selAt of a range, token indices < len or -1). o [sq, H, C] normalised, lse [H, sq]
+   * (natural log of the scaled scores' sum of exponentials; +Infinity and o = 0 where a row has
+   * no key). scratch: attnPagedScratchFloats(sq * H, C, dr).
+   */
+  attnMlaDecode(a: { format: StorageFormat; sq: number; H: number; C: number; dr: number; len: number; q: F32Buf; qOff?: number; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; causal?: boolean; sel?: { range: ByteRange; at: number; topk: number }; o: F32Buf; oOff?: number; lse: F32Buf; lseOff?: number; scratch: F32Buf }): void {
+    const qOff = a.qOff ?? 0, oOff = a.oOff ?? 0, lseOff = a.lseOff ?? 0, R = a.sq * a.H;
+    for (const [f, v] of [["sq", a.sq], ["H", a.H], ["C", a.C]] as const) if (!(Number.isInteger(v) && v >= 1)) throw new ShapeError(f, v, "a positive integer");
+    if (!(Number.isInteger(a.dr) && a.dr >= 0)) throw new ShapeError("dr", a.dr, "a whole number");
+    if (!(Number.isInteger(a.len) && a.len >= 0)) throw new ShapeError("len", a.len, "a whole number of cached tokens");
+    if (!Number.isFinite(a.scale)) throw new ShapeError("scale", a.scale, "a finite softmax scale");
+    if (a.sel && a.causal) throw new ShapeError("causal", a.causal, "false with selected indices (the selection is the mask, as in FlashMLA)");
+    need("q", a.q, qOff, R * (a.C + a.dr));
+    need("o", a.o, oOff, R * a.C);
+    need("lse", a.lse, lseOff, R);
+    need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
+    const fmt = this.writeBlockTable(a.format, a.C, a.dr, a.len, a.blocks, a.table, a.pool);
+    let selPtr = 0, topk = 0;
+    if (a.sel) {
+      topk = a.sel.topk;
+      if (!(Number.isInteger(topk) && topk >= 0)) throw new ShapeError("sel.topk", topk, "a whole number of slots per token");
+      this.checkRange("sel.range", a.sel.range);
+      if (!(Number.isInteger(a.sel.at) && a.sel.at >= 0 && a.sel.at % 4 === 0 && a.sel.at + 4 * R / a.H * topk <= a.sel.range.bytes)) throw new ShapeError("sel.at", a.sel.at, `a 4-byte aligned offset with ${a.sq} x ${topk} i32 inside ${a.sel.range.bytes} bytes`);
+      selPtr = a.sel.range.ptr + a.sel.at;
+      const idx = new Int32Array(this.arena.memory.buffer, selPtr, a.sq * topk);
+      for (let i = 0; i < idx.length; i++) {
+        const t = idx[i];
+        if (!(t === -1 || (t >= 0 && t < a.len))) throw new ShapeError(`sel[${Math.floor(i / topk)}][${i % topk}]`, t, `a token index in 0..${a.len - 1} or -1 (an empty slot)`);
+      }
+    }
+    this.exports.attn_mla_decode(fmt, a.sel ? 1 : 0, a.causal ? 1 : 0, a.sq, a.H, a.C, a.dr, a.len, a.q.at(qOff), selPtr, topk, a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.o.at(oOff), a.lse.at(lseOff), a.scratch.ptr);
+  }
+
+  /** o [s, H, dv] = o_lat [s, H, C] W_UV[h]^T per head (wuv from packWUV). */
+  projectUV(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0): void {
+    need("olat", olat, olatOff, s * H * C);
+    need("o", o, oOff, s * H * dv);
+    need("wuv", wuv, 0, H * this.exports.packed_size_8(dv, C));
+    this.exports.mla_project_uv(s, H, C, dv, wuv.ptr, olat.at(olatOff), o.at(oOff));
   }
 
   /** Check a sequence's block ids against the pool and copy them into the kernel's i32 table; returns the format code. */

@@ -1,0 +1,73 @@
+// MLA decode attention as a kernel library exposes it (FlashMLA's flash_mla_with_kvcache): the
+// absorbed queries of s_q tokens of one sequence against its paged latent cache, dense (every
+// cached token, optionally causal over the s_q tokens) or sparse (each token's own list of
+// selected token indices, -1 slots skipped), returning the normalised output and the log-sum-exp
+// per head. The loop is attention_core's attendCore (KEYS_PAGED or KEYS_SELECTED) with
+// normalize = false; the finish turns its running max m and sum l into o / l and lse = m + ln l.
+
+import { KEYS_PAGED, KEYS_SELECTED, KB, attendCore } from "./attention_core";
+import { FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_INT8 } from "./codecs";
+
+/**
+ * Rows r0 .. r0+n-1 of an attendCore call over R rows: o [R, dv] (row stride ldo) divided by l;
+ * lse[(r - r0) * lseStride] = m + ln l (the
+ * scaled scores' log-sum-exp, natural log). A row that saw no key (l == 0) gets o = 0 and lse =
+ * +Infinity, FlashMLA's convention for a query with nothing to attend to.
+ */
+function finishRows(R: i32, r0: i32, n: i32, o: usize, ldo: i32, dv: i32, scratch: usize, lse: usize, lseStride: i32): void {
+  const mArr = scratch + ((<usize>KB << 2) << 2), lArr = mArr + (<usize>R << 2);
+  for (let r = r0; r < r0 + n; r++) {
+    const l = load<f32>(lArr + (<usize>r << 2)), m = load<f32>(mArr + (<usize>r << 2));
+    const orow = o + ((<usize>r * <usize>ldo) << 2);
+    const dst = lse + ((<usize>(r - r0) * <usize>lseStride) << 2);
+    if (l > 0) {
+      const inv: f32 = <f32>1.0 / l;
+      for (let c = 0; c < dv; c++) store<f32>(orow + (<usize>c << 2), load<f32>(orow + (<usize>c << 2)) * inv);
+      store<f32>(dst, m + Mathf.log(l));
+    } else {
+      memory.fill(orow, 0, <usize>dv << 2);
+      store<f32>(dst, Infinity);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function decodeOne(fmt: i32, sparse: bool, causal: bool, sq: i32, H: i32, C: i32, dr: i32, len: i32, q: usize,
+  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
+  const W = C + dr;
+  if (!sparse) {
+    // token t sees keys < len - sq + 1 + t (causal) or all len keys
+    const R = sq * H;
+    const rowsPerTok = causal ? H : R, base = causal ? len - sq : len - 1;
+    attendCore(KEYS_PAGED, fmt, R, rowsPerTok, base, 0, len, q, W, q + (<usize>C << 2), W, C, dr,
+      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, 0, scale, o, C, scratch, true, false);
+    for (let t = 0; t < sq; t++) finishRows(R, t * H, H, o, C, C, scratch, lse + (<usize>t << 2), sq);
+    return;
+  }
+  for (let t = 0; t < sq; t++) {
+    const qt = q + ((<usize>(t * H * W)) << 2), ot = o + ((<usize>(t * H * C)) << 2);
+    attendCore(KEYS_SELECTED, fmt, H, H, topk - 1, 0, topk, qt, W, qt + (<usize>C << 2), W, C, dr,
+      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, sel + ((<usize>(t * topk)) << 2), scale, ot, C, scratch, true, false);
+    finishRows(H, 0, H, ot, C, C, scratch, lse + (<usize>t << 2), sq);
+  }
+}
+
+/**
+ * One sequence: q [sq, H, C+dr] (absorbed [q_abs | q_pe] per head), its len cached tokens in the
+ * pool (records of fmt, KB per block, blocks table[0 .. ceil(len/KB))); dense (sparse 0) reads
+ * every cached token, causal or not; sparse reads sel [sq, topk] (i32 token indices < len, -1
+ * skipped). o [sq, H, C], lse [H, sq] (FlashMLA's [h_q, s_q] per batch row). scratch:
+ * attend_paged_scratch_floats(sq * H, C, dr) floats.
+ */
+export function attn_mla_decode(fmt: i32, sparse: i32, causal: i32, sq: i32, H: i32, C: i32, dr: i32, len: i32, q: usize,
+  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
+  const sp = sparse != 0, ca = causal != 0;
+  switch (fmt) {
+    case FMT_F32: if (sp) decodeOne(FMT_F32, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_F32, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    case FMT_BF16: if (sp) decodeOne(FMT_BF16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_BF16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    case FMT_F16: if (sp) decodeOne(FMT_F16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_F16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    case FMT_INT8: if (sp) decodeOne(FMT_INT8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_INT8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    case FMT_FP8: if (sp) decodeOne(FMT_FP8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_FP8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    default: unreachable();
+  }
+}
