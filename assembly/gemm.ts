@@ -10,9 +10,6 @@ import { madd } from "./common";
 /** K is cut into blocks of KC so one panel slice (KC*32 bytes) stays in L1 across all row blocks. */
 const KC: i32 = 256;
 
-/** Scratch for partial panels (N % 8): the tile is stored here, then the valid lanes copied. */
-const TILE: usize = memory.data(32, 16);
-
 /** Floats a packed [N, K] weight takes: ceil(N/8) panels of K*8. */
 export function packed_size_8(N: i32, K: i32): i32 {
   return ((N + 7) >> 3) * K * 8;
@@ -43,7 +40,18 @@ export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void 
   pack8(b, 1, ldb, N, K, dst);
 }
 
-/** Store (or add into y when acc) the first nr lanes of [lo | hi]. */
+/** y[j] (+)= t for one lane of a partial row. */
+// @ts-ignore: decorator
+@inline function storeLane(y: usize, j: i32, t: f32, acc: bool): void {
+  const o = y + (<usize>j << 2);
+  store<f32>(o, acc ? load<f32>(o) + t : t);
+}
+
+/**
+ * Store (or add into y when acc) the first nr lanes of [lo | hi]. Partial rows (N % 8) go lane by
+ * lane with constant lane indices: no static scratch, so the module's data stays read-only and
+ * instances sharing one memory (threads) cannot race on it.
+ */
 // @ts-ignore: decorator
 @inline export function storeRow8(y: usize, lo: v128, hi: v128, nr: i32, acc: bool): void {
   if (nr == 8) {
@@ -54,13 +62,13 @@ export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void 
     v128.store(y, lo);
     v128.store(y, hi, 16);
   } else {
-    v128.store(TILE, lo);
-    v128.store(TILE, hi, 16);
-    for (let j = 0; j < nr; j++) {
-      const o = y + (<usize>j << 2);
-      const t = load<f32>(TILE + (<usize>j << 2));
-      store<f32>(o, acc ? load<f32>(o) + t : t);
-    }
+    if (nr > 0) storeLane(y, 0, f32x4.extract_lane(lo, 0), acc);
+    if (nr > 1) storeLane(y, 1, f32x4.extract_lane(lo, 1), acc);
+    if (nr > 2) storeLane(y, 2, f32x4.extract_lane(lo, 2), acc);
+    if (nr > 3) storeLane(y, 3, f32x4.extract_lane(lo, 3), acc);
+    if (nr > 4) storeLane(y, 4, f32x4.extract_lane(hi, 0), acc);
+    if (nr > 5) storeLane(y, 5, f32x4.extract_lane(hi, 1), acc);
+    if (nr > 6) storeLane(y, 6, f32x4.extract_lane(hi, 2), acc);
   }
 }
 
