@@ -2,6 +2,7 @@
 import type { ProbeResult } from "./probe.js";
 import type { Figure } from "./figures.js";
 import type { TimingPlan } from "./lib/timing.js";
+import { runDramCeilingGBs } from "../src/analysis/bench-results.js";
 
 export interface TargetResult {
   target: string;
@@ -58,20 +59,14 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   return out;
 }
 
-/** Buffers at least this large cannot sit in the last-level cache (32 MiB here): reading one after an eviction is a DRAM read. */
-const DRAM_BUFFER_BYTES = 64 * 2 ** 20;
-
 /**
- * The run's DRAM ceiling: the fastest streaming read the probe's loops made in this run of a buffer
- * that cannot be cache-resident — the probe's own 256 MiB read (at the start, and at the end where
- * recorded) and the per-figure reads of the weights and caches of >= 64 MiB (L3 evicted before
- * each). On this shared VM one read of the same loop ranges over about 12-19 GB/s with the
+ * The run's DRAM ceiling (src/analysis/bench-results.ts, the rule the analysis uses too): the
+ * probe's reads at the start and the end, and the per-figure reads of weights and caches of
+ * >= 64 MiB. On this shared VM one read of the same loop ranges over about 12-19 GB/s with the
  * buffer and the minute, so a single sample at the start understates what the kernels later get.
  */
 export function dramCeilingGBs(r: Pick<BenchResults, "probe" | "figures">): number {
-  const p = r.probe;
-  const reads = r.figures.filter((f) => f.bwGBs !== undefined && f.bytes >= DRAM_BUFFER_BYTES).map((f) => f.bwGBs!);
-  return Math.max(p.streamGBs, p.streamEndGBs ?? 0, ...reads);
+  return runDramCeilingGBs([r.probe.streamGBs, r.probe.streamEndGBs ?? 0], r.figures);
 }
 
 /** A figure's roofline bound in ms: max(flop / the best build's peak, bytes / the run's DRAM ceiling). */

@@ -9,24 +9,16 @@ import { ReferenceMla } from "../src/reference/mla.js";
 import { WasmKernels, WasmMla, type WasmPagedCache } from "../src/wasm/index.js";
 import { loadCoreNode } from "../src/wasm/node.js";
 import { fillUniform } from "./lib/data.js";
+import { uniformWeights } from "../src/wasm/decode-cases.js";
 import { checkCalDiff, assertOk } from "./lib/check.js";
 import { timeIt, type TimingPlan } from "./lib/timing.js";
 import type { Isa } from "./lib/env.js";
 import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
 
-/** The official recipe's scales (src/weights.ts randomWeights), from a fast uniform generator. */
+/** The official recipe's scales (src/weights.ts randomWeights), from the fast uniform generator the demo uses too. */
 function benchWeights(cfg: MlaConfig, seed: number): MlaWeights {
-  const shapes = mlaWeightShapes(cfg) as Record<string, number[]>;
-  const w: Record<string, Float32Array> = {};
-  for (const [name, shape] of Object.entries(shapes)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const a = new Float32Array(n);
-    if (name === "q_norm" || name === "kv_norm") for (let i = 0; i < n; i++) a[i] = 0.6 + 0.8 * ((i * 2654435761) % 1000) / 1000;
-    else fillUniform(a, seed++, Math.sqrt(3 / shape[shape.length - 1]));
-    w[name] = a;
-  }
-  return w as unknown as MlaWeights;
+  return uniformWeights(mlaWeightShapes(cfg) as Record<string, number[]>, seed, ["q_norm", "kv_norm"]) as unknown as MlaWeights;
 }
 
 /** MACs of one absorbed decode step at cache length S (after appending: S+1 keys). */

@@ -189,18 +189,23 @@ function schemaWeightStreams(json: Json): MeasuredWeightStream[] {
 }
 
 /** Buffers at least this large cannot sit in a last-level cache: reading one after an eviction is a DRAM read. */
-const DRAM_BUFFER_BYTES = 64 * 2 ** 20;
+export const DRAM_BUFFER_BYTES = 64 * 2 ** 20;
 
 /**
  * The benchmarks' schema records, beside memory-bound figures, the probe's read of the figure's
- * own buffer (bwGBs, L3 evicted first). The run's DRAM ceiling is the fastest such read of a
- * buffer that cannot be cache-resident, or the probe's own, whichever is faster: a limit is its
+ * own buffer (bwGBs, L3 evicted first). A run's DRAM ceiling is the fastest of the probe's own
+ * streaming reads and those reads of buffers that cannot be cache-resident: a limit is its
  * fastest sample, and on a shared machine one sample at the start of a run can understate it.
  */
+export function runDramCeilingGBs(probeGBs: readonly number[], figures: readonly unknown[]): number {
+  let best = Math.max(0, ...probeGBs);
+  for (const f of figures) if (isObj(f) && (num(f.bytes) ?? 0) >= DRAM_BUFFER_BYTES) best = Math.max(best, num(f.bwGBs) ?? 0);
+  return best;
+}
+
 function withRunCeiling(json: Json, m: Machine | undefined): Machine | undefined {
   if (!m || !isObj(json) || !Array.isArray(json.figures)) return m;
-  let best = 0;
-  for (const f of json.figures) if (isObj(f) && (num(f.bytes) ?? 0) >= DRAM_BUFFER_BYTES) best = Math.max(best, num(f.bwGBs) ?? 0);
+  const best = runDramCeilingGBs([m.gbps], json.figures);
   if (best <= m.gbps) return m;
   return { ...m, gbps: best, source: `${m.source}; DRAM ${best.toFixed(1)} GB/s: the run's fastest read of a buffer of 64 MiB or more (the probe's own read gave ${m.gbps.toFixed(1)})` };
 }

@@ -30,11 +30,21 @@ export function measuredFor(cfg: MlaConfig, bench?: BenchResults): MeasuredDecod
   return (bench?.decode ?? []).filter((m) => m.heads === cfg.n_heads);
 }
 
-/** The fastest measured attention time per context of one path, e.g. over both SIMD builds. */
-function bestAttention(pts: MeasuredDecode[], path: AnyPath): Map<number, number> {
-  const best = new Map<number, number>();
-  for (const m of pts) if (m.scope === "attention" && m.path === path) best.set(m.context, Math.min(best.get(m.context) ?? Infinity, m.seconds));
-  return best;
+/** Per measured context (ascending), the fastest attention time of each path, e.g. over both SIMD builds. */
+function attentionByContext(pts: MeasuredDecode[]): AttentionAt[] {
+  const byContext = new Map<number, Partial<Record<AnyPath, number>>>();
+  for (const m of pts) {
+    if (m.scope !== "attention") continue;
+    const e = byContext.get(m.context) ?? {};
+    e[m.path] = Math.min(e[m.path] ?? Infinity, m.seconds);
+    byContext.set(m.context, e);
+  }
+  return [...byContext].sort((a, b) => a[0] - b[0]).map(([context, seconds]) => ({ context, seconds }));
+}
+
+/** One path's fastest attention time per context. */
+function bestAttention(at: readonly AttentionAt[], path: AnyPath): Map<number, number> {
+  return new Map(at.filter((a) => a.seconds[path] !== undefined).map((a) => [a.context, a.seconds[path]!]));
 }
 
 /** A measured figure beside its predictions. */
@@ -88,16 +98,9 @@ export function longestWith(at: readonly AttentionAt[], paths: readonly AnyPath[
 
 export function measuredFigures(cfg: MlaConfig, bench: BenchResults | undefined, machine: Machine): MeasuredFigures {
   const points = measuredFor(cfg, bench);
-  const absorbed = bestAttention(points, "absorbed"), naive = bestAttention(points, "naive");
-  const figures: MeasuredFigures = { points, rows: [], attentionByPath: [] };
-  const byContext = new Map<number, Partial<Record<AnyPath, number>>>();
-  for (const m of points) {
-    if (m.scope !== "attention") continue;
-    const e = byContext.get(m.context) ?? {};
-    e[m.path] = Math.min(e[m.path] ?? Infinity, m.seconds);
-    byContext.set(m.context, e);
-  }
-  figures.attentionByPath = [...byContext].sort((a, b) => a[0] - b[0]).map(([context, seconds]) => ({ context, seconds }));
+  const attentionByPath = attentionByContext(points);
+  const absorbed = bestAttention(attentionByPath, "absorbed"), naive = bestAttention(attentionByPath, "naive");
+  const figures: MeasuredFigures = { points, rows: [], attentionByPath };
 
   const both = [...absorbed.keys()].filter((k) => naive.has(k)).sort((x, y) => y - x);
   if (both.length) {

@@ -70,8 +70,10 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
 
 /** "1024,4096": each an integer in 1..max; a bad entry is one line naming the whole value. */
 function contextList(flag: string, raw: string, max: number): number[] {
-  const parts = raw.split(",");
-  const range = { min: 1, max };
-  if (parts.every((v) => /^[0-9]{1,16}$/.test(v) && Number(v) >= 1 && Number(v) <= max)) return parts.map((v) => intFlag(flag, v, range, 0));
-  throw new UsageError(`--${flag} ${JSON.stringify(raw)}: expected an integer from 1 to ${max.toLocaleString("en-US")}, or several separated by commas`);
+  try {
+    return raw.split(",").map((v) => intFlag(flag, v, { min: 1, max }, 0));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new UsageError(`--${flag} ${JSON.stringify(raw)}: expected an integer from 1 to ${max.toLocaleString("en-US")}, or several separated by commas`);
+  }
 }

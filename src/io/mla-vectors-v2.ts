@@ -15,7 +15,7 @@
 import { type DsaConfig, fromModelArgs, isDsaConfig } from "../config.js";
 import { ACT_QUANT_BLOCK } from "../derived.js";
 import { FormatError } from "../errors.js";
-import { jsonObject as obj, jsonInt as int } from "./json-fields.js";
+import { jsonObject as obj, jsonInt as int, parseJsonText } from "./json-fields.js";
 import type { NamedTensor } from "../layer.js";
 import { type DsaWeights, dsaStateDictShapes, dsaWeightsFromStateDict } from "./dsa-weights.js";
 
@@ -270,11 +270,5 @@ export function parseDsaVectorCase(json: unknown, source = "case"): DsaVectorCas
 
 /** Parse JSON text; syntax errors become FormatError naming the source. */
 export function parseDsaVectorCaseText(text: string, source = "case"): DsaVectorCase {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(source, text.slice(0, 40), "JSON text", (e as Error).message);
-  }
-  return parseDsaVectorCase(json, source);
+  return parseDsaVectorCase(parseJsonText(text, source), source);
 }

@@ -14,7 +14,7 @@
 
 import { type MlaConfig, fromModelArgs } from "../config.js";
 import { FormatError } from "../errors.js";
-import { jsonObject as obj, jsonInt as int } from "./json-fields.js";
+import { jsonObject as obj, jsonInt as int, parseJsonText } from "./json-fields.js";
 import type { NamedTensor } from "../layer.js";
 import { type MlaWeights, mlaWeightShapes, mlaWeightsFromStateDict } from "../weights.js";
 
@@ -174,11 +174,5 @@ export function parseCaseBody(json: unknown, source: string): { case: Omit<Vecto
 
 /** Parse JSON text; syntax errors become FormatError naming the source. */
 export function parseVectorCaseText(text: string, source = "case"): VectorCase {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(source, text.slice(0, 40), "JSON text", (e as Error).message);
-  }
-  return parseVectorCase(json, source);
+  return parseVectorCase(parseJsonText(text, source), source);
 }

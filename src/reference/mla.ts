@@ -154,7 +154,7 @@ export function naiveKeys(cfg: MlaConfig, kNope: ArrayLike<number>, kpe: ArrayLi
 }
 
 /** Latent keys [T, C+dr] = [c | k_pe], one key head for all query heads (latentQuery's [q_abs | q_pe] scores against them): MQA in the latent space. */
-function latentKeys(c: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: number, dr: number): Float64Array {
+export function latentKeys(c: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: number, dr: number): Float64Array {
   const k = new Float64Array(T * (C + dr));
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < C; i++) k[t * (C + dr) + i] = c[t * C + i];

@@ -14,30 +14,35 @@ export const scheduleArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength:
 
 export const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 
-/** MHA / GQA / MQA configs: 1..3 kv heads, groups of 1..3, odd head widths, partial or no rope. */
-export const mhaConfigArb: fc.Arbitrary<MhaConfig> = fc
-  .record({
-    dim: fc.integer({ min: 1, max: 24 }),
-    n_kv_heads: fc.integer({ min: 1, max: 3 }),
-    group: fc.integer({ min: 1, max: 3 }),
-    head_dim: fc.integer({ min: 1, max: 9 }),
-    v_head_dim: fc.integer({ min: 1, max: 7 }),
-    ropeHalf: fc.nat({ max: 4 }),
-    rope_theta: fc.double({ min: 50, max: 10000, noNaN: true }),
-    rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
-    max_batch_size: fc.integer({ min: 1, max: 3 }),
-  })
-  .map(
-    (r): MhaConfig => ({
-      dim: r.dim,
-      n_heads: r.n_kv_heads * r.group,
-      n_kv_heads: r.n_kv_heads,
-      head_dim: r.head_dim,
-      v_head_dim: r.v_head_dim,
-      rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)),
-      rope_theta: r.rope_theta,
-      rope_layout: r.rope_layout,
-      max_seq_len: 32, // >= every schedule the tests draw
-      max_batch_size: r.max_batch_size,
-    }),
-  );
+/** MHA / GQA / MQA configs: kv heads and group sizes from 1, odd head widths, partial or no rope. */
+export function arbMhaConfig(o: { maxKvHeads?: number; maxGroup?: number; maxVHeadDim?: number; maxSeqLen?: number } = {}): fc.Arbitrary<MhaConfig> {
+  return fc
+    .record({
+      dim: fc.integer({ min: 1, max: 24 }),
+      n_kv_heads: fc.integer({ min: 1, max: o.maxKvHeads ?? 3 }),
+      group: fc.integer({ min: 1, max: o.maxGroup ?? 3 }),
+      head_dim: fc.integer({ min: 1, max: 9 }),
+      v_head_dim: fc.integer({ min: 1, max: o.maxVHeadDim ?? 7 }),
+      ropeHalf: fc.nat({ max: 4 }),
+      rope_theta: fc.double({ min: 50, max: 10000, noNaN: true }),
+      rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
+      max_batch_size: fc.integer({ min: 1, max: 3 }),
+    })
+    .map(
+      (r): MhaConfig => ({
+        dim: r.dim,
+        n_heads: r.n_kv_heads * r.group,
+        n_kv_heads: r.n_kv_heads,
+        head_dim: r.head_dim,
+        v_head_dim: r.v_head_dim,
+        rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)),
+        rope_theta: r.rope_theta,
+        rope_layout: r.rope_layout,
+        max_seq_len: o.maxSeqLen ?? 32, // >= every schedule the tests draw
+        max_batch_size: r.max_batch_size,
+      }),
+    );
+}
+
+/** 1..3 kv heads, groups of 1..3, max_seq_len 32. */
+export const mhaConfigArb: fc.Arbitrary<MhaConfig> = arbMhaConfig();

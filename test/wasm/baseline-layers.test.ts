@@ -24,6 +24,7 @@ import { wasmBackendFromCore } from "../../src/wasm/backend.js";
 import { makeConfig } from "../../src/config.js";
 import { KERNEL_BUILDS, Rng, core, kernels } from "./helpers.js";
 import { concreteCalls, scheduleArb, wasmConfigArb } from "./arb.js";
+import { arbMhaConfig } from "../support/arb.js";
 
 const { atol, rtol } = toleranceFor("float32");
 
@@ -33,23 +34,7 @@ function mismatch(got: ArrayLike<number>, ref: ArrayLike<number>): string | null
 }
 
 /** MHA-family configs with room for 128 positions: every grouping (MHA, GQA, MQA), odd widths. */
-const configArb: fc.Arbitrary<MhaConfig> = fc
-  .record({
-    dim: fc.integer({ min: 1, max: 24 }),
-    n_kv_heads: fc.integer({ min: 1, max: 4 }),
-    group: fc.integer({ min: 1, max: 4 }),
-    head_dim: fc.integer({ min: 1, max: 9 }),
-    v_head_dim: fc.integer({ min: 1, max: 9 }),
-    ropeHalf: fc.nat({ max: 4 }),
-    rope_theta: fc.double({ min: 50, max: 10000, noNaN: true }),
-    rope_layout: fc.constantFrom("interleaved" as const, "half" as const),
-    max_batch_size: fc.integer({ min: 1, max: 3 }),
-  })
-  .map((r) => ({
-    dim: r.dim, n_heads: r.n_kv_heads * r.group, n_kv_heads: r.n_kv_heads, head_dim: r.head_dim, v_head_dim: r.v_head_dim,
-    rope_dim: Math.min(2 * r.ropeHalf, r.head_dim - (r.head_dim % 2)), rope_theta: r.rope_theta, rope_layout: r.rope_layout,
-    max_seq_len: 128, max_batch_size: r.max_batch_size,
-  }));
+const configArb: fc.Arbitrary<MhaConfig> = arbMhaConfig({ maxKvHeads: 4, maxGroup: 4, maxVHeadDim: 9, maxSeqLen: 128 });
 
 type Pair = { ref: ReferenceMha | ReferenceSeedLowRank; wasm: WasmMha | WasmSeedLowRank };
 

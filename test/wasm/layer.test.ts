@@ -34,18 +34,23 @@ function cacheMismatch(name: string, got: ArrayLike<number>, ref: ArrayLike<numb
   if (got.length !== ref.length) return `${name}: length ${got.length}, reference ${ref.length}`;
   const dn = cfg.qk_nope_head_dim, qk = dn + cfg.qk_rope_head_dim;
   const per = ref.length / (inputs.length * T);
+  const derived = name === "kv_cache" || name === "v_cache" || name === "k_cache";
+  let row = -1, lat: ReturnType<typeof latentBound> | null = null, dec: ReturnType<typeof decompressedBound> | null = null;
   for (let i = 0; i < ref.length; i++) {
     const tol = atol + rtol * Math.abs(ref[i]);
     let bound = 0;
     const b = Math.floor(i / (T * per)), t = Math.floor(i / per) % T, j = i % per;
     const x = inputs[b]?.[t];
-    if (x && (name === "kv_cache" || name === "v_cache" || (name === "k_cache" && j % qk < dn))) {
-      const lat = latentBound(cfg, w, x);
-      if (name === "kv_cache") bound = lat.bound[j];
-      else {
-        const dec = decompressedBound(cfg, w, lat);
-        bound = name === "v_cache" ? dec.v[j] : dec.kNope[Math.floor(j / qk) * dn + (j % qk)];
+    if (x && derived) {
+      if (row !== b * T + t) {
+        // one latent bound per cached token, not per element
+        row = b * T + t;
+        lat = latentBound(cfg, w, x);
+        dec = name === "kv_cache" ? null : decompressedBound(cfg, w, lat);
       }
+      if (name === "kv_cache") bound = lat!.bound[j];
+      else if (name === "v_cache") bound = dec!.v[j];
+      else if (j % qk < dn) bound = dec!.kNope[Math.floor(j / qk) * dn + (j % qk)];
     }
     if (!(Math.abs(got[i] - ref[i]) <= Math.max(tol, bound))) return `${name} element ${i} of ${ref.length}: wasm ${got[i]}, reference ${ref[i]}, allowed ${Math.max(tol, bound)} (derived ${bound})`;
   }

@@ -30,7 +30,7 @@ import { ACT_QUANT_BLOCK, callRopeTable, dsaTopkK, mlaSoftmaxScale, ropeFrequenc
 import { attendRow } from "../attention.js";
 import { type Counter, NO_COUNT } from "../counter.js";
 import { linear } from "../linear.js";
-import { absorbOutput, latentQuery, mlaCompress, mlaDecompress, mlaQuery, naiveKeys } from "../mla.js";
+import { absorbOutput, latentKeys, latentQuery, mlaCompress, mlaDecompress, mlaQuery, naiveKeys } from "../mla.js";
 import { rmsNorm } from "../rmsnorm.js";
 import { RowCache } from "../row-cache.js";
 import { type IndexerRope, indexScores, indexerKey, indexerQuery, indexerRope, indexerWeights, relu } from "./indexer.js";
@@ -133,16 +133,6 @@ function visibleSelection(row: Int32Array, lastVisible: number): number[] {
   const out: number[] = [];
   for (const j of row) if (j >= 0 && j <= lastVisible) out.push(j);
   return out;
-}
-
-/** Latent keys [T, C+dr] = [c | k_pe] (absorbed form: one key head for all query heads). */
-function latentKeyRows(kv: ArrayLike<number>, pe: ArrayLike<number>, T: number, C: number, dr: number): Float64Array {
-  const k = new Float64Array(T * (C + dr));
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < C; i++) k[t * (C + dr) + i] = kv[t * C + i];
-    for (let i = 0; i < dr; i++) k[t * (C + dr) + C + i] = pe[t * dr + i];
-  }
-  return k;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,7 +333,7 @@ export class ReferenceDsa implements AttentionLayer {
   private decodeAbsorbed(b: number, qLat: Float64Array, sel: number[][], T: number, oLat: Float64Array): void {
     const H = this.cfg.n_heads, C = this.cfg.kv_lora_rank, dr = this.cfg.qk_rope_head_dim;
     const kv = this.cache.read(0, b, T);
-    const keys = latentKeyRows(kv, this.cache.read(1, b, T), T, C, dr); // [T, C+dr]
+    const keys = latentKeys(kv, this.cache.read(1, b, T), T, C, dr); // [T, C+dr]
     // A sparse kernel reads only the selected tokens' [c | k_pe], once for all heads (the oracle gathers them from a full copy).
     this.count.add("scores", "cacheReads", sel[0].length * (C + dr));
     oLat.set(attendSelected(qLat.subarray(b * H * (C + dr), (b + 1) * H * (C + dr)), keys, kv, sel[0], H, 1, C + dr, C, this.softmaxScale, this.count), b * H * C);
