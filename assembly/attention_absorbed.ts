@@ -25,7 +25,7 @@ export function mla_project_uv(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat
   attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
     qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
     0, 0, 0, 0, 0, 0, C,
-    pool, poolBytes, table, 0, scale, olat, C, scratch, true, true);
+    pool, poolBytes, table, 0, 0, scale, olat, C, scratch, true, true);
   mla_project_uv(s, H, C, dv, wuv, olat, o);
 }
 

@@ -293,7 +293,7 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
 @inline export function attendCore(src: i32, fmt: i32, R: i32, rowsPerTok: i32, base: i32, jBegin: i32, jEnd: i32,
   qA: usize, ldqA: i32, qB: usize, ldqB: i32, dA: i32, dB: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
-  pool: usize, poolBytes: usize, table: usize, sel: usize,
+  pool: usize, poolBytes: usize, table: usize, blockBytes: usize, sel: usize,
   scale: f32, o: usize, ldo: i32, scratch: usize, init: bool, normalize: bool): void {
   const S = scratch;
   const mArr = S + (KBB << 2);
@@ -305,6 +305,7 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
   // Selected keys are always gathered into the dense tile.
   const paged = src == KEYS_PAGED || src == KEYS_SELECTED;
   const bpt = paged ? <usize>codec_token_bytes(fmt, dA, dB) : 0;
+  const stride: usize = blockBytes != 0 ? blockBytes : <usize>KB * bpt; // a block may hold more than its records (the indexer's keys follow them)
   const inPlace = src == KEYS_PAGED && fmt == FMT_F32;
   const ldkAB: usize = !paged ? <usize>ldkA << 2 : inPlace ? bpt : <usize>dA << 2;
   const ldkBB: usize = !paged ? <usize>ldkB << 2 : inPlace ? bpt : <usize>dB << 2;
@@ -331,8 +332,8 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
       kAj = kA + jr * ldkAB; kBj = kB + jr * ldkBB; vj = v + jr * ldvB;
     } else if (src == KEYS_PAGED) {
       const id = load<i32>(table + (<usize>(j0 / KB) << 2));
-      assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too; the asserting build proves the kernel reads inside its pool
-      const rec = pool + <usize>id * (<usize>KB * bpt);
+      assert(id >= 0 && <usize>(id + 1) * stride <= poolBytes); // the host checks it too; the asserting build proves the kernel reads inside its pool
+      const rec = pool + <usize>id * stride;
       if (fmt == FMT_F32) {
         kAj = rec; kBj = rec + (<usize>dA << 2);
       } else {
@@ -346,8 +347,8 @@ export function scorePart(nr: i32, q: usize, ldqB: usize, k: usize, ldkB: usize,
         const t = load<i32>(sel + (<usize>j << 2));
         if (t < 0) continue;
         const id = load<i32>(table + (<usize>(t / KB) << 2));
-        assert(id >= 0 && <usize>(id + 1) * (<usize>KB * bpt) <= poolBytes); // the host checks it too
-        const rec = pool + (<usize>id * <usize>KB + <usize>(t % KB)) * bpt;
+        assert(id >= 0 && <usize>(id + 1) * stride <= poolBytes); // the host checks it too
+        const rec = pool + <usize>id * stride + <usize>(t % KB) * bpt;
         codec_dequant_tile(fmt, rec, 1, dA, dB, tileA + ((<usize>(nValid * dA)) << 2), dA, tileB + ((<usize>(nValid * dB)) << 2), dB);
         nValid++;
       }
@@ -374,5 +375,5 @@ export function attend(R: i32, rowsPerTok: i32, base: i32,
   kA: usize, ldkA: i32, kB: usize, ldkB: i32, v: usize, ldv: i32, dv: i32,
   scale: f32, o: usize, ldo: i32, scratch: usize): void {
   attendCore(KEYS_CONTIG, FMT_F32, R, rowsPerTok, base, 0, base + 1 + (R - 1) / rowsPerTok,
-    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, 0, scale, o, ldo, scratch, true, true);
+    qA, ldqA, qB, ldqB, dA, dB, kA, ldkA, kB, ldkB, v, ldv, dv, 0, 0, 0, 0, 0, scale, o, ldo, scratch, true, true);
 }

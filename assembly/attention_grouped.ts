@@ -78,7 +78,7 @@ export function attn_gqa(s: i32, H: i32, G: i32, hd: i32, dv: i32, startPos: i32
     attendCore(KEYS_CONTIG, FMT_F32, R, hpg, startPos, 0, startPos + s,
       groupRows(s, H, G, hd, g, rg ? qg : q, rg), groupStride(s, H, G, hd, rg), 0, 0, hd, 0,
       k + ((<usize>(g * hd)) << 2), G * hd, 0, 0, v + ((<usize>(g * dv)) << 2), G * dv, dv,
-      0, 0, 0, 0, scale, groupRows(s, H, G, dv, g, rg ? og : o, rg), groupStride(s, H, G, dv, rg), att, true, true);
+      0, 0, 0, 0, 0, scale, groupRows(s, H, G, dv, g, rg ? og : o, rg), groupStride(s, H, G, dv, rg), att, true, true);
   }
   if (rg) regroup(s, H, G, dv, og, o, false);
 }
@@ -113,7 +113,7 @@ export function attn_seed_lowrank(s: i32, H: i32, G: i32, hd: i32, dv: i32, r: i
       attendCore(KEYS_RANGE, FMT_F32, R, hpg, startPos, j0, j0 + nk,
         groupRows(s, H, G, hd, g, rg ? qg : q, rg), groupStride(s, H, G, hd, rg), 0, 0, hd, 0,
         kT, hd, 0, 0, vT, dv, dv,
-        0, 0, 0, 0, scale, groupRows(s, H, G, dv, g, rg ? og : o, rg), groupStride(s, H, G, dv, rg), att + <usize>g * attB, j0 == 0, last);
+        0, 0, 0, 0, 0, scale, groupRows(s, H, G, dv, g, rg ? og : o, rg), groupStride(s, H, G, dv, rg), att + <usize>g * attB, j0 == 0, last);
     }
   }
   if (rg) regroup(s, H, G, dv, og, o, false);

@@ -33,41 +33,42 @@ function finishRows(R: i32, r0: i32, n: i32, o: usize, ldo: i32, dv: i32, scratc
 
 // @ts-ignore: decorator
 @inline function decodeOne(fmt: i32, sparse: bool, causal: bool, sq: i32, H: i32, C: i32, dr: i32, len: i32, q: usize,
-  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
+  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, blockBytes: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
   const W = C + dr;
   if (!sparse) {
     // token t sees keys < len - sq + 1 + t (causal) or all len keys
     const R = sq * H;
     const rowsPerTok = causal ? H : R, base = causal ? len - sq : len - 1;
     attendCore(KEYS_PAGED, fmt, R, rowsPerTok, base, 0, len, q, W, q + (<usize>C << 2), W, C, dr,
-      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, 0, scale, o, C, scratch, true, false);
+      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, blockBytes, 0, scale, o, C, scratch, true, false);
     for (let t = 0; t < sq; t++) finishRows(R, t * H, H, o, C, C, scratch, lse + (<usize>t << 2), sq);
     return;
   }
   for (let t = 0; t < sq; t++) {
     const qt = q + ((<usize>(t * H * W)) << 2), ot = o + ((<usize>(t * H * C)) << 2);
     attendCore(KEYS_SELECTED, fmt, H, H, topk - 1, 0, topk, qt, W, qt + (<usize>C << 2), W, C, dr,
-      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, sel + ((<usize>(t * topk)) << 2), scale, ot, C, scratch, true, false);
+      0, 0, 0, 0, 0, 0, C, pool, poolBytes, table, blockBytes, sel + ((<usize>(t * topk)) << 2), scale, ot, C, scratch, true, false);
     finishRows(H, 0, H, ot, C, C, scratch, lse + (<usize>t << 2), sq);
   }
 }
 
 /**
  * One sequence: q [sq, H, C+dr] (absorbed [q_abs | q_pe] per head), its len cached tokens in the
- * pool (records of fmt, KB per block, blocks table[0 .. ceil(len/KB))); dense (sparse 0) reads
+ * pool (records of fmt, KB per block, blocks table[0 .. ceil(len/KB)) blockBytes apart, 0 meaning
+ * KB records and nothing else: a DeepSeek-V3.2 block also holds the indexer's keys); dense (sparse 0) reads
  * every cached token, causal or not; sparse reads sel [sq, topk] (i32 token indices < len, -1
  * skipped). o [sq, H, C], lse [H, sq] (FlashMLA's [h_q, s_q] per batch row). scratch:
  * attend_paged_scratch_floats(sq * H, C, dr) floats.
  */
 export function attn_mla_decode(fmt: i32, sparse: i32, causal: i32, sq: i32, H: i32, C: i32, dr: i32, len: i32, q: usize,
-  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
+  sel: usize, topk: i32, pool: usize, poolBytes: usize, table: usize, blockBytes: usize, scale: f32, o: usize, lse: usize, scratch: usize): void {
   const sp = sparse != 0, ca = causal != 0;
   switch (fmt) {
-    case FMT_F32: if (sp) decodeOne(FMT_F32, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_F32, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
-    case FMT_BF16: if (sp) decodeOne(FMT_BF16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_BF16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
-    case FMT_F16: if (sp) decodeOne(FMT_F16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_F16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
-    case FMT_INT8: if (sp) decodeOne(FMT_INT8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_INT8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
-    case FMT_FP8: if (sp) decodeOne(FMT_FP8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); else decodeOne(FMT_FP8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, scale, o, lse, scratch); break;
+    case FMT_F32: if (sp) decodeOne(FMT_F32, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); else decodeOne(FMT_F32, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); break;
+    case FMT_BF16: if (sp) decodeOne(FMT_BF16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); else decodeOne(FMT_BF16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); break;
+    case FMT_F16: if (sp) decodeOne(FMT_F16, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); else decodeOne(FMT_F16, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); break;
+    case FMT_INT8: if (sp) decodeOne(FMT_INT8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); else decodeOne(FMT_INT8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); break;
+    case FMT_FP8: if (sp) decodeOne(FMT_FP8, true, false, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); else decodeOne(FMT_FP8, false, ca, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse, scratch); break;
     default: unreachable();
   }
 }

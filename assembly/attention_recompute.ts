@@ -41,7 +41,7 @@ export function attn_recompute_scratch_floats(s: i32, H: i32, C: i32, dr: i32, d
       attendCore(KEYS_RANGE, FMT_F32, s, 1, startPos, j0, j0 + nk,
         q + ((<usize>(h * qk)) << 2), H * qk, q + ((<usize>(h * qk + dn)) << 2), H * qk, dn, dr,
         kvT, w, pe, ldpe, kvT + (<usize>dn << 2), w, dv,
-        0, 0, 0, 0, scale, o + ((<usize>(h * dv)) << 2), H * dv, att + <usize>h * attB, j0 == 0, last);
+        0, 0, 0, 0, 0, scale, o + ((<usize>(h * dv)) << 2), H * dv, att + <usize>h * attB, j0 == 0, last);
     }
   }
 }

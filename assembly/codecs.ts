@@ -224,6 +224,13 @@ export function codec_encode(fmt: i32, src: usize, n: i32, C: i32, dr: i32, dst:
   return v128.bitselect(nan, scaled, i32x4.eq(mag, i32x4.splat(0x7f)));
 }
 
+/** n e4m3 codes at src -> their float32 values at dst (exact; n a multiple of 4 runs four at a time). */
+export function e4m3RowToF32(src: usize, n: i32, dst: usize): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < n4; i += 4) v128.store(dst + (<usize>i << 2), e4m3x4(src + <usize>i, 1.0));
+  for (let i = n4; i < n; i++) store<f32>(dst + (<usize>i << 2), e4m3ToF32(load<u8>(src + <usize>i)));
+}
+
 @inline export function dq4_latent_f32(rec: usize, C: i32, i: i32): v128 {
   return v128.load(rec + (<usize>i << 2));
 }

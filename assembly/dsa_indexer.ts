@@ -7,6 +7,8 @@
 // two at a time: each key row is loaded once per head pair, each q row once per 4 keys.
 
 import { hsum, madd } from "./common";
+import { KB } from "./attention_core";
+import { e4m3RowToF32 } from "./codecs";
 
 /** The four dots of q (d floats) with keys k0..k3 (rows of d floats) as one vector, lane i = q . k_i. */
 // @ts-ignore: decorator
@@ -34,36 +36,73 @@ import { hsum, madd } from "./common";
 }
 
 /**
+ * One query row against nk keys: q [HI, DI] (qm), w [HI] (wm), keys k (rows ldkB bytes apart),
+ * their scales ks [nk] -> om [nk]. scratch: 8 floats.
+ */
+// @ts-ignore: decorator
+@inline function scoreKeys(qm: usize, wm: usize, HI: i32, DI: i32, k: usize, ldkB: usize, ks: usize, nk: i32, om: usize, scratch: usize): void {
+  const DIB = <usize>DI << 2;
+  const zero = f32x4.splat(0);
+  for (let n0 = 0; n0 < nk; n0 += 4) {
+    const kn = min(4, nk - n0);
+    const k0 = k + <usize>n0 * ldkB;
+    const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
+    let acc = f32x4.splat(0);
+    let h = 0;
+    for (; h + 2 <= HI; h += 2) {
+      const qa = qm + <usize>h * DIB;
+      dots2x4(qa, qa + DIB, k0, k1, k2, k3, DI, scratch);
+      acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
+      acc = madd(v128.load32_splat(wm + (<usize>(h + 1) << 2)), f32x4.max(v128.load(scratch, 16), zero), acc);
+    }
+    if (h < HI) {
+      const qa = qm + <usize>h * DIB;
+      dots2x4(qa, qa, k0, k1, k2, k3, DI, scratch);
+      acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
+    }
+    const ksn = ks + (<usize>n0 << 2), on = om + (<usize>n0 << 2);
+    store<f32>(on, f32x4.extract_lane(acc, 0) * load<f32>(ksn));
+    if (kn > 1) store<f32>(on, f32x4.extract_lane(acc, 1) * load<f32>(ksn, 4), 4);
+    if (kn > 2) store<f32>(on, f32x4.extract_lane(acc, 2) * load<f32>(ksn, 8), 8);
+    if (kn > 3) store<f32>(on, f32x4.extract_lane(acc, 3) * load<f32>(ksn, 12), 12);
+  }
+}
+
+/**
  * Index scores of s query rows against T keys: q8 [s, HI, DI], w [s, HI], k8 [T, DI] (rows ldk
  * floats apart), ks [T] -> out [s, T] (rows ldo floats apart). scratch: 8 floats (16-byte aligned).
  */
 export function dsa_index_scores(s: i32, T: i32, HI: i32, DI: i32, q8: usize, w: usize, k8: usize, ldk: i32, ks: usize, out: usize, ldo: i32, scratch: usize): void {
-  const ldkB = <usize>ldk << 2, qRow = <usize>(HI * DI) << 2, DIB = <usize>DI << 2;
-  const zero = f32x4.splat(0);
+  const qRow = <usize>(HI * DI) << 2;
   for (let m = 0; m < s; m++) {
-    const qm = q8 + <usize>m * qRow, wm = w + ((<usize>(m * HI)) << 2), om = out + ((<usize>m * <usize>ldo) << 2);
-    for (let n0 = 0; n0 < T; n0 += 4) {
-      const kn = min(4, T - n0);
-      const k0 = k8 + <usize>n0 * ldkB;
-      const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
-      let acc = f32x4.splat(0);
-      let h = 0;
-      for (; h + 2 <= HI; h += 2) {
-        const qa = qm + <usize>h * DIB;
-        dots2x4(qa, qa + DIB, k0, k1, k2, k3, DI, scratch);
-        acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
-        acc = madd(v128.load32_splat(wm + (<usize>(h + 1) << 2)), f32x4.max(v128.load(scratch, 16), zero), acc);
-      }
-      if (h < HI) {
-        const qa = qm + <usize>h * DIB;
-        dots2x4(qa, qa, k0, k1, k2, k3, DI, scratch);
-        acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
-      }
-      const ksn = ks + (<usize>n0 << 2), on = om + (<usize>n0 << 2);
-      store<f32>(on, f32x4.extract_lane(acc, 0) * load<f32>(ksn));
-      if (kn > 1) store<f32>(on, f32x4.extract_lane(acc, 1) * load<f32>(ksn, 4), 4);
-      if (kn > 2) store<f32>(on, f32x4.extract_lane(acc, 2) * load<f32>(ksn, 8), 8);
-      if (kn > 3) store<f32>(on, f32x4.extract_lane(acc, 3) * load<f32>(ksn, 12), 12);
+    scoreKeys(q8 + <usize>m * qRow, w + ((<usize>(m * HI)) << 2), HI, DI, k8, <usize>ldk << 2, ks, T, out + ((<usize>m * <usize>ldo) << 2), scratch);
+  }
+}
+
+/** Floats of scratch dsa_index_scores_paged needs: 8, then (16-byte aligned) one block of KB keys as float32. */
+export function dsa_index_scratch_floats(DI: i32): i32 {
+  return 8 + 4 + KB * DI;
+}
+
+/**
+ * The same scores over the paged cache: key n is token n of the sequence whose block ids are
+ * table[0 .. ceil(T/KB)), each block blockBytes long in the pool (poolBytes), its KB keys' DI e4m3
+ * codes from byte keysOffset (token-major) and their KB float32 scales right after them (the
+ * LatentCache block layout, src/cache/index-keys.ts). Each block's codes are decoded once into a
+ * float32 tile (exact) that every query row then reads. scratch: dsa_index_scratch_floats(DI).
+ */
+export function dsa_index_scores_paged(s: i32, T: i32, HI: i32, DI: i32, q8: usize, w: usize, pool: usize, poolBytes: usize, table: usize, blockBytes: usize, keysOffset: usize,
+  out: usize, ldo: i32, scratch: usize): void {
+  const qRow = <usize>(HI * DI) << 2, DIB = <usize>DI << 2;
+  const tile = (scratch + 32 + 15) & ~(<usize>15);
+  for (let j0 = 0; j0 < T; j0 += KB) {
+    const nk = min(KB, T - j0);
+    const id = load<i32>(table + (<usize>(j0 / KB) << 2));
+    assert(id >= 0 && <usize>(id + 1) * blockBytes <= poolBytes); // the host checks it too
+    const codes = pool + <usize>id * blockBytes + keysOffset, ks = codes + <usize>KB * <usize>DI;
+    for (let n = 0; n < nk; n++) e4m3RowToF32(codes + <usize>n * <usize>DI, DI, tile + <usize>n * DIB);
+    for (let m = 0; m < s; m++) {
+      scoreKeys(q8 + <usize>m * qRow, w + ((<usize>(m * HI)) << 2), HI, DI, tile, DIB, ks, nk, out + ((<usize>m * <usize>ldo + <usize>j0) << 2), scratch);
     }
   }
 }

@@ -55,8 +55,10 @@ export interface CoreExports {
   codec_decode_simd(fmt: number, src: number, n: number, C: number, dr: number, dst: number): void;
   codec_dequant_tile(fmt: number, rec: number, n: number, C: number, dr: number, kv: number, ldkv: number, pe: number, ldpe: number): void;
   mla_project_uv(s: number, H: number, C: number, dv: number, wuv: number, olat: number, o: number): void;
-  attn_mla_decode(fmt: number, sparse: number, causal: number, sq: number, H: number, C: number, dr: number, len: number, q: number, sel: number, topk: number, pool: number, poolBytes: number, table: number, scale: number, o: number, lse: number, scratch: number): void;
+  attn_mla_decode(fmt: number, sparse: number, causal: number, sq: number, H: number, C: number, dr: number, len: number, q: number, sel: number, topk: number, pool: number, poolBytes: number, table: number, blockBytes: number, scale: number, o: number, lse: number, scratch: number): void;
   dsa_index_scores(s: number, T: number, HI: number, DI: number, q8: number, w: number, k8: number, ldk: number, ks: number, out: number, ldo: number, scratch: number): void;
+  dsa_index_scores_paged(s: number, T: number, HI: number, DI: number, q8: number, w: number, pool: number, poolBytes: number, table: number, blockBytes: number, keysOffset: number, out: number, ldo: number, scratch: number): void;
+  dsa_index_scratch_floats(DI: number): number;
   dsa_topk(scores: number, visible: number, k: number, out: number, heap: number): void;
 }
 
@@ -404,7 +406,8 @@ export class WasmKernels {
     need("o", a.o, oOff, R * a.dv);
     need("wuv", a.wuv, 0, a.H * this.exports.packed_size_8(a.dv, a.C));
     need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
-    const fmt = this.writeBlockTable(a.format, a.C, a.dr, T, a.blocks, a.table, a.pool);
+    const { fmt, blockBytes } = this.recordBlock(a.format, a.C, a.dr);
+    this.writeBlockTable(blockBytes, T, a.blocks, a.table, a.pool);
     this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
   }
 
@@ -419,7 +422,8 @@ export class WasmKernels {
     need("o", a.o, oOff, a.s * a.H * a.dv);
     need("wkvb", a.wkvb, 0, a.H * this.exports.packed_size_8(a.dn + a.dv, a.C));
     need("scratch", a.scratch, 0, this.attnRecomputeScratchFloats(a.s, a.H, a.C, a.dr, a.dn, a.dv));
-    const fmt = this.writeBlockTable(a.format, a.C, a.dr, T, a.blocks, a.table, a.pool);
+    const { fmt, blockBytes } = this.recordBlock(a.format, a.C, a.dr);
+    this.writeBlockTable(blockBytes, T, a.blocks, a.table, a.pool);
     this.exports.attn_recompute_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wkvb.ptr, a.o.at(oOff), a.scratch.ptr);
   }
   attnRecomputeScratchFloats(s: number, H: number, C: number, dr: number, dn: number, dv: number): number {
@@ -489,6 +493,32 @@ export class WasmKernels {
   }
 
   /**
+   * indexScores over the paged cache: key n is token n of the sequence with block ids `blocks`
+   * (copied into `table`), each block `blockBytes` long in the pool, its 64 keys' DI e4m3 codes
+   * from byte `keysOffset` of the block and their 64 float32 scales right after (the LatentCache
+   * block layout with index keys, src/cache/index-keys.ts). scratch: indexScratchFloats(DI).
+   */
+  indexScoresPaged(a: { s: number; T: number; HI: number; DI: number; q8: F32Buf; w: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; blockBytes: number; keysOffset: number; out: F32Buf; ldo?: number; scratch: F32Buf; qOff?: number; wOff?: number; outOff?: number }): void {
+    const ldo = a.ldo ?? a.T, qOff = a.qOff ?? 0, wOff = a.wOff ?? 0, outOff = a.outOff ?? 0;
+    for (const [f, v] of [["s", a.s], ["T", a.T], ["HI", a.HI], ["DI", a.DI]] as const) {
+      if (!(Number.isInteger(v) && v >= (f === "T" ? 0 : 1))) throw new ShapeError(f, v, f === "T" ? "a whole number of keys" : "a positive integer");
+    }
+    if (!(Number.isInteger(ldo) && ldo >= a.T)) throw new ShapeError("ldo", ldo, `an integer >= T = ${a.T}`);
+    if (!(Number.isInteger(a.keysOffset) && a.keysOffset >= 0 && a.keysOffset + BLOCK_TOKENS * (a.DI + 4) <= a.blockBytes)) throw new ShapeError("keysOffset", a.keysOffset, `a byte offset leaving ${BLOCK_TOKENS} x (${a.DI} codes + 4 scale bytes) inside a ${a.blockBytes}-byte block`);
+    need("q8", a.q8, qOff, a.s * a.HI * a.DI);
+    need("w", a.w, wOff, a.s * a.HI);
+    need("out", a.out, outOff, span(a.s, a.T, ldo));
+    need("scratch", a.scratch, 0, this.indexScratchFloats(a.DI));
+    this.writeBlockTable(a.blockBytes, a.T, a.blocks, a.table, a.pool);
+    this.exports.dsa_index_scores_paged(a.s, a.T, a.HI, a.DI, a.q8.at(qOff), a.w.at(wOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.blockBytes, a.keysOffset, a.out.at(outOff), ldo, a.scratch.ptr);
+  }
+
+  /** Floats of scratch indexScoresPaged needs (one block of keys decoded to float32). */
+  indexScratchFloats(DI: number): number {
+    return this.exports.dsa_index_scratch_floats(DI);
+  }
+
+  /**
    * Top-k of one row: the k best of keys 0..visible-1 of scores (from scoresOff), best first
    * (score descending, ties: lower index first), -1 beyond the visible keys, into out (k i32
    * from byte outAt). heap: min(k, visible) i32 of scratch. Scores must be NaN-free.
@@ -512,7 +542,7 @@ export class WasmKernels {
    * (natural log of the scaled scores' sum of exponentials; +Infinity and o = 0 where a row has
    * no key). scratch: attnPagedScratchFloats(sq * H, C, dr).
    */
-  attnMlaDecode(a: { format: StorageFormat; sq: number; H: number; C: number; dr: number; len: number; q: F32Buf; qOff?: number; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; causal?: boolean; sel?: { range: ByteRange; at: number; topk: number }; o: F32Buf; oOff?: number; lse: F32Buf; lseOff?: number; scratch: F32Buf }): void {
+  attnMlaDecode(a: { format: StorageFormat; sq: number; H: number; C: number; dr: number; len: number; q: F32Buf; qOff?: number; pool: ByteRange; blocks: Int32Array; table: F32Buf; blockBytes?: number; scale: number; causal?: boolean; sel?: { range: ByteRange; at: number; topk: number }; o: F32Buf; oOff?: number; lse: F32Buf; lseOff?: number; scratch: F32Buf }): void {
     const qOff = a.qOff ?? 0, oOff = a.oOff ?? 0, lseOff = a.lseOff ?? 0, R = a.sq * a.H;
     for (const [f, v] of [["sq", a.sq], ["H", a.H], ["C", a.C]] as const) if (!(Number.isInteger(v) && v >= 1)) throw new ShapeError(f, v, "a positive integer");
     if (!(Number.isInteger(a.dr) && a.dr >= 0)) throw new ShapeError("dr", a.dr, "a whole number");
@@ -523,7 +553,10 @@ export class WasmKernels {
     need("o", a.o, oOff, R * a.C);
     need("lse", a.lse, lseOff, R);
     need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
-    const fmt = this.writeBlockTable(a.format, a.C, a.dr, a.len, a.blocks, a.table, a.pool);
+    const { fmt, blockBytes: records } = this.recordBlock(a.format, a.C, a.dr);
+    const blockBytes = a.blockBytes ?? records;
+    if (!(Number.isInteger(blockBytes) && blockBytes >= records)) throw new ShapeError("blockBytes", blockBytes, `a whole number of bytes >= the block's ${records} bytes of ${a.format} records`);
+    this.writeBlockTable(blockBytes, a.len, a.blocks, a.table, a.pool);
     let selPtr = 0, topk = 0;
     if (a.sel) {
       topk = a.sel.topk;
@@ -537,7 +570,7 @@ export class WasmKernels {
         if (!(t === -1 || (t >= 0 && t < a.len))) throw new ShapeError(`sel[${Math.floor(i / topk)}][${i % topk}]`, t, `a token index in 0..${a.len - 1} or -1 (an empty slot)`);
       }
     }
-    this.exports.attn_mla_decode(fmt, a.sel ? 1 : 0, a.causal ? 1 : 0, a.sq, a.H, a.C, a.dr, a.len, a.q.at(qOff), selPtr, topk, a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.o.at(oOff), a.lse.at(lseOff), a.scratch.ptr);
+    this.exports.attn_mla_decode(fmt, a.sel ? 1 : 0, a.causal ? 1 : 0, a.sq, a.H, a.C, a.dr, a.len, a.q.at(qOff), selPtr, topk, a.pool.ptr, a.pool.bytes, a.table.ptr, blockBytes, a.scale, a.o.at(oOff), a.lse.at(lseOff), a.scratch.ptr);
   }
 
   /** o [s, H, dv] = o_lat [s, H, C] W_UV[h]^T per head (wuv from packWUV). */
@@ -548,10 +581,8 @@ export class WasmKernels {
     this.exports.mla_project_uv(s, H, C, dv, wuv.ptr, olat.at(olatOff), o.at(oOff));
   }
 
-  /** Check a sequence's block ids against the pool and copy them into the kernel's i32 table; returns the format code. */
-  private writeBlockTable(format: StorageFormat, C: number, dr: number, T: number, blocks: Int32Array, table: F32Buf, pool: ByteRange): number {
-    const fmt = FORMAT_CODE[format];
-    const blockBytes = BLOCK_TOKENS * this.exports.codec_token_bytes(fmt, C, dr);
+  /** Check a sequence's block ids against the pool (blocks blockBytes long) and copy them into the kernel's i32 table. */
+  private writeBlockTable(blockBytes: number, T: number, blocks: Int32Array, table: F32Buf, pool: ByteRange): void {
     const nBlocks = Math.ceil(T / BLOCK_TOKENS);
     if (blocks.length < nBlocks) throw new ShapeError("blocks.length", blocks.length, `>= ${nBlocks} block ids for ${T} tokens`);
     need("table", table, 0, nBlocks);
@@ -562,7 +593,12 @@ export class WasmKernels {
       if (!(Number.isInteger(b) && b >= 0 && (b + 1) * blockBytes <= pool.bytes)) throw new ShapeError(`blocks[${k}]`, b, `a block id in 0..${Math.floor(pool.bytes / blockBytes) - 1} (a pool of ${pool.bytes} bytes, ${blockBytes} per block)`);
       i32[k] = b;
     }
-    return fmt;
+  }
+
+  /** The format code of a latent format and the bytes of one block of its records (the records-only block stride). */
+  private recordBlock(format: StorageFormat, C: number, dr: number): { fmt: number; blockBytes: number } {
+    const fmt = FORMAT_CODE[format];
+    return { fmt, blockBytes: BLOCK_TOKENS * this.exports.codec_token_bytes(fmt, C, dr) };
   }
 
   /** The K row [T, H, qk] and V row [T, H, dv] of one batch row lie inside the arena. */

@@ -68,6 +68,41 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
     );
   });
 
+  it("paged index scores: bit for bit the contiguous kernel's, over shuffled blocks with other bytes around the keys", async () => {
+    const k = await kernels(build);
+    const codeOf = new Map<number, number>();
+    for (let c = 0; c < 256; c++) if (Number.isFinite(E4M3_VALUES[c]) && !codeOf.has(E4M3_VALUES[c])) codeOf.set(E4M3_VALUES[c], c);
+    await fc.assert(
+      fc.asyncProperty(dims, fc.integer({ min: 0, max: 40 }), async (d, extra) => {
+        const rng = new Rng(d.seed);
+        const { s, T, HI, DI } = d, KB = 64, nBlocks = Math.max(1, Math.ceil(T / KB));
+        const q8 = e4m3Array(s * HI * DI, d.codes, rng), k8 = e4m3Array(T * DI, d.codes, rng), w = rng.normalArray(s * HI);
+        const ks = Float32Array.from({ length: T }, () => Math.fround(Math.abs(rng.normal()) / 64));
+        // a pool of nBlocks + 2 blocks, ids shuffled; each block: `extra * 4` bytes of other records, the codes, the scales, 4 spare bytes
+        const keysOffset = 4 * extra, blockBytes = keysOffset + KB * (DI + 4) + 4, poolBlocks = nBlocks + 2;
+        const perm = Array.from({ length: poolBlocks }, (_, i) => i).sort(() => rng.uniform(-1, 1));
+        const ids = Int32Array.from(perm.slice(0, nBlocks));
+        const pool = k.allocBytes(poolBlocks * blockBytes);
+        const bytes = new Uint8Array(k.arena.memory.buffer, pool.ptr, pool.bytes).fill(0xff);
+        const dv = new DataView(k.arena.memory.buffer, pool.ptr, pool.bytes);
+        for (let n = 0; n < T; n++) {
+          const at = ids[Math.floor(n / KB)] * blockBytes + keysOffset, slot = n % KB;
+          for (let i = 0; i < DI; i++) bytes[at + slot * DI + i] = codeOf.get(k8[n * DI + i])!;
+          dv.setFloat32(at + KB * DI + 4 * slot, ks[n], true);
+        }
+        const qb = k.alloc(q8.length, q8), wb = k.alloc(w.length, w), kb = k.alloc(Math.max(1, k8.length), k8), ksb = k.alloc(Math.max(1, T), ks);
+        const want = k.alloc(Math.max(1, s * T)).fill(SENTINEL), got = k.alloc(Math.max(1, s * T)).fill(SENTINEL);
+        const table = k.alloc(nBlocks), scratch = k.alloc(k.indexScratchFloats(DI));
+        k.indexScores({ s, T, HI, DI, q8: qb, w: wb, k8Row: kb.ptr, ksRow: ksb.ptr, out: want, scratch });
+        k.indexScoresPaged({ s, T, HI, DI, q8: qb, w: wb, pool, blocks: ids, table, blockBytes, keysOffset, out: got, scratch });
+        expect(Array.from(got.toArray())).toEqual(Array.from(want.toArray()));
+        for (const b of [qb, wb, kb, ksb, want, got, table, scratch]) b.free();
+        k.arena.free(pool.ptr);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("top-k: exactly the oracle's rule on the same float32 scores; agrees with the exact selection", async () => {
     const k = await kernels(build);
     await fc.assert(
@@ -123,6 +158,10 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
     const heap = k.allocBytes(8), dst = k.allocBytes(8);
     expect(() => k.topk(out, 0, 4, 3, dst, 0, heap)).toThrow(/outAt|heap/);
     expect(() => k.topk(out, 0, 5, 1, dst, 0, heap)).toThrow(/scores/);
+    const pool = k.allocBytes(64 * 136), table = k.alloc(1), big = k.alloc(k.indexScratchFloats(4));
+    expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(17), table, blockBytes: 64 * 8, keysOffset: 0, out, scratch: big })).toThrow(/blocks\[0\]/);
+    expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(0), table, blockBytes: 64 * 8, keysOffset: 8, out, scratch: big })).toThrow(/keysOffset/);
+    expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(0), table, blockBytes: 64 * 8, keysOffset: 0, out, scratch })).toThrow(/scratch/);
     expect(Array.from(out.toArray()).every(Number.isNaN)).toBe(true);
   });
 });
