@@ -187,7 +187,7 @@ function nonFiniteAt(field: string, i: number, shape: number[], v: unknown, expe
 }
 
 /** The stages of a forward, in order, whose arithmetic can overflow on finite inputs (a NonFiniteError's field then starts with one). */
-export type ForwardStage = "query" | "latent" | "decompression" | "attention" | "output";
+export type ForwardStage = "query" | "latent" | "decompression" | "indexer" | "attention" | "output";
 
 /** The error of a stage that overflowed: field "<stage>: <name>[b, t, ...]", b the batch row and t the token of the call. */
 export function overflowError(stage: ForwardStage, name: string, index: number[], value: number, precision: InputPrecision, detail?: string): NonFiniteError {

@@ -1,6 +1,7 @@
 // The oracle's public surface.
 import type { Backend } from "../backend.js";
 import { ReferenceMla } from "./mla.js";
+import { ReferenceDsa } from "./dsa/layer.js";
 
 export * from "./mla.js";
 export * from "./attention.js";
@@ -18,4 +19,5 @@ export const referenceBackend: Backend = {
   name: "reference",
   precision: "float64",
   createMla: (config, weights, { path }) => new ReferenceMla(config, weights, { path }),
+  createDsa: (config, weights) => new ReferenceDsa(config, weights),
 };

@@ -13,6 +13,8 @@ import { WasmKernels } from "./kernels.js";
 import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, compileCore, fetchCore } from "./loader.js";
 import { WasmMla, type WasmMlaOptions, type WasmMlaPath } from "./mla-layer.js";
 import { WasmMha, WasmSeedLowRank, type WasmBaselineOptions } from "./baseline-layers.js";
+import { WasmDsa, type WasmDsaOptions } from "./dsa-layer.js";
+import type { DsaWeights } from "../io/dsa-weights.js";
 import type { MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "../baseline-configs.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
@@ -29,6 +31,8 @@ export interface WasmBackend extends Backend {
   createMha(config: MhaConfig, weights: MhaWeights, options?: WasmBaselineOptions): Promise<WasmMha>;
   /** The seed text's per-head low-rank scheme (r latents per kv head for K and for V, decompressed every step). */
   createSeedLowRank(config: SeedLowRankConfig, weights: SeedLowRankWeights, options?: WasmBaselineOptions): Promise<WasmSeedLowRank>;
+  /** DeepSeek-V3.2's attention (MLA + the lightning indexer's sparse selection), its latent and index keys in fp8_e4m3_v32 blocks. */
+  createDsa(config: MlaConfig, weights: DsaWeights, options?: WasmDsaOptions): Promise<WasmDsa>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
 }
@@ -64,6 +68,9 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     },
     async createSeedLowRank(config, weights, layerOptions = {}) {
       return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmSeedLowRank(config, weights, kernels, layerOptions));
+    },
+    async createDsa(config, weights, layerOptions = {}) {
+      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmDsa(config, weights, kernels, layerOptions));
     },
   };
 }

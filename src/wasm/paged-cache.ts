@@ -10,7 +10,7 @@ import type { MlaConfig } from "../config.js";
 import { CacheError } from "../errors.js";
 import type { LayerCache, NamedTensor } from "../layer.js";
 import { LatentCache } from "../cache/latent-cache.js";
-import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat, tokenLayout } from "../cache/layout.js";
+import { BLOCK_TOKENS, type LatentFormat, checkLatentFormat } from "../cache/layout.js";
 import type { Arena } from "./arena.js";
 import type { ByteRange } from "./kernels.js";
 
@@ -21,20 +21,23 @@ export interface PlacedWrite {
 }
 
 export class WasmPagedCache implements LayerCache {
-  readonly format: StorageFormat;
+  readonly format: LatentFormat;
   readonly maxBlocks: number;
   private readonly blockBytes: number;
   private range: ByteRange | null = null;
   private readonly latentCache: LatentCache;
 
-  /** maxBlocks: most 64-token blocks (default: every batch row full, as LatentCache). */
-  constructor(private readonly arena: Arena, cfg: MlaConfig, format: StorageFormat, maxBlocks?: number) {
-    this.format = checkStorageFormat(format, "options.cacheFormat");
+  /**
+   * maxBlocks: most 64-token blocks (default: every batch row full, as LatentCache). indexKeys: a
+   * DeepSeek-V3.2 cache, each block also holding the indexer's keys (LatentCache's blockLayout).
+   */
+  constructor(private readonly arena: Arena, cfg: MlaConfig, format: LatentFormat, maxBlocks?: number, indexKeys = false) {
+    this.format = checkLatentFormat(format, "options.cacheFormat");
     const blocks = maxBlocks ?? cfg.max_batch_size * Math.ceil(cfg.max_seq_len / BLOCK_TOKENS);
     if (!Number.isInteger(blocks) || blocks < 1) throw new CacheError("options.cacheBlocks", maxBlocks, "a positive integer number of 64-token blocks");
     this.maxBlocks = blocks;
-    this.blockBytes = BLOCK_TOKENS * tokenLayout(this.format, cfg.kv_lora_rank, cfg.qk_rope_head_dim).bytesPerToken;
-    this.latentCache = new LatentCache(cfg, { format: this.format, maxBlocks: blocks, storage: new Uint8Array(0) });
+    this.latentCache = new LatentCache(cfg, { format: this.format, maxBlocks: blocks, storage: new Uint8Array(0), indexKeys });
+    this.blockBytes = this.latentCache.blockBytes;
   }
 
   /** The LatentCache over the pool (sequences 0..max_batch_size-1 are the batch rows), its view current. */

@@ -11,7 +11,7 @@ import { E4M3_VALUES } from "../../src/cache/scalar.js";
 import { ShapeError } from "../../src/errors.js";
 import { indexScores } from "../../src/reference/dsa/indexer.js";
 import { topkRow } from "../../src/reference/dsa/topk.js";
-import { indexScoreBound, topkSetsAgree } from "../../src/wasm/dsa-numerics.js";
+import { indexScoreBound, topkSetsAgree } from "../../src/dsa-numerics.js";
 import { KERNEL_BUILDS, Rng, SENTINEL, describe_, firstOutside, kernels } from "./helpers.js";
 
 const RUNS = 40;

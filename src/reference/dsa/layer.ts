@@ -94,6 +94,12 @@ export interface DsaSteps {
   scoreActivation: (v: number) => number;
   /** Selection (default: top-k among the visible keys: the causal mask is added before topk). */
   selectTopk: SelectTopk;
+  /**
+   * The values pe_cache keeps of the roped k_pe [N, dr] (default: as they are, the float32
+   * simulation the vectors record; bf16Array: a bf16 model's pe_cache, which the fp8_e4m3_v32
+   * record's bf16 rope part holds).
+   */
+  peCache: (kpe: Float64Array) => Float64Array;
 }
 
 /** The official selection: top-k among the visible keys (index_score + mask, then topk). */
@@ -107,6 +113,7 @@ export const DSA_STEPS: Readonly<DsaSteps> = Object.freeze({
   indexerWeights,
   scoreActivation: relu,
   selectTopk: selectVisibleTopk,
+  peCache: (kpe: Float64Array) => kpe,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +258,8 @@ export class ReferenceDsa implements AttentionLayer {
     // MLA.forward: query, latent, FP8 KV-cache simulation
     const qr = queryLatent(cfg, w, x, N, count); // [N, Q]
     const q = mlaQueryFromLatent(cfg, w, qr, N, s, table, count); // [N, H, dn+dr]
-    const { c, kpe } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]
+    const { c, kpe: kpeRoped } = mlaCompress(cfg, w, x, N, s, table, count); // [N, C], [N, dr]
+    const kpe = st.peCache(kpeRoped);
     const kv = st.simulateKvFp8(c, N, C, fmt); // dequantized [N, C]
 
     // Indexer.forward: q and k, RoPE, bf16 Hadamard, act_quant, head weights

@@ -3,7 +3,7 @@
 // in float64) and rounds once; a float32 kernel (the WASM core, a GPU's FP8 MMA) rounds its sums,
 // so where two keys' scores nearly tie at the k-th place the selections may legitimately differ.
 
-import { gamma32, F32_U } from "../numerics.js";
+import { gamma32, F32_U } from "./numerics.js";
 
 /**
  * Per-score bound |S32[m, n] - S[m, n]| for the float32 index score of query row m (q8 [HI, DI]
