@@ -10,7 +10,7 @@ export { KB as ATTN_KEY_BLOCK, attend_scratch_floats, attend_paged_scratch_float
 export { attn_causal_4x8 } from "./attention_prefill";
 export { attn_decode_naive } from "./attention_naive";
 export { attn_absorbed_paged, mla_project_uv } from "./attention_absorbed";
-export { attn_mla_decode } from "./attention_mla_decode";
+export { attn_mla_decode, attn_mla_decode_range, attn_mla_combine } from "./attention_mla_decode";
 export { dsa_index_scores, dsa_index_scores_paged, dsa_index_scratch_floats, dsa_topk } from "./dsa_indexer";
 export { attn_recompute_paged, attn_recompute_scratch_floats } from "./attention_recompute";
 export { attn_gqa, attn_gqa_scratch_floats, attn_seed_lowrank, attn_seed_scratch_floats } from "./attention_grouped";

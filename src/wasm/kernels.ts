@@ -56,6 +56,8 @@ export interface CoreExports {
   codec_dequant_tile(fmt: number, rec: number, n: number, C: number, dr: number, kv: number, ldkv: number, pe: number, ldpe: number): void;
   mla_project_uv(s: number, H: number, C: number, dv: number, wuv: number, olat: number, o: number): void;
   attn_mla_decode(fmt: number, sparse: number, causal: number, sq: number, H: number, C: number, dr: number, len: number, q: number, sel: number, topk: number, pool: number, poolBytes: number, table: number, blockBytes: number, scale: number, o: number, lse: number, scratch: number): void;
+  attn_mla_decode_range(fmt: number, sparse: number, causal: number, sq: number, H: number, C: number, dr: number, len: number, jBegin: number, jEnd: number, q: number, sel: number, topk: number, pool: number, poolBytes: number, table: number, blockBytes: number, scale: number, o: number, lse: number, scratch: number): void;
+  attn_mla_combine(n: number, sq: number, H: number, C: number, oPart: number, oStride: number, lsePart: number, lseStride: number, o: number, lse: number): void;
   dsa_index_scores(s: number, T: number, HI: number, DI: number, q8: number, w: number, k8: number, ldk: number, ks: number, out: number, ldo: number, scratch: number): void;
   dsa_index_scores_paged(s: number, T: number, HI: number, DI: number, q8: number, w: number, pool: number, poolBytes: number, table: number, blockBytes: number, keysOffset: number, out: number, ldo: number, scratch: number): void;
   dsa_index_scratch_floats(DI: number): number;
@@ -133,6 +135,9 @@ function span(rows: number, n: number, ld: number): number {
   return rows === 0 ? 0 : (rows - 1) * ld + n;
 }
 
+/** Arguments of WasmKernels.attnMlaDecode (see there). */
+export interface MlaDecodeKernelArgs { format: StorageFormat; sq: number; H: number; C: number; dr: number; len: number; q: F32Buf; qOff?: number; pool: ByteRange; blocks: Int32Array; table: F32Buf; blockBytes?: number; scale: number; causal?: boolean; sel?: { range: ByteRange; at: number; topk: number }; o: F32Buf; oOff?: number; lse: F32Buf; lseOff?: number; scratch: F32Buf }
+
 export class WasmKernels {
   readonly arena: Arena;
   private rowTable: { ptr: number; cap: number } | null = null;
@@ -147,12 +152,12 @@ export class WasmKernels {
   }
 
   /** Instantiate a compiled core: a fresh module instance with its own linear memory. */
-  static async create(core: CompiledCore): Promise<WasmKernels> {
-    return new WasmKernels(await WebAssembly.instantiate(core.module, {}), core.build);
+  static async create(core: CompiledCore, imports: WebAssembly.Imports = {}): Promise<WasmKernels> {
+    return new WasmKernels(await WebAssembly.instantiate(core.module, imports), core.build);
   }
   /** Synchronous instantiation (fine in Node and workers; browsers' main thread prefers create). */
-  static createSync(core: CompiledCore): WasmKernels {
-    return new WasmKernels(new WebAssembly.Instance(core.module, {}), core.build);
+  static createSync(core: CompiledCore, imports: WebAssembly.Imports = {}): WasmKernels {
+    return new WasmKernels(new WebAssembly.Instance(core.module, imports), core.build);
   }
 
   get exports(): CoreExports {
@@ -542,7 +547,12 @@ export class WasmKernels {
    * (natural log of the scaled scores' sum of exponentials; +Infinity and o = 0 where a row has
    * no key). scratch: attnPagedScratchFloats(sq * H, C, dr).
    */
-  attnMlaDecode(a: { format: StorageFormat; sq: number; H: number; C: number; dr: number; len: number; q: F32Buf; qOff?: number; pool: ByteRange; blocks: Int32Array; table: F32Buf; blockBytes?: number; scale: number; causal?: boolean; sel?: { range: ByteRange; at: number; topk: number }; o: F32Buf; oOff?: number; lse: F32Buf; lseOff?: number; scratch: F32Buf }): void {
+  attnMlaDecode(a: MlaDecodeKernelArgs): void {
+    this.exports.attn_mla_decode(...this.mlaDecodeCall(a));
+  }
+
+  /** attnMlaDecode's checks (the block table written into `table`); the export's arguments. */
+  private mlaDecodeCall(a: MlaDecodeKernelArgs, needScratch = true): Parameters<CoreExports["attn_mla_decode"]> {
     const qOff = a.qOff ?? 0, oOff = a.oOff ?? 0, lseOff = a.lseOff ?? 0, R = a.sq * a.H;
     for (const [f, v] of [["sq", a.sq], ["H", a.H], ["C", a.C]] as const) if (!(Number.isInteger(v) && v >= 1)) throw new ShapeError(f, v, "a positive integer");
     if (!(Number.isInteger(a.dr) && a.dr >= 0)) throw new ShapeError("dr", a.dr, "a whole number");
@@ -552,7 +562,7 @@ export class WasmKernels {
     need("q", a.q, qOff, R * (a.C + a.dr));
     need("o", a.o, oOff, R * a.C);
     need("lse", a.lse, lseOff, R);
-    need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
+    if (needScratch) need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
     const { fmt, blockBytes: records } = this.recordBlock(a.format, a.C, a.dr);
     const blockBytes = a.blockBytes ?? records;
     if (!(Number.isInteger(blockBytes) && blockBytes >= records)) throw new ShapeError("blockBytes", blockBytes, `a whole number of bytes >= the block's ${records} bytes of ${a.format} records`);
@@ -570,7 +580,40 @@ export class WasmKernels {
         if (!(t === -1 || (t >= 0 && t < a.len))) throw new ShapeError(`sel[${Math.floor(i / topk)}][${i % topk}]`, t, `a token index in 0..${a.len - 1} or -1 (an empty slot)`);
       }
     }
-    this.exports.attn_mla_decode(fmt, a.sel ? 1 : 0, a.causal ? 1 : 0, a.sq, a.H, a.C, a.dr, a.len, a.q.at(qOff), selPtr, topk, a.pool.ptr, a.pool.bytes, a.table.ptr, blockBytes, a.scale, a.o.at(oOff), a.lse.at(lseOff), a.scratch.ptr);
+    return [fmt, a.sel ? 1 : 0, a.causal ? 1 : 0, a.sq, a.H, a.C, a.dr, a.len, a.q.at(qOff), selPtr, topk, a.pool.ptr, a.pool.bytes, a.table.ptr, blockBytes, a.scale, a.o.at(oOff), a.lse.at(lseOff), needScratch ? a.scratch.ptr : 0];
+  }
+
+  /**
+   * Split-KV: attnMlaDecode's call cut into key ranges (cached tokens, or selection slots when
+   * `sel` is given) at multiples of 64, each writing its own partial o and lse into slice p of a
+   * workspace, and the combine that merges them into a.o / a.lse. Returns the checked arguments of
+   * attn_mla_decode_range per part and of attn_mla_combine, for instances of the core that share
+   * this memory (a thread pool) to run; the ranges must cover every key once, in order.
+   * ws: oPart n * sq*H*C floats, lsePart n * sq*H, scratch n * splitScratchStride(...) floats.
+   */
+  mlaDecodeSplitCalls(a: Omit<MlaDecodeKernelArgs, "scratch">, parts: readonly { jBegin: number; jEnd: number }[], ws: { oPart: F32Buf; lsePart: F32Buf; scratch: F32Buf }): { ranges: Parameters<CoreExports["attn_mla_decode_range"]>[]; combine: Parameters<CoreExports["attn_mla_combine"]> } {
+    const call = this.mlaDecodeCall(a as MlaDecodeKernelArgs, false);
+    const R = a.sq * a.H, n = parts.length, keys = a.sel ? a.sel.topk : a.len;
+    if (!(n >= 1)) throw new ShapeError("parts.length", n, "at least one key range");
+    parts.forEach((p, i) => {
+      const from = i === 0 ? 0 : parts[i - 1].jEnd, last = i === n - 1;
+      if (!(p.jBegin === from && p.jBegin % BLOCK_TOKENS === 0 && Number.isInteger(p.jEnd) && p.jEnd >= p.jBegin && (last ? p.jEnd === keys : p.jEnd < keys && p.jEnd % BLOCK_TOKENS === 0))) {
+        throw new ShapeError(`parts[${i}]`, `[${p.jBegin}, ${p.jEnd})`, `consecutive ranges from 0 to ${keys} keys, cut at multiples of ${BLOCK_TOKENS}`);
+      }
+    });
+    const stride = this.splitScratchStride(R, a.C, a.dr);
+    need("ws.oPart", ws.oPart, 0, n * R * a.C);
+    need("ws.lsePart", ws.lsePart, 0, n * R);
+    need("ws.scratch", ws.scratch, 0, n * stride);
+    const [fmt, sparse, causal, sq, H, C, dr, len, q, sel, topk, pool, poolBytes, table, blockBytes, scale, o, lse] = call;
+    const ranges = parts.map((p, i): Parameters<CoreExports["attn_mla_decode_range"]> =>
+      [fmt, sparse, causal, sq, H, C, dr, len, p.jBegin, p.jEnd, q, sel, topk, pool, poolBytes, table, blockBytes, scale, ws.oPart.at(i * R * C), ws.lsePart.at(i * R), ws.scratch.at(i * stride)]);
+    return { ranges, combine: [n, sq, H, C, ws.oPart.ptr, R * C, ws.lsePart.ptr, R, o, lse] };
+  }
+
+  /** Floats between two parts' scratch in a split call's workspace (attnPagedScratchFloats rounded up to 64 bytes, so no two threads share a cache line). */
+  splitScratchStride(R: number, C: number, dr: number): number {
+    return Math.ceil(this.exports.attend_paged_scratch_floats(R, C, dr) / 16) * 16;
   }
 
   /** o [s, H, dv] = o_lat [s, H, C] W_UV[h]^T per head (wuv from packWUV). */
