@@ -151,3 +151,135 @@ async function compileUrl(url: string | URL, build: WasmBuild): Promise<WebAssem
   }
   return compileBytes(await res.arrayBuffer(), build);
 }
+
+// ---- threaded builds -------------------------------------------------------------------------
+// asconfig.json's targets simd128-threads and relaxed-threads: the same source and ISAs compiled
+// with `--enable threads --sharedMemory --importMemory --maximumMemory 65536`. The module imports
+// env.memory, a shared WebAssembly.Memory the host creates (its maximum at most 65536 pages, 4 GiB:
+// wasm32's whole address space, the most the single-threaded builds can grow to; a host may ask
+// for less, e.g. where a browser cannot reserve 4 GiB), so every worker instantiates the module on
+// the same memory. Their data segments are rewritten at every instantiation: the core's static
+// data is read-only (test/wasm/static-data.test.ts). The functions below only add to the
+// single-threaded loading above, whose defaults do not change.
+
+export type WasmThreadedBuild = "relaxed-threads" | "simd128-threads";
+/** Any of the four release builds. */
+export type WasmAnyBuild = WasmBuild | WasmThreadedBuild;
+/** Fastest first: what pickBuild tries for "auto". */
+export const BUILD_FALLBACK_ORDER: readonly WasmAnyBuild[] = ["relaxed-threads", "simd128-threads", "relaxed", "simd128"];
+/** File names of the threaded builds (exported as `mlakit/build/<name>`). */
+export const WASM_THREADED_FILES: Readonly<Record<WasmThreadedBuild, string>> = { "simd128-threads": "mla-simd128-threads.wasm", "relaxed-threads": "mla-relaxed-threads.wasm" };
+/** The threaded builds' declared maximum memory in 64 KiB pages (asconfig.json maximumMemory). */
+export const THREADED_MAX_PAGES = 65536;
+
+/** The bytes of any of the four builds (the threaded ones optional). */
+export interface WasmAllBinaries extends WasmBinaries {
+  "simd128-threads"?: BufferSource;
+  "relaxed-threads"?: BufferSource;
+}
+
+/** A compiled build with whether it runs on a shared, imported memory (threads). */
+export interface CompiledAnyCore extends CompiledCore {
+  /** Which of the four builds this is. */
+  readonly variant: WasmAnyBuild;
+  /** true: the module imports env.memory, a shared WebAssembly.Memory (instantiate with threadedImports). */
+  readonly threaded: boolean;
+}
+
+export function isThreadedBuild(b: WasmAnyBuild): b is WasmThreadedBuild {
+  return b === "relaxed-threads" || b === "simd128-threads";
+}
+/** The ISA of a build (the threaded ones are the same ISAs). */
+export function buildIsa(b: WasmAnyBuild): WasmBuild {
+  return b === "relaxed" || b === "relaxed-threads" ? "relaxed" : "simd128";
+}
+
+/** The URL of a threaded build inside the package (literal expressions, as defaultWasmUrl). */
+export function defaultThreadedWasmUrl(build: WasmThreadedBuild): URL {
+  return build === "relaxed-threads" ? new URL("../../build/mla-relaxed-threads.wasm", import.meta.url) : new URL("../../build/mla-simd128-threads.wasm", import.meta.url);
+}
+
+/**
+ * Can this runtime run the threaded builds: SharedArrayBuffer, Atomics.wait/notify and a shared
+ * WebAssembly.Memory? In a browser, SharedArrayBuffer needs cross-origin isolation (the page
+ * served with COOP `same-origin` and COEP `require-corp`); reason says what is missing.
+ * (Whether threads can be started, worker_threads or Web Workers, is the pool's question.)
+ */
+export function sharedMemorySupport(): { ok: true } | { ok: false; reason: string } {
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  if (g.crossOriginIsolated === false) return { ok: false, reason: "SharedArrayBuffer unavailable (not cross-origin isolated: serve the page with COOP same-origin and COEP require-corp)" };
+  if (typeof SharedArrayBuffer !== "function") return { ok: false, reason: "SharedArrayBuffer unavailable in this runtime" };
+  if (typeof Atomics !== "object" || typeof Atomics.wait !== "function" || typeof Atomics.notify !== "function") return { ok: false, reason: "Atomics.wait / Atomics.notify unavailable in this runtime" };
+  try {
+    const m = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    if (!(m.buffer instanceof SharedArrayBuffer)) return { ok: false, reason: "a shared WebAssembly.Memory is not backed by a SharedArrayBuffer here" };
+  } catch (e) {
+    return { ok: false, reason: `this runtime refuses a shared WebAssembly.Memory (${(e as Error).message})` };
+  }
+  return { ok: true };
+}
+
+/** A shared memory for the threaded builds: `initialPages` (>= the module's 1) up to `maximumPages` (<= THREADED_MAX_PAGES). */
+export function createSharedMemory(initialPages = 1, maximumPages = THREADED_MAX_PAGES): WebAssembly.Memory {
+  if (!(Number.isInteger(maximumPages) && maximumPages >= 1 && maximumPages <= THREADED_MAX_PAGES)) throw new ConfigError("maximumMemoryPages", maximumPages, `a whole number of 64 KiB pages in 1..${THREADED_MAX_PAGES} (the threaded builds' declared maximum)`);
+  if (!(Number.isInteger(initialPages) && initialPages >= 1 && initialPages <= maximumPages)) throw new ConfigError("initialMemoryPages", initialPages, `a whole number of pages in 1..${maximumPages}`);
+  try {
+    return new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true });
+  } catch (e) {
+    throw new ConfigError("maximumMemoryPages", maximumPages, "a shared memory this runtime can reserve (ask for fewer pages)", (e as Error).message);
+  }
+}
+
+/** The imports of a threaded build: its one shared memory. */
+export function threadedImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory } };
+}
+
+/** Why `build` cannot run here (undefined: it can): its bytes missing or not validated, or no shared memory for a threaded one. */
+export function buildUnavailable(bins: WasmAllBinaries, build: WasmAnyBuild): string | undefined {
+  const bytes = bins[build];
+  if (bytes === undefined) return `no bytes of ${isThreadedBuild(build) ? WASM_THREADED_FILES[build] : WASM_FILES[build]} were given`;
+  if (isThreadedBuild(build)) {
+    const sm = sharedMemorySupport();
+    if (!sm.ok) return sm.reason;
+  }
+  let valid = false;
+  try {
+    valid = WebAssembly.validate(bytes);
+  } catch {
+    valid = false;
+  }
+  if (!valid) return buildIsa(build) === "relaxed" ? "this runtime does not validate it (relaxed-simd; Node 20 needs --experimental-wasm-relaxed-simd, see src/wasm/node.ts)" : "this runtime does not validate it";
+  return undefined;
+}
+
+/**
+ * Pick one of the four builds: "auto" takes the first of BUILD_FALLBACK_ORDER (threaded-relaxed,
+ * threaded-simd128, relaxed, simd128) this runtime runs; `threads: false` skips the threaded
+ * ones. A named build that cannot run here is a ConfigError on field `build` saying why.
+ * `reason` says why the builds before the chosen one were passed over.
+ */
+export function pickBuild(bins: WasmAllBinaries, choice: WasmAnyBuild | "auto" = "auto", options: { threads?: boolean } = {}): { build: WasmAnyBuild; reason: string } {
+  if (choice !== "auto" && !BUILD_FALLBACK_ORDER.includes(choice)) throw new ConfigError("build", choice, `"auto" or one of ${BUILD_FALLBACK_ORDER.map((b) => `"${b}"`).join(", ")}`);
+  if (choice !== "auto") {
+    const why = buildUnavailable(bins, choice);
+    if (why !== undefined) throw new ConfigError("build", choice, "a build this runtime can run", why);
+    return { build: choice, reason: "asked for" };
+  }
+  const skipped: string[] = [];
+  for (const b of BUILD_FALLBACK_ORDER) {
+    if (isThreadedBuild(b) && options.threads === false) continue;
+    const why = buildUnavailable(bins, b);
+    if (why === undefined) return { build: b, reason: skipped.length ? skipped.join("; ") : "the fastest build" };
+    skipped.push(`${b}: ${why}`);
+  }
+  throw new ConfigError("build", choice, "a build this runtime can run (none of the given bytes validate)", skipped.join("; "));
+}
+
+/** Compile the build pickBuild chooses. */
+export async function compileAnyCore(bins: WasmAllBinaries, choice: WasmAnyBuild | "auto" = "auto", options: { threads?: boolean } = {}): Promise<CompiledAnyCore & { reason: string }> {
+  const { build, reason } = pickBuild(bins, choice, options);
+  const isa = buildIsa(build);
+  const module = await WebAssembly.compile(bins[build]!);
+  return { module, build: isa, variant: build, threaded: isThreadedBuild(build), reason };
+}
