@@ -8,6 +8,10 @@ import { yarnEnabled } from "../config.js";
 import { toleranceFor } from "../numerics.js";
 import type { BadCallCase, BadWeightsCase, CaseArbOptions, MlaCase, RollbackCase } from "./arbitraries.js";
 import { PROPERTIES, PROPERTY_NAMES } from "./properties.js";
+import { DSA_PROPERTY_NAMES, type DsaCase, checkDsaBackend, describeDsaCase } from "./dsa.js";
+
+/** Every property checkBackend knows: the MLA ones, then the DeepSeek-V3.2 ones (run when the backend has createDsa). */
+export const ALL_PROPERTY_NAMES: readonly string[] = [...PROPERTY_NAMES, ...DSA_PROPERTY_NAMES];
 import { type Measurement, type Tolerance, fmt } from "./run-case.js";
 
 export interface CheckOptions {
@@ -35,7 +39,7 @@ export interface CheckOptions {
 
 export interface Counterexample {
   /** The shrunk case, as plain data (config, batch, calls, seed, and rollback/bad-call fields). */
-  case: MlaCase | RollbackCase | BadCallCase | BadWeightsCase;
+  case: MlaCase | RollbackCase | BadCallCase | BadWeightsCase | DsaCase;
   /** The measurement on that case: max abs error, where, and any problem. */
   measurement: Measurement;
   /** fast-check's seed and path: `checkBackend(b, { seed, path, properties: [name] })` replays it. */
@@ -69,8 +73,8 @@ export interface CheckResult {
 export async function checkBackend(backend: Backend, options: CheckOptions = {}): Promise<CheckResult> {
   const tolerance = options.tolerance ?? toleranceFor(backend.precision);
   const seed = options.seed ?? (Math.random() * 0x7fffffff) | 0;
-  const wanted = options.properties ?? PROPERTY_NAMES;
-  for (const n of wanted) if (!PROPERTY_NAMES.includes(n)) throw new RangeError(`checkBackend: unknown property "${n}"; properties are ${PROPERTY_NAMES.join(", ")}`);
+  const wanted = options.properties ?? ALL_PROPERTY_NAMES;
+  for (const n of wanted) if (!ALL_PROPERTY_NAMES.includes(n)) throw new RangeError(`checkBackend: unknown property "${n}"; properties are ${ALL_PROPERTY_NAMES.join(", ")}`);
   const ctx = { backend, tol: tolerance, compareCaches: options.compareCaches ?? true };
   const timeoutMs = options.timeoutMs ?? 60_000;
   const results: PropertyResult[] = [];
@@ -93,6 +97,17 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
     results.push(r);
     options.onProperty?.(r);
   }
+  // DeepSeek-V3.2 layers: their own cases (each replays the oracle per call: half the runs)
+  const dsaWanted = DSA_PROPERTY_NAMES.filter((n) => wanted.includes(n));
+  if (backend.createDsa && dsaWanted.length) {
+    const d = await checkDsaBackend(backend, { numRuns: Math.max(1, Math.ceil((options.numRuns ?? 50) / 2)), seed, path: options.path, tolerance, properties: dsaWanted });
+    for (const p of d.properties) {
+      const ce = p.counterexample;
+      const r: PropertyResult = { name: p.name, claim: p.claim, pass: p.pass, numRuns: p.numRuns, numShrinks: 0, ...(ce && { counterexample: { case: ce.case, measurement: ce.measurement, seed: ce.seed, path: ce.path, text: describeDsaCase(ce.case) } }) };
+      results.push(r);
+      options.onProperty?.(r);
+    }
+  }
   const pass = results.every((r) => r.pass);
   const result: CheckResult = { backend: backend.name, precision: backend.precision, tolerance, seed, pass, properties: results, report: "" };
   result.report = renderReport(result);
@@ -109,7 +124,8 @@ function withTimeout(m: Promise<Measurement>, ms: number): Promise<Measurement> 
 }
 
 /** A case in a few lines: config, batch, calls (startPos+seqlen), seed, and the extra call if any. */
-export function describeCase(c: MlaCase | RollbackCase | BadCallCase | BadWeightsCase): string {
+export function describeCase(c: MlaCase | RollbackCase | BadCallCase | BadWeightsCase | DsaCase): string {
+  if ("split" in c) return describeDsaCase(c);
   const k = c.config;
   const hf = k.convention === "transformers" ? `, cos/sin x ${k.rope_attention_factor}${k.yarn_truncate ? "" : ", untruncated"}` : "";
   const yarn = yarnEnabled(k)

@@ -3,7 +3,9 @@
 import { describe, expect, test } from "vitest";
 import type { Backend } from "../../src/backend.js";
 import { yarnEnabled } from "../../src/config.js";
-import { type CheckResult, PROPERTY_NAMES, checkBackend } from "../../src/conformance/index.js";
+import { ReferenceDsa } from "../../src/reference/dsa/layer.js";
+import { topkRow } from "../../src/reference/dsa/topk.js";
+import { ALL_PROPERTY_NAMES, type CheckResult, type MlaCase, PROPERTY_NAMES, checkBackend } from "../../src/conformance/index.js";
 import { F32_ORACLE_TOL, F64_REORDER_TOL } from "../../src/numerics.js";
 import { referenceBackend } from "../../src/reference/index.js";
 import * as broken from "./broken-backends.js";
@@ -16,10 +18,10 @@ describe("checkBackend on the oracle", () => {
   test("every property holds for the reference backend (fixed seed)", async () => {
     const r = await checkBackend(referenceBackend, { seed: SEED, numRuns: 60 });
     expect(r.pass, r.report).toBe(true);
-    expect(r.properties.map((p) => p.name)).toEqual(PROPERTY_NAMES);
-    expect(r.properties.every((p) => p.numRuns === 60)).toBe(true);
+    expect(r.properties.map((p) => p.name)).toEqual(ALL_PROPERTY_NAMES);
+    expect(r.properties.every((p) => p.numRuns === (p.name.startsWith("dsa/") ? 30 : 60))).toBe(true);
     expect(r.tolerance).toEqual({ atol: F64_REORDER_TOL, rtol: F64_REORDER_TOL });
-    expect(r.report).toContain("13/13 properties hold");
+    expect(r.report).toContain(`${ALL_PROPERTY_NAMES.length}/${ALL_PROPERTY_NAMES.length} properties hold`);
   });
 
   test("every property holds for the reference backend (random seed, reported on failure)", async () => {
@@ -42,7 +44,7 @@ describe("checkBackend catches broken backends", () => {
     const r = await checkBackend(broken.wrongRopeLayout, { seed: SEED, numRuns: 60, properties: ["oracle/naive", "oracle/absorbed"] });
     expect(failed(r)).toEqual(["oracle/naive", "oracle/absorbed"]);
     for (const p of r.properties) {
-      const c = p.counterexample!.case;
+      const c = p.counterexample!.case as MlaCase;
       expect(c.config.qk_rope_head_dim).toBe(4);
       expect(c.config.dim).toBe(1); // shrunk to the smallest model
       expect(c.calls.length).toBe(2);
@@ -54,7 +56,7 @@ describe("checkBackend catches broken backends", () => {
     expect(r.pass).toBe(false);
     for (const p of r.properties) {
       expect(p.pass).toBe(false);
-      expect(p.counterexample!.case.batch).toBe(2);
+      expect((p.counterexample!.case as MlaCase).batch).toBe(2);
       expect(p.counterexample!.measurement.where).toMatch(/^row 1 of batch 2/);
     }
   });
@@ -87,7 +89,7 @@ describe("checkBackend catches broken backends", () => {
     expect(failed(strict)).toEqual(["oracle/naive", "prefill==decodes/absorbed"]);
     const ce = prop(strict, "oracle/naive").counterexample!;
     expect(ce.measurement.maxAbsErr).toBeCloseTo(1e-6, 9);
-    expect(ce.case.calls).toEqual([{ startPos: 0, seqlen: 1 }, { startPos: 1, seqlen: 1 }]);
+    expect((ce.case as MlaCase).calls).toEqual([{ startPos: 0, seqlen: 1 }, { startPos: 1, seqlen: 1 }]);
     const asF32: Backend = { ...broken.decodeOffset, precision: "float32" };
     const loose = await checkBackend(asF32, { seed: SEED, numRuns: 30, properties: ["oracle/naive", "prefill==decodes/absorbed"] });
     expect(loose.tolerance).toEqual({ atol: F32_ORACLE_TOL, rtol: F32_ORACLE_TOL });
@@ -136,7 +138,7 @@ describe("checkBackend catches broken backends", () => {
     };
     const r = await checkBackend(absorbedOnly, { seed: SEED, numRuns: 10, paths: ["absorbed"] });
     expect(r.pass, r.report).toBe(true);
-    expect(r.properties.map((p) => p.name)).toEqual(PROPERTY_NAMES.filter((n) => n.endsWith("/absorbed")));
+    expect(r.properties.map((p) => p.name)).toEqual([...PROPERTY_NAMES.filter((n) => n.endsWith("/absorbed")), "dsa/oracle", "dsa/failed-call"]); // it keeps the reference's V3.2 layer
     expect((await checkBackend(absorbedOnly, { seed: SEED, numRuns: 5, properties: ["oracle/naive"] })).pass).toBe(false);
   });
 
@@ -146,8 +148,20 @@ describe("checkBackend catches broken backends", () => {
     expect(a.properties[1].counterexample!.measurement.problem).toMatch(/snapshot has no "kv_cache"/);
     expect((await checkBackend(broken.renamedCache, { seed: SEED, numRuns: 10, properties: ["oracle/naive"], compareCaches: false })).pass).toBe(true);
     const b = await checkBackend(broken.shortOutput, { seed: SEED, numRuns: 30, properties: ["oracle/absorbed"] });
-    expect(b.properties[0].counterexample!.case.batch).toBe(2);
+    expect((b.properties[0].counterexample!.case as MlaCase).batch).toBe(2);
     expect(b.properties[0].counterexample!.measurement.problem).toMatch(/output: length 1, expected 2/);
+  });
+
+  test("a V3.2 layer with a wrong selection or a wrong score activation: dsa/oracle fails and says where", async () => {
+    const worst: Backend = { ...referenceBackend, name: "lowest-k", createDsa: (c, w) => new ReferenceDsa(c, w, { steps: { selectTopk: (sc, off, visible, _end, k) => topkRow(Array.from(sc, (v) => -v), off, visible, k) } }) };
+    const r = await checkBackend(worst, { seed: SEED, numRuns: 20, properties: ["dsa/oracle"] });
+    expect(r.pass).toBe(false);
+    expect(r.properties[0].counterexample!.measurement.problem).toMatch(/top-k row/);
+    const abs: Backend = { ...referenceBackend, name: "abs-scores", createDsa: (c, w) => new ReferenceDsa(c, w, { steps: { scoreActivation: Math.abs } }) };
+    const a = await checkBackend(abs, { seed: SEED, numRuns: 20, properties: ["dsa/oracle"] });
+    expect(a.pass).toBe(false);
+    expect(a.properties[0].counterexample!.measurement.problem).toMatch(/index score/);
+    expect(a.report).toMatch(/index_n_heads \d+, index_head_dim 128/);
   });
 
   test("an unknown property name is refused", async () => {

@@ -12,7 +12,8 @@ describe("mlakit check", () => {
   test("the reference and the wasm backend pass; the report or JSON says so", async () => {
     const a = await cli("check", "--runs", "15", "--seed", "3");
     expect(a.code, a.out).toBe(0);
-    expect(a.out).toMatch(/^checkBackend\("reference", float64\): 13\/13 properties hold — seed 3/);
+    expect(a.out).toMatch(/^checkBackend\("reference", float64\): 15\/15 properties hold — seed 3/);
+    expect(a.out).toMatch(/ok +dsa\/oracle +8 cases/); // the V3.2 properties at half the runs
     const b = await cli("check", "--backend", "wasm", "--runs", "15", "--json", "--property", "oracle/absorbed", "--property", "rollback==fresh/naive");
     expect(b.code, b.out).toBe(0);
     const j = JSON.parse(b.out);
