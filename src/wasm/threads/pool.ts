@@ -50,7 +50,7 @@ export function webSpawner(): Spawner {
   let url: string | undefined;
   return (start) => {
     url ??= URL.createObjectURL(new Blob([workerSource("web")], { type: "text/javascript" }));
-    const w = new Worker(url, { type: "classic" });
+    const w = new Worker(url, { type: "module" }); // Deno has only module workers; browsers have both
     const msgs: ((m: { type: string; message?: string }) => void)[] = [];
     const fails: ((r: string) => void)[] = [];
     w.onmessage = (e: MessageEvent) => msgs.forEach((cb) => cb(e.data));
@@ -216,7 +216,7 @@ export class ThreadPool {
     }
     let local: unknown;
     try {
-      const fn = this.kernels.exports[calls[0][0]] as (...a: number[]) => void;
+      const fn = (this.kernels.exports as unknown as Record<string, (...a: number[]) => void>)[calls[0][0]];
       fn(...calls[0][1]);
     } catch (e) {
       local = e;
