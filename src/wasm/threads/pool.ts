@@ -125,19 +125,23 @@ export class ThreadPool {
 
   /** Start a pool: instantiate the core on a shared memory here and in threads - 1 workers, resolved once every worker is ready. */
   static async create(options: ThreadPoolOptions = {}): Promise<ThreadPool> {
-    const inNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
+    // Node (and runtimes with its built-ins: Deno 2 and Bun define process.versions.node) can read the
+    // package's files; Web Workers are preferred wherever they exist (Deno, Bun, browsers), Node 20 has none.
+    const g0 = globalThis as { process?: { versions?: { node?: string } }; Worker?: unknown; navigator?: { hardwareConcurrency?: number } };
+    const nodeLike = typeof g0.process?.versions?.node === "string";
+    const webWorkers = typeof g0.Worker === "function";
     let { core, spawn, threads } = options;
     if (!core || !spawn || threads === undefined) {
-      if (inNode) {
-        const spec = "./node.js"; // Node defaults, imported only in Node (bundlers for the web do not follow it)
+      if (nodeLike) {
+        const spec = "./node.js"; // Node defaults, imported only there (bundlers for the web do not follow it)
         const node = (await import(/* @vite-ignore */ spec)) as typeof import("./node.js");
         core ??= await node.loadThreadedCoreNode();
-        spawn ??= node.nodeSpawner();
+        spawn ??= webWorkers ? webSpawner() : node.nodeSpawner();
         threads ??= node.availableThreads();
       } else {
         if (!core) throw new ConfigError("core", undefined, "a threaded build compiled with compileAnyCore (outside Node the pool does not fetch it itself)");
         spawn ??= webSpawner();
-        threads ??= (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+        threads ??= g0.navigator?.hardwareConcurrency ?? 1;
       }
     }
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_WORKERS + 1)) throw new ConfigError("threads", threads, `a whole number of threads in 1..${MAX_WORKERS + 1} (the caller included)`);
