@@ -3,106 +3,83 @@
 //
 // Scores: score[m, n] = ks[n] * sum_h w[m, h] * ReLU(q8[m, h] . k8[n]). q8 and k8 hold e4m3
 // values as float32 (exact), so each product is exact and only the float32 sums round; the
-// official GPU kernel also accumulates in float32. Keys are the outer loop in tiles of 4, heads
-// two at a time: each key row is loaded once per head pair, each q row once per 4 keys.
+// official GPU kernel also accumulates in float32. The head dots of 64 keys at a time are one
+// small GEMM (keys x q^T, the core's gemm_4x8 with q packed once per query row, both operands
+// L1/L2-resident), then each key's ReLU-weighted sum over heads, four heads per vector.
 
 import { hsum, madd } from "./common";
+import { gemm_4x8, pack_nk_8, packed_size_8 } from "./gemm";
 import { KB } from "./attention_core";
 import { e4m3RowToF32 } from "./codecs";
 
-/** The four dots of q (d floats) with keys k0..k3 (rows of d floats) as one vector, lane i = q . k_i. */
-// @ts-ignore: decorator
-@inline function dots2x4(qa: usize, qb: usize, k0: usize, k1: usize, k2: usize, k3: usize, d: i32, out: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-  const d4 = d & ~3, end = <usize>d4 << 2;
-  for (let o: usize = 0; o < end; o += 16) {
-    const x0 = v128.load(k0 + o), x1 = v128.load(k1 + o), x2 = v128.load(k2 + o), x3 = v128.load(k3 + o);
-    const a = v128.load(qa + o), b = v128.load(qb + o);
-    a0 = madd(a, x0, a0); a1 = madd(a, x1, a1); a2 = madd(a, x2, a2); a3 = madd(a, x3, a3);
-    b0 = madd(b, x0, b0); b1 = madd(b, x1, b1); b2 = madd(b, x2, b2); b3 = madd(b, x3, b3);
-  }
-  let sa0 = hsum(a0), sa1 = hsum(a1), sa2 = hsum(a2), sa3 = hsum(a3);
-  let sb0 = hsum(b0), sb1 = hsum(b1), sb2 = hsum(b2), sb3 = hsum(b3);
-  for (let c = d4; c < d; c++) {
-    const oc = <usize>c << 2;
-    const x0 = load<f32>(k0 + oc), x1 = load<f32>(k1 + oc), x2 = load<f32>(k2 + oc), x3 = load<f32>(k3 + oc);
-    const a = load<f32>(qa + oc), b = load<f32>(qb + oc);
-    sa0 += a * x0; sa1 += a * x1; sa2 += a * x2; sa3 += a * x3;
-    sb0 += b * x0; sb1 += b * x1; sb2 += b * x2; sb3 += b * x3;
-  }
-  store<f32>(out, sa0); store<f32>(out, sa1, 4); store<f32>(out, sa2, 8); store<f32>(out, sa3, 12);
-  store<f32>(out, sb0, 16); store<f32>(out, sb1, 20); store<f32>(out, sb2, 24); store<f32>(out, sb3, 28);
-}
-
 /**
- * One query row against nk keys: q [HI, DI] (qm), w [HI] (wm), keys k (rows ldkB bytes apart),
- * their scales ks [nk] -> om [nk]. scratch: 8 floats.
+ * One query row against nk keys: logits [nk, HI] = keys [nk, DI] (rows ldkB bytes apart) q^T by
+ * the core's GEMM (q packed once per row into 8-head panels), then per key
+ * om[n] = ks[n] * sum_h w[h] * max(logits[n, h], 0), four heads per vector.
  */
 // @ts-ignore: decorator
-@inline function scoreKeys(qm: usize, wm: usize, HI: i32, DI: i32, k: usize, ldkB: usize, ks: usize, nk: i32, om: usize, scratch: usize): void {
-  const DIB = <usize>DI << 2;
-  const zero = f32x4.splat(0);
-  for (let n0 = 0; n0 < nk; n0 += 4) {
-    const kn = min(4, nk - n0);
-    const k0 = k + <usize>n0 * ldkB;
-    const k1 = kn > 1 ? k0 + ldkB : k0, k2 = kn > 2 ? k0 + 2 * ldkB : k0, k3 = kn > 3 ? k0 + 3 * ldkB : k0;
+@inline function scoreKeys(qPacked: usize, wm: usize, HI: i32, DI: i32, k: usize, ldkB: usize, ks: usize, nk: i32, om: usize, logits: usize): void {
+  gemm_4x8(nk, HI, DI, k, <i32>(ldkB >> 2), qPacked, logits, HI);
+  const zero = f32x4.splat(0), HI4 = HI & ~3;
+  for (let n = 0; n < nk; n++) {
+    const ln = logits + ((<usize>(n * HI)) << 2);
     let acc = f32x4.splat(0);
-    let h = 0;
-    for (; h + 2 <= HI; h += 2) {
-      const qa = qm + <usize>h * DIB;
-      dots2x4(qa, qa + DIB, k0, k1, k2, k3, DI, scratch);
-      acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
-      acc = madd(v128.load32_splat(wm + (<usize>(h + 1) << 2)), f32x4.max(v128.load(scratch, 16), zero), acc);
-    }
-    if (h < HI) {
-      const qa = qm + <usize>h * DIB;
-      dots2x4(qa, qa, k0, k1, k2, k3, DI, scratch);
-      acc = madd(v128.load32_splat(wm + (<usize>h << 2)), f32x4.max(v128.load(scratch), zero), acc);
-    }
-    const ksn = ks + (<usize>n0 << 2), on = om + (<usize>n0 << 2);
-    store<f32>(on, f32x4.extract_lane(acc, 0) * load<f32>(ksn));
-    if (kn > 1) store<f32>(on, f32x4.extract_lane(acc, 1) * load<f32>(ksn, 4), 4);
-    if (kn > 2) store<f32>(on, f32x4.extract_lane(acc, 2) * load<f32>(ksn, 8), 8);
-    if (kn > 3) store<f32>(on, f32x4.extract_lane(acc, 3) * load<f32>(ksn, 12), 12);
+    for (let h = 0; h < HI4; h += 4) acc = madd(v128.load(wm + (<usize>h << 2)), f32x4.max(v128.load(ln + (<usize>h << 2)), zero), acc);
+    let sum = hsum(acc);
+    for (let h = HI4; h < HI; h++) sum += load<f32>(wm + (<usize>h << 2)) * max<f32>(load<f32>(ln + (<usize>h << 2)), 0);
+    store<f32>(om + (<usize>n << 2), sum * load<f32>(ks + (<usize>n << 2)));
   }
+}
+
+/** Floats of scratch either scoring kernel needs: alignment, one block of KB keys as float32, q packed, the block's logits [KB, HI]. */
+export function dsa_index_scratch_floats(HI: i32, DI: i32): i32 {
+  return 4 + KB * DI + packed_size_8(HI, DI) + KB * HI;
+}
+
+// @ts-ignore: decorator
+@inline function scratchTile(scratch: usize): usize {
+  return (scratch + 15) & ~(<usize>15);
 }
 
 /**
  * Index scores of s query rows against T keys: q8 [s, HI, DI], w [s, HI], k8 [T, DI] (rows ldk
- * floats apart), ks [T] -> out [s, T] (rows ldo floats apart). scratch: 8 floats (16-byte aligned).
+ * floats apart), ks [T] -> out [s, T] (rows ldo floats apart), KB keys at a time.
+ * scratch: dsa_index_scratch_floats(HI, DI).
  */
 export function dsa_index_scores(s: i32, T: i32, HI: i32, DI: i32, q8: usize, w: usize, k8: usize, ldk: i32, ks: usize, out: usize, ldo: i32, scratch: usize): void {
-  const qRow = <usize>(HI * DI) << 2;
+  const qRow = <usize>(HI * DI) << 2, ldkB = <usize>ldk << 2;
+  const packed = scratchTile(scratch) + ((<usize>(KB * DI)) << 2), logits = packed + ((<usize>packed_size_8(HI, DI)) << 2);
   for (let m = 0; m < s; m++) {
-    scoreKeys(q8 + <usize>m * qRow, w + ((<usize>(m * HI)) << 2), HI, DI, k8, <usize>ldk << 2, ks, T, out + ((<usize>m * <usize>ldo) << 2), scratch);
+    pack_nk_8(q8 + <usize>m * qRow, DI, HI, DI, packed);
+    const wm = w + ((<usize>(m * HI)) << 2), om = out + ((<usize>m * <usize>ldo) << 2);
+    for (let j0 = 0; j0 < T; j0 += KB) {
+      scoreKeys(packed, wm, HI, DI, k8 + <usize>j0 * ldkB, ldkB, ks + (<usize>j0 << 2), min(KB, T - j0), om + (<usize>j0 << 2), logits);
+    }
   }
-}
-
-/** Floats of scratch dsa_index_scores_paged needs: 8, then (16-byte aligned) one block of KB keys as float32. */
-export function dsa_index_scratch_floats(DI: i32): i32 {
-  return 8 + 4 + KB * DI;
 }
 
 /**
  * The same scores over the paged cache: key n is token n of the sequence whose block ids are
  * table[0 .. ceil(T/KB)), each block blockBytes long in the pool (poolBytes), its KB keys' DI e4m3
  * codes from byte keysOffset (token-major) and their KB float32 scales right after them (the
- * LatentCache block layout, src/cache/index-keys.ts). Each block's codes are decoded once into a
- * float32 tile (exact) that every query row then reads. scratch: dsa_index_scratch_floats(DI).
+ * LatentCache block layout, src/cache/index-keys.ts). A block's codes are decoded into a float32
+ * tile (exact), then scored as dsa_index_scores scores contiguous keys, so both give the same
+ * bits. scratch: dsa_index_scratch_floats(HI, DI).
  */
 export function dsa_index_scores_paged(s: i32, T: i32, HI: i32, DI: i32, q8: usize, w: usize, pool: usize, poolBytes: usize, table: usize, blockBytes: usize, keysOffset: usize,
   out: usize, ldo: i32, scratch: usize): void {
   const qRow = <usize>(HI * DI) << 2, DIB = <usize>DI << 2;
-  const tile = (scratch + 32 + 15) & ~(<usize>15);
-  for (let j0 = 0; j0 < T; j0 += KB) {
-    const nk = min(KB, T - j0);
-    const id = load<i32>(table + (<usize>(j0 / KB) << 2));
-    assert(id >= 0 && <usize>(id + 1) * blockBytes <= poolBytes); // the host checks it too
-    const codes = pool + <usize>id * blockBytes + keysOffset, ks = codes + <usize>KB * <usize>DI;
-    for (let n = 0; n < nk; n++) e4m3RowToF32(codes + <usize>n * <usize>DI, DI, tile + <usize>n * DIB);
-    for (let m = 0; m < s; m++) {
-      scoreKeys(q8 + <usize>m * qRow, w + ((<usize>(m * HI)) << 2), HI, DI, tile, DIB, ks, nk, out + ((<usize>m * <usize>ldo + <usize>j0) << 2), scratch);
+  const tile = scratchTile(scratch), packed = tile + ((<usize>(KB * DI)) << 2), logits = packed + ((<usize>packed_size_8(HI, DI)) << 2);
+  for (let m = 0; m < s; m++) {
+    pack_nk_8(q8 + <usize>m * qRow, DI, HI, DI, packed);
+    const wm = w + ((<usize>(m * HI)) << 2), om = out + ((<usize>m * <usize>ldo) << 2);
+    for (let j0 = 0; j0 < T; j0 += KB) {
+      const nk = min(KB, T - j0);
+      const id = load<i32>(table + (<usize>(j0 / KB) << 2));
+      assert(id >= 0 && <usize>(id + 1) * blockBytes <= poolBytes); // the host checks it too
+      const codes = pool + <usize>id * blockBytes + keysOffset;
+      e4m3RowToF32(codes, nk * DI, tile);
+      scoreKeys(packed, wm, HI, DI, tile, DIB, codes + <usize>KB * <usize>DI, nk, om + (<usize>j0 << 2), logits);
     }
   }
 }

@@ -48,6 +48,16 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     const met = gemv.filter((f) => f.pctBw >= 85).length;
     out.push({ target: "decode GEMV, weights from DRAM (> 64 MiB), >= 85% of the probe's bandwidth", met: met === gemv.length, value: `${met}/${gemv.length} shapes; lowest ${f1(worst.pctBw)}% (${worst.model} ${worst.what}, ${f1(worst.gbs)} GB/s)` });
   }
+  const dsaStep = of("dsa").find((f) => f.model === "V3.2" && f.what === "H=128 S=131072" && f.impl.startsWith("DSA step"));
+  out.push(dsaStep
+    ? { target: "DSA decode step (indexer + top-k + sparse attention) >= 10x dense absorbed attention, H 128, S 128k", met: (dsaStep.ratio ?? 0) >= 10, value: `x${f1(dsaStep.ratio ?? 0)} (${f2(dsaStep.ms)} ms vs ${f2(dsaStep.peer?.ms ?? NaN)} ms)` }
+    : { target: "DSA decode step (indexer + top-k + sparse attention) >= 10x dense absorbed attention, H 128, S 128k", met: false, value: "not measured in this run" });
+  const idx = of("dsa").filter((f) => f.impl.startsWith("indexer"));
+  if (idx.length) {
+    const worst = idx.reduce((a, b) => (a.pctPeak <= b.pctPeak ? a : b));
+    const met = idx.filter((f) => f.pctPeak >= 70).length;
+    out.push({ target: `DSA indexer scores >= 70% of the ${isa} peak`, met: met === idx.length, value: `${met}/${idx.length} sizes; lowest ${f1(worst.pctPeak)}% (${worst.model} ${worst.what}, ${f1(worst.gflops)} GFLOP/s)` });
+  }
   const steps = r.figures.filter((f) => f.group === "step" && f.ratio !== undefined);
   if (steps.length) {
     const worst = steps.reduce((a, b) => ((a.ratio ?? 0) <= (b.ratio ?? 0) ? a : b));
@@ -126,6 +136,7 @@ export function toMarkdown(r: BenchResults): string {
     ["attn-gqa", "GQA decode attention (kv heads: the largest divisor of H up to 8, in the impl column)"],
     ["attn-mqa", "MQA decode attention (1 kv head)"],
     ["attn-seed", "The seed text's per-head low-rank scheme (r latents per head for K and V, decompressed inside the kernel)"],
+    ["dsa", "DeepSeek-V3.2 sparse decode (indexer + top-2048 + sparse attention) vs dense absorbed decode attention, same fp8 paged cache; ours / peer = dense / DSA step"],
     ["step", "Whole absorbed decode step: wasm layer vs float64 reference"],
   ];
   const ceiling = dramCeilingGBs(r);

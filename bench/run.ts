@@ -18,6 +18,7 @@ import { makeFigure, type Figure } from "./figures.js";
 import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
 import { runDecodeStep } from "./step.js";
 import { runPathAttention } from "./paths.js";
+import { runDsaDecode } from "./dsa.js";
 import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
@@ -169,6 +170,9 @@ function naiveDecode(c: CoreModule, model: ModelShape, S: number, scale: number,
 // the naive kernel above already gives the memory-bound side, these are the seed's claims.
 const slowPlan = { ...plan, iterations: quick ? 1 : 3, time: 0, warmupIterations: 1 };
 for (const f of await runPathAttention(probe, cores, best, dramPlan, slowPlan, flush, quick, log)) push(f);
+
+// DeepSeek-V3.2's sparse decode against dense absorbed attention (bench/dsa.ts), both builds.
+for (const f of await runDsaDecode(probe, isas, plan, quick, log)) push(f);
 
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);

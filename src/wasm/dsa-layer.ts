@@ -178,7 +178,7 @@ export class WasmDsa implements AttentionLayer {
       x: alloc(n * D), qa: alloc(n * Q), q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr),
       iq: alloc(n * HI * DI), ik: alloc(n * DI), iw: alloc(n * HI), q8: alloc(n * HI * DI), scores: alloc(ss * TT),
       qabs: alloc(n * H * C), qlat: alloc(n * H * (C + dr)), olat: alloc(n * H * C), lse: alloc(n * H), o: alloc(n * H * dv), y: alloc(n * D),
-      attn: alloc(k.attnPagedScratchFloats(ss * H, C, dr)), iscratch: alloc(k.indexScratchFloats(DI)),
+      attn: alloc(k.attnPagedScratchFloats(ss * H, C, dr)), iscratch: alloc(k.indexScratchFloats(HI, DI)),
       blockTable: alloc(Math.ceil(TT / BLOCK_TOKENS)), sel: alloc(n * KK), heap: alloc(KK), table: table(ss, dr),
     }));
     this.ws = next;

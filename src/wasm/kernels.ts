@@ -60,7 +60,7 @@ export interface CoreExports {
   attn_mla_combine(n: number, sq: number, H: number, C: number, oPart: number, oStride: number, lsePart: number, lseStride: number, o: number, lse: number): void;
   dsa_index_scores(s: number, T: number, HI: number, DI: number, q8: number, w: number, k8: number, ldk: number, ks: number, out: number, ldo: number, scratch: number): void;
   dsa_index_scores_paged(s: number, T: number, HI: number, DI: number, q8: number, w: number, pool: number, poolBytes: number, table: number, blockBytes: number, keysOffset: number, out: number, ldo: number, scratch: number): void;
-  dsa_index_scratch_floats(DI: number): number;
+  dsa_index_scratch_floats(HI: number, DI: number): number;
   dsa_topk(scores: number, visible: number, k: number, out: number, heap: number): void;
 }
 
@@ -479,7 +479,7 @@ export class WasmKernels {
    * The lightning indexer's scores: out [s, T] (rows ldo floats apart, from outOff) =
    * ks[n] * sum_h w[m, h] * ReLU(q8[m, h] . k8[n]) for q8 [s, HI, DI] and w [s, HI] (from qOff /
    * wOff), keys k8Row [T, DI] (byte pointer, rows ldk floats apart) and their scales ksRow [T]
-   * (byte pointer). scratch: 8 floats.
+   * (byte pointer). scratch: indexScratchFloats(HI, DI).
    */
   indexScores(a: { s: number; T: number; HI: number; DI: number; q8: F32Buf; w: F32Buf; k8Row: number; ldk?: number; ksRow: number; out: F32Buf; ldo?: number; scratch: F32Buf; qOff?: number; wOff?: number; outOff?: number }): void {
     const ldk = a.ldk ?? a.DI, ldo = a.ldo ?? a.T, qOff = a.qOff ?? 0, wOff = a.wOff ?? 0, outOff = a.outOff ?? 0;
@@ -491,7 +491,7 @@ export class WasmKernels {
     need("q8", a.q8, qOff, a.s * a.HI * a.DI);
     need("w", a.w, wOff, a.s * a.HI);
     need("out", a.out, outOff, span(a.s, a.T, ldo));
-    need("scratch", a.scratch, 0, 8);
+    need("scratch", a.scratch, 0, this.indexScratchFloats(a.HI, a.DI));
     this.checkRange("k8Row", { ptr: a.k8Row, bytes: 4 * span(a.T, a.DI, ldk) });
     this.checkRange("ksRow", { ptr: a.ksRow, bytes: 4 * a.T });
     this.exports.dsa_index_scores(a.s, a.T, a.HI, a.DI, a.q8.at(qOff), a.w.at(wOff), a.k8Row, ldk, a.ksRow, a.out.at(outOff), ldo, a.scratch.ptr);
@@ -501,7 +501,7 @@ export class WasmKernels {
    * indexScores over the paged cache: key n is token n of the sequence with block ids `blocks`
    * (copied into `table`), each block `blockBytes` long in the pool, its 64 keys' DI e4m3 codes
    * from byte `keysOffset` of the block and their 64 float32 scales right after (the LatentCache
-   * block layout with index keys, src/cache/index-keys.ts). scratch: indexScratchFloats(DI).
+   * block layout with index keys, src/cache/index-keys.ts). scratch: indexScratchFloats(HI, DI).
    */
   indexScoresPaged(a: { s: number; T: number; HI: number; DI: number; q8: F32Buf; w: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; blockBytes: number; keysOffset: number; out: F32Buf; ldo?: number; scratch: F32Buf; qOff?: number; wOff?: number; outOff?: number }): void {
     const ldo = a.ldo ?? a.T, qOff = a.qOff ?? 0, wOff = a.wOff ?? 0, outOff = a.outOff ?? 0;
@@ -513,14 +513,14 @@ export class WasmKernels {
     need("q8", a.q8, qOff, a.s * a.HI * a.DI);
     need("w", a.w, wOff, a.s * a.HI);
     need("out", a.out, outOff, span(a.s, a.T, ldo));
-    need("scratch", a.scratch, 0, this.indexScratchFloats(a.DI));
+    need("scratch", a.scratch, 0, this.indexScratchFloats(a.HI, a.DI));
     this.writeBlockTable(a.blockBytes, a.T, a.blocks, a.table, a.pool);
     this.exports.dsa_index_scores_paged(a.s, a.T, a.HI, a.DI, a.q8.at(qOff), a.w.at(wOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.blockBytes, a.keysOffset, a.out.at(outOff), ldo, a.scratch.ptr);
   }
 
-  /** Floats of scratch indexScoresPaged needs (one block of keys decoded to float32). */
-  indexScratchFloats(DI: number): number {
-    return this.exports.dsa_index_scratch_floats(DI);
+  /** Floats of scratch indexScores and indexScoresPaged need (a block of keys in float32, q packed, the block's logits). */
+  indexScratchFloats(HI: number, DI: number): number {
+    return this.exports.dsa_index_scratch_floats(HI, DI);
   }
 
   /**

@@ -51,7 +51,7 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
         const exact = indexScores(q8, w, k8, ks, d.s, d.T, d.HI, d.DI);
         const ldo = d.T + d.pad;
         const qb = k.alloc(q8.length, q8), wb = k.alloc(w.length, w), kb = k.alloc(Math.max(1, k8.length), k8), ksb = k.alloc(Math.max(1, d.T), ks);
-        const out = k.alloc(Math.max(1, d.s * ldo)).fill(SENTINEL), scratch = k.alloc(8);
+        const out = k.alloc(Math.max(1, d.s * ldo)).fill(SENTINEL), scratch = k.alloc(k.indexScratchFloats(d.HI, d.DI));
         k.indexScores({ s: d.s, T: d.T, HI: d.HI, DI: d.DI, q8: qb, w: wb, k8Row: kb.ptr, ksRow: ksb.ptr, out, ldo, scratch });
         const got = out.toArray();
         for (let m = 0; m < d.s; m++) {
@@ -92,7 +92,7 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
         }
         const qb = k.alloc(q8.length, q8), wb = k.alloc(w.length, w), kb = k.alloc(Math.max(1, k8.length), k8), ksb = k.alloc(Math.max(1, T), ks);
         const want = k.alloc(Math.max(1, s * T)).fill(SENTINEL), got = k.alloc(Math.max(1, s * T)).fill(SENTINEL);
-        const table = k.alloc(nBlocks), scratch = k.alloc(k.indexScratchFloats(DI));
+        const table = k.alloc(nBlocks), scratch = k.alloc(k.indexScratchFloats(HI, DI));
         k.indexScores({ s, T, HI, DI, q8: qb, w: wb, k8Row: kb.ptr, ksRow: ksb.ptr, out: want, scratch });
         k.indexScoresPaged({ s, T, HI, DI, q8: qb, w: wb, pool, blocks: ids, table, blockBytes, keysOffset, out: got, scratch });
         expect(Array.from(got.toArray())).toEqual(Array.from(want.toArray()));
@@ -114,7 +114,7 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
         const exact = indexScores(q8, w, k8, ks, 1, T, HI, DI);
         const visible = Math.min(vis, T), K = Math.min(kk, T + 3);
         const qb = k.alloc(q8.length, q8), wb = k.alloc(w.length, w), kb = k.alloc(k8.length, k8), ksb = k.alloc(T, ks);
-        const sc = k.alloc(T).fill(SENTINEL), scratch = k.alloc(8);
+        const sc = k.alloc(T).fill(SENTINEL), scratch = k.alloc(k.indexScratchFloats(HI, DI));
         k.indexScores({ s: 1, T, HI, DI, q8: qb, w: wb, k8Row: kb.ptr, ksRow: ksb.ptr, out: sc, scratch });
         const out = k.allocBytes(4 * (K + 2)), heap = k.allocBytes(4 * Math.max(1, Math.min(K, visible)));
         const i32 = () => new Int32Array(k.arena.memory.buffer, out.ptr, K + 2);
@@ -151,17 +151,17 @@ describe.each(KERNEL_BUILDS)("dsa kernels (%s)", (build) => {
 
   it("refuses bad extents with ShapeError before any write", async () => {
     const k = await kernels(build);
-    const q = k.alloc(8), w = k.alloc(2), out = k.alloc(4).fill(SENTINEL), scratch = k.alloc(8);
+    const q = k.alloc(8), w = k.alloc(2), out = k.alloc(4).fill(SENTINEL), scratch = k.alloc(k.indexScratchFloats(2, 4));
     expect(() => k.indexScores({ s: 1, T: 5, HI: 2, DI: 4, q8: q, w, k8Row: q.ptr, ksRow: w.ptr, out, scratch })).toThrow(ShapeError);
     expect(() => k.indexScores({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, k8Row: 0, ksRow: w.ptr, out, scratch })).toThrow(/k8Row/);
     expect(() => k.indexScores({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, k8Row: q.ptr, ldk: 3, ksRow: w.ptr, out, scratch })).toThrow(/ldk/);
     const heap = k.allocBytes(8), dst = k.allocBytes(8);
     expect(() => k.topk(out, 0, 4, 3, dst, 0, heap)).toThrow(/outAt|heap/);
     expect(() => k.topk(out, 0, 5, 1, dst, 0, heap)).toThrow(/scores/);
-    const pool = k.allocBytes(64 * 136), table = k.alloc(1), big = k.alloc(k.indexScratchFloats(4));
+    const pool = k.allocBytes(64 * 136), table = k.alloc(1), big = k.alloc(k.indexScratchFloats(2, 4));
     expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(17), table, blockBytes: 64 * 8, keysOffset: 0, out, scratch: big })).toThrow(/blocks\[0\]/);
     expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(0), table, blockBytes: 64 * 8, keysOffset: 8, out, scratch: big })).toThrow(/keysOffset/);
-    expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(0), table, blockBytes: 64 * 8, keysOffset: 0, out, scratch })).toThrow(/scratch/);
+    expect(() => k.indexScoresPaged({ s: 1, T: 2, HI: 2, DI: 4, q8: q, w, pool, blocks: Int32Array.of(0), table, blockBytes: 64 * 8, keysOffset: 0, out, scratch: k.alloc(8) })).toThrow(/scratch/);
     expect(Array.from(out.toArray()).every(Number.isNaN)).toBe(true);
   });
 });
