@@ -39,7 +39,7 @@ const versionOf = (dep) => JSON.parse(readFileSync(join(ROOT, "node_modules", de
 
 /** Files a user needs; anything else in the tarball is a packaging bug. */
 function allowed(path) {
-  if (["package.json", "README.md", "LICENSE", "build/mla-simd128.wasm", "build/mla-relaxed.wasm"].includes(path)) return true;
+  if (["package.json", "README.md", "LICENSE", "build/mla-simd128.wasm", "build/mla-relaxed.wasm", "build/mla-simd128-threads.wasm", "build/mla-relaxed-threads.wasm"].includes(path)) return true;
   if (/^vectors\/deepseek-v3-mla\/[^/]+\.(json|md)$/.test(path)) return true;
   const out = /^dist\/(.+)\.(js|d\.ts)$/.exec(path);
   // Compiled library code whose source still exists (a stale output of a deleted module is not shipped).
