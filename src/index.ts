@@ -22,6 +22,19 @@ export type { MlaWeights, MlaWeightName } from "./weights.js";
 export { ReferenceMla, createReferenceMla, referenceBackend, MLA_PATHS, ReferenceMha, ReferenceSeedLowRank, mhaWeightShapes, seedWeightShapes, WorkCounter } from "./reference/index.js";
 export type { MlaPath, ReferenceMlaOptions, MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "./reference/index.js";
 
+// DeepSeek-V3.2 (MLA + DeepSeek Sparse Attention): the oracle, its weights, its vectors, its float32 numerics.
+export { ReferenceDsa, createReferenceDsa, DSA_STEPS } from "./reference/dsa/layer.js";
+export type { DsaTrace, DsaSteps, ReferenceDsaOptions } from "./reference/dsa/layer.js";
+export type { DsaConfig, ScaleFmt } from "./config.js";
+export type { DsaLayer } from "./backend.js";
+export { randomDsaWeights, dsaWeightsFromStateDict, indexerWeightShapes, checkDsaWeights } from "./io/dsa-weights.js";
+export type { DsaWeights, IndexerWeights } from "./io/dsa-weights.js";
+export { verifyDsaCase, DSA_VECTOR_TOL, DSA_VECTOR_TOL_F32 } from "./verify.js";
+export type { DsaCaseResult, DsaTolerance } from "./verify.js";
+export { parseDsaVectorCaseText } from "./io/mla-vectors-v2.js";
+export type { DsaVectorCase } from "./io/mla-vectors-v2.js";
+export { indexScoreBound, topkSetsAgree } from "./dsa-numerics.js";
+
 // Tolerances and verification against golden vectors (mla-vectors/1, hf-deepseek-vectors/1).
 export { toleranceFor, vectorTolerance, VECTOR_ATOL, F32_VECTOR_ATOL, maxAbsDiff, calDiff } from "./numerics.js";
 export { verifyCase, verifyHfCase } from "./verify.js";
@@ -69,6 +82,7 @@ export { WORKERS_MEMORY_LIMIT_BYTES, isCloudflareWorkers } from "./wasm/edge.js"
 export type { WasmModules } from "./wasm/edge.js";
 export type { WasmMla, WasmMlaOptions, WasmMlaPath } from "./wasm/mla-layer.js";
 export type { WasmMha, WasmSeedLowRank, WasmBaselineOptions } from "./wasm/baseline-layers.js";
+export type { WasmDsa, WasmDsaOptions, WasmDsaCacheFormat } from "./wasm/dsa-layer.js";
 export { WasmKernels } from "./wasm/kernels.js";
 
 // The latent KV cache: storage formats, paging, fork/truncate, persistence.
