@@ -128,6 +128,7 @@ export function performanceFragments(r) {
       ["model", "S", "wasm ms", "reference ms", "x vs reference", "wasm GFLOP/s", "wasm GB/s (weights + cache)", "% of probe DRAM BW"],
       step.map((f) => [f.model, String(sOf(f)), ms2(f.ms), String(Math.round(ref(f))), times(f.ratio ?? NaN).replace(/(\.\d)\d$/, "$1"), f1(f.gflops), f1(f.gbs), pct(f.pctBw)]),
     ),
+    ...dsaFragments(L),
     "perf-targets-table": table(["target (single thread, float32, one run)", "measured (relaxed build)", "met"], L.targets.map((t) => [t.target, t.value, t.met ? "**yes**" : "**no**"])),
     "perf-gemm-pct-range": pctRange(gemm.map((f) => f.pctPeak)),
     "perf-peer-gflops": `XNNPACK's wasm GEMM runs at ${range(gemm.map((f) => f.peer?.gflops ?? NaN), 0)} GFLOP/s here (it is built for simd128, without FMA), onnxruntime-web's at ${range(gemm.map((f) => f.peer2?.gflops ?? NaN), 0)}`,
@@ -176,5 +177,33 @@ export function performanceFragments(r) {
     "perf-ref-step-time": `${f1(ref(s16k) / 1000)} s at V3 S 16384`,
     "perf-step-rerun-spread": `${pctRange(stepRatioDiff)} on the whole decode step's ratio`,
     "perf-best-gemm-shape": (() => { const b = bestBy(gemm, (f) => f.pctPeak); return `${pct(b.pctPeak)} (${name(b)})`; })(),
+  };
+}
+
+/** The DeepSeek-V3.2 sparse decode figures (group "dsa", bench/dsa.ts). @param {BenchRun} L @returns {Record<string, string>} */
+function dsaFragments(L) {
+  const byIsa = (/** @type {string} */ isa) => L.figures.filter((f) => f.group === "dsa" && f.isa === isa);
+  const part = (/** @type {Figure[]} */ fs, /** @type {Figure} */ step, /** @type {string} */ p) => fs.find((f) => f.model === step.model && f.what === step.what && f.impl.startsWith(p));
+  const rows = (/** @type {string} */ isa) => {
+    const fs = byIsa(isa);
+    return fs.filter((f) => f.impl.startsWith("DSA step")).map((st) => {
+      const d = part(fs, st, "dense"), ix = part(fs, st, "indexer"), tk = part(fs, st, "top-k"), sp = part(fs, st, "sparse");
+      return [st.model, String(sOf(st)), isa, ms2(d?.ms ?? NaN), ms2(ix?.ms ?? NaN), ms2(tk?.ms ?? NaN), ms2(sp?.ms ?? NaN), ms2(st.ms), times(st.ratio ?? NaN).replace(/(\.\d)\d$/, "$1"), `${pct(ix?.pctPeak ?? NaN)} (${f1(ix?.gflops ?? NaN)})`, pct(d?.pctPeak ?? NaN)];
+    });
+  };
+  const rel = byIsa("relaxed"), steps = rel.filter((f) => f.impl.startsWith("DSA step"));
+  const at = (/** @type {string} */ model, /** @type {number} */ S) => steps.find((f) => f.model === model && sOf(f) === S);
+  const big = at("V3.2", 131072), small = at("V3.2 H16", 131072);
+  const idx = rel.filter((f) => f.impl.startsWith("indexer"));
+  const first = (/** @type {string} */ model) => steps.filter((f) => f.model === model && (f.ratio ?? 0) > 1).map(sOf).sort((a, b) => a - b)[0];
+  const stepShare = big ? (part(rel, big, "indexer")?.ms ?? NaN) / big.ms : NaN;
+  return {
+    "perf-table-dsa": table(
+      ["model", "S", "build", "dense ms", "indexer ms", "top-k ms", "sparse ms", "DSA step ms", "dense / DSA step", "indexer % peak (GFLOP/s)", "dense % peak"],
+      [...rows("relaxed"), ...rows("simd128")],
+    ),
+    "perf-dsa-reading": big && small
+      ? `at S 128k the sparse step is ${times(big.ratio ?? NaN).replace(/(\.\d)\d$/, "$1")} faster than dense attention with 128 heads and ${times(small.ratio ?? NaN).replace(/(\.\d)\d$/, "$1")} with 16; the indexer is ${pct(100 * stepShare)} of that step at H 128 and runs at ${pctRange(idx.map((f) => f.pctPeak))} of the FMA peak over the sizes; sparse is faster from S ${first("V3.2") ?? "-"} on at H 128 and from S ${first("V3.2 H16") ?? "-"} on at H 16 (the sizes timed: 4k, 16k, 64k, 128k)`
+      : "not measured in the committed run",
   };
 }
