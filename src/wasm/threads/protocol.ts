@@ -51,8 +51,10 @@ function run(data, post) {
     post({ type: "error", message: String((e && e.message) || e) });
     return;
   }
-  post({ type: "ready" });
+  // the step counter before "ready": the caller may start a step as soon as it has every ready,
+  // and a worker that read GO after that step began would wait for the next one
   let seen = Atomics.load(i32, GO);
+  post({ type: "ready" });
   const args = [];
   for (;;) {
     Atomics.wait(i32, GO, seen);

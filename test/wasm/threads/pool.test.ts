@@ -56,6 +56,18 @@ describe("thread pool", () => {
     }
   });
 
+  it("a step right after create reaches every worker (each reads the step counter before it says ready), 20 pools in a row", async () => {
+    const core = await loadThreadedCoreNode(build);
+    for (let i = 0; i < 20; i++) {
+      const pool = await ThreadPool.create({ threads: 3, core, spawn: nodeSpawner(), stepTimeoutMs: 2000 });
+      try {
+        pool.run([0, 1, 2].map(() => ["attn_mla_combine", [0, 1, 1, 1, 0, 0, 0, 0, 0, 0]] as const));
+      } finally {
+        await pool.terminate();
+      }
+    }
+  });
+
   it("a worker that never finishes its part: a ThreadError after stepTimeoutMs, then every call says the pool is broken", async () => {
     const pool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode(build), spawn: hangingSpawner, stepTimeoutMs: 300 });
     try {
