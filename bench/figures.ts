@@ -3,7 +3,7 @@
 import type { ProbeResult } from "./probe.js";
 import type { Isa } from "./lib/env.js";
 
-export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "attn-recompute" | "attn-mha" | "attn-gqa" | "attn-mqa" | "attn-seed" | "dsa" | "step";
+export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "attn-recompute" | "attn-mha" | "attn-gqa" | "attn-mqa" | "attn-seed" | "dsa" | "threads" | "step";
 
 export interface Figure {
   group: Group;

@@ -137,6 +137,7 @@ export function toMarkdown(r: BenchResults): string {
     ["attn-mqa", "MQA decode attention (1 kv head)"],
     ["attn-seed", "The seed text's per-head low-rank scheme (r latents per head for K and V, decompressed inside the kernel)"],
     ["dsa", "DeepSeek-V3.2 sparse decode (indexer + top-2048 + sparse attention) vs dense absorbed decode attention, same fp8 paged cache; ours / peer = dense / DSA step"],
+    ["threads", "Decode attention on 2 threads (split-KV + combine) vs 1 thread of the same pool; ours / peer = 1-thread ms / 2-thread ms; % peak is of one core"],
     ["step", "Whole absorbed decode step: wasm layer vs float64 reference"],
   ];
   const ceiling = dramCeilingGBs(r);

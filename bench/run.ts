@@ -19,6 +19,7 @@ import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
 import { runDecodeStep } from "./step.js";
 import { runPathAttention } from "./paths.js";
 import { runDsaDecode } from "./dsa.js";
+import { runThreads } from "./threads.js";
 import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
@@ -174,6 +175,10 @@ for (const f of await runPathAttention(probe, cores, best, dramPlan, slowPlan, f
 // DeepSeek-V3.2's sparse decode against dense absorbed attention (bench/dsa.ts), both builds.
 for (const f of await runDsaDecode(probe, isas, plan, quick, log)) push(f);
 
+// Decode attention on 2 threads against 1 (bench/threads.ts), the threaded build that validates.
+const threads = await runThreads(probe, plan, quick, log);
+for (const f of threads.figures) push(f);
+
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
 
@@ -191,7 +196,7 @@ const results: BenchResults = {
   mode: quick ? "quick" : "full",
   plan,
   machine: { node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, isas, tfjs: tfjsInfo(), ort: ortInfo(), source: sourceState(), loadavg: { start: loadAtStart, end: loadavg() } },
-  probe: { ...probe, streamEndGBs: probeEnd.streamGBs },
+  probe: { ...probe, streamEndGBs: probeEnd.streamGBs, ...(threads.peak2over1 !== null && { threadsPeak2over1: threads.peak2over1, threadsBuild: threads.build }) },
   figures,
   targets: [],
   seconds: (performance.now() - t0) / 1000,
