@@ -33,6 +33,8 @@ export interface Figure {
   ratio2?: number;
   /** What the correctness gate measured before timing. */
   check: string;
+  /** Threads the call ran on (default 1): its roofline divides the FLOPs by this many cores' peak. */
+  threads?: number;
   note?: string;
 }
 

@@ -79,9 +79,9 @@ export function dramCeilingGBs(r: Pick<BenchResults, "probe" | "figures">): numb
   return runDramCeilingGBs([r.probe.streamGBs, r.probe.streamEndGBs ?? 0], r.figures);
 }
 
-/** A figure's roofline bound in ms: max(flop / the best build's peak, bytes / the run's DRAM ceiling). */
+/** A figure's roofline bound in ms: max(flop / the best build's peak on the figure's threads, bytes / the run's DRAM ceiling). */
 export function rooflineOf(p: ProbeResult, f: Figure, ceilingGBs: number): number | undefined {
-  const peak = p.peakRelaxedGflops ?? p.peakSimd128Gflops;
+  const peak = (p.peakRelaxedGflops ?? p.peakSimd128Gflops) * (f.threads ?? 1);
   return f.flop > 0 || f.bytes > 0 ? Math.max(f.flop / (peak * 1e6), f.bytes / (ceilingGBs * 1e6)) : undefined;
 }
 
@@ -90,7 +90,7 @@ function rooflineSection(r: BenchResults): string {
   const ceiling = dramCeilingGBs(r);
   const rows = r.figures.map((f) => ({ f, b: rooflineOf(r.probe, f, ceiling) })).filter((x): x is { f: Figure; b: number } => x.b !== undefined);
   const fast = rows.filter(({ f, b }) => f.ms < b);
-  let s = `\n## Against the roofline\n\nEvery figure's work (its FLOPs and the bytes it must read from memory) against this run's limits: max(FLOPs / ${f1(r.probe.peakRelaxedGflops ?? r.probe.peakSimd128Gflops)} GFLOP/s, bytes / ${f1(ceiling)} GB/s). The bandwidth is the run's DRAM ceiling: the fastest read of a buffer of 64 MiB or more by the probe's loops in this run (the probe's own read at the start gave ${f1(r.probe.streamGBs)} GB/s; reads of the figures' own weights and caches, L3 evicted first, reached up to ${f1(ceiling)}). `;
+  let s = `\n## Against the roofline\n\nEvery figure's work (its FLOPs and the bytes it must read from memory) against this run's limits: max(FLOPs / ${f1(r.probe.peakRelaxedGflops ?? r.probe.peakSimd128Gflops)} GFLOP/s per thread the figure ran on, bytes / ${f1(ceiling)} GB/s). The bandwidth is the run's DRAM ceiling: the fastest read of a buffer of 64 MiB or more by the probe's loops in this run (the probe's own read at the start gave ${f1(r.probe.streamGBs)} GB/s; reads of the figures' own weights and caches, L3 evicted first, reached up to ${f1(ceiling)}). `;
   if (!rows.length) return s + "No figure records its work.\n";
   const ratios = rows.map(({ f, b }) => f.ms / b);
   s += `${rows.length} figures, measured / roofline from ${f2(Math.min(...ratios))}x to ${f2(Math.max(...ratios))}x. `;
@@ -114,7 +114,7 @@ export function toMarkdown(r: BenchResults): string {
   const p = r.probe;
   const m = r.machine as { node: string; cpu: string; cores: number; isas: string[]; tfjs: { version: string; simd: boolean; threads: boolean }; ort?: { version: string }; source?: { commit: string; dirty: string[] } };
   let s = `# mlakit benchmark (${r.mode}, ${r.date})\n\n`;
-  s += `Node ${m.node}, ${m.cpu} (${m.cores} cores, one used), builds ${m.isas.join(" + ")}, tfjs-core ${m.tfjs.version} wasm backend (SIMD ${m.tfjs.simd}, threads ${m.tfjs.threads})${m.ort ? `, onnxruntime-web ${m.ort.version} (wasm EP, 1 thread)` : ""}. `;
+  s += `Node ${m.node}, ${m.cpu} (${m.cores} cores; one used, two by the threads group), builds ${m.isas.join(" + ")}, tfjs-core ${m.tfjs.version} wasm backend (SIMD ${m.tfjs.simd}, threads ${m.tfjs.threads})${m.ort ? `, onnxruntime-web ${m.ort.version} (wasm EP, 1 thread)` : ""}. `;
   const la = (r.machine as { loadavg?: { start: number[]; end: number[] } }).loadavg;
   if (la) s += `Load average (1/5/15 min) at start ${la.start.map((x) => x.toFixed(2)).join("/")}, at end ${la.end.map((x) => x.toFixed(2)).join("/")}. `;
   if (m.source) s += `Kernels built from commit ${m.source.commit.slice(0, 10)}${m.source.dirty.length ? ` with uncommitted edits in ${m.source.dirty.length} file(s) under assembly/ or src/` : ""}. `;

@@ -4,7 +4,7 @@
 // run: the 2-thread figure carries the 1-thread time of the same call as its peer, so its ratio is
 // the speed-up. Before the figures, the FMA-peak kernel runs on one thread and on both at once:
 // on a shared VM the second vCPU is not always there, and that ratio says how much of it the run
-// had. % peak is of ONE core's probed peak. Each 2-thread output is checked against float64 (two
+// had. % peak is of ONE core's probed peak; the roofline of a 2-thread figure is two cores'. Each 2-thread output is checked against float64 (two
 // heads, cal_diff) before timing.
 import { PRESETS } from "../src/config.js";
 import { ThreadPool } from "../src/wasm/threads/index.js";
@@ -87,7 +87,7 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
       const one = makeFigure(probe, { group: "threads", model: "V3.2", what: c.what, impl: `${c.sparse ? "sparse" : "dense"} attn_mla_decode, 1 thread`, isa, ms: t1.medianMs, flop, bytes, check: "the 2-thread output's check" });
       const two = makeFigure(probe, {
         group: "threads", model: "V3.2", what: c.what, impl: `${c.sparse ? "sparse" : "dense"} split-KV, 2 threads`, isa, ms: t2.medianMs, flop, bytes, check: chk.detail,
-        peer: { impl: "1 thread", ms: one.ms, gflops: one.gflops, gbs: one.gbs }, note: `FMA peak 2 threads / 1 in this run: ${peak2over1.toFixed(2)}; % peak is of one core`,
+        threads: 2, peer: { impl: "1 thread", ms: one.ms, gflops: one.gflops, gbs: one.gbs }, note: `FMA peak 2 threads / 1 in this run: ${peak2over1.toFixed(2)}; % peak is of one core`,
       });
       out.push(one, two);
       log(`threads ${c.what}: 1 thread ${one.ms.toFixed(2)} ms, 2 threads ${two.ms.toFixed(2)} ms (x${(two.ratio ?? 0).toFixed(2)})`);

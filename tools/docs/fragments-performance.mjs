@@ -129,6 +129,7 @@ export function performanceFragments(r) {
       step.map((f) => [f.model, String(sOf(f)), ms2(f.ms), String(Math.round(ref(f))), times(f.ratio ?? NaN).replace(/(\.\d)\d$/, "$1"), f1(f.gflops), f1(f.gbs), pct(f.pctBw)]),
     ),
     ...dsaFragments(L),
+    ...threadFragments(L),
     "perf-targets-table": table(["target (single thread, float32, one run)", "measured (relaxed build)", "met"], L.targets.map((t) => [t.target, t.value, t.met ? "**yes**" : "**no**"])),
     "perf-gemm-pct-range": pctRange(gemm.map((f) => f.pctPeak)),
     "perf-peer-gflops": `XNNPACK's wasm GEMM runs at ${range(gemm.map((f) => f.peer?.gflops ?? NaN), 0)} GFLOP/s here (it is built for simd128, without FMA), onnxruntime-web's at ${range(gemm.map((f) => f.peer2?.gflops ?? NaN), 0)}`,
@@ -204,6 +205,21 @@ function dsaFragments(L) {
     ),
     "perf-dsa-reading": big && small
       ? `at S 128k the sparse step is ${times(big.ratio ?? NaN).replace(/(\.\d)\d$/, "$1")} faster than dense attention with 128 heads and ${times(small.ratio ?? NaN).replace(/(\.\d)\d$/, "$1")} with 16; the indexer is ${pct(100 * stepShare)} of that step at H 128 and runs at ${pctRange(idx.map((f) => f.pctPeak))} of the FMA peak over the sizes; sparse is faster from S ${first("V3.2") ?? "-"} on at H 128 and from S ${first("V3.2 H16") ?? "-"} on at H 16 (the sizes timed: 4k, 16k, 64k, 128k)`
+      : "not measured in the committed run",
+  };
+}
+
+/** Decode attention on 2 threads against 1 (group "threads", bench/threads.ts). @param {BenchRun} L @returns {Record<string, string>} */
+function threadFragments(L) {
+  const two = L.figures.filter((f) => f.group === "threads" && f.peer);
+  const p21 = /** @type {any} */ (L.probe).threadsPeak2over1;
+  return {
+    "perf-table-threads": table(
+      ["shape", "attention", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)"],
+      two.map((f) => [f.what, f.impl.startsWith("sparse") ? "sparse (V3.2, 2048 keys)" : "dense absorbed", f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN)]),
+    ),
+    "perf-threads-reading": two.length
+      ? `2 threads ran decode attention ${timesRange(two.map((f) => f.ratio ?? NaN))} faster than 1 (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one`
       : "not measured in the committed run",
   };
 }
