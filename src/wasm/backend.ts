@@ -15,6 +15,7 @@ import { WasmMla, type WasmMlaOptions, type WasmMlaPath } from "./mla-layer.js";
 import { WasmMha, WasmSeedLowRank, type WasmBaselineOptions } from "./baseline-layers.js";
 import { WasmDsa, type WasmDsaOptions } from "./dsa-layer.js";
 import type { DsaWeights } from "../io/dsa-weights.js";
+import type { ThreadPool } from "./threads/pool.js";
 import type { MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "../baseline-configs.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
@@ -35,6 +36,15 @@ export interface WasmBackend extends Backend {
   createDsa(config: MlaConfig, weights: DsaWeights, options?: WasmDsaOptions): Promise<WasmDsa>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
+  /** Threads an absorbed MLA layer's decode attention runs on, and why that many (e.g. "1: threads not asked for"). */
+  readonly threads: { count: number; reason: string };
+}
+
+/** How a backend makes thread pools: the count it got, why, and a factory (one pool per absorbed layer, on the pool's shared memory). */
+export interface WasmThreading {
+  count: number;
+  reason: string;
+  createPool?: () => Promise<ThreadPool>;
 }
 
 /** Backend-wide options. */
@@ -51,7 +61,7 @@ export interface WasmBackendOptions {
   cacheFormat?: StorageFormat;
 }
 
-export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOptions = {}): WasmBackend {
+export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOptions = {}, threading: WasmThreading = { count: 1, reason: "1: threads not asked for" }): WasmBackend {
   const budget = memoryBudget(options.memoryLimitBytes);
   if (options.cacheFormat !== undefined) checkStorageFormat(options.cacheFormat, "cacheFormat");
   return {
@@ -59,8 +69,26 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     precision: "float32",
     build: core.build,
     memoryLimitBytes: budget?.limitBytes,
+    threads: { count: threading.count, reason: threading.reason },
     async createMla(config, weights, layerOptions) {
       const cacheFormat = layerOptions.path !== "naive" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
+      if (layerOptions.path === "absorbed" && threading.count > 1 && threading.createPool) {
+        // the layer lives in the pool's shared memory; dispose ends the pool's workers
+        const pool = await threading.createPool();
+        let layer: WasmMla;
+        try {
+          layer = withBudget(budget, pool.kernels, (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat, threadPool: pool }));
+        } catch (e) {
+          void pool.terminate();
+          throw e;
+        }
+        const dispose = layer.dispose.bind(layer);
+        layer.dispose = () => {
+          dispose();
+          void pool.terminate();
+        };
+        return layer;
+      }
       return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat }));
     },
     async createMha(config, weights, layerOptions = {}) {

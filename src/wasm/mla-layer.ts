@@ -28,6 +28,7 @@ import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.
 import { type Allocated, checkFloat32Range, checkNormInput, queryStep, replaceWorkspace } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
+import type { ThreadPool } from "./threads/pool.js";
 
 export type WasmMlaPath = "naive" | "absorbed" | "recompute";
 
@@ -41,6 +42,12 @@ export interface WasmMlaOptions {
   initialCapacity?: number;
   /** Most tokens per batch row processed at once (default: what fits a 64 MiB workspace). */
   maxChunkTokens?: number;
+  /**
+   * absorbed path: a thread pool whose kernels are this layer's (`pool.kernels`, one shared
+   * memory): decode steps split their attention over its threads (split-KV, then the core's
+   * combine). The backend's `threads` option builds it; the layer does not end it.
+   */
+  threadPool?: ThreadPool;
 }
 
 /** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
@@ -53,6 +60,7 @@ interface Workspace extends Allocated {
   x: F32Buf; qa: F32Buf | null; q: F32Buf; kv: F32Buf; c: F32Buf; kpe: F32Buf; o: F32Buf; y: F32Buf;
   dec: F32Buf | null; // naive
   qabs: F32Buf | null; olat: F32Buf | null; row: F32Buf | null; blockTable: F32Buf | null; // absorbed
+  qlat: F32Buf | null; lse: F32Buf | null; // absorbed on threads: [q_abs | q_pe] per head, and the split's lse
   attn: F32Buf; table: RopeTableBuf;
 }
 
@@ -84,6 +92,7 @@ export class WasmMla implements AttentionLayer {
   private readonly gate = new ForwardGate();
   /** The current call has stored latents (its checkpoint must be restored if it fails). */
   private stored = false;
+  private readonly pool: ThreadPool | null;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
@@ -100,6 +109,9 @@ export class WasmMla implements AttentionLayer {
       throw new ConfigError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
     }
     this.format = naive ? null : checkStorageFormat(options.cacheFormat ?? "f32", "options.cacheFormat");
+    if (options.threadPool && this.path !== "absorbed") throw new ConfigError("options.threadPool", "given", `no thread pool with path "${this.path}" (only the absorbed decode is split over threads)`);
+    if (options.threadPool && options.threadPool.kernels !== kernels) throw new ConfigError("options.threadPool", "another memory", "the pool whose kernels the layer is built on (pool.kernels)");
+    this.pool = options.threadPool ?? null;
     this.maxChunkTokens = options.maxChunkTokens;
     this.k = kernels;
     this.kind = `mla-${this.path}`;
@@ -129,6 +141,7 @@ export class WasmMla implements AttentionLayer {
         ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
         : new WasmPagedCache(k.arena, cfg, this.format!, options.cacheBlocks);
       this.ensureWorkspace(cfg.max_batch_size, 1, 1); // decode steps of any batch need nothing more (until the context outgrows the block table)
+      this.pool?.reserveDecodeSplit(this.pool.threads, d.sizes.H, d.sizes.C, d.sizes.dr); // the split's partials, so no call allocates them
       k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
     } catch (e) {
       throw memoryError(e, "max_batch_size", cfg.max_batch_size); // per-row tables the runtime cannot allocate
@@ -175,6 +188,7 @@ export class WasmMla implements AttentionLayer {
       x: alloc(n * D), qa: Q > 0 ? alloc(n * Q) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr), o: alloc(n * H * dv), y: alloc(n * D),
       dec: naive ? alloc(n * H * (dn + dv)) : null,
       qabs: absorbed ? alloc(n * H * C) : null, olat: absorbed ? alloc(ss * H * C) : null, row: naive ? null : alloc(C + dr), blockTable: naive ? null : alloc(nb),
+      qlat: this.pool ? alloc(H * (C + dr)) : null, lse: this.pool ? alloc(H) : null,
       attn: alloc(attnFloats), table: table(ss, dr),
     }));
     this.ws = next;
@@ -256,6 +270,10 @@ export class WasmMla implements AttentionLayer {
         // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
         k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
         for (let b = 0; b < B; b++) {
+          if (this.pool && sc === 1) {
+            this.decodeOnThreads(b, p0, ws, fmt, pool, cache.blockTable(b));
+            continue;
+          }
           k.attnAbsorbedPaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
         }
       } else {
@@ -285,6 +303,22 @@ export class WasmMla implements AttentionLayer {
     stages.push({ stage: "attention", name: "o", data: ws.o.view(), tail: [H, dv] });
     checkOutput(y, [D], stages, N, sc, t0, "float32");
     for (let b = 0; b < B; b++) out.set(y.subarray(b * sc * D, (b + 1) * sc * D), (b * s + t0) * D);
+  }
+
+  /**
+   * One decode token of batch row b on the pool's threads: [q_abs | q_pe] per head, split-KV
+   * attention over its p0 + 1 cached latents (each thread a 64-aligned key range, all heads), the
+   * core's combine into o_lat, then W_UV: what attnAbsorbedPaged computes on one thread.
+   */
+  private decodeOnThreads(b: number, p0: number, ws: Workspace, fmt: StorageFormat, pool: { ptr: number; bytes: number }, blocks: Int32Array): void {
+    const k = this.k!, { H, C, dn, dr, dv, qk } = this.sizes, W = C + dr;
+    const f32 = k.arena.f32, qa = (ws.qabs!.ptr >>> 2) + b * H * C, qp = (ws.q.ptr >>> 2) + b * H * qk, ql = ws.qlat!.ptr >>> 2;
+    for (let h = 0; h < H; h++) {
+      f32.copyWithin(ql + h * W, qa + h * C, qa + (h + 1) * C);
+      f32.copyWithin(ql + h * W + C, qp + h * qk + dn, qp + h * qk + qk);
+    }
+    this.pool!.attnMlaDecodeSplit({ format: fmt, sq: 1, H, C, dr, len: p0 + 1, q: ws.qlat!, pool, blocks, table: ws.blockTable!, scale: this.softmaxScale, o: ws.olat!, lse: ws.lse! });
+    k.projectUV(1, H, C, dv, ws.olat!, this.w.wuv!, ws.o, 0, b * H * dv);
   }
 
   dispose(): void {

@@ -10,12 +10,12 @@
 // code without the files (vite build --ssr), Node's own resolution of `mlakit/build/<file>` from
 // where the code runs. Never a walk up the directory tree.
 
-import { FormatError } from "../errors.js";
+import { ConfigError, FormatError } from "../errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
-import { type WasmBackend, type WasmBackendOptions, wasmBackendFromCore } from "./backend.js";
+import { type WasmBackend, type WasmBackendOptions, type WasmThreading, wasmBackendFromCore } from "./backend.js";
 import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, WASM_FILES, compileCore, defaultWasmUrl, wasmUrl } from "./loader.js";
 
 let flagSet = false;
@@ -112,10 +112,38 @@ export function loadCoreNode(choice: WasmBuildChoice = "auto", source: WasmSourc
 export interface NodeWasmOptions extends WasmBackendOptions, WasmSource {
   /** "auto" (default): relaxed (FMA) when the runtime takes it after the flag, else simd128. */
   build?: WasmBuildChoice;
+  /**
+   * Threads for absorbed layers' decode attention (split-KV over a worker pool on the threaded
+   * build of the same ISA; default 1). "auto": the machine's cores. Where threads cannot run
+   * (no shared memory, no threaded build), the backend falls back to 1 and `backend.threads` says why.
+   */
+  threads?: number | "auto";
 }
 
 /** The "wasm" backend in Node: reads the package's build/ (or options.wasmPaths / options.binaries), relaxed when available unless told otherwise. */
 export async function createWasmBackend(options: NodeWasmOptions = {}): Promise<WasmBackend> {
-  const { build = "auto", binaries, wasmPaths, ...backendOptions } = options;
-  return wasmBackendFromCore(await loadCoreNode(build, { binaries, wasmPaths }), backendOptions);
+  const { build = "auto", binaries, wasmPaths, threads, ...backendOptions } = options;
+  if (!(threads === undefined || threads === "auto" || (Number.isInteger(threads) && threads >= 1 && threads <= 64))) throw new ConfigError("threads", threads, '"auto" or a whole number of threads from 1 to 64');
+  const core = await loadCoreNode(build, { binaries, wasmPaths });
+  if (threads === undefined) return wasmBackendFromCore(core, backendOptions);
+  return wasmBackendFromCore(core, backendOptions, await nodeThreading(threads, core.build, binaries !== undefined || wasmPaths !== undefined));
+}
+
+/** The thread count a Node backend gets and why; the pool factory when it is more than one. */
+async function nodeThreading(asked: number | "auto", isa: WasmBuild, ownFiles: boolean): Promise<WasmThreading> {
+  const { availableThreads, loadThreadedCoreNode, nodeSpawner } = await import("./threads/node.js");
+  const { sharedMemorySupport } = await import("./loader.js");
+  const want = asked === "auto" ? availableThreads() : asked;
+  if (want === 1) return { count: 1, reason: asked === "auto" ? "1: this machine reports one core" : "1: asked for" };
+  const shared = sharedMemorySupport();
+  if (!shared.ok) return { count: 1, reason: `1: ${shared.reason}` };
+  if (ownFiles) return { count: 1, reason: "1: the threaded builds are read from the package only (wasmPaths/binaries name the single-threaded ones)" };
+  let threaded: Awaited<ReturnType<typeof loadThreadedCoreNode>>;
+  try {
+    threaded = await loadThreadedCoreNode(isa === "relaxed" ? "relaxed-threads" : "simd128-threads");
+  } catch (e) {
+    return { count: 1, reason: `1: the threaded build does not load here (${e instanceof Error ? e.message : String(e)})` };
+  }
+  const { ThreadPool } = await import("./threads/pool.js");
+  return { count: want, reason: `${want}: ${asked === "auto" ? "the machine's cores" : "asked for"}, ${threaded.variant}`, createPool: () => ThreadPool.create({ threads: want, core: threaded, spawn: nodeSpawner() }) };
 }

@@ -293,6 +293,15 @@ export class ThreadPool {
     return { parts: parts.length };
   }
 
+  /**
+   * Allocate now the workspace attnMlaDecodeSplit needs for up to `parts` ranges of R = sq*H rows
+   * (C, dr), so that later calls allocate nothing (a layer reserves it when it is built, outside
+   * any call that has already grown memory).
+   */
+  reserveDecodeSplit(parts: number, R: number, C: number, dr: number): void {
+    this.workspace(parts, R, C, dr);
+  }
+
   /** Fill every thread's partial outputs and scratch with `value` (tests: NaN shows a slot no thread wrote). */
   poisonWorkspace(value = Number.NaN): void {
     if (!this.ws) return;

@@ -1,0 +1,55 @@
+// createWasmBackend({ threads }) in Node: absorbed layers' decode attention split over a worker
+// pool (split-KV + the core's combine) on the threaded build of the backend's ISA. The conformance
+// kit's absorbed properties at 2 and at 3 threads (an odd count), a long context that the split
+// really cuts (> 64 keys: several ranges) against the float64 oracle at the float32 tolerance, and
+// what backend.threads says when threads are not asked for or not possible.
+import { describe, expect, it } from "vitest";
+import { checkBackend } from "../../src/conformance/index.js";
+import { makeConfig } from "../../src/config.js";
+import { ConfigError } from "../../src/errors.js";
+import { firstMismatch, toleranceFor } from "../../src/numerics.js";
+import { ReferenceMla } from "../../src/reference/mla.js";
+import { Rng, randomMlaWeights } from "../../src/weights.js";
+import { createWasmBackend } from "../../src/wasm/node.js";
+
+const ABSORBED = ["oracle/absorbed", "prefill==decodes/absorbed", "batch-rows-independent/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed"];
+
+describe("createWasmBackend({ threads })", () => {
+  it("says 1 and why when threads are not asked for; refuses a bad count", async () => {
+    expect((await createWasmBackend()).threads).toEqual({ count: 1, reason: "1: threads not asked for" });
+    expect((await createWasmBackend({ threads: 1 })).threads.count).toBe(1);
+    for (const bad of [0, 1.5, -2, 65]) await expect(createWasmBackend({ threads: bad })).rejects.toThrow(ConfigError);
+  });
+
+  for (const threads of [2, 3]) {
+    it(`${threads} threads: the kit's absorbed properties hold`, async () => {
+      const backend = await createWasmBackend({ threads });
+      expect(backend.threads.count, backend.threads.reason).toBe(threads);
+      const r = await checkBackend(backend, { numRuns: 15, seed: 77 + threads, properties: ABSORBED });
+      expect(r.pass, r.report).toBe(true);
+    }, 60_000);
+  }
+
+  it("2 threads over a long context (several 64-key ranges) equal the oracle; naive layers stay on one thread; dispose ends the workers", async () => {
+    const backend = await createWasmBackend({ threads: 2 });
+    const cfg = makeConfig({ dim: 24, n_heads: 3, q_lora_rank: 0, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_seq_len: 400, max_batch_size: 2 });
+    const rng = new Rng(5);
+    const w = randomMlaWeights(cfg, rng);
+    const layer = await backend.createMla(cfg, w, { path: "absorbed" }), ref = new ReferenceMla(cfg, w, { path: "absorbed" });
+    const { atol, rtol } = toleranceFor("float32");
+    const prefill = rng.normalArray(2 * 300 * cfg.dim);
+    layer.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 });
+    ref.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 });
+    for (let t = 300; t < 304; t++) {
+      const x = rng.normalArray(2 * cfg.dim);
+      const got = layer.forward(x, { batch: 2, seqlen: 1, startPos: t }), want = ref.forward(x, { batch: 2, seqlen: 1, startPos: t });
+      const i = firstMismatch(got, want, atol, rtol);
+      expect(i, `step ${t} output[${i}]: ${got[i]} vs ${want[i]}`).toBe(-1);
+    }
+    const naive = await backend.createMla(cfg, w, { path: "naive" });
+    expect(naive.forward(rng.normalArray(cfg.dim), { batch: 1, seqlen: 1, startPos: 0 }).length).toBe(cfg.dim);
+    naive.dispose();
+    layer.dispose();
+    expect(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 304 })).toThrow();
+  }, 60_000);
+});
