@@ -220,10 +220,16 @@ export class WasmKernels {
   }
   /** GEMV when M = 1, GEMM otherwise (what the layer calls). */
   linear(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}): void {
+    const a = this.linearArgs(M, x, w, y, o);
+    this.exports.linear(a.M, a.N, a.K, a.x, a.ldx, a.wp, a.y, a.ldy);
+  }
+
+  /** linear's checked arguments (byte pointers), for a caller that splits the call over threads (8-column panels of wp are 32 K bytes apart). */
+  linearArgs(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}): { M: number; N: number; K: number; x: number; ldx: number; wp: number; y: number; ldy: number } {
     const ldx = o.ldx ?? w.K, ldy = o.ldy ?? w.N, xOff = o.xOff ?? 0, yOff = o.yOff ?? 0;
     need("x", x, xOff, span(M, w.K, ldx));
     need("y", y, yOff, span(M, w.N, ldy));
-    this.exports.linear(M, w.N, w.K, x.at(xOff), ldx, w.buf.ptr, y.at(yOff), ldy);
+    return { M, N: w.N, K: w.K, x: x.at(xOff), ldx, wp: w.buf.ptr, y: y.at(yOff), ldy };
   }
 
   // ---- norm and rope ----------------------------------------------------------------------

@@ -23,7 +23,10 @@ export interface QueryWorkspace {
 }
 
 /** Tokens t0 .. t0+sc-1 of each of B rows of xIn [B, s, D] (the layer's float32 copy) -> ws.x [B*sc, D]; q [B*sc, H, dn+dr] roped at positions p0 ...; q_norm's input checked (checkNormInput). */
-export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: QueryWorkspace, freqs: Float64Array, xIn: Float32Array, B: number, s: number, t0: number, sc: number, p0: number): void {
+/** y = x W^T as a layer runs it: WasmKernels.linear on one thread, or a thread pool's panel split (same bits). */
+export type LinearFn = (M: number, x: F32Buf, w: PackedWeight, y: F32Buf) => void;
+
+export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: QueryWorkspace, freqs: Float64Array, xIn: Float32Array, B: number, s: number, t0: number, sc: number, p0: number, lin: LinearFn = (M, x, wt, y) => k.linear(M, x, wt, y)): void {
   const D = c.dim, H = c.n_heads, Q = c.q_lora_rank, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, qk = dn + dr;
   const N = B * sc;
   const f32 = k.arena.f32, xb = ws.x.ptr >>> 2;
@@ -32,12 +35,12 @@ export function queryStep(k: WasmKernels, c: MlaConfig, w: QueryWeights, ws: Que
     f32.set(xIn.subarray(src, src + sc * D), xb + b * sc * D);
   }
   k.fillRopeTable(ws.table, freqs, { start: p0, count: sc }, c.rope_attention_factor);
-  if (Q === 0) k.linear(N, ws.x, w.wq!, ws.q);
+  if (Q === 0) lin(N, ws.x, w.wq!, ws.q);
   else {
-    k.linear(N, ws.x, w.wq_a!, ws.qa!);
+    lin(N, ws.x, w.wq_a!, ws.qa!);
     checkNormInput("query", "q_a", ws.qa!.view(), N, Q, Q, sc, t0);
     k.rmsnorm(N, Q, ws.qa!, w.q_norm!, ws.qa!, { eps: RMSNORM_EPS });
-    k.linear(N, ws.qa!, w.wq_b!, ws.q);
+    lin(N, ws.qa!, w.wq_b!, ws.q);
   }
   k.rope(c.rope_layout, N, H, ws.q, dr, ws.table, sc, { ldx: H * qk, headStride: qk, xOff: dn });
 }

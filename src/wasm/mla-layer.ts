@@ -45,7 +45,8 @@ export interface WasmMlaOptions {
   /**
    * absorbed path: a thread pool whose kernels are this layer's (`pool.kernels`, one shared
    * memory): decode steps split their attention over its threads (split-KV, then the core's
-   * combine). The backend's `threads` option builds it; the layer does not end it.
+   * combine), and the query and output projections split their output panels (the same bits as
+   * one thread). The backend's `threads` option builds it; the layer does not end it.
    */
   threadPool?: ThreadPool;
 }
@@ -244,7 +245,8 @@ export class WasmMla implements AttentionLayer {
     const k = this.k!, c = this.cfg, w = this.w;
     const { H, D, C, dn, dr, dv, qk } = this.sizes;
     const N = B * sc, p0 = startPos + t0;
-    queryStep(k, c, w, ws, this.freqs, xIn, B, s, t0, sc, p0); // x chunk in, (1) query, (4) rope on q_pe
+    const lin = this.pool ? (M: number, x: F32Buf, wt: PackedWeight, y: F32Buf) => void this.pool!.linearSplit(M, x, wt, y) : undefined;
+    queryStep(k, c, w, ws, this.freqs, xIn, B, s, t0, sc, p0, lin); // x chunk in, (1) query, (4) rope on q_pe
     // (2)(3)(4) latent c = kv_norm(c_kv) and roped k_pe of the new tokens to scratch [N, C] / [N, dr]
     const kvRows: number[] = [], peRows: number[] = [];
     for (let b = 0; b < B; b++) {
@@ -296,7 +298,8 @@ export class WasmMla implements AttentionLayer {
       }
     }
     // (9) output projection, rows back to [B, s, D]; a non-finite output says which stage overflowed
-    k.linear(N, ws.o, w.wo, ws.y);
+    if (lin) lin(N, ws.o, w.wo, ws.y);
+    else k.linear(N, ws.o, w.wo, ws.y);
     const y = ws.y.view().subarray(0, N * D);
     const stages: StageValues[] = [{ stage: "query", name: "q", data: ws.q.view(), tail: [H, qk] }];
     if (ws.qabs) stages.push({ stage: "query", name: "q_abs", data: ws.qabs.view(), tail: [H, C] });

@@ -11,8 +11,38 @@ import { firstMismatch, toleranceFor } from "../../src/numerics.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { createWasmBackend } from "../../src/wasm/node.js";
+import fc from "fast-check";
+import { ThreadPool } from "../../src/wasm/threads/index.js";
+import { loadThreadedCoreNode, nodeSpawner } from "../../src/wasm/threads/node.js";
 
 const ABSORBED = ["oracle/absorbed", "prefill==decodes/absorbed", "batch-rows-independent/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed"];
+
+describe("ThreadPool.linearSplit", () => {
+  it("splits output panels over the threads with the same bits as one thread (GEMV and GEMM, N not a multiple of 8, strides and offsets)", async () => {
+    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode("auto"), spawn: nodeSpawner() });
+    try {
+      const k = pool.kernels;
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 2 ** 30 }), async (M, N, K, pad, minCols, seed) => {
+          const rng = new Rng(seed);
+          const w = k.packNK(rng.normalArray(N * K), N, K);
+          const ldx = K + pad, ldy = N + pad;
+          const x = k.alloc(M * ldx + 1, rng.normalArray(M * ldx + 1));
+          const one = k.alloc(M * ldy + 1).fill(Number.NaN), split = k.alloc(M * ldy + 1).fill(Number.NaN);
+          k.linear(M, x, w, one, { ldx, ldy, xOff: 1, yOff: 1 });
+          const { parts } = pool.linearSplit(M, x, w, split, { ldx, ldy, xOff: 1, yOff: 1 }, minCols);
+          expect(parts).toBe(Math.max(1, Math.min(3, Math.floor(N / minCols), Math.ceil(N / 8))));
+          expect(Array.from(split.toArray())).toEqual(Array.from(one.toArray())); // NaN where neither wrote (padding), equal bits elsewhere
+          for (const b of [w.buf, x, one, split]) b.free();
+        }),
+        { numRuns: 60 },
+      );
+      expect(() => pool.linearSplit(2, k.alloc(3), k.packNK(new Float32Array(8 * 4), 8, 4), k.alloc(16))).toThrow(/x/);
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
 
 describe("createWasmBackend({ threads })", () => {
   it("says 1 and why when threads are not asked for; refuses a bad count", async () => {

@@ -20,7 +20,7 @@
 import { ConfigError, ShapeError } from "../../errors.js";
 import { BLOCK_TOKENS } from "../../cache/layout.js";
 import { type CompiledAnyCore, THREADED_MAX_PAGES, createSharedMemory, threadedImports } from "../loader.js";
-import { type F32Buf, type MlaDecodeKernelArgs, WasmKernels } from "../kernels.js";
+import { type F32Buf, type MlaDecodeKernelArgs, type PackedWeight, WasmKernels } from "../kernels.js";
 import { ThreadError } from "./errors.js";
 import { ARGS_BYTES, CTRL_BYTES, GO, MAX_ARGS, MAX_WORKERS, MSG_BYTES, MSG_LEN, PENDING, SLOTS, SLOT_INTS, STOP, WORKER_OPS, type WorkerOp, workerSource } from "./protocol.js";
 
@@ -291,6 +291,27 @@ export class ThreadPool {
     this.run(ranges.map((r) => ["attn_mla_decode_range", r] as const));
     this.kernels.exports.attn_mla_combine(...combine);
     return { parts: parts.length };
+  }
+
+  /**
+   * y = x W^T (WasmKernels.linear's call and checks) with the output columns split over the
+   * threads in whole 8-column panels: each thread runs the one linear kernel on its panels (their
+   * packed weights are contiguous), so every column is computed exactly as on one thread (the same
+   * bits). Outputs narrower than minColumnsPerThread per thread stay on fewer threads. Returns the
+   * parts that ran.
+   */
+  linearSplit(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}, minColumnsPerThread = 64): { parts: number } {
+    this.usable();
+    const a = this.kernels.linearArgs(M, x, w, y, o);
+    const panels = Math.ceil(a.N / 8), parts = Math.max(1, Math.min(this.threads, Math.floor(a.N / minColumnsPerThread), panels));
+    const calls: (readonly ["linear", readonly number[]])[] = [];
+    for (let t = 0; t < parts; t++) {
+      const p0 = Math.floor((t * panels) / parts), p1 = Math.floor(((t + 1) * panels) / parts);
+      const n0 = 8 * p0, n = Math.min(a.N, 8 * p1) - n0;
+      calls.push(["linear", [a.M, n, a.K, a.x, a.ldx, a.wp + 32 * p0 * a.K, a.y + 4 * n0, a.ldy]]);
+    }
+    this.run(calls);
+    return { parts };
   }
 
   /**
