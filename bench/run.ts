@@ -19,7 +19,7 @@ import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
 import { runDecodeStep } from "./step.js";
 import { runPathAttention } from "./paths.js";
 import { runDsaDecode } from "./dsa.js";
-import { runThreads } from "./threads.js";
+import { runThreadedStep, runThreads } from "./threads.js";
 import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
@@ -176,8 +176,9 @@ for (const f of await runPathAttention(probe, cores, best, dramPlan, slowPlan, f
 for (const f of await runDsaDecode(probe, isas, plan, quick, log)) push(f);
 
 // Decode attention on 2 threads against 1 (bench/threads.ts), the threaded build that validates.
-const threads = await runThreads(probe, plan, quick, log);
+const threads = await runThreads(probe, plan, quick, log, flush);
 for (const f of threads.figures) push(f);
+for (const f of await runThreadedStep(probe, plan, quick, log)) push(f);
 
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);

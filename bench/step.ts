@@ -17,12 +17,12 @@ import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
 
 /** The official recipe's scales (src/weights.ts randomWeights), from the fast uniform generator the demo uses too. */
-function benchWeights(cfg: MlaConfig, seed: number): MlaWeights {
+export function benchWeights(cfg: MlaConfig, seed: number): MlaWeights {
   return uniformWeights(mlaWeightShapes(cfg) as Record<string, number[]>, seed, ["q_norm", "kv_norm"]) as unknown as MlaWeights;
 }
 
 /** MACs of one absorbed decode step at cache length S (after appending: S+1 keys). */
-function stepFlop(cfg: MlaConfig, S: number): number {
+export function stepFlop(cfg: MlaConfig, S: number): number {
   const { dim: D, n_heads: H, q_lora_rank: Q, kv_lora_rank: C, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv } = cfg;
   const qk = dn + dr, T = S + 1;
   const proj = (Q > 0 ? D * Q + Q * H * qk : D * H * qk) + D * (C + dr) + H * dv * D;
@@ -31,7 +31,7 @@ function stepFlop(cfg: MlaConfig, S: number): number {
   return 2 * (proj + absorb + attn);
 }
 
-function weightBytes(cfg: MlaConfig): number {
+export function weightBytes(cfg: MlaConfig): number {
   const shapes = mlaWeightShapes(cfg) as Record<string, number[]>;
   return 4 * Object.values(shapes).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 }

@@ -15,6 +15,10 @@ import { assertOk, checkCalDiff } from "./lib/check.js";
 import { timeIt, type TimingPlan } from "./lib/timing.js";
 import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
+import { makeConfig } from "../src/config.js";
+import { createWasmBackend } from "../src/wasm/node.js";
+import type { WasmMla, WasmPagedCache } from "../src/wasm/index.js";
+import { benchWeights, stepFlop, weightBytes } from "./step.js";
 
 const KB = 64;
 
@@ -38,7 +42,7 @@ function head64(q: Float32Array, h: number, W: number, C: number, lat: Float32Ar
   return o.map((v) => v / l);
 }
 
-export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: boolean, log: (s: string) => void): Promise<{ figures: Figure[]; peak2over1: number | null; build: string | null }> {
+export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: boolean, log: (s: string) => void, flush?: () => void): Promise<{ figures: Figure[]; peak2over1: number | null; build: string | null }> {
   let pool: ThreadPool;
   let build: string;
   try {
@@ -93,8 +97,71 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
       log(`threads ${c.what}: 1 thread ${one.ms.toFixed(2)} ms, 2 threads ${two.ms.toFixed(2)} ms (x${(two.ratio ?? 0).toFixed(2)})`);
       for (const b of [poolBuf, q, table, o, lse, selBuf]) b.free();
     }
+    // Projections: the decode GEMV of V3's wo (weights from DRAM: L3 evicted before each call) and
+    // the prefill GEMM of wq_b at M 64, one thread (the pool's own kernels) vs the panel split.
+    for (const [name, N, K, M] of [["wo", 7168, 16384, 1], ["wq_b", 24576, 1536, 64]] as const) {
+      const w = k.packNK(fillUniform(new Float32Array(N * K), N + K, Math.sqrt(3 / K)), N, K);
+      const x = k.alloc(M * K, fillUniform(new Float32Array(M * K), 3, 1)), y1 = k.alloc(M * N), y2 = k.alloc(M * N);
+      k.linear(M, x, w, y1);
+      pool.linearSplit(M, x, w, y2);
+      const a = y1.toArray(), b = y2.toArray();
+      if (a.some((v, i) => !Object.is(v, b[i]))) throw new Error(`threads ${name}: the panel split is not bit for bit the one-thread result`);
+      const what = `${name} ${N}x${K}, M=${M}`, mem = M === 1 ? flush : undefined;
+      const t1 = timeIt(`1 thread ${what}`, () => k.linear(M, x, w, y1), plan, mem), t2 = timeIt(`2 threads ${what}`, () => void pool.linearSplit(M, x, w, y2), plan, mem);
+      const flop = 2 * M * N * K, bytes = 4 * N * K;
+      const one = makeFigure(probe, { group: "threads", model: "V3", what, impl: `${M === 1 ? "gemv" : "gemm"} (linear), 1 thread`, isa, ms: t1.medianMs, flop, bytes, check: "the split's bits" });
+      const two = makeFigure(probe, { group: "threads", model: "V3", what, impl: `${M === 1 ? "gemv" : "gemm"} (linear), 2 threads over output panels`, isa, ms: t2.medianMs, flop, bytes, check: "bit for bit the one-thread result", threads: 2, peer: { impl: "1 thread", ms: one.ms, gflops: one.gflops, gbs: one.gbs }, note: M === 1 ? "weights from DRAM (L3 evicted before each call)" : undefined });
+      out.push(one, two);
+      log(`threads ${what}: 1 thread ${one.ms.toFixed(2)} ms (${one.gbs.toFixed(1)} GB/s), 2 threads ${two.ms.toFixed(2)} ms (${two.gbs.toFixed(1)} GB/s, x${(two.ratio ?? 0).toFixed(2)})`);
+      for (const b of [w.buf, x, y1, y2]) b.free();
+    }
     return { figures: out, peak2over1, build };
   } finally {
     pool.terminate();
   }
+}
+
+/**
+ * The whole absorbed decode step of one V3 layer (WasmMla.forward, one token, batch 1, S cached
+ * latents written straight into both caches) with createWasmBackend({ threads: 2 }) against
+ * { threads: 1 }: attention split-KV, the query and output projections split by panels, the rest
+ * on one thread. The 2-thread output is checked against the 1-thread one by cal_diff (the
+ * 1-thread step is checked against float64 in the step group).
+ */
+export async function runThreadedStep(probe: ProbeResult, plan: TimingPlan, quick: boolean, log: (s: string) => void): Promise<Figure[]> {
+  const two = await createWasmBackend({ threads: 2 });
+  if (two.threads.count < 2) {
+    log(`threaded step: not measured (${two.threads.reason})`);
+    return [];
+  }
+  const one = await createWasmBackend({ build: two.build });
+  const cfg = makeConfig({ ...PRESETS["deepseek-v3"], max_seq_len: 16384 + 16, max_batch_size: 1 });
+  const w = benchWeights(cfg, 101);
+  const layers = [await one.createMla(cfg, w, { path: "absorbed" }), await two.createMla(cfg, w, { path: "absorbed" })] as WasmMla[];
+  const out: Figure[] = [];
+  const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+  try {
+    for (const S of quick ? [1024] : [1024, 4096, 16384]) {
+      const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
+      const opts = { batch: 1, seqlen: 1, startPos: S };
+      const ys = layers.map((l) => {
+        const cache = l.cache as WasmPagedCache;
+        cache.latent.truncate(0, 0);
+        cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
+        cache.latent.append(0, kv, pe);
+        return l.forward(x, opts);
+      });
+      const chk = checkCalDiff(ys[1], Float64Array.from(ys[0]), "2-thread step output vs 1-thread");
+      assertOk(`threaded step S=${S}`, chk);
+      const [t1, t2] = layers.map((l, i) => timeIt(`${i + 1}-thread step S=${S}`, () => void l.forward(x, opts), plan));
+      const flop = stepFlop(cfg, S), bytes = weightBytes(cfg) + 4 * (S + 1) * (C + dr), isa = two.build;
+      const f1 = makeFigure(probe, { group: "threads", model: "V3", what: `step S=${S}`, impl: "WasmMla absorbed forward, 1 thread", isa, ms: t1.medianMs, flop, bytes, check: "the step group's float64 check" });
+      const f2 = makeFigure(probe, { group: "threads", model: "V3", what: `step S=${S}`, impl: "WasmMla absorbed forward, 2 threads", isa, ms: t2.medianMs, flop, bytes, check: chk.detail, threads: 2, peer: { impl: "1 thread", ms: f1.ms, gflops: f1.gflops, gbs: f1.gbs }, note: "attention and the query/output projections on 2 threads; compression, absorption, W_UV on one" });
+      out.push(f1, f2);
+      log(`threaded step V3 S=${S}: 1 thread ${f1.ms.toFixed(2)} ms, 2 threads ${f2.ms.toFixed(2)} ms (x${(f2.ratio ?? 0).toFixed(2)})`);
+    }
+  } finally {
+    for (const l of layers) l.dispose();
+  }
+  return out;
 }

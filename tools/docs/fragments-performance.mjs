@@ -215,11 +215,11 @@ function threadFragments(L) {
   const p21 = /** @type {any} */ (L.probe).threadsPeak2over1;
   return {
     "perf-table-threads": table(
-      ["shape", "attention", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)"],
-      two.map((f) => [f.what, f.impl.startsWith("sparse") ? "sparse (V3.2, 2048 keys)" : "dense absorbed", f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN)]),
+      ["model", "shape", "what runs on 2 threads", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)", "GB/s on 1 / 2 threads"],
+      two.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN), `${f1(f.peer?.gbs ?? NaN)} / ${f1(f.gbs)}`]),
     ),
     "perf-threads-reading": two.length
-      ? `2 threads ran decode attention ${timesRange(two.map((f) => f.ratio ?? NaN))} faster than 1 (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one`
+      ? `2 threads ran decode attention ${timesRange(two.filter((f) => /attn|split-KV/.test(f.impl) && !/forward/.test(f.impl)).map((f) => f.ratio ?? NaN))} faster than 1, the decode GEMV ${timesRange(two.filter((f) => f.impl.startsWith("gemv")).map((f) => f.ratio ?? NaN))}, the prefill GEMM ${timesRange(two.filter((f) => f.impl.startsWith("gemm")).map((f) => f.ratio ?? NaN))} and the whole V3 decode step ${timesRange(two.filter((f) => /forward/.test(f.impl)).map((f) => f.ratio ?? NaN))} (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one`
       : "not measured in the committed run",
   };
 }
