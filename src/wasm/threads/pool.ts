@@ -295,18 +295,20 @@ export class ThreadPool {
 
   /**
    * y = x W^T (WasmKernels.linear's call and checks) with the output columns split over the
-   * threads in whole 8-column panels: each thread runs the one linear kernel on its panels (their
-   * packed weights are contiguous), so every column is computed exactly as on one thread (the same
-   * bits). Outputs narrower than minColumnsPerThread per thread stay on fewer threads. Returns the
+   * threads in whole groups of four 8-column panels: each thread runs the one linear kernel on its
+   * panels (their packed weights are contiguous), so every column is computed exactly as on one
+   * thread (the same bits). Outputs narrower than minColumnsPerThread per thread stay on fewer threads. Returns the
    * parts that ran.
    */
   linearSplit(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}, minColumnsPerThread = 64): { parts: number } {
     this.usable();
     const a = this.kernels.linearArgs(M, x, w, y, o);
-    const panels = Math.ceil(a.N / 8), parts = Math.max(1, Math.min(this.threads, Math.floor(a.N / minColumnsPerThread), panels));
+    // Parts are whole groups of 4 panels: the GEMV runs 4-panel groups as streams and the leftover
+    // panels one by one (a different summation), so only group-aligned parts keep every column's bits.
+    const panels = Math.ceil(a.N / 8), groups = Math.ceil(panels / 4), parts = Math.max(1, Math.min(this.threads, Math.floor(a.N / minColumnsPerThread), groups));
     const calls: (readonly ["linear", readonly number[]])[] = [];
     for (let t = 0; t < parts; t++) {
-      const p0 = Math.floor((t * panels) / parts), p1 = Math.floor(((t + 1) * panels) / parts);
+      const p0 = Math.min(panels, 4 * Math.floor((t * groups) / parts)), p1 = Math.min(panels, 4 * Math.floor(((t + 1) * groups) / parts));
       const n0 = 8 * p0, n = Math.min(a.N, 8 * p1) - n0;
       calls.push(["linear", [a.M, n, a.K, a.x, a.ldx, a.wp + 32 * p0 * a.K, a.y + 4 * n0, a.ldy]]);
     }
