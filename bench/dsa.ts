@@ -25,31 +25,18 @@ import { timeIt, type TimingPlan } from "./lib/timing.js";
 import type { Isa } from "./lib/env.js";
 import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
+import { attendHead64 } from "./paths.js";
 
 export const DSA_S = [4096, 16384, 65536, 131072];
 const KB = 64, REC = 656, KEY = 132;
 const MODELS = [["V3.2", 128], ["V3.2 H16", 16]] as const;
 
-/** float64 attention of head h of q [H, C+dr] over the keys `keys` (token indices) of the decoded latent lat [S, C+dr]; values = the first C. */
-function head64(q: Float32Array, h: number, W: number, C: number, lat: Float32Array, keys: ArrayLike<number>, scale: number): Float64Array {
-  const n = keys.length, s = new Float64Array(n);
-  let m = -Infinity;
-  for (let i = 0; i < n; i++) {
-    let a = 0;
-    const r = keys[i] * W;
-    for (let x = 0; x < W; x++) a += q[h * W + x] * lat[r + x];
-    s[i] = a * scale;
-    m = Math.max(m, s[i]);
-  }
-  const o = new Float64Array(C);
-  let l = 0;
-  for (let i = 0; i < n; i++) {
-    const p = Math.exp(s[i] - m), r = keys[i] * W;
-    l += p;
-    for (let x = 0; x < C; x++) o[x] += p * lat[r + x];
-  }
-  for (let x = 0; x < C; x++) o[x] /= l;
-  return o;
+/** float64 attention of head h of q [H, W] over the keys `keys` (token indices) of the decoded latent lat [S, W]; values = the first C. */
+export function head64(q: Float32Array, h: number, W: number, C: number, lat: Float32Array, keys: ArrayLike<number>, scale: number): Float64Array {
+  const row = (i: number, out: Float64Array) => {
+    for (let x = 0; x < out.length; x++) out[x] = lat[keys[i] * W + x];
+  };
+  return attendHead64(q, h * W, W, C, keys.length, scale, row, row);
 }
 
 export async function runDsaDecode(probe: ProbeResult, isas: Isa[], plan: TimingPlan, quick: boolean, log: (s: string) => void): Promise<Figure[]> {

@@ -35,7 +35,7 @@ export function recomputeTimed(model: string, S: number): boolean {
 const KB = 64;
 
 /** float64 attention of query head h over keys/values given per key j by fetch (one head's key and value rows). */
-function attendHead64(q: Float32Array, qOff: number, d: number, dv: number, S: number, scale: number, key: (j: number, out: Float64Array) => void, val: (j: number, out: Float64Array) => void): Float64Array {
+export function attendHead64(q: Float32Array, qOff: number, d: number, dv: number, S: number, scale: number, key: (j: number, out: Float64Array) => void, val: (j: number, out: Float64Array) => void): Float64Array {
   const s = new Float64Array(S), k = new Float64Array(d), v = new Float64Array(dv), o = new Float64Array(dv);
   let m = -Infinity;
   for (let j = 0; j < S; j++) {

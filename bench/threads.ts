@@ -15,32 +15,13 @@ import { assertOk, checkCalDiff } from "./lib/check.js";
 import { timeIt, type TimingPlan } from "./lib/timing.js";
 import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
+import { head64 } from "./dsa.js";
 import { makeConfig } from "../src/config.js";
 import { createWasmBackend } from "../src/wasm/node.js";
 import type { WasmMla, WasmPagedCache } from "../src/wasm/index.js";
 import { benchWeights, stepFlop, weightBytes } from "./step.js";
 
 const KB = 64;
-
-/** float64 attention of head h over the keys `keys` of the f32 latent pool lat [S, W] (values: the first C). */
-function head64(q: Float32Array, h: number, W: number, C: number, lat: Float32Array, keys: ArrayLike<number>, scale: number): Float64Array {
-  const s = new Float64Array(keys.length);
-  let m = -Infinity;
-  for (let i = 0; i < keys.length; i++) {
-    let a = 0;
-    for (let x = 0; x < W; x++) a += q[h * W + x] * lat[keys[i] * W + x];
-    s[i] = a * scale;
-    m = Math.max(m, s[i]);
-  }
-  const o = new Float64Array(C);
-  let l = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const p = Math.exp(s[i] - m);
-    l += p;
-    for (let x = 0; x < C; x++) o[x] += p * lat[keys[i] * W + x];
-  }
-  return o.map((v) => v / l);
-}
 
 export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: boolean, log: (s: string) => void, flush?: () => void): Promise<{ figures: Figure[]; peak2over1: number | null; build: string | null }> {
   let pool: ThreadPool;

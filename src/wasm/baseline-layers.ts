@@ -14,7 +14,7 @@ import { ConfigError, memoryError } from "../errors.js";
 import { type AttentionLayer, type ForwardCall, type ForwardOptions, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, disposedError } from "../layer.js";
 import { checkWeights } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { type Allocated, checkFloat32Range, replaceWorkspace } from "./layer-steps.js";
+import { type Allocated, checkFloat32Range, checkMaxChunkTokens, chunkTokens, replaceWorkspace, runAllOrNothing } from "./layer-steps.js";
 import { WasmRowStore } from "./row-store.js";
 
 export interface WasmBaselineOptions {
@@ -23,8 +23,6 @@ export interface WasmBaselineOptions {
   /** Most tokens per batch row processed at once (default: what fits a 64 MiB workspace). */
   maxChunkTokens?: number;
 }
-
-const WORKSPACE_FLOATS = 16 * 1024 * 1024;
 
 interface Workspace extends Allocated {
   N: number;
@@ -58,10 +56,7 @@ abstract class WasmBaselineLayer implements AttentionLayer {
     for (const [name, shape] of Object.entries(shapes)) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     const cap0 = options.initialCapacity ?? 16;
     if (!Number.isInteger(cap0) || cap0 < 1) throw new ConfigError("options.initialCapacity", cap0, "a positive integer");
-    if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
-      throw new ConfigError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
-    }
-    this.maxChunkTokens = options.maxChunkTokens;
+    this.maxChunkTokens = checkMaxChunkTokens(options.maxChunkTokens);
     this.k = kernels;
     this.dim = cfg.dim;
     this.freqs = mhaFrequencies(cfg);
@@ -122,30 +117,14 @@ abstract class WasmBaselineLayer implements AttentionLayer {
   }
 
   private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float32Array>): Float32Array {
-    const arena = this.kernels.arena, T = startPos + s;
-    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken()))));
-    let out: Float32Array;
-    try {
-      out = new Float32Array(B * s * this.cfg.dim);
-    } catch (e) {
-      throw memoryError(e, "output", `${B * s * this.cfg.dim} numbers`);
-    }
-    let saved: ReturnType<WasmRowStore["save"]> | null = null;
-    arena.begin();
-    try {
-      const ws = this.ensureWorkspace(B, chunk);
+    const T = startPos + s, chunk = chunkTokens(s, B, this.floatsPerToken(), this.maxChunkTokens);
+    let ws!: Workspace;
+    return runAllOrNothing(this.kernels.arena, B, s, this.cfg.dim, chunk, () => {
+      ws = this.ensureWorkspace(B, chunk);
       this.cache.reserve(B, T);
-      saved = this.cache.save(B, startPos, T);
-      arena.grow();
-      for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
-      this.cache.commit(B, T);
-      arena.commit();
-      return out;
-    } catch (e) {
-      if (saved) this.cache.restore(saved);
-      arena.rollback();
-      throw e;
-    }
+      const saved = this.cache.save(B, startPos, T);
+      return () => this.cache.restore(saved);
+    }, (t0, sc, out) => this.step(x, B, s, t0, sc, startPos, ws, out), () => this.cache.commit(B, T));
   }
 
   /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..). */

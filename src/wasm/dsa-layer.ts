@@ -37,7 +37,7 @@ import { rotateActivation } from "../reference/dsa/hadamard.js";
 import { checkNormInput as checkIndexerNormInput, layerNorm } from "../reference/dsa/layernorm.js";
 import { actQuant, bf16Array, dequantize } from "../reference/dsa/quant.js";
 import type { ByteRange, F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { type Allocated, checkFloat32Range, checkNormInput, queryStep, replaceWorkspace } from "./layer-steps.js";
+import { type Allocated, checkFloat32Range, checkMaxChunkTokens, checkNormInput, chunkTokens, latentQueries, queryStep, replaceWorkspace, runAllOrNothing } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
 
 /**
@@ -60,8 +60,6 @@ export interface WasmDsaOptions {
   maxChunkTokens?: number;
 }
 
-/** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
-const WORKSPACE_FLOATS = 16 * 1024 * 1024;
 
 interface Workspace extends Allocated {
   N: number; s: number; T: number; K: number;
@@ -120,16 +118,13 @@ export class WasmDsa implements AttentionLayer {
     checkDsaWeights(cfg, weights);
     for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
     for (const [name, shape] of Object.entries(indexerWeightShapes(cfg))) checkFloat32Range(`weights.indexer.${name}`, (weights.indexer as unknown as Record<string, ArrayLike<number>>)[name], shape);
-    if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
-      throw new ConfigError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
-    }
+    this.maxChunkTokens = checkMaxChunkTokens(options.maxChunkTokens);
     const format = options.cacheFormat ?? "fp8_e4m3_v32";
     if (!(WASM_DSA_CACHE_FORMATS as readonly string[]).includes(format)) throw new ConfigError("options.cacheFormat", format, `one of ${WASM_DSA_CACHE_FORMATS.map((f) => `"${f}"`).join(", ")} (a V3.2 layer's latent record)`);
     this.format = format;
     this.cfg = cfg;
     this.dim = cfg.dim;
     this.k = kernels;
-    this.maxChunkTokens = options.maxChunkTokens;
     const d = deriveMla(cfg);
     this.sizes = d.sizes;
     this.freqs = d.freqs;
@@ -201,32 +196,17 @@ export class WasmDsa implements AttentionLayer {
   }
 
   private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float32Array>, trace: ChunkTrace[] | null): Float32Array {
-    const cfg = this.cfg, arena = this.kernels.arena, T = startPos + s;
-    const chunk = trace ? s : Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken(T)))));
-    let out: Float32Array;
-    try {
-      out = new Float32Array(B * s * cfg.dim);
-    } catch (e) {
-      throw memoryError(e, "output", `${B * s * cfg.dim} numbers`);
-    }
-    let undo: (() => void) | null = null;
-    arena.begin();
-    try {
-      const ws = this.ensureWorkspace(B, chunk, T);
+    const T = startPos + s, K = dsaTopkK(this.cfg, T);
+    const chunk = trace ? s : chunkTokens(s, B, this.floatsPerToken(T), this.maxChunkTokens);
+    let ws!: Workspace;
+    return runAllOrNothing(this.kernels.arena, B, s, this.cfg.dim, chunk, () => {
+      ws = this.ensureWorkspace(B, chunk, T);
       const places = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s }));
       this.cache.reserve(places);
       const cp = this.cache.latent.checkpoint(places);
       this.stored = false;
-      undo = () => this.stored && this.cache.latent.restore(cp);
-      arena.grow();
-      for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, dsaTopkK(cfg, T), ws, out, trace);
-      arena.commit();
-      return out;
-    } catch (e) {
-      undo?.();
-      arena.rollback();
-      throw e;
-    }
+      return () => this.stored && this.cache.latent.restore(cp);
+    }, (t0, sc, out) => this.step(x, B, s, t0, sc, startPos, K, ws, out, trace));
   }
 
   /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..); K slots per selection. */
@@ -252,14 +232,14 @@ export class WasmDsa implements AttentionLayer {
     k.linear(N, ws.x, w.iwk, ws.ik);
     checkStage("indexer", "q", ws.iq.view(), N, sc, t0, [HI, DI], "float32");
     checkIndexerNormInput("indexer: wk(x)", ws.ik.view(), N, DI);
-    ws.ik.set(Float32Array.from(layerNorm(ws.ik.view().subarray(0, N * DI), N, DI, this.kNorm.w, this.kNorm.b, LAYERNORM_EPS)));
+    ws.ik.set(layerNorm(ws.ik.view().subarray(0, N * DI), N, DI, this.kNorm.w, this.kNorm.b, LAYERNORM_EPS));
     k.rope("half", N, HI, ws.iq, dr, ws.table, sc, { ldx: HI * DI, headStride: DI, xOff: 0 });
     k.rope("half", N, 1, ws.ik, dr, ws.table, sc, { ldx: DI, headStride: DI, xOff: 0 });
     // ... then bf16, the Hadamard rotation and act_quant of q (the oracle's bit-exact steps), the head weights
     const qRot = rotateActivation(ws.iq.view().subarray(0, N * HI * DI), N * HI, DI);
     const kRot = rotateActivation(ws.ik.view().subarray(0, N * DI), N, DI);
     const q8 = actQuant(qRot.rotated, N * HI, DI, fmt);
-    ws.q8.set(Float32Array.from(q8.values));
+    ws.q8.set(q8.values); // e4m3 values: exact in float32
     k.linear(N, ws.x, w.iwproj, ws.iw);
     const { weightsScale, indexSoftmaxScale } = deriveDsa(cfg);
     const ws32 = Math.fround(weightsScale), is32 = Math.fround(indexSoftmaxScale);
@@ -271,7 +251,7 @@ export class WasmDsa implements AttentionLayer {
     // checks every value, then places and encodes the latent and the keys (all rows or none).
     // fp8_e4m3_v32 quantises the latent itself; an f32 record takes the simulation's dequantised values.
     const cv = this.format === "f32" ? Float32Array.from(simulateKvFp8(ws.c.view().subarray(0, N * C), N, C, fmt).dequantized) : ws.c.view(), pv = ws.kpe.view();
-    const keys = Float32Array.from(kRot.rotated);
+    const keys = kRot.rotated; // bf16 values: exact in float32
     this.cache.latent.writeBatch(Array.from({ length: B }, (_, b) => ({
       seq: b, startPos: p0,
       c: cv.subarray(b * sc * C, (b + 1) * sc * C), kpe: pv.subarray(b * sc * dr, (b + 1) * sc * dr), indexK: keys.subarray(b * sc * DI, (b + 1) * sc * DI),
@@ -280,13 +260,7 @@ export class WasmDsa implements AttentionLayer {
 
     // Absorbed queries [q_abs | q_pe] per head for the attention kernel
     k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk, ws.qabs);
-    {
-      const f32 = k.arena.f32, qa = ws.qabs.ptr >>> 2, qp = ws.q.ptr >>> 2, ql = ws.qlat.ptr >>> 2, W = C + dr;
-      for (let r = 0; r < N * H; r++) {
-        f32.copyWithin(ql + r * W, qa + r * C, qa + (r + 1) * C);
-        f32.copyWithin(ql + r * W + C, qp + r * qk + dn, qp + r * qk + qk);
-      }
-    }
+    latentQueries(k, N * H, C, dn, dr, ws.qabs, 0, ws.q, 0, ws.qlat);
     const latent = this.cache.latent, pool = this.cache.pool, blockBytes = latent.blockBytes, keysOffset = latent.blockLayout.keysOffset;
     const selR = asByteRange(ws.sel), heapR = asByteRange(ws.heap);
     const chunkTrace: ChunkTrace | null = trace ? { c: ws.c.toArray(0, N * C), kpe: pv.slice(0, N * dr), qRot, kRot, q8, weights: Float64Array.from(iw.subarray(0, N * HI)), scores: [], topk: new Int32Array(N * K) } : null;

@@ -1,9 +1,11 @@
-// The parts of a WASM MLA step that are not kernels: the float32 range check at the boundary,
-// all-or-nothing workspace allocation, and the first part of every step (x chunk in, rope table,
-// (1) query projection, (4) rope on q_pe).
+// The parts of a WASM layer call that are not kernels: the float32 range check at the boundary,
+// the all-or-nothing call in chunks of tokens, all-or-nothing workspace allocation, the first part
+// of every MLA step (x chunk in, rope table, (1) query projection, (4) rope on q_pe) and the
+// absorbed queries [q_abs | q_pe] the decode kernel reads.
 
 import type { MlaConfig } from "../config.js";
-import { NonFiniteError } from "../errors.js";
+import { ConfigError, NonFiniteError, memoryError } from "../errors.js";
+import type { Arena } from "./arena.js";
 import { F32_MAX, type ForwardStage, overflowError, unravel } from "../layer.js";
 import { RMSNORM_EPS } from "../derived.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
@@ -112,4 +114,65 @@ export function replaceWorkspace<W extends object>(
   }
   if (prev) for (const b of prev.buffers) b.free();
   return next;
+}
+
+// ---- one call, all or nothing, in chunks of tokens ----
+
+/** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
+export const WORKSPACE_FLOATS = 16 * 1024 * 1024;
+
+/** options.maxChunkTokens of a layer: absent or a positive integer. */
+export function checkMaxChunkTokens(v: number | undefined): number | undefined {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError("options.maxChunkTokens", v, "a positive integer");
+  return v;
+}
+
+/** Tokens per chunk of a call of s tokens over B rows: the workspace (floatsPerToken per token and row) within WORKSPACE_FLOATS, or the caller's cap. */
+export function chunkTokens(s: number, B: number, floatsPerToken: number, cap: number | undefined): number {
+  return Math.min(s, cap ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * floatsPerToken))));
+}
+
+/**
+ * A layer call all or nothing: the output [B, s, D] is allocated first; then, inside one arena
+ * call, `prepare` reserves everything that can fail before values exist (workspace, cache room)
+ * and returns how to undo the cache (or null), memory grows once, `step(t0, sc, out)` runs each
+ * chunk of sc tokens, `finish` commits what the cache needs committed. A failure anywhere undoes
+ * the cache first (into the storage the call used), then rolls the memory back (the old pool
+ * range, rows, workspace), so a call that throws changes nothing observable.
+ */
+export function runAllOrNothing(arena: Arena, B: number, s: number, D: number, chunk: number, prepare: () => (() => void) | null, step: (t0: number, sc: number, out: Float32Array) => void, finish?: () => void): Float32Array {
+  let out: Float32Array;
+  try {
+    out = new Float32Array(B * s * D);
+  } catch (e) {
+    throw memoryError(e, "output", `${B * s * D} numbers`);
+  }
+  let undo: (() => void) | null = null;
+  arena.begin();
+  try {
+    undo = prepare();
+    arena.grow();
+    for (let t0 = 0; t0 < s; t0 += chunk) step(t0, Math.min(chunk, s - t0), out);
+    finish?.();
+    arena.commit();
+    return out;
+  } catch (e) {
+    undo?.();
+    arena.rollback();
+    throw e;
+  }
+}
+
+/**
+ * The absorbed decode kernel's queries: for `rows` (token, head) rows, qlat [rows, C+dr] =
+ * [q_abs | q_pe] from qabs [rows, C] (from row qabsRow) and the roped last dr values of each
+ * head of q [rows, dn+dr] (from row qRow). Copies inside linear memory.
+ */
+export function latentQueries(k: WasmKernels, rows: number, C: number, dn: number, dr: number, qabs: F32Buf, qabsRow: number, q: F32Buf, qRow: number, qlat: F32Buf): void {
+  const f32 = k.arena.f32, W = C + dr, qk = dn + dr;
+  const qa = (qabs.ptr >>> 2) + qabsRow * C, qp = (q.ptr >>> 2) + qRow * qk, ql = qlat.ptr >>> 2;
+  for (let r = 0; r < rows; r++) {
+    f32.copyWithin(ql + r * W, qa + r * C, qa + (r + 1) * C);
+    f32.copyWithin(ql + r * W + C, qp + r * qk + dn, qp + (r + 1) * qk);
+  }
 }

@@ -25,7 +25,7 @@ import { type AttentionLayer, type ForwardCall, type ForwardOptions, ForwardGate
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
-import { type Allocated, checkFloat32Range, checkNormInput, queryStep, replaceWorkspace } from "./layer-steps.js";
+import { type Allocated, type LinearFn, checkFloat32Range, checkMaxChunkTokens, checkNormInput, chunkTokens, latentQueries, queryStep, replaceWorkspace, runAllOrNothing } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
 import type { ThreadPool } from "./threads/pool.js";
@@ -50,9 +50,6 @@ export interface WasmMlaOptions {
    */
   threadPool?: ThreadPool;
 }
-
-/** Workspace budget in floats (64 MiB) that decides the chunk length of long calls. */
-const WORKSPACE_FLOATS = 16 * 1024 * 1024;
 
 interface Workspace extends Allocated {
   N: number; // rows B*s it was sized for
@@ -94,6 +91,8 @@ export class WasmMla implements AttentionLayer {
   /** The current call has stored latents (its checkpoint must be restored if it fails). */
   private stored = false;
   private readonly pool: ThreadPool | null;
+  /** The projections on the pool's threads (panel split, same bits), or undefined: one thread. */
+  private readonly lin: LinearFn | undefined;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeights(cfg, weights);
@@ -106,14 +105,12 @@ export class WasmMla implements AttentionLayer {
     if (!naive && options.initialCapacity !== undefined) throw new ConfigError("options.initialCapacity", options.initialCapacity, `no initialCapacity with path "${this.path}" (its paged cache grows by 64-token blocks; cacheBlocks caps it)`);
     const cap0 = options.initialCapacity ?? 16;
     if (!Number.isInteger(cap0) || cap0 < 1) throw new ConfigError("options.initialCapacity", cap0, "a positive integer");
-    if (options.maxChunkTokens !== undefined && (!Number.isInteger(options.maxChunkTokens) || options.maxChunkTokens < 1)) {
-      throw new ConfigError("options.maxChunkTokens", options.maxChunkTokens, "a positive integer");
-    }
+    this.maxChunkTokens = checkMaxChunkTokens(options.maxChunkTokens);
     this.format = naive ? null : checkStorageFormat(options.cacheFormat ?? "f32", "options.cacheFormat");
     if (options.threadPool && this.path !== "absorbed") throw new ConfigError("options.threadPool", "given", `no thread pool with path "${this.path}" (only the absorbed decode is split over threads)`);
     if (options.threadPool && options.threadPool.kernels !== kernels) throw new ConfigError("options.threadPool", "another memory", "the pool whose kernels the layer is built on (pool.kernels)");
     this.pool = options.threadPool ?? null;
-    this.maxChunkTokens = options.maxChunkTokens;
+    this.lin = this.pool ? (M, x, wt, y) => void this.pool!.linearSplit(M, x, wt, y) : undefined;
     this.k = kernels;
     this.kind = `mla-${this.path}`;
     this.dim = cfg.dim;
@@ -203,41 +200,21 @@ export class WasmMla implements AttentionLayer {
 
   /** One validated call, all or nothing: see the file comment. */
   private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float32Array>): Float32Array {
-    const cfg = this.cfg, arena = this.kernels.arena, T = startPos + s;
-    // tokens per chunk: the workspace of B rows stays within WORKSPACE_FLOATS (or the caller's cap)
-    const chunk = Math.min(s, this.maxChunkTokens ?? Math.max(1, Math.floor(WORKSPACE_FLOATS / (B * this.floatsPerToken()))));
-    let out: Float32Array;
-    try {
-      out = new Float32Array(B * s * cfg.dim);
-    } catch (e) {
-      throw memoryError(e, "output", `${B * s * cfg.dim} numbers`);
-    }
-    let undo: (() => void) | null = null;
-    arena.begin();
-    try {
-      // Everything that can fail before values exist happens here, before memory grows and before any write.
-      const ws = this.ensureWorkspace(B, chunk, T);
+    const T = startPos + s, chunk = chunkTokens(s, B, this.floatsPerToken(), this.maxChunkTokens);
+    let ws!: Workspace;
+    return runAllOrNothing(this.kernels.arena, B, s, this.cfg.dim, chunk, () => {
+      ws = this.ensureWorkspace(B, chunk, T);
       if (this.path === "naive") {
         this.rows.reserve(B, T);
         const saved = this.rows.save(B, startPos, T); // what a rollback overwrites
-        undo = () => this.rows.restore(saved);
-      } else {
-        const places = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s }));
-        this.paged.reserve(places);
-        const cp = this.paged.latent.checkpoint(places);
-        this.stored = false;
-        undo = () => this.stored && this.paged.latent.restore(cp); // nothing to undo before the first store
+        return () => this.rows.restore(saved);
       }
-      arena.grow();
-      for (let t0 = 0; t0 < s; t0 += chunk) this.step(x, B, s, t0, Math.min(chunk, s - t0), startPos, ws, out);
-      if (this.path === "naive") this.rows.commit(B, T);
-      arena.commit();
-      return out;
-    } catch (e) {
-      undo?.(); // the cache first (into the storage the call used), then the memory (old pool range, rows, workspace)
-      arena.rollback();
-      throw e;
-    }
+      const places = Array.from({ length: B }, (_, b) => ({ seq: b, startPos, n: s }));
+      this.paged.reserve(places);
+      const cp = this.paged.latent.checkpoint(places);
+      this.stored = false;
+      return () => this.stored && this.paged.latent.restore(cp); // nothing to undo before the first store
+    }, (t0, sc, out) => this.step(x, B, s, t0, sc, startPos, ws, out), () => this.path === "naive" && this.rows.commit(B, T));
   }
 
   /** Tokens t0 .. t0+sc-1 of every row (absolute positions startPos+t0 ..). */
@@ -245,7 +222,7 @@ export class WasmMla implements AttentionLayer {
     const k = this.k!, c = this.cfg, w = this.w;
     const { H, D, C, dn, dr, dv, qk } = this.sizes;
     const N = B * sc, p0 = startPos + t0;
-    const lin = this.pool ? (M: number, x: F32Buf, wt: PackedWeight, y: F32Buf) => void this.pool!.linearSplit(M, x, wt, y) : undefined;
+    const lin = this.lin;
     queryStep(k, c, w, ws, this.freqs, xIn, B, s, t0, sc, p0, lin); // x chunk in, (1) query, (4) rope on q_pe
     // (2)(3)(4) latent c = kv_norm(c_kv) and roped k_pe of the new tokens to scratch [N, C] / [N, dr]
     const kvRows: number[] = [], peRows: number[] = [];
@@ -314,12 +291,8 @@ export class WasmMla implements AttentionLayer {
    * core's combine into o_lat, then W_UV: what attnAbsorbedPaged computes on one thread.
    */
   private decodeOnThreads(b: number, p0: number, ws: Workspace, fmt: StorageFormat, pool: { ptr: number; bytes: number }, blocks: Int32Array): void {
-    const k = this.k!, { H, C, dn, dr, dv, qk } = this.sizes, W = C + dr;
-    const f32 = k.arena.f32, qa = (ws.qabs!.ptr >>> 2) + b * H * C, qp = (ws.q.ptr >>> 2) + b * H * qk, ql = ws.qlat!.ptr >>> 2;
-    for (let h = 0; h < H; h++) {
-      f32.copyWithin(ql + h * W, qa + h * C, qa + (h + 1) * C);
-      f32.copyWithin(ql + h * W + C, qp + h * qk + dn, qp + h * qk + qk);
-    }
+    const k = this.k!, { H, C, dn, dr, dv } = this.sizes;
+    latentQueries(k, H, C, dn, dr, ws.qabs!, b * H, ws.q, b * H, ws.qlat!);
     this.pool!.attnMlaDecodeSplit({ format: fmt, sq: 1, H, C, dr, len: p0 + 1, q: ws.qlat!, pool, blocks, table: ws.blockTable!, scale: this.softmaxScale, o: ws.olat!, lse: ws.lse! });
     k.projectUV(1, H, C, dv, ws.olat!, this.w.wuv!, ws.o, 0, b * H * dv);
   }
