@@ -98,25 +98,20 @@ export function pack_kn_8(b: usize, ldb: i32, N: i32, K: i32, dst: usize): void 
 
 /**
  * 1 row x 8 columns over kc steps of one panel: x0 [kc] . panel w -> y0 (first nr lanes, added
- * into y0 when acc). Two k-phases keep two chains per half. The GEMM's M % 4 leftover rows and
- * the GEMV's leftover panels.
+ * into y0 when acc). The GEMM's M % 4 leftover rows and the GEMV's leftover panels. One chain per
+ * half, k in order: the summation micro4x8 and the GEMV's streams use, so an output element has
+ * the same bits whichever kernel computes it (a key's index score does not depend on how many keys
+ * share its block; a split over threads changes no bit).
  */
 // @ts-ignore: decorator
 @inline export function micro1x8(x0: usize, w: usize, kc: i32, y0: usize, nr: i32, acc: bool): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    let a = v128.load32_splat(x0);
-    c0 = madd(a, v128.load(w), c0); c1 = madd(a, v128.load(w, 16), c1);
-    a = v128.load32_splat(x0, 4);
-    d0 = madd(a, v128.load(w, 32), d0); d1 = madd(a, v128.load(w, 48), d1);
-    x0 += 8; w += 64;
-  }
-  if (k < kc) {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
     const a = v128.load32_splat(x0);
     c0 = madd(a, v128.load(w), c0); c1 = madd(a, v128.load(w, 16), c1);
+    x0 += 4; w += 32;
   }
-  storeRow8(y0, f32x4.add(c0, d0), f32x4.add(c1, d1), nr, acc);
+  storeRow8(y0, c0, c1, nr, acc);
 }
 
 /**

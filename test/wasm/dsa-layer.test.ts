@@ -56,8 +56,7 @@ describe.each(BUILDS)("WasmDsa (%s build)", (build_) => {
   });
 
   it("a chunked long call equals one call; a failed call changes nothing", async () => {
-    await fc.assert(
-      fc.asyncProperty(arbDsaCase(), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 4 }), async (a, s, chunk) => {
+    const prop = fc.asyncProperty(arbDsaCase(), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 4 }), async (a, s, chunk) => {
         const cfg = a.config, rng = new Rng(a.seed), w = randomDsaWeights(cfg, rng);
         const k = await kernels(build_);
         const whole = new WasmDsa(cfg, w, k), pieces = new WasmDsa(cfg, w, await kernels(build_), { maxChunkTokens: chunk });
@@ -75,9 +74,11 @@ describe.each(BUILDS)("WasmDsa (%s build)", (build_) => {
         for (const name of Object.keys(before)) expect(Array.from(after[name].data)).toEqual(Array.from(before[name].data));
         const x2 = rng.normalArray(2 * cfg.dim);
         expect(Array.from(pieces.forward(x2, { batch: 2, seqlen: 1, startPos: s }))).toEqual(Array.from(whole.forward(x2, { batch: 2, seqlen: 1, startPos: s })));
-      }),
-      { numRuns: RUNS },
-    );
+      });
+    await fc.assert(prop, { numRuns: RUNS });
+    // CI's counterexample: index_topk 1, a near tie; a key's score differed with the number of keys in its block
+    // (the GEMM's leftover rows summed k in two phases), so the chunked call selected another key
+    await fc.assert(prop, { seed: 451676476, path: "1:14:14:14:41:45:23:20:10:24" });
   });
 });
 
