@@ -84,6 +84,12 @@ export type { WasmMla, WasmMlaOptions, WasmMlaPath } from "./wasm/mla-layer.js";
 export type { WasmMha, WasmSeedLowRank, WasmBaselineOptions } from "./wasm/baseline-layers.js";
 export type { WasmDsa, WasmDsaOptions, WasmDsaCacheFormat } from "./wasm/dsa-layer.js";
 export { WasmKernels } from "./wasm/kernels.js";
+// Threads: the option of every createWasmBackend, what a backend got (backend.threads), the typed error of a failed threaded step.
+export type { WasmThreadsOptions, WasmThreading } from "./wasm/backend.js";
+export type { ThreadsOption } from "./wasm/threads/threading.js";
+export { ThreadError } from "./wasm/threads/errors.js";
+export { WASM_THREADED_FILES, sharedMemorySupport } from "./wasm/loader.js";
+export type { WasmThreadedBuild, WasmAllBinaries } from "./wasm/loader.js";
 
 // The latent KV cache: storage formats, paging, fork/truncate, persistence.
 export { LatentCache, saveCache, loadCache, STORAGE_FORMATS, BLOCK_TOKENS, tokenLayout } from "./cache/index.js";

@@ -10,12 +10,12 @@ import { ConfigError } from "../errors.js";
 import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
 import { WasmKernels } from "./kernels.js";
-import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, compileCore, fetchCore } from "./loader.js";
+import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileAnyCore, compileCore, fetchCore, fetchThreadedCore, wasmFileName } from "./loader.js";
+import { type ThreadsOption, type WasmThreading, resolveThreading, resolveThreadingSync, webThreadingHost } from "./threads/threading.js";
 import { WasmMla, type WasmMlaOptions, type WasmMlaPath } from "./mla-layer.js";
 import { WasmMha, WasmSeedLowRank, type WasmBaselineOptions } from "./baseline-layers.js";
 import { WasmDsa, type WasmDsaOptions } from "./dsa-layer.js";
 import type { DsaWeights } from "../io/dsa-weights.js";
-import type { ThreadPool } from "./threads/pool.js";
 import type { MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "../baseline-configs.js";
 import type { MemoryBudget } from "./arena.js";
 import { type WasmModules, coreFromModules, defaultMemoryLimit } from "./edge.js";
@@ -40,12 +40,7 @@ export interface WasmBackend extends Backend {
   readonly threads: { count: number; reason: string };
 }
 
-/** How a backend makes thread pools: the count it got, why, and a factory (one pool per absorbed layer, on the pool's shared memory). */
-export interface WasmThreading {
-  count: number;
-  reason: string;
-  createPool?: () => Promise<ThreadPool>;
-}
+export type { WasmThreading } from "./threads/threading.js";
 
 /** Backend-wide options. */
 export interface WasmBackendOptions {
@@ -131,18 +126,44 @@ function memoryBudget(limit: number | undefined): MemoryBudget | null {
   return { limitBytes: limit, usedBytes: 0, source: "options.memoryLimitBytes" };
 }
 
-/** From modules the runtime compiled itself (Cloudflare Workers / workerd: `import simd128 from "./mla-simd128.wasm"`). */
-export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuildChoice = "auto", options: WasmBackendOptions = {}): WasmBackend {
-  return wasmBackendFromCore(coreFromModules(mods, build), options);
+/** The thread option of every createWasmBackend. */
+export interface WasmThreadsOptions {
+  /**
+   * Threads for absorbed layers (decode attention split over the cached keys, projections over
+   * output panels), on the threaded build of the same ISA over a worker pool; default 1. "auto":
+   * the runtime's cores. Where threads cannot run (a window's main thread, no cross-origin
+   * isolation, no Worker, no threaded build), the backend runs on 1 and `backend.threads.reason` says why.
+   */
+  threads?: ThreadsOption;
 }
 
-/** From the bytes of the two builds (browsers: fetch build/mla-*.wasm). */
-export async function createWasmBackendFromBytes(bins: WasmBinaries, build: WasmBuildChoice = "auto", options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  return wasmBackendFromCore(await compileCore(bins, build), options);
+/**
+ * From modules the runtime compiled itself (Cloudflare Workers / workerd: `import simd128 from
+ * "./mla-simd128.wasm"`). Threads need the threaded module of the chosen ISA among `mods` and a
+ * runtime that starts Workers (workerd starts none: it falls back to 1, saying so).
+ */
+export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuildChoice = "auto", options: WasmBackendOptions & WasmThreadsOptions = {}): WasmBackend {
+  const { threads, ...backendOptions } = options;
+  const core = coreFromModules(mods, build);
+  const threaded = mods as WasmModules & Partial<Record<WasmThreadedBuild, WebAssembly.Module>>;
+  const threadedModule = (v: WasmThreadedBuild): CompiledAnyCore => {
+    const m = threaded[v];
+    if (!(m instanceof WebAssembly.Module)) throw new ConfigError(`modules["${v}"]`, m, `a WebAssembly.Module of build/${wasmFileName(v)}`);
+    return { module: m, build: core.build, variant: v, threaded: true };
+  };
+  // the spawner is asked for only when threads are: a backend without them starts nothing
+  return wasmBackendFromCore(core, backendOptions, resolveThreadingSync(threads, core.build, () => webThreadingHost(async (v) => threadedModule(v)), threadedModule));
+}
+
+/** From the bytes of the builds (browsers: fetch build/mla-*.wasm); threads take the threaded build's bytes among `bins`. */
+export async function createWasmBackendFromBytes(bins: WasmAllBinaries, build: WasmBuildChoice = "auto", options: WasmBackendOptions & WasmThreadsOptions = {}): Promise<WasmBackend> {
+  const { threads, ...backendOptions } = options;
+  const core = await compileCore(bins, build);
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => compileAnyCore(bins, v))));
 }
 
 /** Options of createWasmBackend: which build, where the .wasm files are, and the backend-wide options. */
-export interface WasmLoadOptions extends WasmBackendOptions {
+export interface WasmLoadOptions extends WasmBackendOptions, WasmThreadsOptions {
   /** "auto" (default): relaxed where the runtime takes relaxed-SIMD, else simd128. */
   build?: WasmBuildChoice;
   /** Where mla-simd128.wasm / mla-relaxed.wasm are (a base, or one URL per build); default: the package's build/, found by the bundler through `new URL(..., import.meta.url)`. */
@@ -156,6 +177,7 @@ export interface WasmLoadOptions extends WasmBackendOptions {
  * createWasmBackend from "mlakit/wasm-node".
  */
 export async function createWasmBackend(options: WasmLoadOptions = {}): Promise<WasmBackend> {
-  const { build = "auto", wasmPaths, ...backendOptions } = options;
-  return wasmBackendFromCore(await fetchCore(build, wasmPaths), backendOptions);
+  const { build = "auto", wasmPaths, threads, ...backendOptions } = options;
+  const core = await fetchCore(build, wasmPaths);
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => fetchThreadedCore(v, wasmPaths))));
 }

@@ -37,8 +37,8 @@ export async function compileCore(bins: WasmBinaries, choice: WasmBuildChoice = 
 }
 
 /** Compile one build's bytes; a ConfigError on field `wasm.<build>` when they are not WASM or the runtime refuses to compile. */
-async function compileBytes(bytes: BufferSource, build: WasmBuild): Promise<WebAssembly.Module> {
-  if (!WebAssembly.validate(bytes)) throw new ConfigError(`wasm.${build}`, "invalid module", `the bytes of ${WASM_FILES[build]} (something else was given or served: check wasmPaths; in a clone, npm run build)`);
+async function compileBytes(bytes: BufferSource, build: WasmAnyBuild): Promise<WebAssembly.Module> {
+  if (!WebAssembly.validate(bytes)) throw new ConfigError(`wasm.${build}`, "invalid module", `the bytes of ${wasmFileName(build)} (something else was given or served: check wasmPaths; in a clone, npm run build)`);
   try {
     return await WebAssembly.compile(bytes);
   } catch (e) {
@@ -62,7 +62,7 @@ export const WASM_FILES: Readonly<Record<WasmBuild, string>> = { simd128: "mla-s
  * WASM_FILES are appended to it ("/assets/wasm/" -> "/assets/wasm/mla-relaxed.wasm"). An object
  * names each file; a build it leaves out is not loaded (no `relaxed`: "auto" takes simd128).
  */
-export type WasmPaths = string | URL | { simd128?: string | URL; relaxed?: string | URL };
+export type WasmPaths = string | URL | { simd128?: string | URL; relaxed?: string | URL; "simd128-threads"?: string | URL; "relaxed-threads"?: string | URL };
 
 /** The URL of a build inside the package (two literal expressions, so bundlers can see both). */
 export function defaultWasmUrl(build: WasmBuild): URL {
@@ -70,13 +70,13 @@ export function defaultWasmUrl(build: WasmBuild): URL {
 }
 
 /** Where `build` is under `paths` (undefined: an object that leaves it out); the default without `paths`. */
-export function wasmUrl(build: WasmBuild, paths?: WasmPaths): string | URL | undefined {
-  if (paths === undefined) return defaultWasmUrl(build);
+export function wasmUrl(build: WasmAnyBuild, paths?: WasmPaths): string | URL | undefined {
+  if (paths === undefined) return isThreadedBuild(build) ? defaultThreadedWasmUrl(build) : defaultWasmUrl(build);
   if (typeof paths === "string" || paths instanceof URL) {
     const base = String(paths);
-    return base.endsWith("/") ? base + WASM_FILES[build] : `${base}/${WASM_FILES[build]}`;
+    return base.endsWith("/") ? base + wasmFileName(build) : `${base}/${wasmFileName(build)}`;
   }
-  if (typeof paths !== "object" || paths === null) throw new ConfigError("wasmPaths", paths, "a base URL or path (string or URL), or { simd128, relaxed } URLs");
+  if (typeof paths !== "object" || paths === null) throw new ConfigError("wasmPaths", paths, "a base URL or path (string or URL), or { simd128, relaxed, \"simd128-threads\", \"relaxed-threads\" } URLs");
   return paths[build];
 }
 
@@ -124,7 +124,7 @@ export async function fetchCore(choice: WasmBuildChoice = "auto", paths?: WasmPa
   return { module: await compileUrl(simdUrl, "simd128"), build: "simd128" };
 }
 
-async function compileUrl(url: string | URL, build: WasmBuild): Promise<WebAssembly.Module> {
+async function compileUrl(url: string | URL, build: WasmAnyBuild): Promise<WebAssembly.Module> {
   let res: Response;
   try {
     res = await fetch(url);
@@ -139,7 +139,7 @@ async function compileUrl(url: string | URL, build: WasmBuild): Promise<WebAssem
       (e as Error).message,
     );
   }
-  if (!res.ok) throw new ConfigError("wasmPaths", String(url), `the ${WASM_FILES[build]} file (set wasmPaths to where it is served)`, `HTTP ${res.status}`);
+  if (!res.ok) throw new ConfigError("wasmPaths", String(url), `the ${wasmFileName(build)} file (set wasmPaths to where it is served)`, `HTTP ${res.status}`);
   // compileStreaming needs Content-Type application/wasm; anything else (or a runtime without it) reads the bytes.
   if (typeof WebAssembly.compileStreaming === "function" && (res.headers.get("content-type") ?? "").startsWith("application/wasm")) {
     const copy = res.clone();
@@ -194,6 +194,25 @@ export function buildIsa(b: WasmAnyBuild): WasmBuild {
   return b === "relaxed" || b === "relaxed-threads" ? "relaxed" : "simd128";
 }
 
+/** The file name of any build (build/<name>, exported as `mlakit/build/<name>`). */
+export function wasmFileName(build: WasmAnyBuild): string {
+  return isThreadedBuild(build) ? WASM_THREADED_FILES[build] : WASM_FILES[build];
+}
+
+/** Fetch and compile a threaded build (wasmPaths as fetchCore's; its default: the package's file). */
+export async function fetchThreadedCore(build: WasmThreadedBuild, paths?: WasmPaths): Promise<CompiledAnyCore> {
+  const url = wasmUrl(build, paths);
+  if (url === undefined) throw new ConfigError(`wasmPaths["${build}"]`, undefined, `the URL of ${wasmFileName(build)} (wasmPaths names none)`);
+  return threadedCore(await compileUrl(url, build), build);
+}
+
+/** Compile a threaded build's bytes (a ConfigError on field `wasm.<build>` as for the others). */
+export async function compileThreadedBytes(bytes: BufferSource, build: WasmThreadedBuild): Promise<CompiledAnyCore> {
+  return threadedCore(await compileBytes(bytes, build), build);
+}
+
+const threadedCore = (module: WebAssembly.Module, build: WasmThreadedBuild): CompiledAnyCore => ({ module, build: buildIsa(build), variant: build, threaded: true });
+
 /** The URL of a threaded build inside the package (literal expressions, as defaultWasmUrl). */
 export function defaultThreadedWasmUrl(build: WasmThreadedBuild): URL {
   return build === "relaxed-threads" ? new URL("../../build/mla-relaxed-threads.wasm", import.meta.url) : new URL("../../build/mla-simd128-threads.wasm", import.meta.url);
@@ -238,7 +257,7 @@ export function threadedImports(memory: WebAssembly.Memory): WebAssembly.Imports
 /** Why `build` cannot run here (undefined: it can): its bytes missing or not validated, or no shared memory for a threaded one. */
 export function buildUnavailable(bins: WasmAllBinaries, build: WasmAnyBuild): string | undefined {
   const bytes = bins[build];
-  if (bytes === undefined) return `no bytes of ${isThreadedBuild(build) ? WASM_THREADED_FILES[build] : WASM_FILES[build]} were given`;
+  if (bytes === undefined) return `no bytes of ${wasmFileName(build)} were given`;
   if (isThreadedBuild(build)) {
     const sm = sharedMemorySupport();
     if (!sm.ok) return sm.reason;

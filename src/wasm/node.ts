@@ -14,9 +14,13 @@ import { ConfigError, FormatError } from "../errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
-import { type WasmBackend, type WasmBackendOptions, type WasmThreading, wasmBackendFromCore } from "./backend.js";
-import { type CompiledCore, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, WASM_FILES, compileCore, defaultWasmUrl, wasmUrl } from "./loader.js";
+import { nodeSpawner } from "./threads/node.js";
+import { webSpawner } from "./threads/pool.js";
+import { type WasmBackend, type WasmBackendOptions, type WasmThreadsOptions, wasmBackendFromCore } from "./backend.js";
+import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmAnyBuild, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileCore, compileThreadedBytes, wasmFileName, wasmUrl } from "./loader.js";
+import { type ThreadingHost, resolveThreading } from "./threads/threading.js";
 
 let flagSet = false;
 
@@ -29,17 +33,18 @@ export function enableRelaxedSimd(): void {
 
 /** Where the .wasm files come from: their bytes, or where they are (a directory or one path / file: URL per build). */
 export interface WasmSource {
-  binaries?: WasmBinaries;
+  /** The builds' bytes (the threaded ones too, for threads). */
+  binaries?: WasmAllBinaries;
   wasmPaths?: WasmPaths;
 }
 
 const toPath = (p: string | URL): string => (p instanceof URL || p.startsWith("file:") ? fileURLToPath(p) : p);
 
 /** The package's own file for a build: next to this module, else through Node's resolution of the package export. */
-function packagedFile(build: WasmBuild): string | undefined {
+function packagedFile(build: WasmAnyBuild): string | undefined {
   const candidates: Array<() => string> = [
-    () => fileURLToPath(defaultWasmUrl(build)),
-    () => fileURLToPath(import.meta.resolve(`mlakit/build/${WASM_FILES[build]}`)),
+    () => fileURLToPath(wasmUrl(build)!),
+    () => fileURLToPath(import.meta.resolve(`mlakit/build/${wasmFileName(build)}`)),
   ];
   for (const candidate of candidates) {
     try {
@@ -53,14 +58,14 @@ function packagedFile(build: WasmBuild): string | undefined {
 }
 
 /** The file of `build` (undefined: wasmPaths names none for it). */
-function wasmFile(build: WasmBuild, paths?: WasmPaths): string | undefined {
+function wasmFile(build: WasmAnyBuild, paths?: WasmPaths): string | undefined {
   if (paths === undefined) {
     const file = packagedFile(build);
     if (file) return file;
     throw new FormatError(
       "wasmPaths",
-      fileURLToPath(defaultWasmUrl(build)),
-      `the package's ${WASM_FILES[build]}: not next to mlakit's module, nor resolvable as mlakit/build/${WASM_FILES[build]} from here. ` +
+      fileURLToPath(wasmUrl(build)!),
+      `the package's ${wasmFileName(build)}: not next to mlakit's module, nor resolvable as mlakit/build/${wasmFileName(build)} from here. ` +
         "Pass createWasmBackend({ wasmPaths: DIR }) (a directory holding mla-simd128.wasm and mla-relaxed.wasm, e.g. copied from node_modules/mlakit/build/ beside a bundle) or { binaries } (their bytes); in a clone of the repository, `npm run build` makes them",
       "file missing",
     );
@@ -84,7 +89,7 @@ export function readBinaries(wasmPaths?: WasmPaths): WasmBinaries {
   const read = (build: WasmBuild): Uint8Array<ArrayBuffer> | undefined => {
     const p = wasmFile(build, wasmPaths);
     if (p === undefined) return undefined;
-    if (!existsSync(p)) throw new FormatError("wasmPaths", p, `the compiled WASM core ${WASM_FILES[build]} (wasmPaths: a directory holding it)`, "file missing");
+    if (!existsSync(p)) throw new FormatError("wasmPaths", p, `the compiled WASM core ${wasmFileName(build)} (wasmPaths: a directory holding it)`, "file missing");
     return new Uint8Array(readFileSync(p));
   };
   const simd128 = read("simd128");
@@ -108,42 +113,41 @@ export function loadCoreNode(choice: WasmBuildChoice = "auto", source: WasmSourc
   return p;
 }
 
-/** Options of createWasmBackend in Node: which build, where the files are (or their bytes), and the backend-wide options. */
-export interface NodeWasmOptions extends WasmBackendOptions, WasmSource {
+/** Options of createWasmBackend in Node: which build, where the files are (or their bytes), threads, and the backend-wide options. */
+export interface NodeWasmOptions extends WasmBackendOptions, WasmThreadsOptions, WasmSource {
   /** "auto" (default): relaxed (FMA) when the runtime takes it after the flag, else simd128. */
   build?: WasmBuildChoice;
-  /**
-   * Threads for absorbed layers' decode attention (split-KV over a worker pool on the threaded
-   * build of the same ISA; default 1). "auto": the machine's cores. Where threads cannot run
-   * (no shared memory, no threaded build), the backend falls back to 1 and `backend.threads` says why.
-   */
-  threads?: number | "auto";
 }
 
-/** The "wasm" backend in Node: reads the package's build/ (or options.wasmPaths / options.binaries), relaxed when available unless told otherwise. */
+/**
+ * The "wasm" backend in Node: reads the package's build/ (or options.wasmPaths / options.binaries),
+ * relaxed when available unless told otherwise; with `threads`, worker_threads on the threaded
+ * build of the same ISA (from the same place as the others).
+ */
 export async function createWasmBackend(options: NodeWasmOptions = {}): Promise<WasmBackend> {
   const { build = "auto", binaries, wasmPaths, threads, ...backendOptions } = options;
-  if (!(threads === undefined || threads === "auto" || (Number.isInteger(threads) && threads >= 1 && threads <= 64))) throw new ConfigError("threads", threads, '"auto" or a whole number of threads from 1 to 64');
   const core = await loadCoreNode(build, { binaries, wasmPaths });
-  if (threads === undefined) return wasmBackendFromCore(core, backendOptions);
-  return wasmBackendFromCore(core, backendOptions, await nodeThreading(threads, core.build, binaries !== undefined || wasmPaths !== undefined));
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => nodeThreadingHost({ binaries, wasmPaths })));
 }
 
-/** The thread count a Node backend gets and why; the pool factory when it is more than one. */
-async function nodeThreading(asked: number | "auto", isa: WasmBuild, ownFiles: boolean): Promise<WasmThreading> {
-  const { availableThreads, loadThreadedCoreNode, nodeSpawner } = await import("./threads/node.js");
-  const { sharedMemorySupport } = await import("./loader.js");
-  const want = asked === "auto" ? availableThreads() : asked;
-  if (want === 1) return { count: 1, reason: asked === "auto" ? "1: this machine reports one core" : "1: asked for" };
-  const shared = sharedMemorySupport();
-  if (!shared.ok) return { count: 1, reason: `1: ${shared.reason}` };
-  if (ownFiles) return { count: 1, reason: "1: the threaded builds are read from the package only (wasmPaths/binaries name the single-threaded ones)" };
-  let threaded: Awaited<ReturnType<typeof loadThreadedCoreNode>>;
-  try {
-    threaded = await loadThreadedCoreNode(isa === "relaxed" ? "relaxed-threads" : "simd128-threads");
-  } catch (e) {
-    return { count: 1, reason: `1: the threaded build does not load here (${e instanceof Error ? e.message : String(e)})` };
+/** Node's threads: worker_threads (Web Workers where the runtime has them: Deno, Bun), the machine's cores, the threaded build from `source` like the others. */
+function nodeThreadingHost(source: WasmSource): ThreadingHost {
+  return {
+    cores: availableParallelism(),
+    spawner: typeof (globalThis as { Worker?: unknown }).Worker === "function" ? webSpawner() : nodeSpawner(),
+    loadThreaded: (v) => loadThreadedNode(v, source),
+  };
+}
+
+/** Compile threaded build `v` from `source` (binaries, wasmPaths, else the package's build/). */
+export async function loadThreadedNode(v: WasmThreadedBuild, source: WasmSource = {}): Promise<CompiledAnyCore> {
+  if (v === "relaxed-threads") enableRelaxedSimd();
+  let bytes: BufferSource | undefined;
+  if (source.binaries) bytes = source.binaries[v];
+  else {
+    const p = wasmFile(v, source.wasmPaths);
+    if (p !== undefined && existsSync(p)) bytes = new Uint8Array(readFileSync(p));
   }
-  const { ThreadPool } = await import("./threads/pool.js");
-  return { count: want, reason: `${want}: ${asked === "auto" ? "the machine's cores" : "asked for"}, ${threaded.variant}`, createPool: () => ThreadPool.create({ threads: want, core: threaded, spawn: nodeSpawner() }) };
+  if (bytes === undefined) throw new ConfigError(source.binaries ? `binaries["${v}"]` : "wasmPaths", undefined, `the bytes of ${wasmFileName(v)} (threads run on the threaded build of the chosen ISA)`);
+  return compileThreadedBytes(bytes, v);
 }

@@ -1,6 +1,8 @@
 // @ts-check
 // The one place the runtime checks meet the backends: which backend, which WASM build, and the
 // probes of what a runtime may lack. Everything else in checks.js is backend-agnostic.
+import { decodeCase, PREFILL_THREADS } from "./decode-case.js";
+import { encodeTensor } from "./tensor-text.js";
 
 /**
  * WASM as a runtime can hand it over: bytes (Node, Deno, Bun) or precompiled modules (workerd,
@@ -32,7 +34,7 @@ export function relaxedSimdValid() {
  * @param {typeof import("../../dist/index.js")} lib
  * @param {WasmSources} wasm
  * @param {"auto" | "simd128" | "relaxed"} build
- * @param {{ memoryLimitBytes?: number }} [options]
+ * @param {{ memoryLimitBytes?: number, threads?: number }} [options]
  */
 export async function makeWasmBackend(lib, wasm, build, options = {}) {
   if (wasm.simd128 instanceof WebAssembly.Module) return lib.createWasmBackendFromModules(/** @type {any} */ (wasm), build, options);
@@ -51,6 +53,31 @@ export async function selectBackend(lib, name, wasm) {
   if (!wasm?.simd128) throw new Error("the wasm backend needs the WASM builds (none were handed over)");
   const backend = await makeWasmBackend(lib, wasm, "auto");
   return { backend, build: backend.build, relaxedValid };
+}
+
+/**
+ * Two threads asked for: what the backend got and why, and (when it got them) one absorbed decode
+ * step after PREFILL_THREADS tokens, whose split-KV output the harness judges against the oracle.
+ * @param {typeof import("../../dist/index.js")} lib
+ * @param {"wasm" | "reference"} name
+ * @param {WasmSources | undefined} wasm
+ * @param {((threads: number) => Promise<import("../../dist/index.js").WasmBackend>) | undefined} makeThreaded
+ *   how this runtime's row makes a threaded backend (Node's: createWasmBackend of mlakit/wasm-node, worker_threads); default the bytes/modules entry
+ */
+export async function runThreadsCheck(lib, name, wasm, makeThreaded) {
+  if (name === "reference" || !wasm) return null;
+  const backend = makeThreaded ? await makeThreaded(2) : /** @type {import("../../dist/index.js").WasmBackend} */ (await makeWasmBackend(lib, wasm, "auto", { threads: 2 }));
+  const { count, reason } = backend.threads;
+  if (count === 1) return { count, reason, build: backend.build };
+  const d = decodeCase(lib, PREFILL_THREADS);
+  const layer = await backend.createMla(d.config, d.weights, { path: "absorbed" });
+  try {
+    layer.forward(d.prefill, { batch: 1, seqlen: PREFILL_THREADS, startPos: 0 });
+    const y = layer.forward(d.step, { batch: 1, seqlen: 1, startPos: PREFILL_THREADS });
+    return { count, reason, build: backend.build, output: encodeTensor(y) };
+  } finally {
+    layer.dispose();
+  }
 }
 
 /** @param {unknown} e */

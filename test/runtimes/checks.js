@@ -6,21 +6,12 @@
 
 import * as mlakit from "mlakit";
 import { decodeCase, PREFILL } from "./decode-case.js";
-import { selectBackend, runBackendProbes } from "./backend-select.js";
+import { selectBackend, runBackendProbes, runThreadsCheck } from "./backend-select.js";
+import { encodeTensor } from "./tensor-text.js";
+
+export { encodeTensor };
 
 /** @typedef {{ name: string, ok: boolean, detail: string }} Probe */
-
-/**
- * Float64 little-endian bytes as base64 (exact for float32 and float64 results alike).
- * @param {ArrayLike<number>} t
- */
-export function encodeTensor(t) {
-  const f = Float64Array.from(t);
-  const u8 = new Uint8Array(f.buffer);
-  let s = "";
-  for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, /** @type {any} */ (u8.subarray(i, i + 0x8000)));
-  return btoa(s);
-}
 
 /**
  * @param {{
@@ -29,6 +20,7 @@ export function encodeTensor(t) {
  *   vectors: { name: string, text: string }[],
  *   wasm?: import("./backend-select.js").WasmSources,
  *   env?: Record<string, unknown>,
+ *   makeThreaded?: (threads: number) => Promise<import("../../dist/index.js").WasmBackend>,
  * }} o
  */
 export async function runChecks(o) {
@@ -71,7 +63,8 @@ export async function runChecks(o) {
 
   /** @type {Probe[]} */
   const probes = [await typedErrorProbe(backend, d), ...(await runBackendProbes(mlakit, o.backend, o.wasm, o.env ?? {}, d))];
-  return { runtime: o.runtime, backend: backend.name, build: chosen.build, relaxedValid: chosen.relaxedValid, cases, decode, probes, ms: Date.now() - started };
+  const threads = await runThreadsCheck(mlakit, o.backend, o.wasm, o.makeThreaded);
+  return { runtime: o.runtime, backend: backend.name, build: chosen.build, relaxedValid: chosen.relaxedValid, cases, decode, threads, probes, ms: Date.now() - started };
 }
 
 /**

@@ -28,13 +28,16 @@ export const DECODE_CONFIG = Object.freeze({
 
 /** Tokens cached before the step; the step is at position PREFILL. */
 export const PREFILL = 40;
+/** The threaded check's longer context: four 64-key ranges (the last partial), so split-KV has parts to combine. */
+export const PREFILL_THREADS = 200;
 const SEED = 20261128;
 
 /**
  * @param {typeof import("../../dist/index.js")} lib mlakit (whichever copy the runtime loaded)
+ * @param {number} [prefillTokens] tokens before the step (PREFILL, or PREFILL_THREADS)
  * @returns {{ config: import("../../dist/index.js").MlaConfig, weights: import("../../dist/index.js").MlaWeights, prefill: Float32Array, step: Float32Array }}
  */
-export function decodeCase(lib) {
+export function decodeCase(lib, prefillTokens = PREFILL) {
   const config = lib.makeConfig({ ...DECODE_CONFIG });
   const rng = new lib.Rng(SEED);
   /** @type {Record<string, Float32Array>} */
@@ -57,7 +60,7 @@ export function decodeCase(lib) {
     for (let i = 0; i < n; i++) x[i] = rng.uniform(-1.7, 1.7); // variance ~1, like normed hidden states
     return x;
   };
-  const prefill = input(PREFILL * config.dim);
+  const prefill = input(prefillTokens * config.dim);
   const step = input(config.dim);
   return { config, weights: /** @type {any} */ (weights), prefill, step };
 }

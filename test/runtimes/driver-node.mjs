@@ -11,5 +11,9 @@ const { runChecks } = await import(pathToFileURL(bundle).href);
 const wasm = {};
 for (const [build, file] of Object.entries(req.wasm ?? {})) wasm[build] = new Uint8Array(readFileSync(/** @type {string} */ (file)));
 const vectors = req.vectors.map((/** @type {{name: string, file: string}} */ v) => ({ name: v.name, text: readFileSync(v.file, "utf8") }));
-const result = await runChecks({ runtime: `node ${process.versions.node}`, backend: req.backend, vectors, wasm });
+// Node's threads are worker_threads, which the browser-safe bundle does not start: the row's
+// threaded backend comes from mlakit/wasm-node (dist/wasm/node.js) on the same bytes.
+const { createWasmBackend } = await import(new URL("../../dist/wasm/node.js", import.meta.url).href);
+const makeThreaded = (/** @type {number} */ threads) => createWasmBackend({ binaries: wasm, threads });
+const result = await runChecks({ runtime: `node ${process.versions.node}`, backend: req.backend, vectors, wasm, makeThreaded });
 writeFileSync(req.out, JSON.stringify(result));

@@ -48,7 +48,7 @@ describe("judge", () => {
     expect(j.failures.join("\n")).toMatch(/tiny-qlora-noyarn-b2/);
   });
   it("fails a wasm result whose build does not match what the runtime validates", () => {
-    const wrong = resultFrom(exp, 0, { backend: "wasm", build: "simd128", relaxedValid: true, decode: { output: encodeTensor(exp.decode), bytesPerToken: exp.latentWidth * 4 } });
+    const wrong = resultFrom(exp, 0, { backend: "wasm", build: "simd128", relaxedValid: true, decode: { output: encodeTensor(exp.decode), bytesPerToken: exp.latentWidth * 4 }, threads: { count: 1, reason: "1: threads not asked for" } });
     expect(judge(wrong, exp).failures.join("\n")).toMatch(/expected relaxed/);
     const right = { ...wrong, build: "relaxed" };
     expect(judge(right, exp).pass).toBe(true);
@@ -57,6 +57,25 @@ describe("judge", () => {
     expect(judge(resultFrom(exp, 0, { probes: [{ name: "memory cap", ok: false, detail: "no error" }] }), exp).pass).toBe(false);
     expect(judge(resultFrom(exp, 0, { cases: [] }), exp).failures.join("\n")).toMatch(/missing/);
     expect(judge(resultFrom(exp, 0, { decode: { output: encodeTensor(exp.decode), bytesPerToken: 1 } }), exp).failures.join("\n")).toMatch(/bytesPerToken/);
+  });
+});
+
+describe("judge: threads", () => {
+  const wasm = (runtime: string, threads: unknown) => resultFrom(exp, 0, { runtime, backend: "wasm", build: "relaxed", relaxedValid: true, decode: { output: encodeTensor(exp.decode), bytesPerToken: exp.latentWidth * 4 }, threads });
+  const moved = (delta: number) => {
+    const y = Float64Array.from(exp.decodeThreads);
+    y[5] += delta;
+    return encodeTensor(y);
+  };
+  it("passes a 2-thread decode within the tolerance and a stated 1 where threads are optional", () => {
+    expect(judge(wasm("deno 2", { count: 2, reason: "2: asked for, relaxed-threads", output: moved(0.5 * VECTOR_ATOL) }), exp).pass).toBe(true);
+    expect(judge(wasm("workerd x", { count: 1, reason: "1: no Worker" }), exp).pass).toBe(true);
+  });
+  it("fails a 2-thread decode past the tolerance, a threaded runtime that fell back, and a count without its reason", () => {
+    expect(judge(wasm("node 20", { count: 2, reason: "2: asked for", output: moved(1.5 * VECTOR_ATOL) }), exp).failures.join("\n")).toMatch(/2-thread decode step/);
+    expect(judge(wasm("deno 2", { count: 1, reason: "1: SharedArrayBuffer unavailable" }), exp).failures.join("\n")).toMatch(/asked for 2, got 1: SharedArrayBuffer/);
+    expect(judge(wasm("bun 1", { count: 2, reason: "asked for" }), exp).pass).toBe(false);
+    expect(judge(wasm("bun 1", undefined), exp).pass).toBe(false);
   });
 });
 

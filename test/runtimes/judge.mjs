@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import * as lib from "../../dist/index.js";
-import { decodeCase, PREFILL } from "./decode-case.js";
+import { decodeCase, PREFILL, PREFILL_THREADS } from "./decode-case.js";
 
 /** @param {string} b64 */
 export function decodeTensor(b64) {
@@ -43,14 +43,19 @@ export async function expectations(files) {
     }
     cases.set(c.name, paths);
   }
-  const d = decodeCase(lib);
-  const layer = await lib.referenceBackend.createMla(d.config, d.weights, { path: "absorbed" });
-  layer.forward(d.prefill, { batch: 1, seqlen: PREFILL, startPos: 0 });
-  const decode = layer.forward(d.step, { batch: 1, seqlen: 1, startPos: PREFILL });
-  layer.dispose();
+  const oracleDecode = async (/** @type {number} */ tokens) => {
+    const d = decodeCase(lib, tokens);
+    const layer = await lib.referenceBackend.createMla(d.config, d.weights, { path: "absorbed" });
+    layer.forward(d.prefill, { batch: 1, seqlen: tokens, startPos: 0 });
+    const y = layer.forward(d.step, { batch: 1, seqlen: 1, startPos: tokens });
+    layer.dispose();
+    return { y, config: d.config };
+  };
+  const { y: decode, config } = await oracleDecode(PREFILL);
+  const { y: decodeThreads } = await oracleDecode(PREFILL_THREADS);
   // Bytes per cached token of the absorbed path: latent C plus rope key dr, in the backend's precision.
-  const latentWidth = d.config.kv_lora_rank + d.config.qk_rope_head_dim;
-  return { cases, decode, latentWidth };
+  const latentWidth = config.kv_lora_rank + config.qk_rope_head_dim;
+  return { cases, decode, decodeThreads, latentWidth };
 }
 
 /**
@@ -104,5 +109,34 @@ export function judge(res, exp) {
     if (res.build !== want) failures.push(`build: chose ${res.build}, but relaxed SIMD ${res.relaxedValid ? "validates" : "does not validate"} here, so expected ${want}`);
   }
   for (const p of res.probes) if (!p.ok) failures.push(`probe "${p.name}": ${p.detail}`);
-  return { pass: failures.length === 0, failures, vsOfficial, vsOracle, decodeErr, casesPassed, cases: exp.cases.size, tol };
+  const threads = judgeThreads(res, exp, tol, failures);
+  return { pass: failures.length === 0, failures, vsOfficial, vsOracle, decodeErr, casesPassed, cases: exp.cases.size, tol, threads };
+}
+
+/** Runtimes that must run two threads when asked (they have shared memory and Workers); the others report what they got. */
+export const THREADED_RUNTIMES = /** @type {const} */ (["node", "deno"]);
+
+/**
+ * The threaded check: a count and a reason always; with more than one thread, the split-KV decode
+ * step after PREFILL_THREADS tokens within the vectors' tolerance of the oracle.
+ * @param {any} res @param {Awaited<ReturnType<typeof expectations>>} exp @param {number} tol @param {string[]} failures
+ * @returns {{ count: number, reason: string, err: number | null } | null}
+ */
+function judgeThreads(res, exp, tol, failures) {
+  if (res.backend !== "wasm") return null;
+  const t = res.threads;
+  if (!t || !Number.isInteger(t.count) || typeof t.reason !== "string" || !t.reason.startsWith(`${t.count}: `)) {
+    failures.push(`threads: no count and reason reported (${JSON.stringify(t)})`);
+    return null;
+  }
+  const must = THREADED_RUNTIMES.some((r) => String(res.runtime).startsWith(`${r} `));
+  if (must && t.count !== 2) failures.push(`threads: asked for 2, got ${t.reason} (this runtime has shared memory and Workers)`);
+  if (t.count === 1) return { count: 1, reason: t.reason, err: null };
+  if (typeof t.output !== "string") {
+    failures.push(`threads: ${t.count} threads but no decode output`);
+    return { count: t.count, reason: t.reason, err: null };
+  }
+  const err = lib.maxAbsDiff(decodeTensor(t.output), exp.decodeThreads);
+  if (!(err <= tol)) failures.push(`threads: ${t.count}-thread decode step after ${PREFILL_THREADS} tokens: max abs error ${err} vs oracle (tolerance ${tol})`);
+  return { count: t.count, reason: t.reason, err };
 }
