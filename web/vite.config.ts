@@ -5,24 +5,42 @@
 // default way (`new URL(..., import.meta.url)` in dist/wasm/loader.js, which Vite rewrites).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { type Connect, type Plugin, defineConfig } from "vite";
 import { forbidNodeBuiltins } from "./forbid-node-builtins.js";
+
+/**
+ * Cross-origin isolation (COOP same-origin + COEP require-corp on every response), so the page's
+ * workers get SharedArrayBuffer and the decode can run on threads. `?isolation=off` on the page
+ * (and on what it loads: its Referer carries the query) serves it without, to show the fallback.
+ */
+export const ISOLATION_HEADERS = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" } as const;
+const isolationOff = (req: Connect.IncomingMessage): boolean => [req.url ?? "", String(req.headers.referer ?? "")].some((u) => /[?&]isolation=off(&|$)/.test(u));
+function crossOriginIsolation(): Plugin {
+  const use = (mw: Connect.Server): void => {
+    mw.use((req, res, next) => {
+      if (!isolationOff(req)) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+      next();
+    });
+  };
+  return { name: "mlakit:cross-origin-isolation", configureServer: (s) => use(s.middlewares), configurePreviewServer: (s) => use(s.middlewares) };
+}
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // The file package.json publishes as `import "mlakit"` (exports["."].import), whatever it is.
-const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { exports: Record<"." | "./internal", { import: string }> };
-const entry = (subpath: "." | "./internal") => `${root}${pkg.exports[subpath].import.replace(/^\.\//, "")}`;
+const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { exports: Record<"." | "./internal" | "./conformance", { import: string }> };
+const entry = (subpath: "." | "./internal" | "./conformance") => `${root}${pkg.exports[subpath].import.replace(/^\.\//, "")}`;
 export const LIBRARY_ENTRY = entry(".");
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
-  plugins: [forbidNodeBuiltins()],
+  plugins: [forbidNodeBuiltins(), crossOriginIsolation()],
   resolve: {
-    // Exact matches: "mlakit" and the unstable "mlakit/internal" (the page's chart and formatting helpers).
+    // Exact matches: "mlakit", "mlakit/conformance" (the decode worker's kit run) and the unstable "mlakit/internal" (the page's chart and formatting helpers).
     alias: [
       { find: /^mlakit$/, replacement: LIBRARY_ENTRY },
       { find: /^mlakit\/internal$/, replacement: entry("./internal") },
+      { find: /^mlakit\/conformance$/, replacement: entry("./conformance") },
     ],
   },
   // The decode worker (web/src/bench-worker.ts) is a module worker, bundled with the same check.

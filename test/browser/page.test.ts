@@ -29,6 +29,8 @@ const BENCH_PRESET = "deepseek-v2-lite";
 const BENCH_CONTEXT = "16";
 /** The page's prefill runs in calls of this many tokens: 15 tokens -> calls of 6, 6, 3. */
 const PREFILL_CHUNK = 6;
+/** Cases per property of the page's conformance run (the kit's own tests run more; this proves it runs here on threads). */
+const KIT_RUNS = 8;
 
 describe("browser bundle has no Node built-ins", () => {
   // The check the page build relies on must be able to fail: a fixture importing each kind of
@@ -72,7 +74,7 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       page.on("response", (r) => {
         if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} ${r.url()}`);
       });
-      await page.goto(`${server.url}?prefillChunk=${PREFILL_CHUNK}`);
+      await page.goto(`${server.url}?prefillChunk=${PREFILL_CHUNK}&kitRuns=${KIT_RUNS}`);
       await page.waitForSelector("body[data-state=ready], body[data-state=error]");
     }, 120_000);
 
@@ -211,20 +213,33 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(await page.textContent("#verify-summary")).toMatch(new RegExp(`^${rows.length}/${rows.length} pass `));
     }, 90_000);
 
+    const benchCfg = validateConfig({ ...preset(BENCH_PRESET), max_batch_size: 1 });
+    // The recipe the page documents (state.ts BenchRun.seed), recomputed here once per path and context.
+    const oracle = new Map<string, ArrayLike<number>>();
+    const expected = async (seed: number, path: "absorbed" | "naive", context = Number(BENCH_CONTEXT)): Promise<ArrayLike<number>> => {
+      const key = `${seed}/${path}/${context}`, cfg = benchCfg;
+      if (!oracle.has(key)) {
+        const T = context - 1, D = cfg.dim; // prefill T tokens, then one at position T: T+1 keys
+        const layer = await referenceBackend.createMla(cfg, randomMlaWeights(cfg, new Rng(seed)), { path });
+        layer.forward(new Rng(seed + 1).normalArray(T * D), { batch: 1, seqlen: T, startPos: 0 });
+        oracle.set(key, layer.forward(new Rng(seed + 2).normalArray(D), { batch: 1, seqlen: 1, startPos: T }));
+      }
+      return oracle.get(key)!;
+    };
+    /** Run the page's decode step with these controls and return the page's state after it. */
+    const runBench = async (p: Page, o: { backend: string; context: string; threads: string }): Promise<PageState> => {
+      await p.selectOption("#bench-preset", BENCH_PRESET);
+      await p.selectOption("#bench-context", o.context);
+      await p.selectOption("#bench-backend", { label: o.backend });
+      await p.selectOption("#bench-threads", o.threads);
+      await p.click("#bench-run");
+      await p.waitForSelector("body[data-bench]", { timeout: 120_000 });
+      return p.evaluate(() => window.__mlakit);
+    };
+
     it("runs an absorbed and a naive decode step, on each WASM build, whose outputs match the oracle in Node", async () => {
-      const cfg = validateConfig({ ...preset(BENCH_PRESET), max_batch_size: 1 });
+      const cfg = benchCfg;
       const context = Number(BENCH_CONTEXT);
-      // The recipe the page documents (state.ts BenchRun.seed), recomputed here once per path.
-      const oracle = new Map<string, ArrayLike<number>>();
-      const expected = async (seed: number, path: "absorbed" | "naive"): Promise<ArrayLike<number>> => {
-        if (!oracle.has(path)) {
-          const T = context - 1, D = cfg.dim; // prefill T tokens, then one at position T: T+1 keys
-          const layer = await referenceBackend.createMla(cfg, randomMlaWeights(cfg, new Rng(seed)), { path });
-          layer.forward(new Rng(seed + 1).normalArray(T * D), { batch: 1, seqlen: T, startPos: 0 });
-          oracle.set(path, layer.forward(new Rng(seed + 2).normalArray(D), { batch: 1, seqlen: 1, startPos: T }));
-        }
-        return oracle.get(path)!;
-      };
       const s0 = await pageState();
       const wasm = s0.backends.filter((b) => b.name === "wasm");
       expect(wasm.length).toBeGreaterThanOrEqual(1);
@@ -334,6 +349,62 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(Math.max(0, ...long)).toBeLessThan(200);
       await page.selectOption("#bench-context", BENCH_CONTEXT);
     }, 150_000);
+
+    it("splits the decode over 2 threads in the cross-origin isolated page, with outputs that match the oracle, and passes the conformance kit there", async () => {
+      const s0 = await pageState();
+      expect(s0.isolated).toBe(true);
+      const wasm = s0.backends.filter((b) => b.name === "wasm");
+      // context 128: two 64-key ranges, so split-KV combines two parts
+      for (const b of wasm) {
+        const s = await runBench(page, { backend: b.label, context: "128", threads: "2" });
+        expect(s.errors).toEqual([]);
+        const run = s.bench!;
+        expect(run.isolated).toBe(true);
+        expect(run.threadsAsked).toBe(2);
+        expect(run.threads).toEqual({ count: 2, reason: `2: asked for, ${b.build}-threads` });
+        for (const p of run.paths) {
+          // VECTOR_ATOL as in the 1-thread test above: the split's combine adds a few rounding steps
+          // per part (derived in test/wasm/threads/split-bound.ts), orders of magnitude below it here.
+          expect(maxAbsDiff(p.y, await expected(run.seed, p.path, 128))).toBeLessThanOrEqual(VECTOR_ATOL);
+        }
+      }
+      await page.selectOption("#bench-backend", { label: wasm[0].label });
+      await page.selectOption("#bench-threads", "2");
+      await page.click("#check-run");
+      await page.waitForSelector("body[data-check]", { timeout: 240_000 });
+      const s = await pageState();
+      expect(s.errors).toEqual([]);
+      const check = s.check!;
+      expect(check.threads.count, check.threads.reason).toBe(2);
+      expect(check.properties.map((p) => p.name)).toEqual(expect.arrayContaining(["oracle/absorbed", "oracle/naive", "prefill==decodes/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed"]));
+      expect(check.pass, check.report).toBe(true);
+      expect(await page.textContent("#check-summary")).toMatch(/threads 2: asked for/);
+      await page.selectOption("#bench-threads", "1");
+      await page.selectOption("#bench-context", BENCH_CONTEXT);
+    }, 300_000);
+
+    it("served without cross-origin isolation, runs on 1 thread when 2 are asked for and says why", async () => {
+      const p2 = await browser.newPage();
+      const errs: string[] = [];
+      p2.on("pageerror", (e) => errs.push(String(e)));
+      try {
+        await p2.goto(`${server.url}?isolation=off&prefillChunk=${PREFILL_CHUNK}`);
+        await p2.waitForSelector("body[data-state=ready], body[data-state=error]");
+        const s0 = await p2.evaluate(() => window.__mlakit);
+        expect(s0.isolated).toBe(false);
+        expect(await p2.textContent("#bench-isolation")).toMatch(/not cross-origin isolated/);
+        const s = await runBench(p2, { backend: s0.backends[0].label, context: BENCH_CONTEXT, threads: "2" });
+        expect(s.errors).toEqual([]);
+        const run = s.bench!;
+        expect(run.isolated).toBe(false);
+        expect(run.threads.count).toBe(1);
+        expect(run.threads.reason).toMatch(/^1: SharedArrayBuffer unavailable \(not cross-origin isolated/);
+        for (const p of run.paths) expect(maxAbsDiff(p.y, await expected(run.seed, p.path))).toBeLessThanOrEqual(VECTOR_ATOL);
+        expect(errs).toEqual([]);
+      } finally {
+        await p2.close();
+      }
+    }, 120_000);
 
     // `npm run web:screenshot`: the page as a visitor sees it (default prefill chunks) after a
     // verification and a default-sized decode step.

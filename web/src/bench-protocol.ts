@@ -4,14 +4,37 @@ import type { BenchPath } from "./state.js";
 /** Which backend the worker builds: a WASM build loaded the library's default way, or the float64 oracle. */
 export type BenchBackendSpec = { kind: "wasm"; build: "simd128" | "relaxed" } | { kind: "reference" };
 
+/** Threads the WASM backend is asked for (createWasmBackend's option: a count or "auto"). */
+export type ThreadsAsked = number | "auto";
+
+/** What the backend got: `backend.threads` (the reference: always 1). */
+export interface ThreadsGot {
+  count: number;
+  reason: string;
+}
+
 export interface BenchRequest {
+  type: "bench";
   id: number;
   backend: BenchBackendSpec;
+  threads: ThreadsAsked;
   preset: string;
   context: number;
   prefillChunk: number;
   seed: number;
 }
+
+/** The conformance kit (mlakit/conformance checkBackend) on the backend, in the worker. */
+export interface CheckRequest {
+  type: "check";
+  id: number;
+  backend: BenchBackendSpec;
+  threads: ThreadsAsked;
+  numRuns: number;
+  seed: number;
+}
+
+export type WorkerRequest = BenchRequest | CheckRequest;
 
 /** A stage of one path: weights generated, `done` of `total` prefill tokens written, or the step being timed. */
 export interface BenchProgress {
@@ -28,9 +51,25 @@ export interface BenchDone {
   id: number;
   /** The WASM build the worker loaded (null: reference). */
   build: string | null;
+  threads: ThreadsGot;
   /** True when the code ran in a dedicated worker scope (never on the page's thread). */
   inWorker: boolean;
+  /** The worker's crossOriginIsolated (false: no SharedArrayBuffer, so no threads). */
+  isolated: boolean;
   paths: BenchPath[];
+}
+
+export interface CheckDone {
+  type: "checked";
+  id: number;
+  build: string | null;
+  threads: ThreadsGot;
+  pass: boolean;
+  seed: number;
+  numRuns: number;
+  properties: { name: string; pass: boolean }[];
+  /** checkBackend's report (the counterexample and its replay, when a property failed). */
+  report: string;
 }
 
 export interface BenchFailed {
@@ -39,4 +78,4 @@ export interface BenchFailed {
   message: string;
 }
 
-export type BenchReply = BenchProgress | BenchDone | BenchFailed;
+export type BenchReply = BenchProgress | BenchDone | CheckDone | BenchFailed;

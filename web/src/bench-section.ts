@@ -1,13 +1,15 @@
 // A live decode step, timed in a Web Worker (bench-worker.ts) so the page's thread never blocks:
-// the page picks the preset, context and backend, shows the worker's progress, and renders the
-// result. Speed is shown, never asserted.
+// the page picks the preset, context, backend and threads, shows the worker's progress, and
+// renders the result; the same worker runs the conformance kit on the chosen backend. Threads run
+// where the page is cross-origin isolated (npm run web serves it so; ?isolation=off shows the
+// fallback and its reason). Speed is shown, never asserted.
 import { PRESET_NAMES } from "mlakit";
 import type { PageBackend } from "./backends.js";
 import { benchConfig, weightBytes } from "./bench-config.js";
-import type { BenchBackendSpec, BenchProgress, BenchReply, BenchRequest } from "./bench-protocol.js";
+import type { BenchBackendSpec, BenchProgress, BenchReply, ThreadsAsked, WorkerRequest } from "./bench-protocol.js";
 import { fmtSi } from "./analysis.js";
 import { byId, bytes, el, int, labelled, sci, select, table } from "./dom.js";
-import { type BenchRun, state } from "./state.js";
+import { type BenchRun, type CheckRun, state } from "./state.js";
 
 /** Weights above this many bytes (float32) are too large to generate in a page. */
 const WEIGHT_BUDGET = 128 * 2 ** 20;
@@ -15,6 +17,8 @@ const CONTEXTS = [16, 128, 512, 1024, 2048, 4096];
 const SEED = 7;
 /** Tokens per prefill call; `?prefillChunk=N` overrides it (the e2e test uses a small one so chunking is exercised). */
 const PREFILL_CHUNK = chunkParam(new URLSearchParams(location.search).get("prefillChunk"), 256);
+/** Cases per property of the page's conformance run (`?kitRuns=N` overrides it). */
+const KIT_RUNS = chunkParam(new URLSearchParams(location.search).get("kitRuns"), 20);
 
 function chunkParam(v: string | null, fallback: number): number {
   const n = Number(v);
@@ -32,14 +36,54 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
   );
   const ctxSel = select("bench-context", CONTEXTS.map((c) => ({ value: String(c), label: int(c) })), "1024");
   const backendSel = select("bench-backend", backends.map((b, i) => ({ value: String(i), label: b.label })), "0");
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const threadsSel = select("bench-threads", [{ value: "1", label: "1" }, { value: "2", label: "2" }, { value: "auto", label: `auto (${cores})` }], "1");
   const button = el("button", { id: "bench-run" }, "Run decode step");
+  const checkButton = el("button", { id: "check-run" }, "Check against the oracle");
   const out = byId("bench-result");
-  byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), button);
-  out.append(el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1, run in a Web Worker so this page stays responsive."));
+  byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), labelled("threads", threadsSel), button, checkButton);
+  out.append(
+    el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1, run in a Web Worker so this page stays responsive."),
+    el(
+      "p",
+      { class: "note", id: "bench-isolation" },
+      state.isolated
+        ? "This page is cross-origin isolated: the WASM backend can split the absorbed decode over threads."
+        : "This page is not cross-origin isolated (served without COOP/COEP): the WASM backend runs on one thread whatever is asked, and says why.",
+    ),
+  );
+  const checkOut = el("div", { id: "check-result" });
+  out.after(checkOut);
+  const threadsAsked = (): ThreadsAsked => (threadsSel.value === "auto" ? "auto" : Number(threadsSel.value));
+  const specOf = (pb: (typeof backends)[number]): BenchBackendSpec => (pb.build === "relaxed" || pb.build === "simd128" ? { kind: "wasm", build: pb.build } : { kind: "reference" });
 
   const worker = new BenchWorker();
+  checkButton.addEventListener("click", async () => {
+    checkButton.disabled = button.disabled = true;
+    delete document.body.dataset.check;
+    state.check = null;
+    checkOut.replaceChildren(el("p", { class: "note" }, `Running the conformance kit (${KIT_RUNS} random cases per property) in the worker…`));
+    try {
+      const pb = backends[Number(backendSel.value)];
+      const asked = threadsAsked();
+      const reply = await worker.run({ type: "check", backend: specOf(pb), threads: asked, numRuns: KIT_RUNS, seed: SEED }, () => {});
+      if (reply.type !== "checked") throw new Error(`unexpected reply ${reply.type}`);
+      const run: CheckRun = { backend: pb.label, build: reply.build, threadsAsked: asked, threads: reply.threads, pass: reply.pass, seed: reply.seed, numRuns: reply.numRuns, properties: reply.properties, report: reply.report };
+      state.check = run;
+      checkOut.replaceChildren(
+        el("p", { class: run.pass ? "note" : "error", id: "check-summary" }, `Conformance kit on ${run.backend}, threads ${run.threads.reason}: ${run.properties.filter((p) => p.pass).length} of ${run.properties.length} properties hold (seed ${run.seed}, ${run.numRuns} cases each).`),
+        el("pre", { class: "note" }, run.report),
+      );
+    } catch (e) {
+      state.errors.push(`check: ${String(e)}`);
+      checkOut.replaceChildren(el("p", { class: "error" }, String(e)));
+    } finally {
+      checkButton.disabled = button.disabled = false;
+      document.body.dataset.check = state.check ? "done" : "error";
+    }
+  });
   button.addEventListener("click", async () => {
-    button.disabled = true;
+    button.disabled = checkButton.disabled = true;
     delete document.body.dataset.bench;
     state.bench = null;
     state.benchProgress = [];
@@ -49,14 +93,15 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
     try {
       const pb = backends[Number(backendSel.value)];
       const context = Number(ctxSel.value);
-      const spec: BenchBackendSpec = pb.build === "relaxed" || pb.build === "simd128" ? { kind: "wasm", build: pb.build } : { kind: "reference" };
-      const reply = await worker.run({ backend: spec, preset: presetSel.value, context, prefillChunk: PREFILL_CHUNK, seed: SEED }, (p) => {
+      const asked = threadsAsked();
+      const reply = await worker.run({ type: "bench", backend: specOf(pb), threads: asked, preset: presetSel.value, context, prefillChunk: PREFILL_CHUNK, seed: SEED }, (p) => {
         state.benchProgress.push(p);
         bar.value = progressFraction(p);
         msg.textContent = progressText(p);
       });
+      if (reply.type !== "done") throw new Error(`unexpected reply ${reply.type}`);
       if (reply.build !== pb.build) throw new Error(`the worker loaded build ${String(reply.build)}, not ${String(pb.build)}`);
-      const run: BenchRun = { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetSel.value, config: benchConfig(presetSel.value), context, seed: SEED, inWorker: reply.inWorker, paths: reply.paths };
+      const run: BenchRun = { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetSel.value, config: benchConfig(presetSel.value), context, seed: SEED, inWorker: reply.inWorker, isolated: reply.isolated, threadsAsked: asked, threads: reply.threads, paths: reply.paths };
       state.bench = run;
       render(out, run);
       onRun();
@@ -64,7 +109,7 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
       state.errors.push(`bench: ${String(e)}`);
       out.replaceChildren(el("p", { class: "error" }, String(e)));
     } finally {
-      button.disabled = false;
+      button.disabled = checkButton.disabled = false;
       document.body.dataset.bench = state.bench ? "done" : "error";
     }
   });
@@ -83,12 +128,16 @@ function progressText(p: BenchProgress): string {
   return `${p.path}: timing the decode step…`;
 }
 
-/** One module worker for the page's lifetime; one run at a time (the button is disabled meanwhile). */
+type Reply = Extract<BenchReply, { type: "done" | "checked" }>;
+type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, "id"> : never) : never;
+
+/** One module worker for the page's lifetime; one run at a time (the buttons are disabled meanwhile). */
 class BenchWorker {
   private worker: Worker | null = null;
   private nextId = 1;
 
-  run(req: Omit<BenchRequest, "id">, onProgress: (p: BenchProgress) => void): Promise<Extract<BenchReply, { type: "done" }>> {
+  run<R extends Request>(req: R, onProgress: (p: BenchProgress) => void): Promise<R extends { type: "check" } ? Extract<Reply, { type: "checked" }> : Extract<Reply, { type: "done" }>>;
+  run(req: Request, onProgress: (p: BenchProgress) => void): Promise<Reply> {
     this.worker ??= new Worker(new URL("./bench-worker.ts", import.meta.url), { type: "module", name: "mlakit-decode" });
     const w = this.worker;
     const id = this.nextId++;
@@ -98,7 +147,7 @@ class BenchWorker {
         if (m.id !== id) return;
         if (m.type === "progress") return onProgress(m);
         cleanup();
-        if (m.type === "done") resolve(m);
+        if (m.type === "done" || m.type === "checked") resolve(m);
         else reject(new Error(m.message));
       };
       const onError = (ev: ErrorEvent): void => {
@@ -113,7 +162,7 @@ class BenchWorker {
       };
       w.addEventListener("message", onMessage);
       w.addEventListener("error", onError);
-      w.postMessage({ ...req, id } satisfies BenchRequest);
+      w.postMessage({ ...req, id } as WorkerRequest);
     });
   }
 }
@@ -130,7 +179,7 @@ function render(out: HTMLElement, run: BenchRun): void {
     el(
       "p",
       { class: "note", id: "bench-summary" },
-      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}, timed in a Web Worker. ` +
+      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}, threads ${run.threads.reason}, timed in a Web Worker. ` +
         `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
         `FLOPs from the cost model (src/analysis); times are medians over batches of steps (the browser coarsens its clock). ` +
         `Pick the same preset in the section above to see these points on its time chart.`,

@@ -2,9 +2,12 @@
 // weights, a prefill of context-1 tokens in chunks, then one new token at position context-1 that
 // attends `context` keys (the cost model's decodeShape), through the absorbed and the naive path.
 // The WASM core is loaded with createWasmBackend's defaults (the package's .wasm files by
-// `new URL(..., import.meta.url)`), as a user's bundle would. Progress is posted after each stage.
+// `new URL(..., import.meta.url)`), as a user's bundle would, with the threads the page asked for
+// (they run only where this worker is cross-origin isolated; backend.threads says what it got).
+// Progress is posted after each stage. A "check" request runs the conformance kit on the backend.
 import { type AttentionLayer, type Backend, Rng, type WasmBackend, createWasmBackend, randomMlaWeights, referenceBackend } from "mlakit";
-import type { BenchBackendSpec, BenchReply, BenchRequest } from "./bench-protocol.js";
+import { PROPERTY_NAMES, checkBackend } from "mlakit/conformance";
+import type { BenchBackendSpec, BenchReply, BenchRequest, CheckRequest, ThreadsAsked, ThreadsGot, WorkerRequest } from "./bench-protocol.js";
 import { benchConfig } from "./bench-config.js";
 import { decodeStepFlops } from "./cost.js";
 import type { BenchPath } from "./state.js";
@@ -14,22 +17,31 @@ const MIN_MS = 300;
 
 const post = (m: BenchReply): void => (self as unknown as Worker).postMessage(m);
 
-/** One backend per build for the worker's lifetime (compiling the core once). */
+/** One backend per build and thread count for the worker's lifetime (compiling the core once). */
 const loaded = new Map<string, Promise<Backend>>();
-function backendFor(spec: BenchBackendSpec): Promise<Backend> {
-  const key = spec.kind === "wasm" ? spec.build : "reference";
-  if (!loaded.has(key)) loaded.set(key, spec.kind === "wasm" ? createWasmBackend({ build: spec.build }) : Promise.resolve(referenceBackend));
+function backendFor(spec: BenchBackendSpec, threads: ThreadsAsked): Promise<Backend> {
+  const key = spec.kind === "wasm" ? `${spec.build}/${threads}` : "reference";
+  if (!loaded.has(key)) loaded.set(key, spec.kind === "wasm" ? createWasmBackend({ build: spec.build, threads }) : Promise.resolve(referenceBackend));
   return loaded.get(key)!;
 }
 
-self.addEventListener("message", (ev: MessageEvent<BenchRequest>) => {
+const threadsOf = (b: Backend): ThreadsGot => (b.name === "wasm" ? (b as WasmBackend).threads : { count: 1, reason: "1: the float64 reference runs on one thread" });
+const buildOf = (b: Backend): string | null => (b.name === "wasm" ? (b as WasmBackend).build : null);
+
+self.addEventListener("message", (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;
-  run(req).catch((e: unknown) => post({ type: "error", id: req.id, message: String(e) }));
+  (req.type === "check" ? check(req) : run(req)).catch((e: unknown) => post({ type: "error", id: req.id, message: String(e) }));
 });
+
+async function check(req: CheckRequest): Promise<void> {
+  const backend = await backendFor(req.backend, req.threads);
+  const r = await checkBackend(backend, { numRuns: req.numRuns, seed: req.seed, properties: PROPERTY_NAMES });
+  post({ type: "checked", id: req.id, build: buildOf(backend), threads: threadsOf(backend), pass: r.pass, seed: r.seed, numRuns: req.numRuns, properties: r.properties.map((p) => ({ name: p.name, pass: p.pass })), report: r.report });
+}
 
 async function run(req: BenchRequest): Promise<void> {
   const { id, context, prefillChunk, seed } = req;
-  const backend = await backendFor(req.backend);
+  const backend = await backendFor(req.backend, req.threads);
   const cfg = benchConfig(req.preset);
   const D = cfg.dim;
   const weights = randomMlaWeights(cfg, new Rng(seed));
@@ -52,8 +64,8 @@ async function run(req: BenchRequest): Promise<void> {
       layer.dispose();
     }
   }
-  const build = backend.name === "wasm" ? (backend as WasmBackend).build : null;
-  post({ type: "done", id, build, inWorker: typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" && typeof document === "undefined", paths });
+  const g = globalThis as { WorkerGlobalScope?: unknown; crossOriginIsolated?: boolean };
+  post({ type: "done", id, build: buildOf(backend), threads: threadsOf(backend), inWorker: typeof g.WorkerGlobalScope !== "undefined" && typeof document === "undefined", isolated: g.crossOriginIsolated === true, paths });
 }
 
 // Repeats the identical step (a call at the same startPos rolls the cache back first, per the

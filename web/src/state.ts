@@ -2,7 +2,7 @@
 // `window.__mlakit` and recomputes every number with the float64 oracle in Node.
 // Type-only and erased from the bundle; a relative path so test/ type-checks this file without the alias.
 import type { MlaConfig } from "../../src/config.js";
-import type { BenchProgress } from "./bench-protocol.js";
+import type { BenchProgress, ThreadsAsked, ThreadsGot } from "./bench-protocol.js";
 
 export interface VerifyRow {
   /** PageBackend label, e.g. "wasm (relaxed)". */
@@ -41,7 +41,25 @@ export interface BenchRun {
   seed: number;
   /** The worker said it ran in a dedicated worker scope (no document). */
   inWorker: boolean;
+  /** The worker's crossOriginIsolated. */
+  isolated: boolean;
+  /** Threads asked for, and what the backend got (backend.threads). */
+  threadsAsked: ThreadsAsked;
+  threads: ThreadsGot;
   paths: BenchPath[];
+}
+
+/** The conformance kit run in the decode worker on one backend. */
+export interface CheckRun {
+  backend: string;
+  build: string | null;
+  threadsAsked: ThreadsAsked;
+  threads: ThreadsGot;
+  pass: boolean;
+  seed: number;
+  numRuns: number;
+  properties: { name: string; pass: boolean }[];
+  report: string;
 }
 
 /** The context box of the KV-cache section: what was typed, and the error shown for it (null: valid, drawn). */
@@ -61,13 +79,16 @@ export interface PageState {
   relaxedValidates: boolean | null;
   verify: VerifyRow[] | null;
   bench: BenchRun | null;
+  check: CheckRun | null;
+  /** The page's crossOriginIsolated (COOP + COEP: SharedArrayBuffer, so threads). */
+  isolated: boolean;
   /** The decode worker's progress messages of the latest run, in arrival order. */
   benchProgress: BenchProgress[];
   kv: KvInput | null;
   errors: string[];
 }
 
-export const state: PageState = { entryExports: [], backends: [], relaxedValidates: null, verify: null, bench: null, benchProgress: [], kv: null, errors: [] };
+export const state: PageState = { entryExports: [], backends: [], relaxedValidates: null, verify: null, bench: null, check: null, isolated: globalThis.crossOriginIsolated === true, benchProgress: [], kv: null, errors: [] };
 
 declare global {
   interface Window {
