@@ -29,6 +29,7 @@ import { type Allocated, type LinearFn, checkFloat32Range, checkMaxChunkTokens, 
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
 import type { ThreadPool } from "./threads/pool.js";
+import { ThreadError } from "./threads/errors.js";
 
 export type WasmMlaPath = "naive" | "absorbed" | "recompute";
 
@@ -200,6 +201,9 @@ export class WasmMla implements AttentionLayer {
 
   /** One validated call, all or nothing: see the file comment. */
   private run({ x, batch: B, seqlen: s, startPos }: ForwardCall<Float32Array>): Float32Array {
+    // a pool that lost a thread (died, hung past its step timeout, terminated) cannot be repaired in place
+    const lost = this.pool?.unusable;
+    if (lost) throw new ThreadError("layer", lost, "a layer whose thread pool works: dispose this layer and create it again (backend.createMla); its cache is as the last successful call left it");
     const T = startPos + s, chunk = chunkTokens(s, B, this.floatsPerToken(), this.maxChunkTokens);
     let ws!: Workspace;
     return runAllOrNothing(this.kernels.arena, B, s, this.cfg.dim, chunk, () => {
