@@ -89,6 +89,8 @@ export type { WasmThreadsOptions, WasmThreading } from "./wasm/backend.js";
 export type { ThreadsOption } from "./wasm/threads/threading.js";
 export { ThreadError } from "./wasm/threads/errors.js";
 export { WASM_THREADED_FILES, sharedMemorySupport } from "./wasm/loader.js";
+// The async layer interface (a thread that must not block talks to layers in a worker).
+export * from "./async/index.js";
 export type { WasmThreadedBuild, WasmAllBinaries } from "./wasm/loader.js";
 
 // The latent KV cache: storage formats, paging, fork/truncate, persistence.
