@@ -11,8 +11,13 @@ import { linear } from "./mla";
 
 /** o[h] = o_lat[h] W_UV[h]^T for s tokens: olat [s, H, C] -> o [s, H, dv] (wuv as attn_absorbed_paged takes it). */
 export function mla_project_uv(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
+  mla_project_uv_heads(s, H, 0, H, C, dv, wuv, olat, o);
+}
+
+/** mla_project_uv for heads h0 .. h1-1 only (a thread's share; each head is its own GEMV/GEMM: the same bits). */
+export function mla_project_uv_heads(s: i32, H: i32, h0: i32, h1: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
   const stride = <usize>packed_size_8(dv, C) << 2;
-  for (let h = 0; h < H; h++) {
+  for (let h = h0; h < h1; h++) {
     const x = olat + ((<usize>h * C) << 2), y = o + ((<usize>h * dv) << 2), w = wuv + <usize>h * stride;
     if (s == 1) linear(1, dv, C, x, C, w, y, dv);
     else gemm_4x8(s, dv, C, x, H * C, w, y, H * dv);

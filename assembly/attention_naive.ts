@@ -16,7 +16,17 @@ const KBB: usize = <usize>KB << 2;
 
 /** MHA-layout decode (G = H): q [H, qk], kRow [T, H, qk], vRow [T, H, dv]; see attn_decode_grouped. */
 export function attn_decode_naive(H: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
-  attn_decode_grouped(H, H, qk, dv, startPos, q, kRow, vRow, scale, o, scratch);
+  decodeGrouped(H, H, H, qk, dv, startPos, q, kRow, vRow, scale, o, scratch);
+}
+
+/**
+ * attn_decode_naive for heads h0 .. h1-1 only (a thread's share): the same arithmetic per head, so
+ * the same bits as the whole call. q, kRow, vRow, o as there (all H heads); scratch:
+ * attend_scratch_floats(h1 - h0) floats.
+ */
+export function attn_decode_naive_heads(H: i32, h0: i32, h1: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
+  const qkB = <usize>qk << 2, dvB = <usize>dv << 2;
+  decodeGrouped(h1 - h0, h1 - h0, H, qk, dv, startPos, q + <usize>h0 * qkB, kRow + <usize>h0 * qkB, vRow + <usize>h0 * dvB, scale, o + <usize>h0 * dvB, scratch);
 }
 
 /**
@@ -25,9 +35,14 @@ export function attn_decode_naive(H: i32, qk: i32, dv: i32, startPos: i32, q: us
  * scratch: attend_scratch_floats(H) floats (scores [H, KB], m [H], l [H], alpha [H]).
  */
 export function attn_decode_grouped(H: i32, G: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
+  decodeGrouped(H, G, G, qk, dv, startPos, q, kRow, vRow, scale, o, scratch);
+}
+
+/** attn_decode_grouped over G of the ldG kv heads a token's K/V row holds (G = ldG: all of them). */
+function decodeGrouped(H: i32, G: i32, ldG: i32, qk: i32, dv: i32, startPos: i32, q: usize, kRow: usize, vRow: usize, scale: f32, o: usize, scratch: usize): void {
   const T = startPos + 1, hpg = H / G;
   const S = scratch, mArr = S + <usize>H * KBB, lArr = mArr + (<usize>H << 2), alpha = lArr + (<usize>H << 2);
-  const qkB = <usize>qk << 2, dvB = <usize>dv << 2, kStep = <usize>G * qkB, vStep = <usize>G * dvB;
+  const qkB = <usize>qk << 2, dvB = <usize>dv << 2, kStep = <usize>ldG * qkB, vStep = <usize>ldG * dvB;
   const dv4 = dv & ~3;
   for (let h = 0; h < H; h++) {
     store<f32>(mArr + (<usize>h << 2), -Infinity);

@@ -65,8 +65,13 @@ export function mla_decompress(N: i32, s: i32, H: i32, C: i32, dn: i32, dr: i32,
  * heads packed_size_8(C, dn) floats apart.
  */
 export function mla_absorb_q(N: i32, H: i32, C: i32, dn: i32, qk: i32, q: usize, wuk: usize, qabs: usize): void {
+  mla_absorb_q_heads(N, H, 0, H, C, dn, qk, q, wuk, qabs);
+}
+
+/** mla_absorb_q for heads h0 .. h1-1 only (a thread's share; each head is its own GEMM: the same bits). */
+export function mla_absorb_q_heads(N: i32, H: i32, h0: i32, h1: i32, C: i32, dn: i32, qk: i32, q: usize, wuk: usize, qabs: usize): void {
   const stride = <usize>packed_size_8(C, dn) << 2;
-  for (let h = 0; h < H; h++) {
+  for (let h = h0; h < h1; h++) {
     gemm_4x8(N, C, dn, q + ((<usize>h * qk) << 2), H * qk, wuk + <usize>h * stride, qabs + ((<usize>h * C) << 2), H * C);
   }
 }

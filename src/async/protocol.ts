@@ -47,7 +47,7 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 
 /** What both ends talk through: a Worker, a worker's `self`, a MessagePort (Node's too) or Node's parentPort / Worker. */
 export interface PortLike {
-  postMessage(message: unknown, transfer?: Transferable[]): void;
+  postMessage(message: unknown, transfer?: readonly Transferable[]): void;
   addEventListener?(type: "message", listener: (ev: MessageEvent) => void): void;
   removeEventListener?(type: "message", listener: (ev: MessageEvent) => void): void;
   on?(type: "message", listener: (data: unknown) => void): void;

@@ -36,7 +36,7 @@ export interface WasmBackend extends Backend {
   createDsa(config: MlaConfig, weights: DsaWeights, options?: WasmDsaOptions): Promise<WasmDsa>;
   /** Cap on the linear memory of all this backend's live layers together (undefined: none). */
   readonly memoryLimitBytes: number | undefined;
-  /** Threads an absorbed MLA layer's decode attention runs on, and why that many (e.g. "1: threads not asked for"). */
+  /** Threads the absorbed and naive MLA layers run on, and why that many (e.g. "1: threads not asked for"). */
   readonly threads: { count: number; reason: string };
 }
 
@@ -67,7 +67,7 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     threads: { count: threading.count, reason: threading.reason },
     async createMla(config, weights, layerOptions) {
       const cacheFormat = layerOptions.path !== "naive" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
-      if (layerOptions.path === "absorbed" && threading.count > 1 && threading.createPool) {
+      if (layerOptions.path !== "recompute" && threading.count > 1 && threading.createPool) {
         // the layer lives in the pool's shared memory; dispose ends the pool's workers
         const pool = await threading.createPool();
         let layer: WasmMla;
@@ -129,10 +129,11 @@ function memoryBudget(limit: number | undefined): MemoryBudget | null {
 /** The thread option of every createWasmBackend. */
 export interface WasmThreadsOptions {
   /**
-   * Threads for absorbed layers (decode attention split over the cached keys, projections over
-   * output panels), on the threaded build of the same ISA over a worker pool; default 1. "auto":
-   * the runtime's cores. Where threads cannot run (a window's main thread, no cross-origin
-   * isolation, no Worker, no threaded build), the backend runs on 1 and `backend.threads.reason` says why.
+   * Threads for absorbed and naive MLA layers (projections split over output panels, q-absorption
+   * and W_UV over heads, attention over the cached keys, a prefill's tokens or the naive heads), on
+   * the threaded build of the same ISA over a worker pool; default 1. "auto": the runtime's cores.
+   * Where threads cannot run (a window's main thread, no cross-origin isolation, no Worker, no
+   * threaded build), the backend runs on 1 and `backend.threads.reason` says why.
    */
   threads?: ThreadsOption;
 }

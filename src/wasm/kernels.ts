@@ -36,6 +36,9 @@ export interface CoreExports {
   mla_compress(N: number, s: number, D: number, C: number, dr: number, x: number, ldx: number, wkva: number, kvNorm: number, eps: number, layout: number, cos: number, sin: number, scratch: number, kvRows: number, peRows: number): void;
   mla_decompress(N: number, s: number, H: number, C: number, dn: number, dr: number, dv: number, c: number, ldc: number, wkvb: number, kpe: number, scratch: number, kRows: number, vRows: number): void;
   mla_absorb_q(N: number, H: number, C: number, dn: number, qk: number, q: number, wuk: number, qabs: number): void;
+  mla_absorb_q_heads(N: number, H: number, h0: number, h1: number, C: number, dn: number, qk: number, q: number, wuk: number, qabs: number): void;
+  mla_project_uv_heads(s: number, H: number, h0: number, h1: number, C: number, dv: number, wuv: number, olat: number, o: number): void;
+  attn_decode_naive_heads(H: number, h0: number, h1: number, qk: number, dv: number, startPos: number, q: number, kRow: number, vRow: number, scale: number, o: number, scratch: number): void;
   attend_scratch_floats(R: number): number;
   attn_causal_4x8(s: number, H: number, qk: number, dv: number, startPos: number, q: number, kRow: number, vRow: number, scale: number, o: number, scratch: number): void;
   attn_decode_naive(H: number, qk: number, dv: number, startPos: number, q: number, kRow: number, vRow: number, scale: number, o: number, scratch: number): void;
@@ -113,6 +116,11 @@ export interface RopeTableBuf {
   /** rows the tables hold */
   rows: number;
   half: number;
+}
+
+/** A head range h0 .. h1-1 inside 0 .. H-1, not empty. */
+function checkHeads(H: number, h0: number, h1: number): void {
+  if (!(Number.isInteger(h0) && Number.isInteger(h1) && 0 <= h0 && h0 < h1 && h1 <= H)) throw new ShapeError("heads", [h0, h1], `a range h0 < h1 of whole heads inside 0 .. ${H}`);
 }
 
 function need(field: string, buf: F32Buf, off: number, count: number): void {
@@ -328,10 +336,16 @@ export class WasmKernels {
 
   /** q-absorption: qabs [N, H, C] = q_nope [N, H, dn] x W_UK[h]; wuk from packWUK. */
   absorbQ(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0): void {
+    this.exports.mla_absorb_q_heads(...this.absorbQHeadsArgs(N, H, 0, H, C, dn, qk, q, wuk, qabs, qOff));
+  }
+
+  /** absorbQ's checks, for heads h0 .. h1-1 (a thread's share of the heads); the export's arguments. */
+  absorbQHeadsArgs(N: number, H: number, h0: number, h1: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0): Parameters<CoreExports["mla_absorb_q_heads"]> {
+    checkHeads(H, h0, h1);
     need("q", q, qOff, N * H * qk);
     need("wuk", wuk, 0, H * this.exports.packed_size_8(C, dn));
     need("qabs", qabs, 0, N * H * C);
-    this.exports.mla_absorb_q(N, H, C, dn, qk, q.at(qOff), wuk.ptr, qabs.ptr);
+    return [N, H, h0, h1, C, dn, qk, q.at(qOff), wuk.ptr, qabs.ptr];
   }
 
   /** Pack W_UK[h] = wkv_b[h*(dn+dv) .. +dn, :] ([dn, C], y = x B) for every head, heads adjacent. */
@@ -395,11 +409,17 @@ export class WasmKernels {
 
   /** Naive decode (s = 1) over the per-head K/V cache row. */
   attnDecodeNaive(H: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, scratch: F32Buf, qOff = 0, oOff = 0): void {
+    this.exports.attn_decode_naive_heads(...this.attnDecodeNaiveHeadsArgs(H, 0, H, qk, dv, startPos, q, kRow, vRow, scale, o, scratch, qOff, oOff));
+  }
+
+  /** attnDecodeNaive's checks, for heads h0 .. h1-1 (scratch: attnScratchFloats(h1 - h0) floats from scratchOff); the export's arguments. */
+  attnDecodeNaiveHeadsArgs(H: number, h0: number, h1: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, scratch: F32Buf, qOff = 0, oOff = 0, scratchOff = 0): Parameters<CoreExports["attn_decode_naive_heads"]> {
+    checkHeads(H, h0, h1);
     need("q", q, qOff, H * qk);
     need("o", o, oOff, H * dv);
-    need("scratch", scratch, 0, this.attnScratchFloats(H));
+    need("scratch", scratch, scratchOff, this.attnScratchFloats(h1 - h0));
     this.checkKvRows(startPos + 1, H, qk, dv, kRow, vRow);
-    this.exports.attn_decode_naive(H, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.ptr);
+    return [H, h0, h1, qk, dv, startPos, q.at(qOff), kRow, vRow, scale, o.at(oOff), scratch.at(scratchOff)];
   }
 
   /**
@@ -617,6 +637,28 @@ export class WasmKernels {
     return { ranges, combine: [n, sq, H, C, ws.oPart.ptr, R * C, ws.lsePart.ptr, R, o, lse] };
   }
 
+  /**
+   * Row split: attnMlaDecode's call cut into consecutive query-token ranges [t0, t1), each its own
+   * attn_mla_decode over the keys its rows see (causal: len - sq + t1; else all len), writing its
+   * rows of a.o directly and its lse [H, t1 - t0] into slice p of ws.lsePart (the caller copies
+   * them into a.lse's [H, sq] layout). Every row is computed by the one loop on its own keys.
+   * ws: lsePart n * sq*H floats, scratch n * splitScratchStride(sq*H, C, dr) floats.
+   */
+  mlaRowSplitCalls(a: Omit<MlaDecodeKernelArgs, "scratch">, parts: readonly { t0: number; t1: number }[], ws: { lsePart: F32Buf; scratch: F32Buf }): Parameters<CoreExports["attn_mla_decode"]>[] {
+    if (a.sel) throw new ShapeError("sel", "given", "no selection (the row split is for dense attention)");
+    const call = this.mlaDecodeCall(a as MlaDecodeKernelArgs, false);
+    const n = parts.length, R = a.sq * a.H, W = a.C + a.dr;
+    parts.forEach((p, i) => {
+      const from = i === 0 ? 0 : parts[i - 1].t1;
+      if (!(p.t0 === from && Number.isInteger(p.t1) && p.t1 > p.t0 && (i < n - 1 || p.t1 === a.sq))) throw new ShapeError(`parts[${i}]`, `[${p.t0}, ${p.t1})`, `consecutive non-empty token ranges from 0 to sq = ${a.sq}`);
+    });
+    const stride = this.splitScratchStride(R, a.C, a.dr);
+    need("ws.lsePart", ws.lsePart, 0, n * R);
+    need("ws.scratch", ws.scratch, 0, n * stride);
+    const [fmt, , causal, sq, H, C, dr, len, q, , , pool, poolBytes, table, blockBytes, scale, o] = call;
+    return parts.map((p, i): Parameters<CoreExports["attn_mla_decode"]> => [fmt, 0, causal, p.t1 - p.t0, H, C, dr, causal ? len - (sq - p.t1) : len, q + 4 * p.t0 * H * W, 0, 0, pool, poolBytes, table, blockBytes, scale, o + 4 * p.t0 * H * C, ws.lsePart.at(i * R), ws.scratch.at(i * stride)]);
+  }
+
   /** Floats between two parts' scratch in a split call's workspace (attnPagedScratchFloats rounded up to 64 bytes, so no two threads share a cache line). */
   splitScratchStride(R: number, C: number, dr: number): number {
     return Math.ceil(this.exports.attend_paged_scratch_floats(R, C, dr) / 16) * 16;
@@ -624,10 +666,16 @@ export class WasmKernels {
 
   /** o [s, H, dv] = o_lat [s, H, C] W_UV[h]^T per head (wuv from packWUV). */
   projectUV(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0): void {
+    this.exports.mla_project_uv_heads(...this.projectUVHeadsArgs(s, H, 0, H, C, dv, olat, wuv, o, olatOff, oOff));
+  }
+
+  /** projectUV's checks, for heads h0 .. h1-1 (a thread's share); the export's arguments. */
+  projectUVHeadsArgs(s: number, H: number, h0: number, h1: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0): Parameters<CoreExports["mla_project_uv_heads"]> {
+    checkHeads(H, h0, h1);
     need("olat", olat, olatOff, s * H * C);
     need("o", o, oOff, s * H * dv);
     need("wuv", wuv, 0, H * this.exports.packed_size_8(dv, C));
-    this.exports.mla_project_uv(s, H, C, dv, wuv.ptr, olat.at(olatOff), o.at(oOff));
+    return [s, H, h0, h1, C, dv, wuv.ptr, olat.at(olatOff), o.at(oOff)];
   }
 
   /** Check a sequence's block ids against the pool (blocks blockBytes long) and copy them into the kernel's i32 table. */

@@ -44,10 +44,12 @@ export interface WasmMlaOptions {
   /** Most tokens per batch row processed at once (default: what fits a 64 MiB workspace). */
   maxChunkTokens?: number;
   /**
-   * absorbed path: a thread pool whose kernels are this layer's (`pool.kernels`, one shared
-   * memory): decode steps split their attention over its threads (split-KV, then the core's
-   * combine), and the query and output projections split their output panels (the same bits as
-   * one thread). The backend's `threads` option builds it; the layer does not end it.
+   * absorbed and naive paths: a thread pool whose kernels are this layer's (`pool.kernels`, one
+   * shared memory). The query and output projections split their output panels, q-absorption and
+   * W_UV their heads (the same bits as one thread); absorbed attention splits a decode token's
+   * keys (split-KV, then the core's combine) and a prefill chunk's tokens (ranges of equal causal
+   * work); naive decode attention splits its heads. The backend's `threads` option builds it; the
+   * layer does not end it.
    */
   threadPool?: ThreadPool;
 }
@@ -71,6 +73,9 @@ interface PackedMlaWeights {
   wkvbHeads: F32Buf | null; // recompute: wkv_b's [dn+dv, C] block of each head
   wo: PackedWeight;
 }
+
+/** Tokens of a prefill chunk the threaded absorbed path attends at a time (bounds its [q_abs | q_pe] copy to PREFILL_ROWS x H x (C + dr) floats). */
+const PREFILL_ROWS = 16;
 
 export class WasmMla implements AttentionLayer {
   readonly backend = "wasm";
@@ -108,7 +113,7 @@ export class WasmMla implements AttentionLayer {
     if (!Number.isInteger(cap0) || cap0 < 1) throw new ConfigError("options.initialCapacity", cap0, "a positive integer");
     this.maxChunkTokens = checkMaxChunkTokens(options.maxChunkTokens);
     this.format = naive ? null : checkStorageFormat(options.cacheFormat ?? "f32", "options.cacheFormat");
-    if (options.threadPool && this.path !== "absorbed") throw new ConfigError("options.threadPool", "given", `no thread pool with path "${this.path}" (only the absorbed decode is split over threads)`);
+    if (options.threadPool && this.path === "recompute") throw new ConfigError("options.threadPool", "given", 'no thread pool with path "recompute" (the absorbed and naive paths split their work over threads)');
     if (options.threadPool && options.threadPool.kernels !== kernels) throw new ConfigError("options.threadPool", "another memory", "the pool whose kernels the layer is built on (pool.kernels)");
     this.pool = options.threadPool ?? null;
     this.lin = this.pool ? (M, x, wt, y) => void this.pool!.linearSplit(M, x, wt, y) : undefined;
@@ -140,7 +145,9 @@ export class WasmMla implements AttentionLayer {
         ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
         : new WasmPagedCache(k.arena, cfg, this.format!, options.cacheBlocks);
       this.ensureWorkspace(cfg.max_batch_size, 1, 1); // decode steps of any batch need nothing more (until the context outgrows the block table)
-      this.pool?.reserveDecodeSplit(this.pool.threads, d.sizes.H, d.sizes.C, d.sizes.dr); // the split's partials, so no call allocates them
+      // the splits' partials and scratch, so no call allocates them
+      if (this.pool && !naive) this.pool.reserveDecodeSplit(this.pool.threads, PREFILL_ROWS * d.sizes.H, d.sizes.C, d.sizes.dr);
+      if (this.pool && naive) this.pool.reserveHeadSplit(d.sizes.H);
       k.rowPointers(0, new Array<number>(cfg.max_batch_size).fill(0)); // the kernels' row-pointer tables
     } catch (e) {
       throw memoryError(e, "max_batch_size", cfg.max_batch_size); // per-row tables the runtime cannot allocate
@@ -187,7 +194,7 @@ export class WasmMla implements AttentionLayer {
       x: alloc(n * D), qa: Q > 0 ? alloc(n * Q) : null, q: alloc(n * H * qk), kv: alloc(n * (C + dr)), c: alloc(n * C), kpe: alloc(n * dr), o: alloc(n * H * dv), y: alloc(n * D),
       dec: naive ? alloc(n * H * (dn + dv)) : null,
       qabs: absorbed ? alloc(n * H * C) : null, olat: absorbed ? alloc(ss * H * C) : null, row: naive ? null : alloc(C + dr), blockTable: naive ? null : alloc(nb),
-      qlat: this.pool ? alloc(H * (C + dr)) : null, lse: this.pool ? alloc(H) : null,
+      qlat: this.pool && absorbed ? alloc(Math.min(ss, PREFILL_ROWS) * H * (C + dr)) : null, lse: this.pool && absorbed ? alloc(Math.min(ss, PREFILL_ROWS) * H) : null,
       attn: alloc(attnFloats), table: table(ss, dr),
     }));
     this.ws = next;
@@ -251,10 +258,11 @@ export class WasmMla implements AttentionLayer {
       this.stored = true;
       if (this.path === "absorbed") {
         // (8) q_abs, then attention over the latent cache per row (W_UV applied inside)
-        k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
+        if (this.pool) this.pool.absorbQSplit(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
+        else k.absorbQ(N, H, C, dn, qk, ws.q, w.wuk!, ws.qabs!);
         for (let b = 0; b < B; b++) {
-          if (this.pool && sc === 1) {
-            this.decodeOnThreads(b, p0, ws, fmt, pool, cache.blockTable(b));
+          if (this.pool) {
+            this.attendOnThreads(b, sc, p0, ws, fmt, pool, cache.blockTable(b));
             continue;
           }
           k.attnAbsorbedPaged({ format: fmt, s: sc, H, C, dr, dn, dv, startPos: p0, qabs: ws.qabs!, qabsOff: b * sc * H * C, q: ws.q, qOff: b * sc * H * qk, pool, blocks: cache.blockTable(b), table: ws.blockTable!, scale: this.softmaxScale, wuv: w.wuv!, olat: ws.olat!, o: ws.o, oOff: b * sc * H * dv, scratch: ws.attn });
@@ -275,7 +283,9 @@ export class WasmMla implements AttentionLayer {
       k.decompress({ N, s: sc, H, C, dn, dr, dv, c: ws.c, wkvb: w.wkv_b!, kpe: ws.kpe, scratch: ws.dec!, kRows, vRows });
       checkStage("decompression", "kv", ws.dec!.view(), N, sc, t0, [H, dn + dv], "float32"); // the K/V just written (uncommitted)
       for (let b = 0; b < B; b++) {
-        k.attnCausal(sc, H, qk, dv, p0, ws.q, this.rows.ptr(0, b), this.rows.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
+        // a decode token's heads each read their own K/V columns: split over the threads by heads
+        if (this.pool && sc === 1) this.pool.attnDecodeNaiveSplit(H, qk, dv, p0, ws.q, this.rows.ptr(0, b), this.rows.ptr(1, b), this.softmaxScale, ws.o, b * H * qk, b * H * dv);
+        else k.attnCausal(sc, H, qk, dv, p0, ws.q, this.rows.ptr(0, b), this.rows.ptr(1, b), this.softmaxScale, ws.o, ws.attn, b * sc * H * qk, b * sc * H * dv);
       }
     }
     // (9) output projection, rows back to [B, s, D]; a non-finite output says which stage overflowed
@@ -290,15 +300,22 @@ export class WasmMla implements AttentionLayer {
   }
 
   /**
-   * One decode token of batch row b on the pool's threads: [q_abs | q_pe] per head, split-KV
-   * attention over its p0 + 1 cached latents (each thread a 64-aligned key range, all heads), the
-   * core's combine into o_lat, then W_UV: what attnAbsorbedPaged computes on one thread.
+   * Batch row b's sc new tokens on the pool's threads, in pieces of at most PREFILL_ROWS tokens:
+   * [q_abs | q_pe] per (token, head), attention over the cached latents (one token: split-KV, each
+   * thread a 64-aligned key range with all heads, merged by the core's combine; several: the
+   * tokens split into ranges of equal causal work), then W_UV split by heads. What
+   * attnAbsorbedPaged computes on one thread.
    */
-  private decodeOnThreads(b: number, p0: number, ws: Workspace, fmt: StorageFormat, pool: { ptr: number; bytes: number }, blocks: Int32Array): void {
-    const k = this.k!, { H, C, dn, dr, dv } = this.sizes;
-    latentQueries(k, H, C, dn, dr, ws.qabs!, b * H, ws.q, b * H, ws.qlat!);
-    this.pool!.attnMlaDecodeSplit({ format: fmt, sq: 1, H, C, dr, len: p0 + 1, q: ws.qlat!, pool, blocks, table: ws.blockTable!, scale: this.softmaxScale, o: ws.olat!, lse: ws.lse! });
-    k.projectUV(1, H, C, dv, ws.olat!, this.w.wuv!, ws.o, 0, b * H * dv);
+  private attendOnThreads(b: number, sc: number, p0: number, ws: Workspace, fmt: StorageFormat, pool: { ptr: number; bytes: number }, blocks: Int32Array): void {
+    const k = this.k!, tp = this.pool!, { H, C, dn, dr, dv } = this.sizes;
+    for (let u0 = 0; u0 < sc; u0 += PREFILL_ROWS) {
+      const n = Math.min(PREFILL_ROWS, sc - u0), row = (b * sc + u0) * H;
+      latentQueries(k, n * H, C, dn, dr, ws.qabs!, row, ws.q, row, ws.qlat!);
+      const a = { format: fmt, sq: n, H, C, dr, len: p0 + u0 + n, causal: true, q: ws.qlat!, pool, blocks, table: ws.blockTable!, scale: this.softmaxScale, o: ws.olat!, lse: ws.lse! };
+      if (n === 1) tp.attnMlaDecodeSplit(a);
+      else tp.attnMlaRowSplit(a);
+      tp.projectUVSplit(n, H, C, dv, ws.olat!, this.w.wuv!, ws.o, 0, row * dv);
+    }
   }
 
   dispose(): void {

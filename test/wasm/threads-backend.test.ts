@@ -1,10 +1,11 @@
-// createWasmBackend({ threads }) in Node: absorbed layers' decode attention split over a worker
-// pool (split-KV + the core's combine) on the threaded build of the backend's ISA. The conformance
-// kit's absorbed properties at 2 and at 3 threads (an odd count), a long context that the split
-// really cuts (> 64 keys: several ranges) against the float64 oracle at the float32 tolerance, and
-// what backend.threads says when threads are not asked for or not possible.
+// createWasmBackend({ threads }) in Node: absorbed and naive layers on a worker pool (split-KV and
+// prefill row splits, head splits, projection panel splits) on the threaded build of the backend's
+// ISA. The conformance kit on both paths at 2 and at 3 threads (an odd count), a long context that
+// the splits really cut (> 64 keys: several ranges; > 16 prefill tokens: several pieces) against
+// the float64 oracle at the float32 tolerance, and what backend.threads says when threads are not
+// asked for or not possible.
 import { describe, expect, it } from "vitest";
-import { checkBackend } from "../../src/conformance/index.js";
+import { PROPERTY_NAMES, checkBackend } from "../../src/conformance/index.js";
 import { makeConfig } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
 import { firstMismatch, toleranceFor } from "../../src/numerics.js";
@@ -15,7 +16,8 @@ import fc from "fast-check";
 import { ThreadPool } from "../../src/wasm/threads/index.js";
 import { loadThreadedCoreNode, nodeSpawner } from "../../src/wasm/threads/node.js";
 
-const ABSORBED = ["oracle/absorbed", "prefill==decodes/absorbed", "batch-rows-independent/absorbed", "rollback==fresh/absorbed", "bad-input-rejected/absorbed"];
+// every MLA property of the kit but the weight checks (those never reach a thread)
+const THREADED_PROPERTIES = PROPERTY_NAMES.filter((n) => !n.startsWith("bad-weights"));
 
 describe("ThreadPool.linearSplit", () => {
   it("splits output panels over the threads with the same bits as one thread (GEMV and GEMM, N not a multiple of 8, strides and offsets)", async () => {
@@ -61,34 +63,33 @@ describe("createWasmBackend({ threads })", () => {
   });
 
   for (const threads of [2, 3]) {
-    it(`${threads} threads: the kit's absorbed properties hold`, async () => {
+    it(`${threads} threads: the kit's properties hold on both paths`, async () => {
       const backend = await createWasmBackend({ threads });
       expect(backend.threads.count, backend.threads.reason).toBe(threads);
-      const r = await checkBackend(backend, { numRuns: 15, seed: 77 + threads, properties: ABSORBED });
+      const r = await checkBackend(backend, { numRuns: 12, seed: 77 + threads, properties: THREADED_PROPERTIES });
       expect(r.pass, r.report).toBe(true);
     }, 60_000);
   }
 
-  it("2 threads over a long context (several 64-key ranges) equal the oracle; naive layers stay on one thread; dispose ends the workers", async () => {
-    const backend = await createWasmBackend({ threads: 2 });
-    const cfg = makeConfig({ dim: 24, n_heads: 3, q_lora_rank: 0, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_seq_len: 400, max_batch_size: 2 });
-    const rng = new Rng(5);
-    const w = randomMlaWeights(cfg, rng);
-    const layer = await backend.createMla(cfg, w, { path: "absorbed" }), ref = new ReferenceMla(cfg, w, { path: "absorbed" });
-    const { atol, rtol } = toleranceFor("float32");
-    const prefill = rng.normalArray(2 * 300 * cfg.dim);
-    layer.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 });
-    ref.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 });
-    for (let t = 300; t < 304; t++) {
-      const x = rng.normalArray(2 * cfg.dim);
-      const got = layer.forward(x, { batch: 2, seqlen: 1, startPos: t }), want = ref.forward(x, { batch: 2, seqlen: 1, startPos: t });
-      const i = firstMismatch(got, want, atol, rtol);
-      expect(i, `step ${t} output[${i}]: ${got[i]} vs ${want[i]}`).toBe(-1);
-    }
-    const naive = await backend.createMla(cfg, w, { path: "naive" });
-    expect(naive.forward(rng.normalArray(cfg.dim), { batch: 1, seqlen: 1, startPos: 0 }).length).toBe(cfg.dim);
-    naive.dispose();
-    layer.dispose();
-    expect(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 304 })).toThrow();
-  }, 60_000);
+  for (const path of ["absorbed", "naive"] as const) {
+    it(`${path}, 2 threads: a long prefill (several 64-key ranges and 16-token pieces) and decodes equal the oracle; dispose ends the workers`, async () => {
+      const backend = await createWasmBackend({ threads: 2 });
+      const cfg = makeConfig({ dim: 24, n_heads: 3, q_lora_rank: 0, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_seq_len: 400, max_batch_size: 2 });
+      const rng = new Rng(5);
+      const w = randomMlaWeights(cfg, rng);
+      const layer = await backend.createMla(cfg, w, { path }), ref = new ReferenceMla(cfg, w, { path });
+      const { atol, rtol } = toleranceFor("float32");
+      const prefill = rng.normalArray(2 * 300 * cfg.dim);
+      const yp = layer.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 }), wp = ref.forward(prefill, { batch: 2, seqlen: 300, startPos: 0 });
+      expect(firstMismatch(yp, wp, atol, rtol), "prefill").toBe(-1);
+      for (let t = 300; t < 304; t++) {
+        const x = rng.normalArray(2 * cfg.dim);
+        const got = layer.forward(x, { batch: 2, seqlen: 1, startPos: t }), want = ref.forward(x, { batch: 2, seqlen: 1, startPos: t });
+        const i = firstMismatch(got, want, atol, rtol);
+        expect(i, `step ${t} output[${i}]: ${got[i]} vs ${want[i]}`).toBe(-1);
+      }
+      layer.dispose();
+      expect(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 304 })).toThrow();
+    }, 60_000);
+  }
 });

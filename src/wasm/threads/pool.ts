@@ -95,6 +95,30 @@ export function splitKeyRanges(keys: number, threads: number, minBlocksPerPart =
   return Array.from({ length: n }, (_, i) => ({ jBegin: Math.floor((i * nb) / n) * BLOCK_TOKENS, jEnd: Math.min(keys, Math.floor(((i + 1) * nb) / n) * BLOCK_TOKENS) }));
 }
 
+/** Heads 0 .. H-1 in at most `threads` contiguous ranges, as equal as whole heads allow, at least `minHeads` heads each. */
+export function splitHeadRanges(H: number, threads: number, minHeads = 1): { h0: number; h1: number }[] {
+  const n = Math.max(1, Math.min(threads, Math.floor(H / Math.max(1, minHeads))));
+  return Array.from({ length: n }, (_, i) => ({ h0: Math.floor((i * H) / n), h1: Math.floor(((i + 1) * H) / n) }));
+}
+
+/**
+ * Query tokens 0 .. sq-1 in at most `threads` consecutive ranges of about equal work: a row at
+ * token t sees `before` + t + 1 keys (causal; before = null: every row sees the same keys), at
+ * least minRows tokens a range.
+ */
+export function splitRowRanges(sq: number, before: number | null, threads: number, minRows = 1): { t0: number; t1: number }[] {
+  const n = Math.max(1, Math.min(threads, Math.floor(sq / Math.max(1, minRows))));
+  const work = (t: number) => (before === null ? t : t * before + (t * (t + 1)) / 2); // rows 0 .. t-1
+  const total = work(sq), cuts = [0];
+  for (let i = 1; i < n; i++) {
+    let t = cuts[i - 1] + 1;
+    while (t < sq - (n - i) && work(t) < (i * total) / n) t++;
+    cuts.push(t);
+  }
+  cuts.push(sq);
+  return cuts.slice(0, -1).map((t0, i) => ({ t0, t1: cuts[i + 1] }));
+}
+
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
 export class ThreadPool {
@@ -106,6 +130,8 @@ export class ThreadPool {
   private broken: string | null = null;
   private terminated = false;
   private ws: { parts: number; R: number; C: number; dr: number; oPart: F32Buf; lsePart: F32Buf; scratch: F32Buf } | null = null;
+  /** One scratch slice per thread for head-split kernels, `perThread` floats each (grown, never shrunk). */
+  private headWs: { perThread: number; buf: F32Buf } | null = null;
 
   private constructor(
     /** The caller's instance of the core on the shared memory: allocate the buffers of pool calls here. */
@@ -317,6 +343,73 @@ export class ThreadPool {
   }
 
   /**
+   * attnMlaDecode over sq query tokens (a prefill chunk: causal, or not) with the tokens split
+   * over the threads: consecutive ranges of about equal work (a causal row sees len - sq + t + 1
+   * keys), each thread running the one attention loop on its rows. o as the one-thread call;
+   * lse [H, sq] gathered from the parts. Returns how many parts ran.
+   */
+  attnMlaRowSplit(a: MlaDecodeSplitArgs, minRowsPerPart = 1): { parts: number } {
+    this.usable();
+    if (!(Number.isInteger(a.sq) && a.sq >= 1)) throw new ShapeError("sq", a.sq, "a positive integer");
+    const parts = splitRowRanges(a.sq, a.causal ? a.len - a.sq : null, this.threads, minRowsPerPart);
+    const ws = this.workspace(parts.length, a.sq * a.H, a.C, a.dr);
+    const calls = this.kernels.mlaRowSplitCalls(a, parts, ws);
+    this.run(calls.map((c) => ["attn_mla_decode", c] as const));
+    // lse [H, sq]: part i wrote [H, t1 - t0] at its slice
+    const f32 = this.kernels.arena.f32, R = a.sq * a.H, lse = a.lse.ptr / 4 + (a.lseOff ?? 0);
+    parts.forEach((p, i) => {
+      const n = p.t1 - p.t0, src = ws.lsePart.ptr / 4 + i * R;
+      for (let h = 0; h < a.H; h++) f32.copyWithin(lse + h * a.sq + p.t0, src + h * n, src + (h + 1) * n);
+    });
+    return { parts: parts.length };
+  }
+
+  /** Run export `op` once per head range (heads in at most `threads` ranges, at least minHeads each); args(h0, h1, t) gives thread t's arguments. */
+  private splitHeads(op: WorkerOp, H: number, minHeads: number, args: (h0: number, h1: number, t: number) => readonly number[]): { parts: number } {
+    this.usable();
+    const parts = splitHeadRanges(H, this.threads, minHeads);
+    const calls = parts.map((p, t) => [op, args(p.h0, p.h1, t)] as const);
+    this.run(calls);
+    return { parts: parts.length };
+  }
+
+  /** WasmKernels.absorbQ with the heads split over the threads (each head is its own GEMM: the same bits as one thread). */
+  absorbQSplit(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0, minHeads = 1): { parts: number } {
+    return this.splitHeads("mla_absorb_q_heads", H, minHeads, (h0, h1) => this.kernels.absorbQHeadsArgs(N, H, h0, h1, C, dn, qk, q, wuk, qabs, qOff));
+  }
+
+  /** WasmKernels.projectUV (o = o_lat W_UV per head) with the heads split over the threads (the same bits as one thread). */
+  projectUVSplit(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0, minHeads = 1): { parts: number } {
+    return this.splitHeads("mla_project_uv_heads", H, minHeads, (h0, h1) => this.kernels.projectUVHeadsArgs(s, H, h0, h1, C, dv, olat, wuv, o, olatOff, oOff));
+  }
+
+  /**
+   * WasmKernels.attnDecodeNaive with the heads split over the threads: every head reads its own
+   * K/V columns of the whole context, so heads are independent work of equal size (the same bits
+   * as one thread). The scratch is the pool's, one slice per thread.
+   */
+  attnDecodeNaiveSplit(H: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, qOff = 0, oOff = 0, minHeads = 1): { parts: number } {
+    const k = this.kernels, per = k.attnScratchFloats(Math.ceil(H / Math.min(this.threads, H)));
+    const buf = this.headScratch(per);
+    return this.splitHeads("attn_decode_naive_heads", H, minHeads, (h0, h1, t) => k.attnDecodeNaiveHeadsArgs(H, h0, h1, qk, dv, startPos, q, kRow, vRow, scale, o, buf, qOff, oOff, t * per));
+  }
+
+  /** The per-thread scratch of head-split kernels, at least `perThread` floats a thread (NaN when new). */
+  private headScratch(perThread: number): F32Buf {
+    const have = this.headWs;
+    if (have && have.perThread >= perThread) return have.buf;
+    const buf = this.kernels.alloc(this.threads * perThread).fill(Number.NaN);
+    have?.buf.free();
+    this.headWs = { perThread, buf };
+    return buf;
+  }
+
+  /** Allocate now the head-split scratch for up to H heads (so later calls allocate nothing). */
+  reserveHeadSplit(H: number): void {
+    this.headScratch(this.kernels.attnScratchFloats(Math.ceil(H / Math.min(this.threads, H))));
+  }
+
+  /**
    * Allocate now the workspace attnMlaDecodeSplit needs for up to `parts` ranges of R = sq*H rows
    * (C, dr), so that later calls allocate nothing (a layer reserves it when it is built, outside
    * any call that has already grown memory).
@@ -327,6 +420,7 @@ export class ThreadPool {
 
   /** Fill every thread's partial outputs and scratch with `value` (tests: NaN shows a slot no thread wrote). */
   poisonWorkspace(value = Number.NaN): void {
+    this.headWs?.buf.fill(value);
     if (!this.ws) return;
     this.ws.oPart.fill(value);
     this.ws.lsePart.fill(value);

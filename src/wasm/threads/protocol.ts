@@ -24,7 +24,7 @@ export const MSG_BYTES = ARGS_BYTES + MAX_WORKERS * MAX_ARGS * 8;
 export const CTRL_BYTES = MSG_BYTES + MAX_WORKERS * MSG_LEN;
 
 /** The exports a worker may run (index + 1 goes into its slot); probe_peak (registers only) measures what n threads of FMA reach together; linear is GEMM/GEMV over a range of 8-column panels. */
-export const WORKER_OPS = ["attn_mla_decode_range", "attn_mla_combine", "attn_mla_decode", "probe_peak", "linear"] as const;
+export const WORKER_OPS = ["attn_mla_decode_range", "attn_mla_combine", "attn_mla_decode", "probe_peak", "linear", "mla_absorb_q_heads", "mla_project_uv_heads", "attn_decode_naive_heads"] as const;
 export type WorkerOp = (typeof WORKER_OPS)[number];
 
 /**
