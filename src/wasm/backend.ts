@@ -11,7 +11,7 @@ import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
 import { WasmKernels } from "./kernels.js";
 import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileAnyCore, compileCore, fetchCore, fetchThreadedCore, wasmFileName } from "./loader.js";
-import { type ThreadsOption, type WasmThreading, resolveThreading, resolveThreadingSync, webThreadingHost } from "./threads/threading.js";
+import { type PoolTuning, type ThreadsOption, type WasmThreading, resolveThreading, resolveThreadingSync, webThreadingHost } from "./threads/threading.js";
 import { WasmMla, type WasmMlaOptions, type WasmMlaPath } from "./mla-layer.js";
 import { WasmMha, WasmSeedLowRank, type WasmBaselineOptions } from "./baseline-layers.js";
 import { WasmDsa, type WasmDsaOptions } from "./dsa-layer.js";
@@ -136,6 +136,12 @@ export interface WasmThreadsOptions {
    * threaded build), the backend runs on 1 and `backend.threads.reason` says why.
    */
   threads?: ThreadsOption;
+  /**
+   * The split rule's threshold: floats of work a thread must get before a call is split (default
+   * MIN_WORK_PER_THREAD, measured on this machine; 0 splits every call as far as its structure
+   * allows, as the tests do on small shapes).
+   */
+  threadMinWork?: number;
 }
 
 /**
@@ -144,7 +150,7 @@ export interface WasmThreadsOptions {
  * runtime that starts Workers (workerd starts none: it falls back to 1, saying so).
  */
 export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuildChoice = "auto", options: WasmBackendOptions & WasmThreadsOptions = {}): WasmBackend {
-  const { threads, ...backendOptions } = options;
+  const { threads, threadMinWork, ...backendOptions } = options;
   const core = coreFromModules(mods, build);
   const threaded = mods as WasmModules & Partial<Record<WasmThreadedBuild, WebAssembly.Module>>;
   const threadedModule = (v: WasmThreadedBuild): CompiledAnyCore => {
@@ -153,14 +159,14 @@ export function createWasmBackendFromModules(mods: WasmModules, build: WasmBuild
     return { module: m, build: core.build, variant: v, threaded: true };
   };
   // the spawner is asked for only when threads are: a backend without them starts nothing
-  return wasmBackendFromCore(core, backendOptions, resolveThreadingSync(threads, core.build, () => webThreadingHost(async (v) => threadedModule(v)), threadedModule));
+  return wasmBackendFromCore(core, backendOptions, resolveThreadingSync(threads, core.build, () => webThreadingHost(async (v) => threadedModule(v)), threadedModule, tuning(threadMinWork)));
 }
 
 /** From the bytes of the builds (browsers: fetch build/mla-*.wasm); threads take the threaded build's bytes among `bins`. */
 export async function createWasmBackendFromBytes(bins: WasmAllBinaries, build: WasmBuildChoice = "auto", options: WasmBackendOptions & WasmThreadsOptions = {}): Promise<WasmBackend> {
-  const { threads, ...backendOptions } = options;
+  const { threads, threadMinWork, ...backendOptions } = options;
   const core = await compileCore(bins, build);
-  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => compileAnyCore(bins, v))));
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => compileAnyCore(bins, v)), tuning(threadMinWork)));
 }
 
 /** Options of createWasmBackend: which build, where the .wasm files are, and the backend-wide options. */
@@ -178,7 +184,12 @@ export interface WasmLoadOptions extends WasmBackendOptions, WasmThreadsOptions 
  * createWasmBackend from "mlakit/wasm-node".
  */
 export async function createWasmBackend(options: WasmLoadOptions = {}): Promise<WasmBackend> {
-  const { build = "auto", wasmPaths, threads, ...backendOptions } = options;
+  const { build = "auto", wasmPaths, threads, threadMinWork, ...backendOptions } = options;
   const core = await fetchCore(build, wasmPaths);
-  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => fetchThreadedCore(v, wasmPaths))));
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => webThreadingHost((v) => fetchThreadedCore(v, wasmPaths)), tuning(threadMinWork)));
+}
+
+/** The pool options of WasmThreadsOptions (checked when a pool is made). */
+export function tuning(threadMinWork: number | undefined): PoolTuning {
+  return threadMinWork === undefined ? {} : { minWorkPerThread: threadMinWork };
 }

@@ -18,7 +18,7 @@ import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { nodeSpawner } from "./threads/node.js";
 import { webSpawner } from "./threads/pool.js";
-import { type WasmBackend, type WasmBackendOptions, type WasmThreadsOptions, wasmBackendFromCore } from "./backend.js";
+import { type WasmBackend, type WasmBackendOptions, type WasmThreadsOptions, tuning, wasmBackendFromCore } from "./backend.js";
 import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmAnyBuild, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileCore, compileThreadedBytes, wasmFileName, wasmUrl } from "./loader.js";
 import { type ThreadingHost, resolveThreading } from "./threads/threading.js";
 
@@ -125,9 +125,9 @@ export interface NodeWasmOptions extends WasmBackendOptions, WasmThreadsOptions,
  * build of the same ISA (from the same place as the others).
  */
 export async function createWasmBackend(options: NodeWasmOptions = {}): Promise<WasmBackend> {
-  const { build = "auto", binaries, wasmPaths, threads, ...backendOptions } = options;
+  const { build = "auto", binaries, wasmPaths, threads, threadMinWork, ...backendOptions } = options;
   const core = await loadCoreNode(build, { binaries, wasmPaths });
-  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => nodeThreadingHost({ binaries, wasmPaths })));
+  return wasmBackendFromCore(core, backendOptions, await resolveThreading(threads, core.build, () => nodeThreadingHost({ binaries, wasmPaths }), tuning(threadMinWork)));
 }
 
 /** Node's threads: worker_threads (Web Workers where the runtime has them: Deno, Bun), the machine's cores, the threaded build from `source` like the others. */

@@ -21,19 +21,19 @@ const THREADED_PROPERTIES = PROPERTY_NAMES.filter((n) => !n.startsWith("bad-weig
 
 describe("ThreadPool.linearSplit", () => {
   it("splits output panels over the threads with the same bits as one thread (GEMV and GEMM, N not a multiple of 8, strides and offsets)", async () => {
-    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode("auto"), spawn: nodeSpawner() });
+    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode("auto"), spawn: nodeSpawner(), minWorkPerThread: 0 });
     try {
       const k = pool.kernels;
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 2 ** 30 }), async (M, N, K, pad, minCols, seed) => {
+        fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 ** 30 }), async (M, N, K, pad, threads, seed) => {
           const rng = new Rng(seed);
           const w = k.packNK(rng.normalArray(N * K), N, K);
           const ldx = K + pad, ldy = N + pad;
           const x = k.alloc(M * ldx + 1, rng.normalArray(M * ldx + 1));
           const one = k.alloc(M * ldy + 1).fill(Number.NaN), split = k.alloc(M * ldy + 1).fill(Number.NaN);
           k.linear(M, x, w, one, { ldx, ldy, xOff: 1, yOff: 1 });
-          const { parts } = pool.linearSplit(M, x, w, split, { ldx, ldy, xOff: 1, yOff: 1 }, minCols);
-          expect(parts).toBe(Math.max(1, Math.min(3, Math.floor(N / minCols), Math.ceil(Math.ceil(N / 8) / 4))));
+          const { parts } = pool.linearSplit(M, x, w, split, { ldx, ldy, xOff: 1, yOff: 1 }, threads);
+          expect(parts).toBe(Math.max(1, Math.min(threads, Math.ceil(Math.ceil(N / 8) / 4))));
           expect(Array.from(split.toArray())).toEqual(Array.from(one.toArray())); // NaN where neither wrote (padding), equal bits elsewhere
           for (const b of [w.buf, x, one, split]) b.free();
         }),
@@ -45,7 +45,7 @@ describe("ThreadPool.linearSplit", () => {
         const w = k.packNK(rng.normalArray(N * K), N, K), x = k.alloc(M * K, rng.normalArray(M * K));
         const one = k.alloc(M * N), split = k.alloc(M * N);
         k.linear(M, x, w, one);
-        pool.linearSplit(M, x, w, split, {}, 1);
+        pool.linearSplit(M, x, w, split);
         expect(Array.from(split.toArray()), `M ${M} N ${N} K ${K}`).toEqual(Array.from(one.toArray()));
       }
       expect(() => pool.linearSplit(2, k.alloc(3), k.packNK(new Float32Array(8 * 4), 8, 4), k.alloc(16))).toThrow(/x/);
@@ -64,7 +64,8 @@ describe("createWasmBackend({ threads })", () => {
 
   for (const threads of [2, 3]) {
     it(`${threads} threads: the kit's properties hold on both paths`, async () => {
-      const backend = await createWasmBackend({ threads });
+      // threadMinWork 0: the kit's small shapes split every call as far as it goes
+      const backend = await createWasmBackend({ threads, threadMinWork: 0 });
       expect(backend.threads.count, backend.threads.reason).toBe(threads);
       const r = await checkBackend(backend, { numRuns: 12, seed: 77 + threads, properties: THREADED_PROPERTIES });
       expect(r.pass, r.report).toBe(true);
@@ -73,7 +74,7 @@ describe("createWasmBackend({ threads })", () => {
 
   for (const path of ["absorbed", "naive"] as const) {
     it(`${path}, 2 threads: a long prefill (several 64-key ranges and 16-token pieces) and decodes equal the oracle; dispose ends the workers`, async () => {
-      const backend = await createWasmBackend({ threads: 2 });
+      const backend = await createWasmBackend({ threads: 2, threadMinWork: 0 });
       const cfg = makeConfig({ dim: 24, n_heads: 3, q_lora_rank: 0, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_seq_len: 400, max_batch_size: 2 });
       const rng = new Rng(5);
       const w = randomMlaWeights(cfg, rng);

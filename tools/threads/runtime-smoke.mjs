@@ -19,7 +19,7 @@ const read = (f) => readFileSync(new URL(`../../build/${f}`, import.meta.url));
 const core = await compileAnyCore({ simd128: read("mla-simd128.wasm"), relaxed: read("mla-relaxed.wasm"), "simd128-threads": read("mla-simd128-threads.wasm"), "relaxed-threads": read("mla-relaxed-threads.wasm") });
 let spawn = webSpawner();
 if (!g.Deno && !g.Bun && typeof g.Worker !== "function") spawn = (await import("../../dist/wasm/threads/node.js")).nodeSpawner(); // Node 20 has no Web Worker
-const pool = await ThreadPool.create({ threads: 2, core, spawn, stepTimeoutMs: 10_000 });
+const pool = await ThreadPool.create({ threads: 2, core, spawn, stepTimeoutMs: 10_000, minWorkPerThread: 0 });
 const k = pool.kernels;
 const H = 5, C = 96, dr = 8, W = C + dr, S = 1000, nb = Math.ceil(S / 64);
 let seed = 7;

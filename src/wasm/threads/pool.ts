@@ -22,7 +22,7 @@ import { BLOCK_TOKENS } from "../../cache/layout.js";
 import { type CompiledAnyCore, THREADED_MAX_PAGES, createSharedMemory, threadedImports } from "../loader.js";
 import { type F32Buf, type MlaDecodeKernelArgs, type PackedWeight, WasmKernels } from "../kernels.js";
 import { ThreadError } from "./errors.js";
-import { ARGS_BYTES, CTRL_BYTES, GO, MAX_ARGS, MAX_WORKERS, MSG_BYTES, MSG_LEN, PENDING, SLOTS, SLOT_INTS, STOP, WORKER_OPS, type WorkerOp, workerSource } from "./protocol.js";
+import { ARGS_BYTES, CTRL_BYTES, GO, MAX_ARGS, MAX_WORKERS, MSG_BYTES, MSG_LEN, PENDING, SLOTS, SLOT_INTS, SPIN_LOADS, STOP, WORKER_OPS, type WorkerOp, workerSource } from "./protocol.js";
 
 /** What a worker is sent once, at start (structured-cloned: the module and the shared memory and control block are shared, not copied). */
 export interface WorkerStart {
@@ -79,7 +79,20 @@ export interface ThreadPoolOptions {
   stepTimeoutMs?: number;
   /** Workers must be ready within this (default 30 s). */
   startTimeoutMs?: number;
+  /** Work a thread must get before a call is split (MIN_WORK_PER_THREAD by default; 0: split every call as far as its structure allows). */
+  minWorkPerThread?: number;
 }
+
+/**
+ * The split rule: a call is cut into at most floor(work / MIN_WORK_PER_THREAD) parts, where work
+ * counts the floats its kernel streams or multiplies (a GEMV: N K weights; attention: keys x heads
+ * x (2C + dr); a head split: its heads' weights or K/V). Measured on this machine
+ * (tools/threads/split-overhead.mjs): a step costs ~1 us while the workers spin between steps and
+ * ~200 us when they have gone to sleep; one thread's GEMV takes 0.13-0.19 ns per weight float. So
+ * 2^15 floats is 4-6 us of one thread's work, at least four times what a split costs back to
+ * back. RMSNorm, RoPE and the small copies are never split.
+ */
+export const MIN_WORK_PER_THREAD = 1 << 15;
 
 /** attnMlaDecode's arguments without the scratch: the pool owns one scratch per thread. */
 export type MlaDecodeSplitArgs = Omit<MlaDecodeKernelArgs, "scratch">;
@@ -128,6 +141,8 @@ export class ThreadPool {
   private readonly f64: Float64Array;
   private readonly u8: Uint8Array;
   private broken: string | null = null;
+  /** The split rule's threshold (ThreadPoolOptions.minWorkPerThread). */
+  readonly minWorkPerThread: number;
   private terminated = false;
   private ws: { parts: number; R: number; C: number; dr: number; oPart: F32Buf; lsePart: F32Buf; scratch: F32Buf } | null = null;
   /** One scratch slice per thread for head-split kernels, `perThread` floats each (grown, never shrunk). */
@@ -141,8 +156,10 @@ export class ThreadPool {
     ctrl: SharedArrayBuffer,
     private readonly workers: SpawnedWorker[],
     private readonly stepTimeoutMs: number,
+    minWorkPerThread: number,
   ) {
     this.threads = workers.length + 1;
+    this.minWorkPerThread = minWorkPerThread;
     this.i32 = new Int32Array(ctrl);
     this.f64 = new Float64Array(ctrl, ARGS_BYTES);
     this.u8 = new Uint8Array(ctrl, MSG_BYTES);
@@ -171,6 +188,8 @@ export class ThreadPool {
       }
     }
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_WORKERS + 1)) throw new ConfigError("threads", threads, `a whole number of threads in 1..${MAX_WORKERS + 1} (the caller included)`);
+    const minWork = options.minWorkPerThread ?? MIN_WORK_PER_THREAD;
+    if (!(Number.isFinite(minWork) && minWork >= 0)) throw new ConfigError("minWorkPerThread", minWork, "a number of floats >= 0");
     if (!core.threaded) throw new ConfigError("core", core.variant ?? core.build, "a threaded build (relaxed-threads or simd128-threads: the module must import a shared memory)");
     const g = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
     if (threads > 1 && g.document !== undefined && g.WorkerGlobalScope === undefined) {
@@ -204,7 +223,12 @@ export class ThreadPool {
       await Promise.allSettled(workers.map((w) => w.terminate()));
       throw e;
     }
-    return new ThreadPool(kernels, core, memory, ctrl, workers, options.stepTimeoutMs ?? 60_000);
+    return new ThreadPool(kernels, core, memory, ctrl, workers, options.stepTimeoutMs ?? 60_000, minWork);
+  }
+
+  /** Parts the split rule allows for `work` floats (1 .. threads). */
+  partsFor(work: number): number {
+    return this.minWorkPerThread === 0 ? this.threads : Math.max(1, Math.min(this.threads, Math.floor(work / this.minWorkPerThread)));
   }
 
   /** Why the pool cannot take calls (null: it can). */
@@ -259,7 +283,10 @@ export class ThreadPool {
   }
 
   private waitWorkers(): void {
-    const i32 = this.i32, deadline = now() + this.stepTimeoutMs;
+    const i32 = this.i32;
+    for (let s = 0; s < SPIN_LOADS && Atomics.load(i32, PENDING) !== 0; s++);
+    if (Atomics.load(i32, PENDING) === 0) return;
+    const deadline = now() + this.stepTimeoutMs;
     for (;;) {
       const p = Atomics.load(i32, PENDING);
       if (p === 0) return;
@@ -309,7 +336,7 @@ export class ThreadPool {
     if (!(Number.isInteger(a.dr) && a.dr >= 0)) throw new ShapeError("dr", a.dr, "a whole number");
     const keys = a.sel ? a.sel.topk : a.len;
     if (!(Number.isInteger(keys) && keys >= 0)) throw new ShapeError(a.sel ? "sel.topk" : "len", keys, "a whole number of keys");
-    const threads = options.threads ?? this.threads;
+    const threads = options.threads ?? this.partsFor(keys * a.sq * a.H * (2 * a.C + a.dr));
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= this.threads)) throw new ConfigError("threads", threads, `1..${this.threads} (the pool's threads)`);
     const parts = splitKeyRanges(keys, threads, options.minBlocksPerPart);
     const ws = this.workspace(parts.length, a.sq * a.H, a.C, a.dr);
@@ -323,15 +350,15 @@ export class ThreadPool {
    * y = x W^T (WasmKernels.linear's call and checks) with the output columns split over the
    * threads in whole groups of four 8-column panels: each thread runs the one linear kernel on its
    * panels (their packed weights are contiguous), so every column is computed exactly as on one
-   * thread (the same bits). Outputs narrower than minColumnsPerThread per thread stay on fewer threads. Returns the
+   * thread (the same bits). Parts: `threads` if given, else the split rule on M N K. Returns the
    * parts that ran.
    */
-  linearSplit(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}, minColumnsPerThread = 64): { parts: number } {
+  linearSplit(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}, threads?: number): { parts: number } {
     this.usable();
     const a = this.kernels.linearArgs(M, x, w, y, o);
     // Parts are whole groups of 4 panels: the GEMV runs 4-panel groups as streams and the leftover
     // panels one by one (a different summation), so only group-aligned parts keep every column's bits.
-    const panels = Math.ceil(a.N / 8), groups = Math.ceil(panels / 4), parts = Math.max(1, Math.min(this.threads, Math.floor(a.N / minColumnsPerThread), groups));
+    const panels = Math.ceil(a.N / 8), groups = Math.ceil(panels / 4), parts = Math.max(1, Math.min(threads ?? this.partsFor(M * a.N * a.K), this.threads, groups));
     const calls: (readonly ["linear", readonly number[]])[] = [];
     for (let t = 0; t < parts; t++) {
       const p0 = Math.min(panels, 4 * Math.floor((t * groups) / parts)), p1 = Math.min(panels, 4 * Math.floor(((t + 1) * groups) / parts));
@@ -351,7 +378,7 @@ export class ThreadPool {
   attnMlaRowSplit(a: MlaDecodeSplitArgs, minRowsPerPart = 1): { parts: number } {
     this.usable();
     if (!(Number.isInteger(a.sq) && a.sq >= 1)) throw new ShapeError("sq", a.sq, "a positive integer");
-    const parts = splitRowRanges(a.sq, a.causal ? a.len - a.sq : null, this.threads, minRowsPerPart);
+    const parts = splitRowRanges(a.sq, a.causal ? a.len - a.sq : null, this.partsFor(a.sq * a.len * a.H * (2 * a.C + a.dr)), minRowsPerPart);
     const ws = this.workspace(parts.length, a.sq * a.H, a.C, a.dr);
     const calls = this.kernels.mlaRowSplitCalls(a, parts, ws);
     this.run(calls.map((c) => ["attn_mla_decode", c] as const));
@@ -365,9 +392,9 @@ export class ThreadPool {
   }
 
   /** Run export `op` once per head range (heads in at most `threads` ranges, at least minHeads each); args(h0, h1, t) gives thread t's arguments. */
-  private splitHeads(op: WorkerOp, H: number, minHeads: number, args: (h0: number, h1: number, t: number) => readonly number[]): { parts: number } {
+  private splitHeads(op: WorkerOp, H: number, work: number, minHeads: number, args: (h0: number, h1: number, t: number) => readonly number[]): { parts: number } {
     this.usable();
-    const parts = splitHeadRanges(H, this.threads, minHeads);
+    const parts = splitHeadRanges(H, this.partsFor(work), minHeads);
     const calls = parts.map((p, t) => [op, args(p.h0, p.h1, t)] as const);
     this.run(calls);
     return { parts: parts.length };
@@ -375,12 +402,12 @@ export class ThreadPool {
 
   /** WasmKernels.absorbQ with the heads split over the threads (each head is its own GEMM: the same bits as one thread). */
   absorbQSplit(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0, minHeads = 1): { parts: number } {
-    return this.splitHeads("mla_absorb_q_heads", H, minHeads, (h0, h1) => this.kernels.absorbQHeadsArgs(N, H, h0, h1, C, dn, qk, q, wuk, qabs, qOff));
+    return this.splitHeads("mla_absorb_q_heads", H, H * dn * C * N, minHeads, (h0, h1) => this.kernels.absorbQHeadsArgs(N, H, h0, h1, C, dn, qk, q, wuk, qabs, qOff));
   }
 
   /** WasmKernels.projectUV (o = o_lat W_UV per head) with the heads split over the threads (the same bits as one thread). */
   projectUVSplit(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0, minHeads = 1): { parts: number } {
-    return this.splitHeads("mla_project_uv_heads", H, minHeads, (h0, h1) => this.kernels.projectUVHeadsArgs(s, H, h0, h1, C, dv, olat, wuv, o, olatOff, oOff));
+    return this.splitHeads("mla_project_uv_heads", H, H * dv * C * s, minHeads, (h0, h1) => this.kernels.projectUVHeadsArgs(s, H, h0, h1, C, dv, olat, wuv, o, olatOff, oOff));
   }
 
   /**
@@ -391,7 +418,7 @@ export class ThreadPool {
   attnDecodeNaiveSplit(H: number, qk: number, dv: number, startPos: number, q: F32Buf, kRow: number, vRow: number, scale: number, o: F32Buf, qOff = 0, oOff = 0, minHeads = 1): { parts: number } {
     const k = this.kernels, per = k.attnScratchFloats(Math.ceil(H / Math.min(this.threads, H)));
     const buf = this.headScratch(per);
-    return this.splitHeads("attn_decode_naive_heads", H, minHeads, (h0, h1, t) => k.attnDecodeNaiveHeadsArgs(H, h0, h1, qk, dv, startPos, q, kRow, vRow, scale, o, buf, qOff, oOff, t * per));
+    return this.splitHeads("attn_decode_naive_heads", H, H * (startPos + 1) * (qk + dv), minHeads, (h0, h1, t) => k.attnDecodeNaiveHeadsArgs(H, h0, h1, qk, dv, startPos, q, kRow, vRow, scale, o, buf, qOff, oOff, t * per));
   }
 
   /** The per-thread scratch of head-split kernels, at least `perThread` floats a thread (NaN when new). */

@@ -22,6 +22,13 @@ export const MAX_WORKERS = 64;
 export const ARGS_BYTES = (SLOTS + MAX_WORKERS * SLOT_INTS) * 4;
 export const MSG_BYTES = ARGS_BYTES + MAX_WORKERS * MAX_ARGS * 8;
 export const CTRL_BYTES = MSG_BYTES + MAX_WORKERS * MSG_LEN;
+/**
+ * Loads of the control word a thread spins through before it sleeps in Atomics.wait (workers on
+ * GO between steps, the caller on PENDING at the end of one): a few hundred microseconds. Waking a
+ * sleeping worker cost ~200 us on these VMs, a step between spinning threads ~1 us
+ * (tools/threads/split-overhead.mjs); a layer's next split follows within microseconds.
+ */
+export const SPIN_LOADS = 1 << 15;
 
 /** The exports a worker may run (index + 1 goes into its slot); probe_peak (registers only) measures what n threads of FMA reach together; linear is GEMM/GEMV over a range of 8-column panels. */
 export const WORKER_OPS = ["attn_mla_decode_range", "attn_mla_combine", "attn_mla_decode", "probe_peak", "linear", "mla_absorb_q_heads", "mla_project_uv_heads", "attn_decode_naive_heads"] as const;
@@ -36,7 +43,7 @@ export type WorkerOp = (typeof WORKER_OPS)[number];
 export function workerSource(host: "node" | "web"): string {
   const body = `
 "use strict";
-const GO = ${GO}, PENDING = ${PENDING}, STOP = ${STOP}, SLOTS = ${SLOTS}, SLOT_INTS = ${SLOT_INTS}, MAX_ARGS = ${MAX_ARGS}, MSG_LEN = ${MSG_LEN}, ARGS_BYTES = ${ARGS_BYTES}, MSG_BYTES = ${MSG_BYTES};
+const GO = ${GO}, PENDING = ${PENDING}, STOP = ${STOP}, SLOTS = ${SLOTS}, SLOT_INTS = ${SLOT_INTS}, MAX_ARGS = ${MAX_ARGS}, MSG_LEN = ${MSG_LEN}, ARGS_BYTES = ${ARGS_BYTES}, MSG_BYTES = ${MSG_BYTES}, SPIN_LOADS = ${SPIN_LOADS};
 function run(data, post) {
   const i32 = new Int32Array(data.ctrl), f64 = new Float64Array(data.ctrl, ARGS_BYTES), u8 = new Uint8Array(data.ctrl, MSG_BYTES);
   const w = data.index, slot = SLOTS + w * SLOT_INTS, argBase = w * MAX_ARGS, msgBase = w * MSG_LEN;
@@ -57,6 +64,7 @@ function run(data, post) {
   post({ type: "ready" });
   const args = [];
   for (;;) {
+    for (let s = 0; s < SPIN_LOADS && Atomics.load(i32, GO) === seen; s++);
     Atomics.wait(i32, GO, seen);
     const g = Atomics.load(i32, GO);
     if (g === seen) continue;

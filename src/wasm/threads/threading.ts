@@ -6,7 +6,7 @@
 import { ConfigError } from "../../errors.js";
 import { isCloudflareWorkers } from "../edge.js";
 import { type CompiledAnyCore, type WasmBuild, type WasmThreadedBuild, sharedMemorySupport } from "../loader.js";
-import { type Spawner, ThreadPool, webSpawner } from "./pool.js";
+import { type Spawner, ThreadPool, type ThreadPoolOptions, webSpawner } from "./pool.js";
 import { MAX_WORKERS } from "./protocol.js";
 
 /** What the backend got: the count, why, and (count > 1) a pool factory, one pool per layer. */
@@ -15,6 +15,9 @@ export interface WasmThreading {
   reason: string;
   createPool?: () => Promise<ThreadPool>;
 }
+
+/** The pool options a backend passes on to each layer's pool. */
+export type PoolTuning = Pick<ThreadPoolOptions, "minWorkPerThread">;
 
 /** The option every createWasmBackend takes. */
 export type ThreadsOption = number | "auto" | undefined;
@@ -54,24 +57,24 @@ const one = (reason: string): WasmThreading => ({ count: 1, reason: `1: ${reason
  * (workerd); the threaded build of the backend's ISA does not load. Otherwise the count asked for
  * ("auto": the runtime's cores), on threaded build `isa`-threads.
  */
-export async function resolveThreading(asked: ThreadsOption, isa: WasmBuild, host: () => ThreadingHost): Promise<WasmThreading> {
+export async function resolveThreading(asked: ThreadsOption, isa: WasmBuild, host: () => ThreadingHost, pool: PoolTuning = {}): Promise<WasmThreading> {
   const pre = precheck(asked, host);
   if (!("want" in pre)) return pre;
   const variant = threadedVariant(isa);
   try {
-    return granted(asked, pre, await pre.host.loadThreaded(variant));
+    return granted(asked, pre, await pre.host.loadThreaded(variant), pool);
   } catch (e) {
     return notLoaded(variant, e);
   }
 }
 
 /** resolveThreading where the threaded build is already compiled (modules a runtime handed over): no await. */
-export function resolveThreadingSync(asked: ThreadsOption, isa: WasmBuild, host: () => ThreadingHost, threadedModule: (v: WasmThreadedBuild) => CompiledAnyCore): WasmThreading {
+export function resolveThreadingSync(asked: ThreadsOption, isa: WasmBuild, host: () => ThreadingHost, threadedModule: (v: WasmThreadedBuild) => CompiledAnyCore, pool: PoolTuning = {}): WasmThreading {
   const pre = precheck(asked, host);
   if (!("want" in pre)) return pre;
   const variant = threadedVariant(isa);
   try {
-    return granted(asked, pre, threadedModule(variant));
+    return granted(asked, pre, threadedModule(variant), pool);
   } catch (e) {
     return notLoaded(variant, e);
   }
@@ -95,9 +98,9 @@ function precheck(asked: ThreadsOption, host: () => ThreadingHost): WasmThreadin
   return { want, host: h, spawn: h.spawner };
 }
 
-function granted(asked: ThreadsOption, pre: { want: number; spawn: Spawner }, core: CompiledAnyCore): WasmThreading {
+function granted(asked: ThreadsOption, pre: { want: number; spawn: Spawner }, core: CompiledAnyCore, pool: PoolTuning): WasmThreading {
   const { want, spawn } = pre;
-  return { count: want, reason: `${want}: ${asked === "auto" ? "the runtime's cores" : "asked for"}, ${core.variant}`, createPool: () => ThreadPool.create({ threads: want, core, spawn }) };
+  return { count: want, reason: `${want}: ${asked === "auto" ? "the runtime's cores" : "asked for"}, ${core.variant}`, createPool: () => ThreadPool.create({ threads: want, core, spawn, ...pool }) };
 }
 
 /** Browsers, Deno, Bun (and workerd, which has no Worker): Web Workers, navigator.hardwareConcurrency. */

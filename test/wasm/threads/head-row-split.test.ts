@@ -5,7 +5,7 @@
 // heads), sentinel-filled outputs, every thread count the pool has.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ThreadPool, splitHeadRanges, splitRowRanges } from "../../../src/wasm/threads/pool.js";
+import { MIN_WORK_PER_THREAD, ThreadPool, splitHeadRanges, splitRowRanges } from "../../../src/wasm/threads/pool.js";
 import { loadThreadedCoreNode, nodeSpawner } from "../../../src/wasm/threads/node.js";
 import { STORAGE_FORMATS } from "../../../src/cache/layout.js";
 import { Rng } from "../helpers.js";
@@ -16,7 +16,7 @@ const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOff
 describe.each(THREADED_BUILDS)("%s, a pool of 3 threads", (build) => {
   let pool: ThreadPool;
   beforeAll(async () => {
-    pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner() });
+    pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner(), minWorkPerThread: 0 });
   });
   afterAll(() => pool.terminate());
 
@@ -124,5 +124,29 @@ describe("split rules", () => {
         for (const w of work) expect(Math.abs(w - ideal)).toBeLessThanOrEqual(2 * rowWork(sq - 1) + 1e-9);
       }),
     );
+  });
+});
+
+describe("the split rule (MIN_WORK_PER_THREAD)", () => {
+  it("keeps small calls on one thread and splits large ones; 0 splits everything", async () => {
+    const core = await loadThreadedCoreNode(THREADED_BUILDS[0]);
+    const pool = await ThreadPool.create({ threads: 2, core, spawn: nodeSpawner() });
+    const eager = await ThreadPool.create({ threads: 2, core, spawn: nodeSpawner(), minWorkPerThread: 0 });
+    try {
+      expect(pool.minWorkPerThread).toBe(MIN_WORK_PER_THREAD);
+      expect([pool.partsFor(MIN_WORK_PER_THREAD - 1), pool.partsFor(2 * MIN_WORK_PER_THREAD - 1), pool.partsFor(2 * MIN_WORK_PER_THREAD), pool.partsFor(1e12)]).toEqual([1, 1, 2, 2]);
+      expect(eager.partsFor(1)).toBe(2);
+      const k = pool.kernels, rng = new Rng(1);
+      const small = k.packNK(rng.normalArray(64 * 16), 64, 16), big = k.packNK(rng.normalArray(512 * 512), 512, 512);
+      const x = k.alloc(512, rng.normalArray(512)), y = k.alloc(512);
+      expect(pool.linearSplit(1, x, small, y).parts).toBe(1); // 1 Ki floats: one thread
+      expect(pool.linearSplit(1, x, big, y).parts).toBe(2); // 256 Ki floats: both
+      const ek = eager.kernels, es = ek.packNK(rng.normalArray(64 * 16), 64, 16), ex = ek.alloc(16, rng.normalArray(16)), ey = ek.alloc(64);
+      expect(eager.linearSplit(1, ex, es, ey).parts).toBe(2);
+      await expect(ThreadPool.create({ threads: 2, core, spawn: nodeSpawner(), minWorkPerThread: -1 })).rejects.toThrow(/minWorkPerThread/);
+    } finally {
+      await pool.terminate();
+      await eager.terminate();
+    }
   });
 });

@@ -24,7 +24,7 @@ const layerOn = (pool: ThreadPool, seed: number) => {
 
 describe.each(THREADED_BUILDS)("%s, 3 threads", (build) => {
   it("decode steps allocate nothing once the cache has room, across 1 to 4 key ranges", async () => {
-    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner() });
+    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner(), minWorkPerThread: 0 });
     try {
       const { layer } = layerOn(pool, 3);
       const k = pool.kernels, rng = new Rng(4);
@@ -43,7 +43,7 @@ describe.each(THREADED_BUILDS)("%s, 3 threads", (build) => {
   }, 60_000);
 
   it("every thread's partials, scratch and the layer's workspace poisoned with NaN before every call change nothing", async () => {
-    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner() });
+    const pool = await ThreadPool.create({ threads: 3, core: await loadThreadedCoreNode(build), spawn: nodeSpawner(), minWorkPerThread: 0 });
     try {
       const { layer, ref } = layerOn(pool, 11);
       const rng = new Rng(12);
@@ -67,7 +67,7 @@ describe.each(THREADED_BUILDS)("%s, 3 threads", (build) => {
 
 describe("a thread lost mid-step", () => {
   it("is a ThreadError within the step timeout; the cache is as it was; the layer then says to recreate it", async () => {
-    const pool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode(THREADED_BUILDS[0]), spawn: nodeSpawner(), stepTimeoutMs: 400 });
+    const pool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode(THREADED_BUILDS[0]), spawn: nodeSpawner(), stepTimeoutMs: 400, minWorkPerThread: 0 });
     try {
       const { layer } = layerOn(pool, 21);
       const rng = new Rng(22);

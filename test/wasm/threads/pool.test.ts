@@ -69,7 +69,7 @@ describe("thread pool", () => {
   });
 
   it("a worker that never finishes its part: a ThreadError after stepTimeoutMs, then every call says the pool is broken", async () => {
-    const pool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode(build), spawn: hangingSpawner, stepTimeoutMs: 300 });
+    const pool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode(build), spawn: hangingSpawner, stepTimeoutMs: 300, minWorkPerThread: 0 });
     try {
       const k = pool.kernels, rng = new Rng(5);
       const c = pagedCache(k, "f32", 200, 8, 2, rng);
