@@ -138,4 +138,29 @@ describe("figures and targets", () => {
     expect(met("decode GEMV")).toBe(true);
     expect(met("whole absorbed decode step")).toBe(true);
   });
+  it("judges the 2-thread targets by each figure's speed-up over its 1-thread peer, and the steps against the native anchor", () => {
+    const two = (model: string, what: string, impl: string, ms: number, oneMs: number) =>
+      makeFigure(probe, { group: "threads", model, what, impl, isa: "relaxed", ms, flop: 1e8, bytes: 1e6, check: "", threads: 2, peer: { impl: "1 thread", ms: oneMs, gflops: 0, gbs: 0 } });
+    const r: BenchResults = {
+      schema: "mlakit-bench/1", date: "", mode: "quick", plan: { iterations: 1, time: 0, warmupIterations: 0, warmupTime: 0 }, machine: {}, probe, targets: [], seconds: 0,
+      figures: [
+        two("V3", "H=128 S=4096", "dense split-KV, 2 threads", 10, 19), // x1.9
+        two("V2-Lite", "H=16 S=4096", "dense split-KV, 2 threads", 10, 17), // x1.7: misses 1.8x
+        two("V3", "wq_b 24576x1536, M=64", "gemm (linear), 2 threads over output panels", 10, 18.5), // x1.85
+        two("V3", "step S=16384", "WasmMla absorbed forward, 2 threads", 150, 270), // x1.8, and < 300 ms
+        two("V2-Lite", "step S=1024", "WasmMla absorbed forward, 2 threads", 7.0, 9), // slower than the 6.8 ms anchor
+        two("V3", "wq_b 24576x1536, M=64", "onnxruntime-web 1.30 MatMul, 2 threads", 5, 100), // the peer: never judged as ours
+      ],
+    };
+    const t = evaluateTargets(r);
+    const get = (s: string) => t.find((x) => x.target.startsWith(s))!;
+    expect(get("absorbed decode attention on 2 threads").met).toBe(false);
+    expect(get("absorbed decode attention on 2 threads").value).toMatch(/^1\/2; lowest x1\.70 \(V2-Lite H=16 S=4096\)/);
+    expect(get("prefill GEMM on 2 threads").met).toBe(true);
+    expect(get("prefill GEMM on 2 threads").value).toMatch(/^1\/1/);
+    expect(get("whole V3 decode step on 2 threads").met).toBe(true);
+    const native = get("whole decode step on 2 threads faster than native llama.cpp");
+    expect(native.met).toBe(false);
+    expect(native.value).toBe("1/2: V3 S=16384 150.0 vs 300 ms, V2-Lite S=1024 7.0 vs 6.8 ms");
+  });
 });

@@ -209,17 +209,21 @@ function dsaFragments(L) {
   };
 }
 
-/** Decode attention on 2 threads against 1 (group "threads", bench/threads.ts). @param {BenchRun} L @returns {Record<string, string>} */
+/** Work on 2 threads against 1 (group "threads", bench/threads.ts), onnxruntime-web's own 2 threads beside mlakit's. @param {BenchRun} L @returns {Record<string, string>} */
 function threadFragments(L) {
-  const two = L.figures.filter((f) => f.group === "threads" && f.peer);
+  const all = L.figures.filter((f) => f.group === "threads" && f.peer);
+  const two = all.filter((f) => !f.impl.startsWith("onnxruntime"));
+  const ort = all.filter((f) => f.impl.startsWith("onnxruntime"));
   const p21 = /** @type {any} */ (L.probe).threadsPeak2over1;
+  const range = (/** @type {(f: any) => boolean} */ pick) => timesRange(two.filter(pick).map((f) => f.ratio ?? NaN));
   return {
     "perf-table-threads": table(
       ["model", "shape", "what runs on 2 threads", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)", "GB/s on 1 / 2 threads"],
-      two.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN), `${f1(f.peer?.gbs ?? NaN)} / ${f1(f.gbs)}`]),
+      all.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN), `${f1(f.peer?.gbs ?? NaN)} / ${f1(f.gbs)}`]),
     ),
     "perf-threads-reading": two.length
-      ? `2 threads ran decode attention ${timesRange(two.filter((f) => /attn|split-KV/.test(f.impl) && !/forward/.test(f.impl)).map((f) => f.ratio ?? NaN))} faster than 1, the decode GEMV ${timesRange(two.filter((f) => f.impl.startsWith("gemv")).map((f) => f.ratio ?? NaN))}, the prefill GEMM ${timesRange(two.filter((f) => f.impl.startsWith("gemm")).map((f) => f.ratio ?? NaN))} and the whole V3 decode step ${timesRange(two.filter((f) => /forward/.test(f.impl)).map((f) => f.ratio ?? NaN))} (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one`
+      ? `2 threads ran absorbed decode attention ${range((f) => f.impl.startsWith("dense split-KV"))} faster than 1, sparse attention ${range((f) => f.impl.startsWith("sparse"))}, naive decode attention ${range((f) => f.impl.startsWith("naive"))}, the decode GEMVs ${range((f) => f.impl.startsWith("gemv"))}, the prefill GEMMs ${range((f) => f.impl.startsWith("gemm"))} and the whole decode step ${range((f) => /forward/.test(f.impl))} (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one` +
+        (ort.length ? `; onnxruntime-web's own 2 threads ran its MatMul ${timesRange(ort.map((f) => f.ratio ?? NaN))} faster than its 1, and mlakit's 2 threads were ${timesRange(ort.filter((f) => f.ratio2 !== undefined).map((f) => 1 / (f.ratio2 ?? NaN)))} faster than its 2` : "")
       : "not measured in the committed run",
   };
 }
