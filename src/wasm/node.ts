@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { nodeSpawner } from "./threads/node.js";
-import { webSpawner } from "./threads/pool.js";
+import { runsOnNode, webSpawner } from "./threads/pool.js";
 import { type WasmBackend, type WasmBackendOptions, type WasmThreadsOptions, tuning, wasmBackendFromCore } from "./backend.js";
 import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmAnyBuild, type WasmBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileCore, compileThreadedBytes, wasmFileName, wasmUrl } from "./loader.js";
 import { type ThreadingHost, resolveThreading } from "./threads/threading.js";
@@ -134,7 +134,7 @@ export async function createWasmBackend(options: NodeWasmOptions = {}): Promise<
 function nodeThreadingHost(source: WasmSource): ThreadingHost {
   return {
     cores: availableParallelism(),
-    spawner: typeof (globalThis as { Worker?: unknown }).Worker === "function" ? webSpawner() : nodeSpawner(),
+    spawner: runsOnNode() ? nodeSpawner() : webSpawner(),
     loadThreaded: (v) => loadThreadedNode(v, source),
   };
 }

@@ -34,7 +34,7 @@ export function relaxedSimdValid() {
  * @param {typeof import("../../dist/index.js")} lib
  * @param {WasmSources} wasm
  * @param {"auto" | "simd128" | "relaxed"} build
- * @param {{ memoryLimitBytes?: number, threads?: number }} [options]
+ * @param {{ memoryLimitBytes?: number, threads?: number, threadMinWork?: number }} [options]
  */
 export async function makeWasmBackend(lib, wasm, build, options = {}) {
   if (wasm.simd128 instanceof WebAssembly.Module) return lib.createWasmBackendFromModules(/** @type {any} */ (wasm), build, options);
@@ -55,18 +55,24 @@ export async function selectBackend(lib, name, wasm) {
   return { backend, build: backend.build, relaxedValid };
 }
 
+/** The kit's properties the threaded check runs (the weight checks never reach a thread). */
+const THREADED_KIT = (/** @type {typeof import("../../dist/conformance/index.js")} */ kit) => kit.PROPERTY_NAMES.filter((n) => !n.startsWith("bad-weights"));
+const KIT_SEED = 20261202;
+
 /**
- * Two threads asked for: what the backend got and why, and (when it got them) one absorbed decode
- * step after PREFILL_THREADS tokens, whose split-KV output the harness judges against the oracle.
+ * Two threads asked for (every call split as far as it goes: threadMinWork 0): what the backend
+ * got and why, and (when it got them) one absorbed decode step after PREFILL_THREADS tokens, whose
+ * split-KV output the harness judges against the oracle, and the conformance kit on the backend.
  * @param {typeof import("../../dist/index.js")} lib
+ * @param {typeof import("../../dist/conformance/index.js")} kit
  * @param {"wasm" | "reference"} name
  * @param {WasmSources | undefined} wasm
  * @param {((threads: number) => Promise<import("../../dist/index.js").WasmBackend>) | undefined} makeThreaded
  *   how this runtime's row makes a threaded backend (Node's: createWasmBackend of mlakit/wasm-node, worker_threads); default the bytes/modules entry
  */
-export async function runThreadsCheck(lib, name, wasm, makeThreaded) {
+export async function runThreadsCheck(lib, kit, name, wasm, makeThreaded) {
   if (name === "reference" || !wasm) return null;
-  const backend = makeThreaded ? await makeThreaded(2) : /** @type {import("../../dist/index.js").WasmBackend} */ (await makeWasmBackend(lib, wasm, "auto", { threads: 2 }));
+  const backend = makeThreaded ? await makeThreaded(2) : /** @type {import("../../dist/index.js").WasmBackend} */ (await makeWasmBackend(lib, wasm, "auto", { threads: 2, threadMinWork: 0 }));
   const { count, reason } = backend.threads;
   if (count === 1) return { count, reason, build: backend.build };
   const d = decodeCase(lib, PREFILL_THREADS);
@@ -74,7 +80,9 @@ export async function runThreadsCheck(lib, name, wasm, makeThreaded) {
   try {
     layer.forward(d.prefill, { batch: 1, seqlen: PREFILL_THREADS, startPos: 0 });
     const y = layer.forward(d.step, { batch: 1, seqlen: 1, startPos: PREFILL_THREADS });
-    return { count, reason, build: backend.build, output: encodeTensor(y) };
+    const r = await kit.checkBackend(backend, { numRuns: 4, seed: KIT_SEED, properties: THREADED_KIT(kit) });
+    const failed = r.properties.filter((p) => !p.pass).map((p) => p.name);
+    return { count, reason, build: backend.build, output: encodeTensor(y), kit: { pass: r.pass, properties: r.properties.length, failed, seed: r.seed, ...(r.pass ? {} : { report: r.report }) } };
   } finally {
     layer.dispose();
   }

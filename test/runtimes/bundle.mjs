@@ -38,7 +38,12 @@ export async function bundle(entries, outDir) {
     root: ROOT,
     logLevel: "warn",
     plugins: [forbidNodeBuiltins()],
-    resolve: { alias: { mlakit: join(ROOT, "dist", "index.js") } },
+    resolve: {
+      alias: [
+        { find: /^mlakit\/conformance$/, replacement: join(ROOT, "dist", "conformance", "index.js") },
+        { find: /^mlakit$/, replacement: join(ROOT, "dist", "index.js") },
+      ],
+    },
     build: {
       outDir,
       emptyOutDir: true,

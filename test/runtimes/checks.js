@@ -5,6 +5,7 @@
 // official outputs and against the oracle run in Node, so a runtime cannot pass by mis-comparing.
 
 import * as mlakit from "mlakit";
+import * as kit from "mlakit/conformance";
 import { decodeCase, PREFILL } from "./decode-case.js";
 import { selectBackend, runBackendProbes, runThreadsCheck } from "./backend-select.js";
 import { encodeTensor } from "./tensor-text.js";
@@ -21,6 +22,7 @@ export { encodeTensor };
  *   wasm?: import("./backend-select.js").WasmSources,
  *   env?: Record<string, unknown>,
  *   makeThreaded?: (threads: number) => Promise<import("../../dist/index.js").WasmBackend>,
+ *   threadedKit?: typeof import("../../dist/conformance/index.js"),
  * }} o
  */
 export async function runChecks(o) {
@@ -63,7 +65,7 @@ export async function runChecks(o) {
 
   /** @type {Probe[]} */
   const probes = [await typedErrorProbe(backend, d), ...(await runBackendProbes(mlakit, o.backend, o.wasm, o.env ?? {}, d))];
-  const threads = await runThreadsCheck(mlakit, o.backend, o.wasm, o.makeThreaded);
+  const threads = await runThreadsCheck(mlakit, o.threadedKit ?? kit, o.backend, o.wasm, o.makeThreaded);
   return { runtime: o.runtime, backend: backend.name, build: chosen.build, relaxedValid: chosen.relaxedValid, cases, decode, threads, probes, ms: Date.now() - started };
 }
 

@@ -14,6 +14,8 @@ const vectors = req.vectors.map((/** @type {{name: string, file: string}} */ v) 
 // Node's threads are worker_threads, which the browser-safe bundle does not start: the row's
 // threaded backend comes from mlakit/wasm-node (dist/wasm/node.js) on the same bytes.
 const { createWasmBackend } = await import(new URL("../../dist/wasm/node.js", import.meta.url).href);
-const makeThreaded = (/** @type {number} */ threads) => createWasmBackend({ binaries: wasm, threads });
-const result = await runChecks({ runtime: `node ${process.versions.node}`, backend: req.backend, vectors, wasm, makeThreaded });
+const makeThreaded = (/** @type {number} */ threads) => createWasmBackend({ binaries: wasm, threads, threadMinWork: 0 });
+// the kit from the same copy as that backend (its typed errors are that copy's classes)
+const threadedKit = await import(new URL("../../dist/conformance/index.js", import.meta.url).href);
+const result = await runChecks({ runtime: `node ${process.versions.node}`, backend: req.backend, vectors, wasm, makeThreaded, threadedKit });
 writeFileSync(req.out, JSON.stringify(result));

@@ -68,11 +68,15 @@ describe("judge: threads", () => {
     return encodeTensor(y);
   };
   it("passes a 2-thread decode within the tolerance and a stated 1 where threads are optional", () => {
-    expect(judge(wasm("deno 2", { count: 2, reason: "2: asked for, relaxed-threads", output: moved(0.5 * VECTOR_ATOL) }), exp).pass).toBe(true);
+    const kit = { pass: true, properties: 11, failed: [], seed: 1 };
+    expect(judge(wasm("deno 2", { count: 2, reason: "2: asked for, relaxed-threads", output: moved(0.5 * VECTOR_ATOL), kit }), exp).pass).toBe(true);
     expect(judge(wasm("workerd x", { count: 1, reason: "1: no Worker" }), exp).pass).toBe(true);
   });
   it("fails a 2-thread decode past the tolerance, a threaded runtime that fell back, and a count without its reason", () => {
-    expect(judge(wasm("node 20", { count: 2, reason: "2: asked for", output: moved(1.5 * VECTOR_ATOL) }), exp).failures.join("\n")).toMatch(/2-thread decode step/);
+    const kit = { pass: true, properties: 11, failed: [], seed: 1 };
+    expect(judge(wasm("node 20", { count: 2, reason: "2: asked for", output: moved(1.5 * VECTOR_ATOL), kit }), exp).failures.join("\n")).toMatch(/2-thread decode step/);
+    expect(judge(wasm("node 20", { count: 2, reason: "2: asked for", output: moved(0), kit: { ...kit, pass: false, failed: ["oracle/absorbed"], report: "FAIL oracle/absorbed" } }), exp).failures.join("\n")).toMatch(/kit failed on 2 threads \(oracle\/absorbed/);
+    expect(judge(wasm("node 20", { count: 2, reason: "2: asked for", output: moved(0) }), exp).failures.join("\n")).toMatch(/kit did not run/);
     expect(judge(wasm("deno 2", { count: 1, reason: "1: SharedArrayBuffer unavailable" }), exp).failures.join("\n")).toMatch(/asked for 2, got 1: SharedArrayBuffer/);
     expect(judge(wasm("bun 1", { count: 2, reason: "asked for" }), exp).pass).toBe(false);
     expect(judge(wasm("bun 1", undefined), exp).pass).toBe(false);

@@ -120,7 +120,7 @@ export const THREADED_RUNTIMES = /** @type {const} */ (["node", "deno"]);
  * The threaded check: a count and a reason always; with more than one thread, the split-KV decode
  * step after PREFILL_THREADS tokens within the vectors' tolerance of the oracle.
  * @param {any} res @param {Awaited<ReturnType<typeof expectations>>} exp @param {number} tol @param {string[]} failures
- * @returns {{ count: number, reason: string, err: number | null } | null}
+ * @returns {{ count: number, reason: string, err: number | null, kit?: string | null } | null}
  */
 function judgeThreads(res, exp, tol, failures) {
   if (res.backend !== "wasm") return null;
@@ -138,5 +138,7 @@ function judgeThreads(res, exp, tol, failures) {
   }
   const err = lib.maxAbsDiff(decodeTensor(t.output), exp.decodeThreads);
   if (!(err <= tol)) failures.push(`threads: ${t.count}-thread decode step after ${PREFILL_THREADS} tokens: max abs error ${err} vs oracle (tolerance ${tol})`);
-  return { count: t.count, reason: t.reason, err };
+  if (!t.kit || !(t.kit.properties > 0)) failures.push(`threads: the conformance kit did not run on ${t.count} threads`);
+  else if (!t.kit.pass) failures.push(`threads: the conformance kit failed on ${t.count} threads (${t.kit.failed.join(", ")}; seed ${t.kit.seed})\n${t.kit.report ?? ""}`);
+  return { count: t.count, reason: t.reason, err, kit: t.kit ? `${t.kit.properties - t.kit.failed.length}/${t.kit.properties}` : null };
 }

@@ -54,7 +54,7 @@ const examples = values["no-examples"] ? [] : await runExamples(BINS, outDir);
 runs.sort((a, b) => names.indexOf(/** @type {any} */ (a.runtime)) - names.indexOf(/** @type {any} */ (b.runtime)));
 
 const sci = (/** @type {number} */ x) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
-const rows = [["runtime", "version", "backend", "build", "relaxed valid", "vectors", "vs official", "vs oracle", "decode vs oracle", "threads", "2-thread decode vs oracle", "probes", "seconds", "result"]];
+const rows = [["runtime", "version", "backend", "build", "relaxed valid", "vectors", "vs official", "vs oracle", "decode vs oracle", "threads", "2-thread decode vs oracle", "kit on 2 threads", "probes", "seconds", "result"]];
 /** @type {string[]} */
 const notes = [];
 let failed = 0, broken = 0;
@@ -63,7 +63,7 @@ const judged = [];
 for (const r of runs) {
   if (!r.result) {
     broken++;
-    rows.push([r.runtime, r.version, backend, "-", "-", "-", "-", "-", "-", "-", "-", "-", r.seconds.toFixed(1), "ERROR"]);
+    rows.push([r.runtime, r.version, backend, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", r.seconds.toFixed(1), "ERROR"]);
     notes.push(`${r.runtime}: ${r.error}`);
     continue;
   }
@@ -71,7 +71,7 @@ for (const r of runs) {
   if (!j.pass) failed++;
   const res = r.result;
   const th = j.threads;
-  rows.push([r.runtime, res.runtime || r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), th ? String(th.count) : "-", th?.err != null ? sci(th.err) : "-", `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
+  rows.push([r.runtime, res.runtime || r.version, res.backend, res.build, String(res.relaxedValid), `${j.casesPassed}/${j.cases}`, sci(j.vsOfficial), sci(j.vsOracle), sci(j.decodeErr), th ? String(th.count) : "-", th?.err != null ? sci(th.err) : "-", th?.kit ?? "-", `${res.probes.filter((/** @type {any} */ p) => p.ok).length}/${res.probes.length}`, r.seconds.toFixed(1), j.pass ? "pass" : "FAIL"]);
   if (th) notes.push(`${r.runtime}: threads ${th.reason}`);
   judged.push({ runtime: r.runtime, version: res.runtime || r.version, build: res.build, relaxedValid: res.relaxedValid, casesPassed: j.casesPassed, cases: j.cases, vsOfficial: j.vsOfficial, vsOracle: j.vsOracle, decodeVsOracle: j.decodeErr, threads: th, seconds: r.seconds, pass: j.pass });
   for (const p of res.probes) notes.push(`${r.runtime}: probe "${p.name}" ${p.ok ? "ok" : "FAILED"}: ${p.detail}`);
@@ -79,7 +79,7 @@ for (const r of runs) {
 }
 for (const e of examples) {
   if (!e.pass) failed++;
-  rows.push([e.name, e.runtime ?? "-", e.backend ?? "-", e.build ?? "-", "-", "-", "-", sci(e.err), "-", "-", "-", "-", "-", e.pass ? "pass" : "FAIL"]);
+  rows.push([e.name, e.runtime ?? "-", e.backend ?? "-", e.build ?? "-", "-", "-", "-", sci(e.err), "-", "-", "-", "-", "-", "-", e.pass ? "pass" : "FAIL"]);
   notes.push(`${e.name}: ${e.pass ? "" : "FAIL "}${e.detail}`);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));

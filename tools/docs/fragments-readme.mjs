@@ -30,8 +30,13 @@ export function readmeFragments(r, root) {
       `${timesRange(figs(L, "step").map((f) => f.ratio ?? NaN), 0)} the float64 oracle.`,
     "runtime-run": `${rt.host.cores} cores, ${f1(rt.seconds)} s, ${day(rt.date)}`,
     "runtime-table": table(
-      ["runtime", "build chosen", "vectors", "max error vs official", "vs oracle", "decode step vs oracle"],
-      rt.runtimes.map((x) => [x.version, x.relaxedValid ? x.build : `${x.build} (relaxed SIMD does not validate without a flag)`, `${x.casesPassed}/${x.cases}`, sci2(x.vsOfficial), sci2(x.vsOracle), sci2(x.decodeVsOracle)]),
+      ["runtime", "build chosen", "vectors", "max error vs official", "vs oracle", "decode step vs oracle", "threads (asked for 2)", "2-thread decode vs oracle", "kit on 2 threads"],
+      rt.runtimes.map((x) => [
+        x.version, x.relaxedValid ? x.build : `${x.build} (relaxed SIMD does not validate without a flag)`, `${x.casesPassed}/${x.cases}`, sci2(x.vsOfficial), sci2(x.vsOracle), sci2(x.decodeVsOracle),
+        x.threads ? (x.threads.count > 1 ? x.threads.reason.replace(/^\d+: /, `${x.threads.count}: `) : x.threads.reason) : "-",
+        x.threads?.err != null ? sci2(x.threads.err) : "-",
+        x.threads?.kit ? `${x.threads.kit} properties` : "-",
+      ]),
     ),
     "runtime-bun-note": sameErrors(byName.bun, byName.node) && byName.bun.build === "relaxed" && byName.node.build === "simd128"
       ? "(Bun's relaxed build gave Node's simd128 errors to the last digit: JavaScriptCore may run `relaxed_madd` as a separate multiply and add, and evidently does here; V8 in Deno and workerd fuses it.)"

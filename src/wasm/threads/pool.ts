@@ -45,6 +45,16 @@ export interface SpawnedWorker {
 /** Starts a worker running ./protocol.ts workerSource with `start`. */
 export type Spawner = (start: WorkerStart) => SpawnedWorker;
 
+/**
+ * True in Node itself (not Deno or Bun, which also define process.versions.node): its threads are
+ * worker_threads. A global `Worker` does not decide it: libraries (emscripten builds among them)
+ * put worker_threads' Worker on globalThis in Node, and it cannot start a Blob URL.
+ */
+export function runsOnNode(): boolean {
+  const v = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
+  return typeof v?.node === "string" && v.deno === undefined && v.bun === undefined;
+}
+
 /** Web Workers (browsers, Deno): the worker program from a Blob URL, the start message posted once. */
 export function webSpawner(): Spawner {
   let url: string | undefined;
@@ -169,10 +179,10 @@ export class ThreadPool {
   /** Start a pool: instantiate the core on a shared memory here and in threads - 1 workers, resolved once every worker is ready. */
   static async create(options: ThreadPoolOptions = {}): Promise<ThreadPool> {
     // Node (and runtimes with its built-ins: Deno 2 and Bun define process.versions.node) can read the
-    // package's files; Web Workers are preferred wherever they exist (Deno, Bun, browsers), Node 20 has none.
-    const g0 = globalThis as { process?: { versions?: { node?: string } }; Worker?: unknown; navigator?: { hardwareConcurrency?: number } };
+    // package's files; Web Workers wherever the runtime is not Node itself (Deno, Bun, browsers).
+    const g0 = globalThis as { process?: { versions?: { node?: string } }; navigator?: { hardwareConcurrency?: number } };
     const nodeLike = typeof g0.process?.versions?.node === "string";
-    const webWorkers = typeof g0.Worker === "function";
+    const webWorkers = !runsOnNode();
     let { core, spawn, threads } = options;
     if (!core || !spawn || threads === undefined) {
       if (nodeLike) {

@@ -6,7 +6,7 @@
 import { ConfigError } from "../../errors.js";
 import { isCloudflareWorkers } from "../edge.js";
 import { type CompiledAnyCore, type WasmBuild, type WasmThreadedBuild, sharedMemorySupport } from "../loader.js";
-import { type Spawner, ThreadPool, type ThreadPoolOptions, webSpawner } from "./pool.js";
+import { type Spawner, ThreadPool, type ThreadPoolOptions, runsOnNode, webSpawner } from "./pool.js";
 import { MAX_WORKERS } from "./protocol.js";
 
 /** What the backend got: the count, why, and (count > 1) a pool factory, one pool per layer. */
@@ -105,14 +105,15 @@ function granted(asked: ThreadsOption, pre: { want: number; spawn: Spawner }, co
 
 /** Browsers, Deno, Bun (and workerd, which has no Worker): Web Workers, navigator.hardwareConcurrency. */
 export function webThreadingHost(loadThreaded: ThreadingHost["loadThreaded"]): ThreadingHost {
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; Worker?: unknown; process?: { versions?: { node?: string } } };
-  const spawner: ThreadingHost["spawner"] =
-    typeof g.Worker === "function"
-      ? webSpawner()
-      : isCloudflareWorkers()
-        ? { none: "Cloudflare Workers / workerd start no threads (no Worker constructor)" }
-        : typeof g.process?.versions?.node === "string"
-          ? { none: 'Node has no Web Worker: use createWasmBackend from "mlakit/wasm-node" (worker_threads)' }
-          : { none: "this runtime has no Worker constructor to start threads with" };
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; Worker?: unknown };
+  // Node first: a global Worker there is worker_threads' (put there by some library), which cannot start a Blob URL
+  // (workerd defines process.versions.node too: it is asked first)
+  const spawner: ThreadingHost["spawner"] = isCloudflareWorkers()
+    ? { none: "Cloudflare Workers / workerd start no threads (no Worker constructor)" }
+    : runsOnNode()
+      ? { none: 'Node has no Web Worker: use createWasmBackend from "mlakit/wasm-node" (worker_threads)' }
+      : typeof g.Worker === "function"
+        ? webSpawner()
+        : { none: "this runtime has no Worker constructor to start threads with" };
   return { cores: g.navigator?.hardwareConcurrency ?? 1, spawner, loadThreaded };
 }

@@ -65,3 +65,26 @@ describe("the browser-safe entries in Node", () => {
     expect(b.threads).toEqual({ count: 1, reason: '1: Node has no Web Worker: use createWasmBackend from "mlakit/wasm-node" (worker_threads)' });
   });
 });
+
+describe("Node with a global Worker (a library put worker_threads' Worker on globalThis)", () => {
+  it("createWasmBackend still starts worker_threads, and the browser-safe entry still says to use mlakit/wasm-node", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const had = "Worker" in g, before = g.Worker;
+    g.Worker = Worker;
+    try {
+      const { createWasmBackend } = await import("../../../src/wasm/node.js");
+      const b = await createWasmBackend({ threads: 2 });
+      expect(b.threads.count, b.threads.reason).toBe(2);
+      const { makeConfig } = await import("../../../src/config.js");
+      const { Rng, randomMlaWeights } = await import("../../../src/weights.js");
+      const cfg = makeConfig({ dim: 16, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 2, v_head_dim: 4, max_seq_len: 8, max_batch_size: 1 });
+      const layer = await b.createMla(cfg, randomMlaWeights(cfg, new Rng(1)), { path: "absorbed" }); // the pool starts here
+      expect(layer.forward(new Float32Array(cfg.dim).fill(0.5), { batch: 1, seqlen: 1, startPos: 0 }).every(Number.isFinite)).toBe(true);
+      layer.dispose();
+      expect((await createWasmBackendFromBytes(readAllBinaries(), "simd128", { threads: 2 })).threads.reason).toMatch(/use createWasmBackend from "mlakit\/wasm-node"/);
+    } finally {
+      if (had) g.Worker = before;
+      else delete g.Worker;
+    }
+  });
+});
