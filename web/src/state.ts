@@ -2,7 +2,7 @@
 // `window.__mlakit` and recomputes every number with the float64 oracle in Node.
 // Type-only and erased from the bundle; a relative path so test/ type-checks this file without the alias.
 import type { MlaConfig } from "../../src/config.js";
-import type { BenchProgress, ThreadsAsked, ThreadsGot } from "./bench-protocol.js";
+import type { BenchProgress, CheckDone, ThreadsAsked, ThreadsGot } from "./bench-protocol.js";
 
 export interface VerifyRow {
   /** PageBackend label, e.g. "wasm (relaxed)". */
@@ -49,18 +49,8 @@ export interface BenchRun {
   paths: BenchPath[];
 }
 
-/** The conformance kit run in the decode worker on one backend. */
-export interface CheckRun {
-  backend: string;
-  build: string | null;
-  threadsAsked: ThreadsAsked;
-  threads: ThreadsGot;
-  pass: boolean;
-  seed: number;
-  numRuns: number;
-  properties: { name: string; pass: boolean }[];
-  report: string;
-}
+/** The conformance kit run in the decode worker on one backend: the worker's reply, with the page's backend label and the threads it asked for. */
+export type CheckRun = Omit<CheckDone, "type" | "id"> & { backend: string; threadsAsked: ThreadsAsked };
 
 /** The context box of the KV-cache section: what was typed, and the error shown for it (null: valid, drawn). */
 export interface KvInput {

@@ -32,7 +32,7 @@ export interface ThreadingHost {
   loadThreaded(variant: WasmThreadedBuild): Promise<CompiledAnyCore>;
 }
 
-/** Most threads a backend takes (the caller and MAX_WORKERS - 1 workers... at most the protocol's slots). */
+/** Most threads a backend takes: the caller and up to 63 workers (the protocol has MAX_WORKERS slots). */
 export const MAX_THREADS = Math.min(64, MAX_WORKERS + 1);
 
 /** A ConfigError unless `threads` is undefined, "auto" or a whole number in 1..MAX_THREADS. */

@@ -12,6 +12,7 @@ import { WasmMla } from "../../../src/wasm/mla-layer.js";
 import { ThreadError, ThreadPool } from "../../../src/wasm/threads/index.js";
 import { loadThreadedCoreNode, nodeSpawner } from "../../../src/wasm/threads/node.js";
 import { THREADED_BUILDS } from "./helpers.js";
+import { thrown } from "../../reference/error-helpers.js";
 
 const { atol, rtol } = toleranceFor("float32");
 // odd sizes; max_seq_len 200 so a decode runs from one 64-key range to four
@@ -77,14 +78,14 @@ describe("a thread lost mid-step", () => {
       // be seen before the step, so the step itself must notice (the pending count never reaches 0).
       void (pool as unknown as { workers: { terminate(): Promise<unknown> }[] }).workers[0].terminate();
       const t0 = performance.now();
-      const err = caught(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 100 }));
+      const err = thrown(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 100 }));
       expect(err).toBeInstanceOf(ThreadError);
       expect((err as ThreadError).message).toMatch(/unfinished after 400 ms/);
       expect(performance.now() - t0).toBeLessThan(5000);
       expect([layer.cache.length(0), layer.cache.length(1)]).toEqual([100, 100]);
       const after = layer.cache.snapshot(2, 100);
       for (const name of Object.keys(snap)) expect(Array.from(after[name].data), name).toEqual(Array.from(snap[name].data));
-      const again = caught(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 100 })) as ThreadError;
+      const again = thrown(() => layer.forward(rng.normalArray(2 * cfg.dim), { batch: 2, seqlen: 1, startPos: 100 })) as ThreadError;
       expect(again).toBeInstanceOf(ThreadError);
       expect(again.field).toBe("layer");
       expect(again.message).toMatch(/dispose this layer and create it again/);
@@ -95,11 +96,3 @@ describe("a thread lost mid-step", () => {
   }, 30_000);
 });
 
-function caught(f: () => void): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}

@@ -10,17 +10,9 @@ import { ThreadError, ThreadPool, type Spawner } from "../../../src/wasm/threads
 import { loadThreadedCoreNode, nodeSpawner, readAllBinaries } from "../../../src/wasm/threads/node.js";
 import { Rng } from "../helpers.js";
 import { THREADED_BUILDS, pagedCache } from "./helpers.js";
+import { thrown } from "../../reference/error-helpers.js";
 
 const build = THREADED_BUILDS[0];
-
-function caught(f: () => void): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** A worker that reports ready and then never takes part in a step (a hung thread). */
 const hangingSpawner: Spawner = () => {
@@ -44,7 +36,7 @@ describe("thread pool", () => {
       const bad = 2 ** 32 - 16; // past the memory: the store traps
       expect(() => pool.run([["attn_mla_combine", [1, 1, 1, 8, src.ptr, 8, lseSrc.ptr, 1, out.ptr, lse.ptr]], ["attn_mla_combine", [1, 1, 1, 8, src.ptr, 8, lseSrc.ptr, 1, bad, bad]]])).toThrow(ThreadError);
       const ok = [1, 1, 1, 8, src.ptr, 8, lseSrc.ptr, 1, out.ptr, lse.ptr];
-      const e = caught(() => pool.run([["attn_mla_combine", ok], ["attn_mla_combine", ok], ["attn_mla_combine", [1, 1, 1, 8, src.ptr, 8, lseSrc.ptr, 1, bad, bad]]]));
+      const e = thrown(() => pool.run([["attn_mla_combine", ok], ["attn_mla_combine", ok], ["attn_mla_combine", [1, 1, 1, 8, src.ptr, 8, lseSrc.ptr, 1, bad, bad]]]));
       expect(e).toBeInstanceOf(ThreadError);
       expect((e as ThreadError).field).toBe("thread 2");
       expect(String((e as ThreadError).value)).toMatch(/out of bounds/);
