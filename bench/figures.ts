@@ -2,6 +2,7 @@
 // bound (roofline: arithmetic intensity vs the ridge peak/bandwidth), the ratio to the peer.
 import type { ProbeResult } from "./probe.js";
 import type { Isa } from "./lib/env.js";
+import type { CoreShare } from "./lib/timing.js";
 
 export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "attn-recompute" | "attn-mha" | "attn-gqa" | "attn-mqa" | "attn-seed" | "dsa" | "threads" | "step";
 
@@ -35,6 +36,8 @@ export interface Figure {
   check: string;
   /** Threads the call ran on (default 1): its roofline divides the FLOPs by this many cores' peak. */
   threads?: number;
+  /** A 2-thread figure's share of the second core while it was timed (bench/lib/timing.ts timePaired). */
+  cores?: CoreShare;
   note?: string;
 }
 

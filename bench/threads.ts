@@ -19,7 +19,7 @@ import { loadThreadedCoreNode, nodeSpawner } from "../src/wasm/threads/node.js";
 import { decodeShape, layerCost } from "../src/analysis/cost.js";
 import { fillUniform } from "./lib/data.js";
 import { assertOk, checkCalDiff } from "./lib/check.js";
-import { timeIt, type TimingPlan } from "./lib/timing.js";
+import { BOTH_CORES, timePaired, type CoreShare, type PairedTiming, type TimingPlan } from "./lib/timing.js";
 import type { ProbeResult } from "./probe.js";
 import { makeFigure, type Figure } from "./figures.js";
 import { head64 } from "./dsa.js";
@@ -41,6 +41,34 @@ function fillRepeating(buf: F32Buf, seed: number, scale = 1, seedFloats = 1 << 2
   for (let i = head; i < v.length; i += head) v.copyWithin(i, 0, Math.min(head, v.length - i));
 }
 
+/** The FMA-peak kernel on both threads of `pool` over on one (2.0 = two whole cores), ~10 ms. */
+export function peakProbe(pool: ThreadPool): () => number {
+  const ms = (n: number) => {
+    const t0 = performance.now();
+    pool.run(Array.from({ length: n }, () => ["probe_peak", [2_000_000]] as const));
+    return performance.now() - t0;
+  };
+  return () => (2 * ms(1)) / ms(2);
+}
+
+/** What a paired timing says about the second core, for a figure's note. */
+export function coresNote(c: CoreShare): string {
+  const both = c.ratioWithBoth === null ? "none" : `${c.withBoth}/${c.pairs}, x${c.ratioWithBoth.toFixed(2)} over them`;
+  return `FMA peak 2 threads / 1 around the ${c.pairs} sample pairs: median ${c.peakMedian.toFixed(2)}; pairs with both cores (>= ${BOTH_CORES}): ${both}`;
+}
+
+interface PairSpec { model: string; what: string; impl1: string; impl2: string; isa: string; t: PairedTiming; flop: number; bytes: number; check: string; note: string }
+
+/** The 1-thread figure and the 2-thread figure with the 1-thread one as its peer. */
+function pairFigures(probe: ProbeResult, p: PairSpec, log: (s: string) => void): Figure[] {
+  const isa = p.isa as Figure["isa"];
+  const one = makeFigure(probe, { group: "threads", model: p.model, what: p.what, impl: p.impl1, isa, ms: p.t.one.medianMs, flop: p.flop, bytes: p.bytes, check: "the 2-thread output's check" });
+  const two = makeFigure(probe, { group: "threads", model: p.model, what: p.what, impl: p.impl2, isa, ms: p.t.two.medianMs, flop: p.flop, bytes: p.bytes, check: p.check, threads: 2, cores: p.t.cores, peer: { impl: "1 thread", ms: one.ms, gflops: one.gflops, gbs: one.gbs }, note: `${p.note}; ${coresNote(p.t.cores)}` });
+  const both = p.t.cores.ratioWithBoth === null ? "" : `, x${p.t.cores.ratioWithBoth.toFixed(2)} on the ${p.t.cores.withBoth}/${p.t.cores.pairs} pairs with both cores`;
+  log(`threads ${p.model} ${p.what}: 1 thread ${one.ms.toFixed(2)} ms, 2 threads ${two.ms.toFixed(2)} ms (x${(two.ratio ?? 0).toFixed(2)}${both})`);
+  return [one, two];
+}
+
 export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: boolean, log: (s: string) => void, flush?: () => void): Promise<{ figures: Figure[]; peak2over1: number | null; build: string | null }> {
   let pool: ThreadPool;
   let build: string;
@@ -56,20 +84,14 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
   try {
     const k = pool.kernels;
     const isa = build.startsWith("relaxed") ? "relaxed" : "simd128";
-    const peakMs = (n: number) => {
-      const t0 = performance.now();
-      pool.run(Array.from({ length: n }, () => ["probe_peak", [2_000_000]] as const));
-      return performance.now() - t0;
-    };
-    for (let i = 0; i < 3; i++) (peakMs(1), peakMs(2)); // warm-up (Liftoff -> TurboFan)
-    const ratios = Array.from({ length: 5 }, () => (2 * peakMs(1)) / peakMs(2)).sort((a, b) => a - b);
+    const peak = peakProbe(pool);
+    for (let i = 0; i < 3; i++) peak(); // warm-up (Liftoff -> TurboFan)
+    const ratios = Array.from({ length: 5 }, peak).sort((a, b) => a - b);
     const peak2over1 = ratios[2];
     log(`threads: ${build}, FMA peak on 2 threads / on 1: ${peak2over1.toFixed(2)}`);
-    const pair = (model: string, what: string, impl1: string, impl2: string, t1: number, t2: number, flop: number, bytes: number, check: string, note?: string): void => {
-      const one = makeFigure(probe, { group: "threads", model, what, impl: impl1, isa, ms: t1, flop, bytes, check: "the 2-thread output's check" });
-      const two = makeFigure(probe, { group: "threads", model, what, impl: impl2, isa, ms: t2, flop, bytes, check, threads: 2, peer: { impl: "1 thread", ms: one.ms, gflops: one.gflops, gbs: one.gbs }, note: note ?? `FMA peak 2 threads / 1 in this run: ${peak2over1.toFixed(2)}; % peak is of one core` });
-      out.push(one, two);
-      log(`threads ${model} ${what}: 1 thread ${one.ms.toFixed(2)} ms, 2 threads ${two.ms.toFixed(2)} ms (x${(two.ratio ?? 0).toFixed(2)})`);
+    const timed = (name: string, f1: () => void, f2: () => void, before?: () => void) => timePaired(name, f1, f2, plan, peak, before);
+    const pair = (model: string, what: string, impl1: string, impl2: string, t: PairedTiming, flop: number, bytes: number, check: string, note?: string): void => {
+      out.push(...pairFigures(probe, { model, what, impl1, impl2, isa, t, flop, bytes, check, note: note ?? "% peak is of one core" }, log));
     };
 
     // ---- absorbed decode attention: split-KV ------------------------------------------------
@@ -98,10 +120,10 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
       const heads = [0, H - 1], got = o.toArray();
       const chk = checkCalDiff(Float64Array.from(heads.flatMap((h) => Array.from(got.subarray(h * C, (h + 1) * C)))), Float64Array.from(heads.flatMap((h) => Array.from(head64(qArr, h, W, C, lat, keys, scale)))), "o (2 threads)");
       assertOk(`threads ${c.model} ${what}`, chk);
-      const t1 = timeIt(`1 thread ${what}`, run(1), plan), t2 = timeIt(`2 threads ${what}`, run(2), plan);
+      const t = timed(what, run(1), run(2));
       const terms = layerCost(cfg, c.sparse ? "dsa" : "absorbed", decodeShape(c.S, 1), { format: "f32" }).terms;
       const flop = terms.scores.flops + terms.weightedSum.flops, bytes = terms.scores.bytes + terms.weightedSum.bytes;
-      pair(c.model, what, `${c.sparse ? "sparse" : "dense"} attn_mla_decode, 1 thread`, `${c.sparse ? "sparse" : "dense"} split-KV, 2 threads`, t1.medianMs, t2.medianMs, flop, bytes, chk.detail);
+      pair(c.model, what, `${c.sparse ? "sparse" : "dense"} attn_mla_decode, 1 thread`, `${c.sparse ? "sparse" : "dense"} split-KV, 2 threads`, t, flop, bytes, chk.detail);
       for (const b of [poolBuf, q, table, o, lse, selBuf]) b.free();
     }
 
@@ -128,10 +150,9 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
       const want = heads.flatMap((h) => Array.from(attendHead64(qArr, h * qk, qk, dv, T, scale, (j, out) => { for (let i = 0; i < qk; i++) out[i] = f32[kBase + (j * H + h) * qk + i]; }, (j, out) => { for (let i = 0; i < dv; i++) out[i] = f32[vBase + (j * H + h) * dv + i]; })));
       const chk = checkCalDiff(Float64Array.from(heads.flatMap((h) => Array.from(got.subarray(h * dv, (h + 1) * dv)))), Float64Array.from(want), "o (2 threads)");
       assertOk(`threads ${model} ${what}`, chk);
-      const t1 = timeIt(`1 thread ${what}`, () => k.attnDecodeNaive(H, qk, dv, S, q, kRow, vRow, scale, o1, scratch), plan);
-      const t2 = timeIt(`2 threads ${what}`, () => void pool.attnDecodeNaiveSplit(H, qk, dv, S, q, kRow, vRow, scale, o2), plan);
+      const t = timed(what, () => k.attnDecodeNaive(H, qk, dv, S, q, kRow, vRow, scale, o1, scratch), () => void pool.attnDecodeNaiveSplit(H, qk, dv, S, q, kRow, vRow, scale, o2));
       const terms = layerCost(cfg, "naive", decodeShape(T, 1), { format: "f32" }).terms;
-      pair(model, what, "attn_decode_naive, 1 thread", "naive heads split, 2 threads", t1.medianMs, t2.medianMs, terms.scores.flops + terms.weightedSum.flops, terms.scores.bytes + terms.weightedSum.bytes, `bit for bit the one-thread result; ${chk.detail}`, "K/V read once per head: memory-bound; % DRAM BW vs the one-thread ceiling");
+      pair(model, what, "attn_decode_naive, 1 thread", "naive heads split, 2 threads", t, terms.scores.flops + terms.weightedSum.flops, terms.scores.bytes + terms.weightedSum.bytes, `bit for bit the one-thread result; ${chk.detail}`, "K/V read once per head: memory-bound; % DRAM BW vs the one-thread ceiling");
       for (const b of [kv, q, scratch, o1, o2]) b.free();
     }
 
@@ -149,9 +170,9 @@ export async function runThreads(probe: ProbeResult, plan: TimingPlan, quick: bo
       pool.linearSplit(M, x, w, y2, {}, 2);
       if (!bitsEqual(y1.toArray(), y2.toArray())) throw new Error(`threads ${model} ${name}: the panel split is not bit for bit the one-thread result`);
       const what = `${name} ${N}x${K}, M=${M}`, mem = M === 1 ? flush : undefined;
-      const t1 = timeIt(`1 thread ${what}`, () => k.linear(M, x, w, y1), plan, mem), t2 = timeIt(`2 threads ${what}`, () => void pool.linearSplit(M, x, w, y2, {}, 2), plan, mem);
+      const t = timed(what, () => k.linear(M, x, w, y1), () => void pool.linearSplit(M, x, w, y2, {}, 2), mem);
       const kind = M === 1 ? "gemv" : "gemm";
-      pair(model, what, `${kind} (linear), 1 thread`, `${kind} (linear), 2 threads over output panels`, t1.medianMs, t2.medianMs, 2 * M * N * K, 4 * N * K, "bit for bit the one-thread result", M === 1 ? "weights from DRAM (L3 evicted before each call)" : undefined);
+      pair(model, what, `${kind} (linear), 1 thread`, `${kind} (linear), 2 threads over output panels`, t, 2 * M * N * K, 4 * N * K, "bit for bit the one-thread result", M === 1 ? "weights from DRAM (L3 evicted before each call)" : undefined);
       for (const b of [w.buf, x, y1, y2]) b.free();
     }
     out.push(...ortThreadsPeer(probe, plan, projections.filter((p) => p[4] > 1), out, isa, log));
@@ -210,35 +231,38 @@ export async function runThreadedStep(probe: ProbeResult, plan: TimingPlan, quic
     return [];
   }
   const one = await createWasmBackend({ build: two.build });
+  const probePool = await ThreadPool.create({ threads: 2, core: await loadThreadedCoreNode("auto"), spawn: nodeSpawner() });
+  const peak = peakProbe(probePool);
   const out: Figure[] = [];
-  for (const [model, preset] of (quick ? [["V3", "deepseek-v3"]] : [["V2-Lite", "deepseek-v2-lite"], ["V3", "deepseek-v3"]]) as [string, "deepseek-v3" | "deepseek-v2-lite"][]) {
-    const cfg = makeConfig({ ...PRESETS[preset], max_seq_len: 16384 + 16, max_batch_size: 1 });
-    const w = benchWeights(cfg, 101);
-    const layers = [await one.createMla(cfg, w, { path: "absorbed" }), await two.createMla(cfg, w, { path: "absorbed" })] as WasmMla[];
-    const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
-    try {
-      for (const S of quick ? [1024] : [1024, 4096, 16384]) {
-        const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
-        const opts = { batch: 1, seqlen: 1, startPos: S };
-        const ys = layers.map((l) => {
-          const cache = l.cache as WasmPagedCache;
-          cache.latent.truncate(0, 0);
-          cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
-          cache.latent.append(0, kv, pe);
-          return l.forward(x, opts);
-        });
-        const chk = checkCalDiff(ys[1], Float64Array.from(ys[0]), "2-thread step output vs 1-thread");
-        assertOk(`threaded step ${model} S=${S}`, chk);
-        const [t1, t2] = layers.map((l, i) => timeIt(`${i + 1}-thread step ${model} S=${S}`, () => void l.forward(x, opts), plan));
-        const flop = stepFlop(cfg, S), bytes = weightBytes(cfg) + 4 * (S + 1) * (C + dr), isa = two.build;
-        const f1 = makeFigure(probe, { group: "threads", model, what: `step S=${S}`, impl: "WasmMla absorbed forward, 1 thread", isa, ms: t1.medianMs, flop, bytes, check: "the step group's float64 check" });
-        const f2 = makeFigure(probe, { group: "threads", model, what: `step S=${S}`, impl: "WasmMla absorbed forward, 2 threads", isa, ms: t2.medianMs, flop, bytes, check: chk.detail, threads: 2, peer: { impl: "1 thread", ms: f1.ms, gflops: f1.gflops, gbs: f1.gbs }, note: "projections, q-absorption, W_UV and attention on 2 threads; compression (wkv_a), the norms and RoPE on one" });
-        out.push(f1, f2);
-        log(`threaded step ${model} S=${S}: 1 thread ${f1.ms.toFixed(2)} ms, 2 threads ${f2.ms.toFixed(2)} ms (x${(f2.ratio ?? 0).toFixed(2)})`);
+  try {
+    for (const [model, preset] of (quick ? [["V3", "deepseek-v3"]] : [["V2-Lite", "deepseek-v2-lite"], ["V3", "deepseek-v3"]]) as [string, "deepseek-v3" | "deepseek-v2-lite"][]) {
+      const cfg = makeConfig({ ...PRESETS[preset], max_seq_len: 16384 + 16, max_batch_size: 1 });
+      const w = benchWeights(cfg, 101);
+      const layers = [await one.createMla(cfg, w, { path: "absorbed" }), await two.createMla(cfg, w, { path: "absorbed" })] as WasmMla[];
+      const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+      try {
+        for (const S of quick ? [1024] : [1024, 4096, 16384]) {
+          const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
+          const opts = { batch: 1, seqlen: 1, startPos: S };
+          const ys = layers.map((l) => {
+            const cache = l.cache as WasmPagedCache;
+            cache.latent.truncate(0, 0);
+            cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
+            cache.latent.append(0, kv, pe);
+            return l.forward(x, opts);
+          });
+          const chk = checkCalDiff(ys[1], Float64Array.from(ys[0]), "2-thread step output vs 1-thread");
+          assertOk(`threaded step ${model} S=${S}`, chk);
+          const t = timePaired(`step ${model} S=${S}`, () => void layers[0].forward(x, opts), () => void layers[1].forward(x, opts), plan, peak);
+          const flop = stepFlop(cfg, S), bytes = weightBytes(cfg) + 4 * (S + 1) * (C + dr);
+          out.push(...pairFigures(probe, { model, what: `step S=${S}`, impl1: "WasmMla absorbed forward, 1 thread", impl2: "WasmMla absorbed forward, 2 threads", isa: two.build, t, flop, bytes, check: chk.detail, note: "projections, q-absorption, W_UV and attention on 2 threads; compression (wkv_a), the norms and RoPE on one" }, log));
+        }
+      } finally {
+        for (const l of layers) l.dispose();
       }
-    } finally {
-      for (const l of layers) l.dispose();
     }
+  } finally {
+    void probePool.terminate();
   }
   return out;
 }

@@ -163,4 +163,20 @@ describe("figures and targets", () => {
     expect(native.met).toBe(false);
     expect(native.value).toBe("1/2: V3 S=16384 150.0 vs 300 ms, V2-Lite S=1024 7.0 vs 6.8 ms");
   });
+  it("judges a 2-thread ratio on the sample pairs with both cores when there are at least 3, else on all pairs", () => {
+    const two = (what: string, oneMs: number, cores: { pairs: number; peakMedian: number; withBoth: number; ratioWithBoth: number | null }) =>
+      makeFigure(probe, { group: "threads", model: "V3", what, impl: "dense split-KV, 2 threads", isa: "relaxed", ms: 10, flop: 1e8, bytes: 1e6, check: "", threads: 2, cores, peer: { impl: "1 thread", ms: oneMs, gflops: 0, gbs: 0 } });
+    const base = { schema: "mlakit-bench/1", date: "", mode: "quick", plan: { iterations: 1, time: 0, warmupIterations: 0, warmupTime: 0 }, machine: {}, probe, targets: [], seconds: 0 } as const;
+    const judge = (figures: BenchResults["figures"]) => evaluateTargets({ ...base, figures }).find((x) => x.target.startsWith("absorbed decode attention on 2 threads"))!;
+    // x1.3 over all pairs, but x1.9 over the 4 of 9 pairs that had both cores: met, and both are shown
+    const clean = judge([two("H=128 S=4096", 13, { pairs: 9, peakMedian: 1.4, withBoth: 4, ratioWithBoth: 1.9 })]);
+    expect(clean.met).toBe(true);
+    expect(clean.value).toBe("1/1; lowest x1.90 (V3 H=128 S=4096 on the 4/9 sample pairs with both cores; all pairs x1.30, FMA peak 2/1 median 1.40)");
+    // two such pairs are too few: judged on all pairs, and missed
+    const few = judge([two("H=128 S=4096", 13, { pairs: 9, peakMedian: 1.1, withBoth: 2, ratioWithBoth: 2.0 })]);
+    expect(few.met).toBe(false);
+    expect(few.value).toMatch(/^0\/1; lowest x1\.30 .*all 9 sample pairs \(only 2 had both cores\)/);
+    // pairs with both cores that still fall short stay a miss
+    expect(judge([two("H=128 S=4096", 19, { pairs: 9, peakMedian: 1.9, withBoth: 9, ratioWithBoth: 1.7 })]).met).toBe(false);
+  });
 });
