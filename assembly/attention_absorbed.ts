@@ -6,8 +6,7 @@
 
 import { KEYS_PAGED, attendCore } from "./attention_core";
 import { FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_INT8 } from "./codecs";
-import { gemm_4x8, packed_size_8 } from "./gemm";
-import { linear } from "./mla";
+import { WF_F32, head_stride_w, linear_heads_w } from "./weights";
 
 /** o[h] = o_lat[h] W_UV[h]^T for s tokens: olat [s, H, C] -> o [s, H, dv] (wuv as attn_absorbed_paged takes it). */
 export function mla_project_uv(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
@@ -16,21 +15,40 @@ export function mla_project_uv(s: i32, H: i32, C: i32, dv: i32, wuv: usize, olat
 
 /** mla_project_uv for heads h0 .. h1-1 only (a thread's share; each head is its own GEMV/GEMM: the same bits). */
 export function mla_project_uv_heads(s: i32, H: i32, h0: i32, h1: i32, C: i32, dv: i32, wuv: usize, olat: usize, o: usize): void {
-  const stride = <usize>packed_size_8(dv, C) << 2;
-  for (let h = h0; h < h1; h++) {
-    const x = olat + ((<usize>h * C) << 2), y = o + ((<usize>h * dv) << 2), w = wuv + <usize>h * stride;
-    if (s == 1) linear(1, dv, C, x, C, w, y, dv);
-    else gemm_4x8(s, dv, C, x, H * C, w, y, H * dv);
+  mla_project_uv_heads_w(WF_F32, 0, s, H, h0, h1, C, dv, wuv, 0, 0, olat, o);
+}
+
+/** mla_project_uv_heads over W_UV in weight format fmt (scales suv, sStride bytes per head, k-group KG). */
+export function mla_project_uv_heads_w(fmt: i32, KG: i32, s: i32, H: i32, h0: i32, h1: i32, C: i32, dv: i32, wuv: usize, suv: usize, sStride: i32, olat: usize, o: usize): void {
+  linear_heads_w(fmt, KG, s, h0, h1, dv, C, olat, H * C, C, wuv, <usize>head_stride_w(fmt, dv, C), suv, <usize>sStride, o, H * dv, dv, false);
+}
+
+/** Attention over the latent cache only (o_lat [s, H, C]), for a W_UV the caller applies itself. */
+export function attn_absorbed_paged_latent(fmt: i32, s: i32, H: i32, C: i32, dr: i32, dn: i32, startPos: i32,
+  qabs: usize, q: usize, pool: usize, poolBytes: usize, table: usize, scale: f32, olat: usize, scratch: usize): void {
+  switch (fmt) {
+    case FMT_F32: latentPaged(FMT_F32, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch); break;
+    case FMT_BF16: latentPaged(FMT_BF16, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch); break;
+    case FMT_F16: latentPaged(FMT_F16, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch); break;
+    case FMT_INT8: latentPaged(FMT_INT8, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch); break;
+    case FMT_FP8: latentPaged(FMT_FP8, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch); break;
+    default: unreachable();
   }
+}
+
+// @ts-ignore: decorator
+@inline function latentPaged(fmt: i32, s: i32, H: i32, C: i32, dr: i32, dn: i32, startPos: i32,
+  qabs: usize, q: usize, pool: usize, poolBytes: usize, table: usize, scale: f32, olat: usize, scratch: usize): void {
+  attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
+    qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
+    0, 0, 0, 0, 0, 0, C,
+    pool, poolBytes, table, 0, 0, scale, olat, C, scratch, true, true);
 }
 
 // @ts-ignore: decorator
 @inline function absorbedPaged(fmt: i32, s: i32, H: i32, C: i32, dr: i32, dn: i32, dv: i32, startPos: i32,
   qabs: usize, q: usize, pool: usize, poolBytes: usize, table: usize, scale: f32, wuv: usize, olat: usize, o: usize, scratch: usize): void {
-  attendCore(KEYS_PAGED, fmt, s * H, H, startPos, 0, startPos + s,
-    qabs, C, q + (<usize>dn << 2), dn + dr, C, dr,
-    0, 0, 0, 0, 0, 0, C,
-    pool, poolBytes, table, 0, 0, scale, olat, C, scratch, true, true);
+  latentPaged(fmt, s, H, C, dr, dn, startPos, qabs, q, pool, poolBytes, table, scale, olat, scratch);
   mla_project_uv(s, H, C, dv, wuv, olat, o);
 }
 

@@ -3,16 +3,13 @@
 // q-absorption (q_nope x W_UK per head). Rows r = b*s + t; destinations per batch row b come from
 // a table of u32 byte pointers (rows of one cache need not be adjacent).
 
-import { gemm_4x8 } from "./gemm";
-import { gemv_1x8 } from "./gemv";
-import { packed_size_8 } from "./gemm";
+import { WF_F32, head_stride_w, linear_heads_w, linear_w } from "./weights";
 import { rmsnorm } from "./norm";
 import { rope } from "./rope";
 
 /** y = x W^T: GEMV when there is one row, the 4x8 GEMM otherwise. */
 export function linear(M: i32, N: i32, K: i32, x: usize, ldx: i32, wp: usize, y: usize, ldy: i32): void {
-  if (M == 1) gemv_1x8(N, K, x, wp, y);
-  else gemm_4x8(M, N, K, x, ldx, wp, y, ldy);
+  linear_w(WF_F32, M, N, K, 0, x, ldx, wp, 0, y, ldy);
 }
 
 /**
@@ -22,8 +19,14 @@ export function linear(M: i32, N: i32, K: i32, x: usize, ldx: i32, wp: usize, y:
  */
 export function mla_compress(N: i32, s: i32, D: i32, C: i32, dr: i32, x: usize, ldx: i32, wkva: usize, kvNorm: usize, eps: f32,
   layout: i32, cos: usize, sin: usize, scratch: usize, kvRows: usize, peRows: usize): void {
+  mla_compress_w(WF_F32, 0, 0, N, s, D, C, dr, x, ldx, wkva, kvNorm, eps, layout, cos, sin, scratch, kvRows, peRows);
+}
+
+/** mla_compress with wkv_a in weight format fmt (scales sp, k-group KG). */
+export function mla_compress_w(fmt: i32, KG: i32, sp: usize, N: i32, s: i32, D: i32, C: i32, dr: i32, x: usize, ldx: i32, wkva: usize, kvNorm: usize, eps: f32,
+  layout: i32, cos: usize, sin: usize, scratch: usize, kvRows: usize, peRows: usize): void {
   const w = C + dr;
-  linear(N, w, D, x, ldx, wkva, scratch, w);
+  linear_w(fmt, N, w, D, KG, x, ldx, wkva, sp, scratch, w);
   for (let r = 0; r < N; r++) {
     const b = r / s, t = r % s;
     const src = scratch + ((<usize>r * w) << 2);
@@ -42,8 +45,14 @@ export function mla_compress(N: i32, s: i32, D: i32, C: i32, dr: i32, x: usize, 
  */
 export function mla_decompress(N: i32, s: i32, H: i32, C: i32, dn: i32, dr: i32, dv: i32, c: usize, ldc: i32, wkvb: usize,
   kpe: usize, scratch: usize, kRows: usize, vRows: usize): void {
+  mla_decompress_w(WF_F32, 0, 0, N, s, H, C, dn, dr, dv, c, ldc, wkvb, kpe, scratch, kRows, vRows);
+}
+
+/** mla_decompress with wkv_b in weight format fmt (scales sp, k-group KG). */
+export function mla_decompress_w(fmt: i32, KG: i32, sp: usize, N: i32, s: i32, H: i32, C: i32, dn: i32, dr: i32, dv: i32, c: usize, ldc: i32, wkvb: usize,
+  kpe: usize, scratch: usize, kRows: usize, vRows: usize): void {
   const w = dn + dv, qk = dn + dr;
-  linear(N, H * w, C, c, ldc, wkvb, scratch, H * w);
+  linear_w(fmt, N, H * w, C, KG, c, ldc, wkvb, sp, scratch, H * w);
   for (let r = 0; r < N; r++) {
     const b = r / s, t = r % s;
     const kRow = <usize>load<u32>(kRows + (<usize>b << 2)) + ((<usize>t * H * qk) << 2);
@@ -70,8 +79,10 @@ export function mla_absorb_q(N: i32, H: i32, C: i32, dn: i32, qk: i32, q: usize,
 
 /** mla_absorb_q for heads h0 .. h1-1 only (a thread's share; each head is its own GEMM: the same bits). */
 export function mla_absorb_q_heads(N: i32, H: i32, h0: i32, h1: i32, C: i32, dn: i32, qk: i32, q: usize, wuk: usize, qabs: usize): void {
-  const stride = <usize>packed_size_8(C, dn) << 2;
-  for (let h = h0; h < h1; h++) {
-    gemm_4x8(N, C, dn, q + ((<usize>h * qk) << 2), H * qk, wuk + <usize>h * stride, qabs + ((<usize>h * C) << 2), H * C);
-  }
+  mla_absorb_q_heads_w(WF_F32, 0, N, H, h0, h1, C, dn, qk, q, wuk, 0, 0, qabs);
+}
+
+/** mla_absorb_q_heads over W_UK in weight format fmt (scales suk, sStride bytes per head, k-group KG). */
+export function mla_absorb_q_heads_w(fmt: i32, KG: i32, N: i32, H: i32, h0: i32, h1: i32, C: i32, dn: i32, qk: i32, q: usize, wuk: usize, suk: usize, sStride: i32, qabs: usize): void {
+  linear_heads_w(fmt, KG, N, h0, h1, C, dn, q, H * qk, qk, wuk, <usize>head_stride_w(fmt, C, dn), suk, <usize>sStride, qabs, H * C, C, true);
 }

@@ -9,6 +9,7 @@ import type { Backend, MlaLayerPath } from "../backend.js";
 import { ConfigError } from "../errors.js";
 import type { MlaConfig } from "../config.js";
 import type { MlaWeights } from "../weights.js";
+import { type MlaWeightsInput, type WeightFormat, checkWeightFormat } from "../weight-formats.js";
 import { WasmKernels } from "./kernels.js";
 import { type CompiledAnyCore, type CompiledCore, type WasmAllBinaries, type WasmBuild, type WasmBuildChoice, type WasmPaths, type WasmThreadedBuild, compileAnyCore, compileCore, fetchCore, fetchThreadedCore, wasmFileName } from "./loader.js";
 import { type PoolTuning, type ThreadsOption, type WasmThreading, resolveThreading, resolveThreadingSync, webThreadingHost } from "./threads/threading.js";
@@ -27,7 +28,8 @@ export interface WasmBackend extends Backend {
   /** The build in use: "relaxed" (FMA) when the runtime validates it, else "simd128". */
   readonly build: WasmBuild;
   /** path "naive" | "absorbed" (the conformance kit's two), or "recompute" (latents cached, K/V decompressed again every step). */
-  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath | WasmMlaPath } & WasmMlaOptions): Promise<WasmMla>;
+  /** weights may carry quantised projections (QuantisedWeight: an FP8 checkpoint's codes and scales as they are). */
+  createMla(config: MlaConfig, weights: MlaWeights | MlaWeightsInput, options: { path: MlaLayerPath | WasmMlaPath } & WasmMlaOptions): Promise<WasmMla>;
   /** MHA / GQA / MQA (by n_kv_heads) with a float32 K/V cache: the "standard attention" MLA is compared with. */
   createMha(config: MhaConfig, weights: MhaWeights, options?: WasmBaselineOptions): Promise<WasmMha>;
   /** The seed text's per-head low-rank scheme (r latents per kv head for K and for V, decompressed every step). */
@@ -54,11 +56,17 @@ export interface WasmBackendOptions {
   memoryLimitBytes?: number;
   /** Default latent cache format of absorbed layers (a layer's own cacheFormat wins; naive layers have none). Default "f32". */
   cacheFormat?: StorageFormat;
+  /**
+   * Default format of absorbed and naive layers' projections ("f32", "bf16", "int8", "fp8"; a
+   * layer's own weightFormat wins). Default: the format of the quantised weights a layer is given, else "f32".
+   */
+  weightFormat?: WeightFormat;
 }
 
 export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOptions = {}, threading: WasmThreading = { count: 1, reason: "1: threads not asked for" }): WasmBackend {
   const budget = memoryBudget(options.memoryLimitBytes);
   if (options.cacheFormat !== undefined) checkStorageFormat(options.cacheFormat, "cacheFormat");
+  if (options.weightFormat !== undefined) checkWeightFormat(options.weightFormat, "weightFormat");
   return {
     name: "wasm",
     precision: "float32",
@@ -67,12 +75,13 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
     threads: { count: threading.count, reason: threading.reason },
     async createMla(config, weights, layerOptions) {
       const cacheFormat = layerOptions.path !== "naive" ? layerOptions.cacheFormat ?? options.cacheFormat : layerOptions.cacheFormat;
+      const weightFormat = layerOptions.weightFormat ?? (layerOptions.path !== "recompute" ? options.weightFormat : undefined);
       if (layerOptions.path !== "recompute" && threading.count > 1 && threading.createPool) {
         // the layer lives in the pool's shared memory; dispose ends the pool's workers
         const pool = await threading.createPool();
         let layer: WasmMla;
         try {
-          layer = withBudget(budget, pool.kernels, (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat, threadPool: pool }));
+          layer = withBudget(budget, pool.kernels, (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat, weightFormat, threadPool: pool }));
         } catch (e) {
           void pool.terminate();
           throw e;
@@ -84,7 +93,7 @@ export function wasmBackendFromCore(core: CompiledCore, options: WasmBackendOpti
         };
         return layer;
       }
-      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat }));
+      return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMla(config, weights, kernels, { ...layerOptions, cacheFormat, weightFormat }));
     },
     async createMha(config, weights, layerOptions = {}) {
       return withBudget(budget, await WasmKernels.create(core), (kernels) => new WasmMha(config, weights, kernels, layerOptions));

@@ -17,6 +17,8 @@ import { RMSNORM_EPS } from "../derived.js";
 import { ConfigError, ShapeError } from "../errors.js";
 import { BLOCK_TOKENS, FORMAT_CODE, type StorageFormat } from "../cache/layout.js";
 import { Arena } from "./arena.js";
+import type { WeightFormat } from "../weight-formats.js";
+import { type PanelView, WF_CODE, groupLength, writePanels } from "./weight-panels.js";
 import type { CompiledCore, WasmBuild } from "./loader.js";
 
 /** Raw exports of build/mla-*.wasm (assembly/index.ts). Pointers are byte offsets, sizes and strides are float counts. */
@@ -30,6 +32,15 @@ export interface CoreExports {
   gemm_4x8(M: number, N: number, K: number, x: number, ldx: number, wp: number, y: number, ldy: number): void;
   gemv_1x8(N: number, K: number, x: number, wp: number, y: number): void;
   linear(M: number, N: number, K: number, x: number, ldx: number, wp: number, y: number, ldy: number): void;
+  linear_w(fmt: number, M: number, N: number, K: number, KG: number, x: number, ldx: number, wp: number, sp: number, y: number, ldy: number): void;
+  packed_bytes_w(fmt: number, N: number, K: number): number;
+  scale_floats_w(N: number, K: number, KG: number): number;
+  head_stride_w(fmt: number, N: number, K: number): number;
+  mla_compress_w(fmt: number, KG: number, sp: number, N: number, s: number, D: number, C: number, dr: number, x: number, ldx: number, wkva: number, kvNorm: number, eps: number, layout: number, cos: number, sin: number, scratch: number, kvRows: number, peRows: number): void;
+  mla_decompress_w(fmt: number, KG: number, sp: number, N: number, s: number, H: number, C: number, dn: number, dr: number, dv: number, c: number, ldc: number, wkvb: number, kpe: number, scratch: number, kRows: number, vRows: number): void;
+  mla_absorb_q_heads_w(fmt: number, KG: number, N: number, H: number, h0: number, h1: number, C: number, dn: number, qk: number, q: number, wuk: number, suk: number, sStride: number, qabs: number): void;
+  mla_project_uv_heads_w(fmt: number, KG: number, s: number, H: number, h0: number, h1: number, C: number, dv: number, wuv: number, suv: number, sStride: number, olat: number, o: number): void;
+  attn_absorbed_paged_latent(fmt: number, s: number, H: number, C: number, dr: number, dn: number, startPos: number, qabs: number, q: number, pool: number, poolBytes: number, table: number, scale: number, olat: number, scratch: number): void;
   rmsnorm(rows: number, n: number, x: number, ldx: number, w: number, y: number, ldy: number, eps: number): void;
   rope_interleaved(rows: number, heads: number, x: number, ldx: number, headStride: number, dr: number, cos: number, sin: number, s: number): void;
   rope_half(rows: number, heads: number, x: number, ldx: number, headStride: number, dr: number, cos: number, sin: number, s: number): void;
@@ -96,11 +107,32 @@ export class F32Buf {
   }
 }
 
-/** A weight packed into 8-column panels: y = x W^T with W [N, K]. */
+/** linear's checked arguments: byte pointers, the weight format's code and k-group, and the bytes of one panel (and of its scales). */
+export interface LinearArgs { M: number; N: number; K: number; x: number; ldx: number; wp: number; y: number; ldy: number; fmt: number; kg: number; sp: number; panelBytes: number; panelScaleBytes: number }
+
+/** A weight packed into 8-column panels: y = x W^T with W [N, K]; float32 unless `format` says otherwise. */
 export interface PackedWeight {
   buf: F32Buf;
   N: number;
   K: number;
+  /** Compressed panels (assembly/weights.ts): the format, its k-group and scales (int8, fp8). */
+  format?: WeightFormat;
+  kg?: number;
+  scales?: F32Buf | null;
+}
+
+/** H per-head weights in one buffer (W_UK, W_UV), each [N, K] packed; a bare F32Buf is float32 heads packed_size_8 floats apart. */
+export interface HeadWeights {
+  buf: F32Buf;
+  format: WeightFormat;
+  kg: number;
+  scales: F32Buf | null;
+  /** Bytes between two heads' scales. */
+  sStride: number;
+}
+
+function headWeights(w: F32Buf | HeadWeights): HeadWeights {
+  return w instanceof F32Buf ? { buf: w, format: "f32", kg: 0, scales: null, sStride: 0 } : w;
 }
 
 /** A byte range [ptr, ptr + bytes) of linear memory (a cache pool, records). */
@@ -211,6 +243,29 @@ export class WasmKernels {
     return { buf: out, N, K };
   }
 
+  /** Pack a view of a quantised weight into compressed panels (its codes and scales as they are). */
+  packQuantised(v: PanelView): PackedWeight {
+    const fmt = WF_CODE[v.w.format], KG = groupLength([v]);
+    const bytes = this.exports.packed_bytes_w(fmt, v.N, v.K);
+    const buf = this.alloc(Math.ceil(bytes / 4));
+    const scales = v.w.format === "bf16" ? null : this.alloc(this.exports.scale_floats_w(v.N, v.K, KG));
+    writePanels(v, KG, new Uint8Array(this.arena.memory.buffer, buf.ptr, bytes), scales && new Float32Array(this.arena.memory.buffer, scales.ptr, scales.length));
+    return { buf, N: v.N, K: v.K, format: v.w.format, kg: KG, scales };
+  }
+
+  /** Pack per-head views (one source, the same [N, K] each) into one HeadWeights buffer: W_UK / W_UV of a quantised wkv_b. */
+  packQuantisedHeads(views: readonly PanelView[]): HeadWeights {
+    const v0 = views[0], format = v0.w.format, fmt = WF_CODE[format], KG = groupLength(views);
+    const stride = this.exports.head_stride_w(fmt, v0.N, v0.K), perScales = format === "bf16" ? 0 : this.exports.scale_floats_w(v0.N, v0.K, KG);
+    const buf = this.alloc(Math.ceil((views.length * stride) / 4));
+    const scales = perScales ? this.alloc(views.length * perScales) : null;
+    views.forEach((v, h) => {
+      const mem = this.arena.memory.buffer;
+      writePanels(v, KG, new Uint8Array(mem, buf.ptr + h * stride, this.exports.packed_bytes_w(fmt, v.N, v.K)), scales && new Float32Array(mem, scales.ptr + 4 * h * perScales, perScales));
+    });
+    return { buf, format, kg: KG, scales, sStride: 4 * perScales };
+  }
+
   // ---- projections ------------------------------------------------------------------------
 
   /** y [M, N] = x [M, K] W^T (gemm_4x8). Strides default to dense rows; offsets in floats. */
@@ -229,15 +284,19 @@ export class WasmKernels {
   /** GEMV when M = 1, GEMM otherwise (what the layer calls). */
   linear(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}): void {
     const a = this.linearArgs(M, x, w, y, o);
-    this.exports.linear(a.M, a.N, a.K, a.x, a.ldx, a.wp, a.y, a.ldy);
+    if (a.fmt === 0) this.exports.linear(a.M, a.N, a.K, a.x, a.ldx, a.wp, a.y, a.ldy);
+    else this.exports.linear_w(a.fmt, a.M, a.N, a.K, a.kg, a.x, a.ldx, a.wp, a.sp, a.y, a.ldy);
   }
 
   /** linear's checked arguments (byte pointers), for a caller that splits the call over threads (8-column panels of wp are 32 K bytes apart). */
-  linearArgs(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}): { M: number; N: number; K: number; x: number; ldx: number; wp: number; y: number; ldy: number } {
+  linearArgs(M: number, x: F32Buf, w: PackedWeight, y: F32Buf, o: { ldx?: number; ldy?: number; xOff?: number; yOff?: number } = {}): LinearArgs {
     const ldx = o.ldx ?? w.K, ldy = o.ldy ?? w.N, xOff = o.xOff ?? 0, yOff = o.yOff ?? 0;
     need("x", x, xOff, span(M, w.K, ldx));
     need("y", y, yOff, span(M, w.N, ldy));
-    return { M, N: w.N, K: w.K, x: x.at(xOff), ldx, wp: w.buf.ptr, y: y.at(yOff), ldy };
+    const fmt = WF_CODE[w.format ?? "f32"], kg = w.kg ?? 0;
+    const panelBytes = fmt === 0 ? 32 * w.K : this.exports.packed_bytes_w(fmt, 8, w.K);
+    const panelScaleBytes = w.scales ? 32 * Math.ceil(w.K / kg) : 0;
+    return { M, N: w.N, K: w.K, x: x.at(xOff), ldx, wp: w.buf.ptr, y: y.at(yOff), ldy, fmt, kg, sp: w.scales?.ptr ?? 0, panelBytes, panelScaleBytes };
   }
 
   // ---- norm and rope ----------------------------------------------------------------------
@@ -315,7 +374,7 @@ export class WasmKernels {
       this.checkRange(`peRows[${b}]`, { ptr: a.peRows[b], bytes: 4 * a.s * a.dr });
     }
     const kvT = this.rowPointers(0, a.kvRows), peT = this.rowPointers(1, a.peRows);
-    this.exports.mla_compress(a.N, a.s, w.K, a.C, a.dr, a.x.ptr, w.K, w.buf.ptr, a.kvNorm.ptr, a.eps ?? RMSNORM_EPS, a.layout === "interleaved" ? 0 : 1, a.table.cos.ptr, a.table.sin.ptr, a.scratch.ptr, kvT, peT);
+    this.exports.mla_compress_w(WF_CODE[w.format ?? "f32"], w.kg ?? 0, w.scales?.ptr ?? 0, a.N, a.s, w.K, a.C, a.dr, a.x.ptr, w.K, w.buf.ptr, a.kvNorm.ptr, a.eps ?? RMSNORM_EPS, a.layout === "interleaved" ? 0 : 1, a.table.cos.ptr, a.table.sin.ptr, a.scratch.ptr, kvT, peT);
   }
 
   /** Decompression: wkv_b(c) for N rows into scratch [N, H*(dn+dv)], scattered to per-head K (with k_pe broadcast) and V rows. */
@@ -331,21 +390,23 @@ export class WasmKernels {
       this.checkRange(`vRows[${b}]`, { ptr: a.vRows[b], bytes: 4 * a.s * a.H * a.dv });
     }
     const kT = this.rowPointers(2, a.kRows), vT = this.rowPointers(3, a.vRows);
-    this.exports.mla_decompress(a.N, a.s, a.H, a.C, a.dn, a.dr, a.dv, a.c.ptr, a.C, a.wkvb.buf.ptr, a.kpe.ptr, a.scratch.ptr, kT, vT);
+    const w = a.wkvb;
+    this.exports.mla_decompress_w(WF_CODE[w.format ?? "f32"], w.kg ?? 0, w.scales?.ptr ?? 0, a.N, a.s, a.H, a.C, a.dn, a.dr, a.dv, a.c.ptr, a.C, w.buf.ptr, a.kpe.ptr, a.scratch.ptr, kT, vT);
   }
 
   /** q-absorption: qabs [N, H, C] = q_nope [N, H, dn] x W_UK[h]; wuk from packWUK. */
-  absorbQ(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0): void {
-    this.exports.mla_absorb_q_heads(...this.absorbQHeadsArgs(N, H, 0, H, C, dn, qk, q, wuk, qabs, qOff));
+  absorbQ(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf | HeadWeights, qabs: F32Buf, qOff = 0): void {
+    this.exports.mla_absorb_q_heads_w(...this.absorbQHeadsArgs(N, H, 0, H, C, dn, qk, q, wuk, qabs, qOff));
   }
 
   /** absorbQ's checks, for heads h0 .. h1-1 (a thread's share of the heads); the export's arguments. */
-  absorbQHeadsArgs(N: number, H: number, h0: number, h1: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0): Parameters<CoreExports["mla_absorb_q_heads"]> {
+  absorbQHeadsArgs(N: number, H: number, h0: number, h1: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf | HeadWeights, qabs: F32Buf, qOff = 0): Parameters<CoreExports["mla_absorb_q_heads_w"]> {
     checkHeads(H, h0, h1);
     need("q", q, qOff, N * H * qk);
-    need("wuk", wuk, 0, H * this.exports.packed_size_8(C, dn));
+    const w = headWeights(wuk), fmt = WF_CODE[w.format];
+    need("wuk", w.buf, 0, (H * this.exports.head_stride_w(fmt, C, dn)) / 4);
     need("qabs", qabs, 0, N * H * C);
-    return [N, H, h0, h1, C, dn, qk, q.at(qOff), wuk.ptr, qabs.ptr];
+    return [fmt, w.kg, N, H, h0, h1, C, dn, qk, q.at(qOff), w.buf.ptr, w.scales?.ptr ?? 0, w.sStride, qabs.ptr];
   }
 
   /** Pack W_UK[h] = wkv_b[h*(dn+dv) .. +dn, :] ([dn, C], y = x B) for every head, heads adjacent. */
@@ -428,18 +489,24 @@ export class WasmKernels {
    * (block ids in position order, at least ceil((startPos + s) / 64) of them, each inside the
    * pool), written into `table`; wuv from packWUV; olat [s*H*C] scratch; o [s, H, dv].
    */
-  attnAbsorbedPaged(a: { format: StorageFormat; s: number; H: number; C: number; dr: number; dn: number; dv: number; startPos: number; qabs: F32Buf; q: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; wuv: F32Buf; olat: F32Buf; o: F32Buf; scratch: F32Buf; qabsOff?: number; qOff?: number; oOff?: number }): void {
+  attnAbsorbedPaged(a: { format: StorageFormat; s: number; H: number; C: number; dr: number; dn: number; dv: number; startPos: number; qabs: F32Buf; q: F32Buf; pool: ByteRange; blocks: Int32Array; table: F32Buf; scale: number; wuv: F32Buf | HeadWeights; olat: F32Buf; o: F32Buf; scratch: F32Buf; qabsOff?: number; qOff?: number; oOff?: number }): void {
     const R = a.s * a.H, qk = a.dn + a.dr, T = a.startPos + a.s;
     const qabsOff = a.qabsOff ?? 0, qOff = a.qOff ?? 0, oOff = a.oOff ?? 0;
     need("qabs", a.qabs, qabsOff, R * a.C);
     need("q", a.q, qOff, R * qk);
     need("olat", a.olat, 0, R * a.C);
     need("o", a.o, oOff, R * a.dv);
-    need("wuv", a.wuv, 0, a.H * this.exports.packed_size_8(a.dv, a.C));
+    const wuv = headWeights(a.wuv);
+    need("wuv", wuv.buf, 0, (a.H * this.exports.head_stride_w(WF_CODE[wuv.format], a.dv, a.C)) / 4);
     need("scratch", a.scratch, 0, this.exports.attend_paged_scratch_floats(R, a.C, a.dr));
     const { fmt, blockBytes } = this.recordBlock(a.format, a.C, a.dr);
     this.writeBlockTable(blockBytes, T, a.blocks, a.table, a.pool);
-    this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.wuv.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+    if (wuv.format === "f32") {
+      this.exports.attn_absorbed_paged(fmt, a.s, a.H, a.C, a.dr, a.dn, a.dv, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, wuv.buf.ptr, a.olat.ptr, a.o.at(oOff), a.scratch.ptr);
+      return;
+    }
+    this.exports.attn_absorbed_paged_latent(fmt, a.s, a.H, a.C, a.dr, a.dn, a.startPos, a.qabs.at(qabsOff), a.q.at(qOff), a.pool.ptr, a.pool.bytes, a.table.ptr, a.scale, a.olat.ptr, a.scratch.ptr);
+    this.projectUV(a.s, a.H, a.C, a.dv, a.olat, wuv, a.o, 0, oOff);
   }
 
   /**
@@ -665,17 +732,18 @@ export class WasmKernels {
   }
 
   /** o [s, H, dv] = o_lat [s, H, C] W_UV[h]^T per head (wuv from packWUV). */
-  projectUV(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0): void {
-    this.exports.mla_project_uv_heads(...this.projectUVHeadsArgs(s, H, 0, H, C, dv, olat, wuv, o, olatOff, oOff));
+  projectUV(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf | HeadWeights, o: F32Buf, olatOff = 0, oOff = 0): void {
+    this.exports.mla_project_uv_heads_w(...this.projectUVHeadsArgs(s, H, 0, H, C, dv, olat, wuv, o, olatOff, oOff));
   }
 
   /** projectUV's checks, for heads h0 .. h1-1 (a thread's share); the export's arguments. */
-  projectUVHeadsArgs(s: number, H: number, h0: number, h1: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0): Parameters<CoreExports["mla_project_uv_heads"]> {
+  projectUVHeadsArgs(s: number, H: number, h0: number, h1: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf | HeadWeights, o: F32Buf, olatOff = 0, oOff = 0): Parameters<CoreExports["mla_project_uv_heads_w"]> {
     checkHeads(H, h0, h1);
     need("olat", olat, olatOff, s * H * C);
     need("o", o, oOff, s * H * dv);
-    need("wuv", wuv, 0, H * this.exports.packed_size_8(dv, C));
-    return [s, H, h0, h1, C, dv, wuv.ptr, olat.at(olatOff), o.at(oOff)];
+    const w = headWeights(wuv), fmt = WF_CODE[w.format];
+    need("wuv", w.buf, 0, (H * this.exports.head_stride_w(fmt, dv, C)) / 4);
+    return [fmt, w.kg, s, H, h0, h1, C, dv, w.buf.ptr, w.scales?.ptr ?? 0, w.sStride, olat.at(olatOff), o.at(oOff)];
   }
 
   /** Check a sequence's block ids against the pool (blocks blockBytes long) and copy them into the kernel's i32 table. */

@@ -23,8 +23,9 @@ import { type MlaSizes, deriveMla } from "../derived.js";
 import { ConfigError, memoryError } from "../errors.js";
 import { type AttentionLayer, type ForwardCall, type ForwardOptions, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, disposedError } from "../layer.js";
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
-import { type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
-import type { F32Buf, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
+import { type MlaWeights, mlaWeightShapes } from "../weights.js";
+import { type MlaProjection, type MlaWeightsInput, type QuantisedWeight, type WeightFormat, checkMlaWeightsInput, checkWeightFormat, dequantiseWeight, inputWeightFormat, isQuantisedWeight, quantiseWeight } from "../weight-formats.js";
+import type { F32Buf, HeadWeights, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { type Allocated, type LinearFn, checkFloat32Range, checkMaxChunkTokens, checkNormInput, chunkTokens, latentQueries, queryStep, replaceWorkspace, runAllOrNothing } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
 import { WasmRowStore } from "./row-store.js";
@@ -52,6 +53,13 @@ export interface WasmMlaOptions {
    * layer does not end it.
    */
   threadPool?: ThreadPool;
+  /**
+   * absorbed and naive paths: the format the projections are kept in (default: the format of the
+   * quantised weights given, else "f32"). Quantised weights of this format are packed as they
+   * are (an FP8 checkpoint's codes and block scales); float weights are converted on load by
+   * src/weight-formats.ts's rule. The norms stay float32.
+   */
+  weightFormat?: WeightFormat;
 }
 
 interface Workspace extends Allocated {
@@ -69,7 +77,7 @@ interface PackedMlaWeights {
   wq: PackedWeight | null; wq_a: PackedWeight | null; q_norm: F32Buf | null; wq_b: PackedWeight | null;
   wkv_a: PackedWeight; kv_norm: F32Buf;
   wkv_b: PackedWeight | null; // naive: decompression
-  wuk: F32Buf | null; wuv: F32Buf | null; // absorbed: W_UK, W_UV per head
+  wuk: F32Buf | HeadWeights | null; wuv: F32Buf | HeadWeights | null; // absorbed: W_UK, W_UV per head
   wkvbHeads: F32Buf | null; // recompute: wkv_b's [dn+dv, C] block of each head
   wo: PackedWeight;
 }
@@ -100,10 +108,18 @@ export class WasmMla implements AttentionLayer {
   /** The projections on the pool's threads (panel split, same bits), or undefined: one thread. */
   private readonly lin: LinearFn | undefined;
 
-  constructor(readonly cfg: MlaConfig, weights: MlaWeights, kernels: WasmKernels, options: WasmMlaOptions = {}) {
-    checkMlaWeights(cfg, weights);
-    for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) checkFloat32Range(`weights.${name}`, (weights as unknown as Record<string, ArrayLike<number>>)[name], shape as number[]);
+  /** The format the projections are kept in. */
+  readonly weightFormat: WeightFormat;
+
+  constructor(readonly cfg: MlaConfig, weights: MlaWeights | MlaWeightsInput, kernels: WasmKernels, options: WasmMlaOptions = {}) {
+    checkMlaWeightsInput(cfg, weights);
+    for (const [name, shape] of Object.entries(mlaWeightShapes(cfg))) {
+      const v = (weights as Record<string, unknown>)[name];
+      if (!isQuantisedWeight(v)) checkFloat32Range(`weights.${name}`, v as ArrayLike<number>, shape as number[]);
+    }
+    this.weightFormat = options.weightFormat === undefined ? inputWeightFormat(weights) : checkWeightFormat(options.weightFormat, "options.weightFormat");
     this.path = options.path ?? "absorbed";
+    if (this.weightFormat !== "f32" && this.path === "recompute") throw new ConfigError("options.weightFormat", this.weightFormat, '"f32" with path "recompute" (compressed weights run on the absorbed and naive paths)');
     if (this.path !== "naive" && this.path !== "absorbed" && this.path !== "recompute") throw new ConfigError("options.path", this.path, '"naive", "absorbed" or "recompute"');
     const naive = this.path === "naive";
     if (naive && options.cacheFormat !== undefined) throw new ConfigError("options.cacheFormat", options.cacheFormat, 'no cacheFormat with path "naive" (its cache is the decompressed float32 K/V; cache formats store the absorbed path\'s latent)');
@@ -126,19 +142,35 @@ export class WasmMla implements AttentionLayer {
     this.softmaxScale = d.softmaxScale;
     this.eps = d.normEps;
     const { H, D, Q, C, dn, dr, dv, qk } = d.sizes;
-    const k = kernels;
+    const k = kernels, wf = this.weightFormat;
+    // each projection in the layer's format: float32 values, or the quantised tensor (as given when its format is wf)
+    const inFormat = (name: MlaProjection, N: number, K: number): ArrayLike<number> | QuantisedWeight => {
+      const v = (weights as MlaWeightsInput)[name]!;
+      if (isQuantisedWeight(v)) return v.format === wf ? v : wf === "f32" ? Float32Array.from(dequantiseWeight(v)) : quantiseWeight(wf, dequantiseWeight(v), [N, K]);
+      return wf === "f32" ? v : quantiseWeight(wf, v, [N, K]);
+    };
+    const pack = (name: MlaProjection, N: number, K: number): PackedWeight => {
+      const v = inFormat(name, N, K);
+      return isQuantisedWeight(v) ? k.packQuantised({ w: v, N, K, r0: 0, c0: 0, kn: false }) : k.packNK(v, N, K);
+    };
+    const wkvb = inFormat("wkv_b", H * (dn + dv), C);
+    const heads = (kn: boolean): F32Buf | HeadWeights => {
+      if (!isQuantisedWeight(wkvb)) return kn ? k.packWUK(wkvb, H, C, dn, dv) : k.packWUV(wkvb, H, C, dn, dv);
+      // W_UK[h] = rows h*(dn+dv) .. +dn as B [dn, C]; W_UV[h] = the next dv rows as W [dv, C]
+      return k.packQuantisedHeads(Array.from({ length: H }, (_, h) => (kn ? { w: wkvb, N: C, K: dn, r0: h * (dn + dv), c0: 0, kn: true } : { w: wkvb, N: dv, K: C, r0: h * (dn + dv) + dn, c0: 0, kn: false })));
+    };
     this.w = {
-      wq: Q === 0 ? k.packNK(weights.wq!, H * qk, D) : null,
-      wq_a: Q > 0 ? k.packNK(weights.wq_a!, Q, D) : null,
+      wq: Q === 0 ? pack("wq", H * qk, D) : null,
+      wq_a: Q > 0 ? pack("wq_a", Q, D) : null,
       q_norm: Q > 0 ? k.alloc(Q, weights.q_norm!) : null,
-      wq_b: Q > 0 ? k.packNK(weights.wq_b!, H * qk, Q) : null,
-      wkv_a: k.packNK(weights.wkv_a, C + dr, D),
+      wq_b: Q > 0 ? pack("wq_b", H * qk, Q) : null,
+      wkv_a: pack("wkv_a", C + dr, D),
       kv_norm: k.alloc(C, weights.kv_norm),
-      wkv_b: naive ? k.packNK(weights.wkv_b, H * (dn + dv), C) : null,
-      wuk: this.path === "absorbed" ? k.packWUK(weights.wkv_b, H, C, dn, dv) : null,
-      wuv: this.path === "absorbed" ? k.packWUV(weights.wkv_b, H, C, dn, dv) : null,
-      wkvbHeads: this.path === "recompute" ? k.packPerHeadNK(weights.wkv_b, H, dn + dv, C) : null,
-      wo: k.packNK(weights.wo, D, H * dv),
+      wkv_b: naive ? (isQuantisedWeight(wkvb) ? k.packQuantised({ w: wkvb, N: H * (dn + dv), K: C, r0: 0, c0: 0, kn: false }) : k.packNK(wkvb, H * (dn + dv), C)) : null,
+      wuk: this.path === "absorbed" ? heads(true) : null,
+      wuv: this.path === "absorbed" ? heads(false) : null,
+      wkvbHeads: this.path === "recompute" ? k.packPerHeadNK(wkvb as ArrayLike<number>, H, dn + dv, C) : null,
+      wo: pack("wo", D, H * dv),
     };
     try {
       this.cache = naive

@@ -20,7 +20,7 @@
 import { ConfigError, ShapeError } from "../../errors.js";
 import { BLOCK_TOKENS } from "../../cache/layout.js";
 import { type CompiledAnyCore, THREADED_MAX_PAGES, createSharedMemory, threadedImports } from "../loader.js";
-import { type F32Buf, type MlaDecodeKernelArgs, type PackedWeight, WasmKernels } from "../kernels.js";
+import { type F32Buf, type HeadWeights, type MlaDecodeKernelArgs, type PackedWeight, WasmKernels } from "../kernels.js";
 import { ThreadError } from "./errors.js";
 import { ARGS_BYTES, CTRL_BYTES, GO, MAX_ARGS, MAX_WORKERS, MSG_BYTES, MSG_LEN, PENDING, SLOTS, SLOT_INTS, SPIN_LOADS, STOP, WORKER_OPS, type WorkerOp, workerSource } from "./protocol.js";
 
@@ -369,11 +369,11 @@ export class ThreadPool {
     // Parts are whole groups of 4 panels: the GEMV runs 4-panel groups as streams and the leftover
     // panels one by one (a different summation), so only group-aligned parts keep every column's bits.
     const panels = Math.ceil(a.N / 8), groups = Math.ceil(panels / 4), parts = Math.max(1, Math.min(threads ?? this.partsFor(M * a.N * a.K), this.threads, groups));
-    const calls: (readonly ["linear", readonly number[]])[] = [];
+    const calls: (readonly ["linear_w", readonly number[]])[] = [];
     for (let t = 0; t < parts; t++) {
       const p0 = Math.min(panels, 4 * Math.floor((t * groups) / parts)), p1 = Math.min(panels, 4 * Math.floor(((t + 1) * groups) / parts));
       const n0 = 8 * p0, n = Math.min(a.N, 8 * p1) - n0;
-      calls.push(["linear", [a.M, n, a.K, a.x, a.ldx, a.wp + 32 * p0 * a.K, a.y + 4 * n0, a.ldy]]);
+      calls.push(["linear_w", [a.fmt, a.M, n, a.K, a.kg, a.x, a.ldx, a.wp + a.panelBytes * p0, a.sp + a.panelScaleBytes * p0, a.y + 4 * n0, a.ldy]]);
     }
     this.run(calls);
     return { parts };
@@ -411,13 +411,13 @@ export class ThreadPool {
   }
 
   /** WasmKernels.absorbQ with the heads split over the threads (each head is its own GEMM: the same bits as one thread). */
-  absorbQSplit(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf, qabs: F32Buf, qOff = 0, minHeads = 1): { parts: number } {
-    return this.splitHeads("mla_absorb_q_heads", H, H * dn * C * N, minHeads, (h0, h1) => this.kernels.absorbQHeadsArgs(N, H, h0, h1, C, dn, qk, q, wuk, qabs, qOff));
+  absorbQSplit(N: number, H: number, C: number, dn: number, qk: number, q: F32Buf, wuk: F32Buf | HeadWeights, qabs: F32Buf, qOff = 0, minHeads = 1): { parts: number } {
+    return this.splitHeads("mla_absorb_q_heads_w", H, H * dn * C * N, minHeads, (h0, h1) => this.kernels.absorbQHeadsArgs(N, H, h0, h1, C, dn, qk, q, wuk, qabs, qOff));
   }
 
   /** WasmKernels.projectUV (o = o_lat W_UV per head) with the heads split over the threads (the same bits as one thread). */
-  projectUVSplit(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf, o: F32Buf, olatOff = 0, oOff = 0, minHeads = 1): { parts: number } {
-    return this.splitHeads("mla_project_uv_heads", H, H * dv * C * s, minHeads, (h0, h1) => this.kernels.projectUVHeadsArgs(s, H, h0, h1, C, dv, olat, wuv, o, olatOff, oOff));
+  projectUVSplit(s: number, H: number, C: number, dv: number, olat: F32Buf, wuv: F32Buf | HeadWeights, o: F32Buf, olatOff = 0, oOff = 0, minHeads = 1): { parts: number } {
+    return this.splitHeads("mla_project_uv_heads_w", H, H * dv * C * s, minHeads, (h0, h1) => this.kernels.projectUVHeadsArgs(s, H, h0, h1, C, dv, olat, wuv, o, olatOff, oOff));
   }
 
   /**

@@ -31,7 +31,7 @@ export const CTRL_BYTES = MSG_BYTES + MAX_WORKERS * MSG_LEN;
 export const SPIN_LOADS = 1 << 15;
 
 /** The exports a worker may run (index + 1 goes into its slot); probe_peak (registers only) measures what n threads of FMA reach together; linear is GEMM/GEMV over a range of 8-column panels. */
-export const WORKER_OPS = ["attn_mla_decode_range", "attn_mla_combine", "attn_mla_decode", "probe_peak", "linear", "mla_absorb_q_heads", "mla_project_uv_heads", "attn_decode_naive_heads"] as const;
+export const WORKER_OPS = ["attn_mla_decode_range", "attn_mla_combine", "attn_mla_decode", "probe_peak", "linear", "linear_w", "mla_absorb_q_heads", "mla_absorb_q_heads_w", "mla_project_uv_heads", "mla_project_uv_heads_w", "attn_decode_naive_heads"] as const;
 export type WorkerOp = (typeof WORKER_OPS)[number];
 
 /**

@@ -1,0 +1,229 @@
+// Projections over compressed weights, decoded in registers (never expanded to a float32 copy).
+// The panels are pack_nk_8's (8 output columns, element (p, k, j) at (p*K + k)*8 + j) with narrow
+// elements; the host (src/wasm/weight-formats.ts) writes them.
+//
+//   WF_BF16  2 bytes: u32 lane i of a panel row holds column i (low half) and column i+4 (high
+//            half), so one shift and one mask give the 8 columns as float32 (exact).
+//   WF_INT8  1 byte, signed; y[n] = sum over groups of scale[n, g] * sum_k x[k] q[n, k].
+//   WF_FP8   1 byte, e4m3fn as the checkpoint stores it; the same group scales. Decode: the
+//            sign-extended byte shifted left 20 and masked is a float32 whose exponent is the
+//            e4m3 exponent less 120 (subnormal codes give float32 subnormals); x 2^120 makes it
+//            exact (multiplication by a power of two).
+//
+// Scaled formats (int8, fp8) carry one float32 per (panel, k-group, column): at sp, panel p group g
+// column j is float (p*G + g)*8 + j, G = ceil(K / KG). A group's partial sum is scaled and added,
+// so the checkpoint's 128x128 blocks (or a per-row scale: KG = K) are applied exactly once per
+// group. KG is chosen by the host so that no group crosses a source scale block.
+
+import { madd } from "./common";
+import { gemm_4x8, packed_size_8, storeRow8 } from "./gemm";
+import { gemv_1x8 } from "./gemv";
+
+export const WF_F32: i32 = 0;
+export const WF_BF16: i32 = 1;
+export const WF_INT8: i32 = 2;
+export const WF_FP8: i32 = 3;
+
+/** Bytes per panel row (8 elements) of a compressed format. */
+// @ts-ignore: decorator
+@inline function rowBytes(fmt: i32): usize {
+  return fmt == WF_BF16 ? 16 : fmt == WF_F32 ? 32 : 8;
+}
+
+/** Bytes a packed [N, K] weight takes in format fmt (panels of 8 columns, zero-padded). */
+export function packed_bytes_w(fmt: i32, N: i32, K: i32): i32 {
+  return ((N + 7) >> 3) * K * <i32>rowBytes(fmt);
+}
+
+/** Scale floats a packed [N, K] weight of a scaled format takes with k-groups of KG. */
+export function scale_floats_w(N: i32, K: i32, KG: i32): i32 {
+  return ((N + 7) >> 3) * ((K + KG - 1) / KG) * 8;
+}
+
+/** Columns 0..3 of the panel row at w. */
+// @ts-ignore: decorator
+@inline function lo8(fmt: i32, w: usize): v128 {
+  if (fmt == WF_BF16) return i32x4.shl(v128.load(w), 16);
+  const b = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
+  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
+  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36)); // 2^120
+}
+
+/** Columns 4..7 of the panel row at w. */
+// @ts-ignore: decorator
+@inline function hi8(fmt: i32, w: usize): v128 {
+  if (fmt == WF_BF16) return v128.and(v128.load(w), i32x4.splat(<i32>0xffff0000));
+  const b = i32x4.extend_high_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
+  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
+  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36));
+}
+
+/**
+ * One panel, kc steps of k from x0 and the panel row at w: the 1x8 partial sum, scaled by the
+ * 8 floats at s (scaled formats) and stored (added into y0 when acc).
+ */
+// @ts-ignore: decorator
+@inline function micro1x8w(fmt: i32, x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
+  const rb = rowBytes(fmt);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const a = v128.load32_splat(x0);
+    c0 = madd(a, lo8(fmt, w), c0); c1 = madd(a, hi8(fmt, w), c1);
+    x0 += 4; w += rb;
+  }
+  if (fmt != WF_BF16) {
+    c0 = f32x4.mul(c0, v128.load(s)); c1 = f32x4.mul(c1, v128.load(s, 16));
+  }
+  storeRow8(y0, c0, c1, nr, acc);
+}
+
+/** 4 rows x 8 columns, as micro1x8w: one decode of each panel row serves the four rows. */
+// @ts-ignore: decorator
+@inline function micro4x8w(fmt: i32, x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
+  const rb = rowBytes(fmt);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;
+  for (let k = 0; k < kc; k++) {
+    const b0 = lo8(fmt, w), b1 = hi8(fmt, w);
+    let a = v128.load32_splat(x0);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(x1);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(x2);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(x3);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    x0 += 4; x1 += 4; x2 += 4; x3 += 4; w += rb;
+  }
+  if (fmt != WF_BF16) {
+    const s0 = v128.load(s), s1 = v128.load(s, 16);
+    c00 = f32x4.mul(c00, s0); c01 = f32x4.mul(c01, s1); c10 = f32x4.mul(c10, s0); c11 = f32x4.mul(c11, s1);
+    c20 = f32x4.mul(c20, s0); c21 = f32x4.mul(c21, s1); c30 = f32x4.mul(c30, s0); c31 = f32x4.mul(c31, s1);
+  }
+  storeRow8(y0, c00, c01, nr, acc);
+  storeRow8(y0 + ldyB, c10, c11, nr, acc);
+  storeRow8(y0 + 2 * ldyB, c20, c21, nr, acc);
+  storeRow8(y0 + 3 * ldyB, c30, c31, nr, acc);
+}
+
+/** K is cut into blocks of at most KC (and never across a k-group) so a panel slice stays in L1. */
+const KC: i32 = 256;
+
+// @ts-ignore: decorator
+@inline function gemmW(fmt: i32, M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize, sp: usize, y: usize, ldy: i32): void {
+  const panels = (N + 7) >> 3, rb = rowBytes(fmt), G = (K + KG - 1) / KG;
+  const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
+  const M4 = M & ~3;
+  for (let k0 = 0; k0 < K; ) {
+    const g = k0 / KG;
+    const kc = min(KC, min(K, (g + 1) * KG) - k0);
+    const acc = k0 > 0;
+    for (let p = 0; p < panels; p++) {
+      const w = wp + (<usize>p * K + k0) * rb;
+      const s = sp + ((<usize>(p * G + g)) << 5);
+      const nr = min(8, N - p * 8);
+      const yp = y + (<usize>(p * 8) << 2);
+      const xk = x + (<usize>k0 << 2);
+      let i = 0;
+      for (; i < M4; i += 4) micro4x8w(fmt, xk + <usize>i * ldxB, ldxB, w, kc, s, yp + <usize>i * ldyB, ldyB, nr, acc);
+      for (; i < M; i++) micro1x8w(fmt, xk + <usize>i * ldxB, w, kc, s, yp + <usize>i * ldyB, nr, acc);
+    }
+    k0 += kc;
+  }
+}
+
+/**
+ * GEMV over a compressed weight: four panels from the four quarters of W walked together (four
+ * DRAM streams, as gemv_1x8), each k-group's partial sum scaled into the row's accumulators.
+ */
+// @ts-ignore: decorator
+@inline function gemvW(fmt: i32, N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: usize): void {
+  const P = (N + 7) >> 3, Q = P >> 2, rb = rowBytes(fmt), G = (K + KG - 1) / KG;
+  const pb = <usize>K * rb, qb = <usize>Q * pb; // bytes per panel, between the streams
+  const sq = (<usize>Q * G) << 5; // scale bytes between the streams
+  for (let i = 0; i < Q; i++) {
+    let w = wp + <usize>i * pb;
+    let s = sp + ((<usize>i * G) << 5);
+    let xk = x;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+    for (let k0 = 0; k0 < K; k0 += KG) {
+      const kc = min(KG, K - k0);
+      let e0 = f32x4.splat(0), e1 = f32x4.splat(0), f0 = f32x4.splat(0), f1 = f32x4.splat(0);
+      let g0 = f32x4.splat(0), g1 = f32x4.splat(0), h0 = f32x4.splat(0), h1 = f32x4.splat(0);
+      for (let k = 0; k < kc; k++) {
+        const v = v128.load32_splat(xk);
+        e0 = madd(v, lo8(fmt, w), e0); e1 = madd(v, hi8(fmt, w), e1);
+        f0 = madd(v, lo8(fmt, w + qb), f0); f1 = madd(v, hi8(fmt, w + qb), f1);
+        g0 = madd(v, lo8(fmt, w + 2 * qb), g0); g1 = madd(v, hi8(fmt, w + 2 * qb), g1);
+        h0 = madd(v, lo8(fmt, w + 3 * qb), h0); h1 = madd(v, hi8(fmt, w + 3 * qb), h1);
+        w += rb; xk += 4;
+      }
+      if (fmt == WF_BF16) {
+        a0 = f32x4.add(a0, e0); a1 = f32x4.add(a1, e1); b0 = f32x4.add(b0, f0); b1 = f32x4.add(b1, f1);
+        c0 = f32x4.add(c0, g0); c1 = f32x4.add(c1, g1); d0 = f32x4.add(d0, h0); d1 = f32x4.add(d1, h1);
+      } else {
+        a0 = madd(e0, v128.load(s), a0); a1 = madd(e1, v128.load(s, 16), a1);
+        b0 = madd(f0, v128.load(s + sq), b0); b1 = madd(f1, v128.load(s + sq, 16), b1);
+        c0 = madd(g0, v128.load(s + 2 * sq), c0); c1 = madd(g1, v128.load(s + 2 * sq, 16), c1);
+        d0 = madd(h0, v128.load(s + 3 * sq), d0); d1 = madd(h1, v128.load(s + 3 * sq, 16), d1);
+        s += 32;
+      }
+    }
+    storeRow8(y + (<usize>(i * 8) << 2), a0, a1, min(8, N - i * 8), false);
+    storeRow8(y + (<usize>((i + Q) * 8) << 2), b0, b1, min(8, N - (i + Q) * 8), false);
+    storeRow8(y + (<usize>((i + 2 * Q) * 8) << 2), c0, c1, min(8, N - (i + 2 * Q) * 8), false);
+    storeRow8(y + (<usize>((i + 3 * Q) * 8) << 2), d0, d1, min(8, N - (i + 3 * Q) * 8), false);
+  }
+  // leftover panels one by one, through the GEMM's per-group path
+  for (let p = 4 * Q; p < P; p++) {
+    for (let k0 = 0; k0 < K; k0 += KG) {
+      const g = k0 / KG;
+      micro1x8w(fmt, x + (<usize>k0 << 2), wp + (<usize>p * K + k0) * rb, min(KG, K - k0), sp + ((<usize>(p * G + g)) << 5), y + (<usize>(p * 8) << 2), min(8, N - p * 8), k0 > 0);
+    }
+  }
+}
+
+/**
+ * y [M, N] (row stride ldy) = x [M, K] (row stride ldx) W^T for W packed in format fmt (sp: its
+ * scales, KG its k-group; bf16 ignores both). WF_F32 is the float32 linear (wp from pack_nk_8).
+ */
+export function linear_w(fmt: i32, M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize, sp: usize, y: usize, ldy: i32): void {
+  if (fmt == WF_F32) {
+    if (M == 1) gemv_1x8(N, K, x, wp, y);
+    else gemm_4x8(M, N, K, x, ldx, wp, y, ldy);
+    return;
+  }
+  // bf16 has no groups: one group spanning K keeps the k-blocking and the GEMV's single pass
+  const kg = fmt == WF_BF16 ? K : KG;
+  if (M == 1) {
+    if (fmt == WF_BF16) gemvW(WF_BF16, N, K, kg, x, wp, sp, y);
+    else if (fmt == WF_INT8) gemvW(WF_INT8, N, K, kg, x, wp, sp, y);
+    else gemvW(WF_FP8, N, K, kg, x, wp, sp, y);
+  } else {
+    if (fmt == WF_BF16) gemmW(WF_BF16, M, N, K, kg, x, ldx, wp, sp, y, ldy);
+    else if (fmt == WF_INT8) gemmW(WF_INT8, M, N, K, kg, x, ldx, wp, sp, y, ldy);
+    else gemmW(WF_FP8, M, N, K, kg, x, ldx, wp, sp, y, ldy);
+  }
+}
+
+/**
+ * Per-head products over one buffer of H packed weights, head h at wp + h*wStride bytes (scales
+ * at sp + h*sStride): y[:, h] = x[:, h] W[h]^T for heads h0 .. h1-1, x rows ldx floats apart
+ * (head h's K inputs at column h*K... given by xHead floats per head), y the same with yHead.
+ * float32 uses the 4x8 GEMM for every row count (the q-absorption's bits since it was written).
+ */
+export function linear_heads_w(fmt: i32, KG: i32, M: i32, h0: i32, h1: i32, N: i32, K: i32,
+  x: usize, ldx: i32, xHead: i32, wp: usize, wStride: usize, sp: usize, sStride: usize, y: usize, ldy: i32, yHead: i32, gemmAlways: bool): void {
+  for (let h = h0; h < h1; h++) {
+    const xh = x + ((<usize>h * xHead) << 2), yh = y + ((<usize>h * yHead) << 2), w = wp + <usize>h * wStride;
+    if (fmt == WF_F32 && gemmAlways) gemm_4x8(M, N, K, xh, ldx, w, yh, ldy);
+    else linear_w(fmt, M, N, K, KG, xh, ldx, w, sp + <usize>h * sStride, yh, ldy);
+  }
+}
+
+/** Bytes between heads of a per-head packed weight buffer ([N, K] each), 16-byte aligned. */
+export function head_stride_w(fmt: i32, N: i32, K: i32): i32 {
+  return fmt == WF_F32 ? packed_size_8(N, K) << 2 : (packed_bytes_w(fmt, N, K) + 15) & ~15;
+}
