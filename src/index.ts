@@ -17,6 +17,9 @@ export type { Tensor, NamedTensor, ForwardOptions, LayerCache, AttentionLayer } 
 export type { Backend, MlaLayerPath } from "./backend.js";
 export { mlaWeightShapes, checkMlaWeights, mlaWeightsFromStateDict, randomMlaWeights, Rng } from "./weights.js";
 export type { MlaWeights, MlaWeightName } from "./weights.js";
+// Projections as checkpoints ship them (bf16, int8, fp8 e4m3 with block scales): exact dequantisation and the conversion rules.
+export { WEIGHT_FORMATS, MLA_PROJECTIONS, quantiseWeight, dequantiseWeight, convertMlaWeights, dequantiseMlaWeights, checkMlaWeightsInput, isQuantisedWeight, quantisedBytes } from "./weight-formats.js";
+export type { WeightFormat, QuantisedWeight, MlaWeightsInput } from "./weight-formats.js";
 
 // The float64 oracle: MLA (naive, absorbed, recompute), the MHA/GQA/MQA and seed baselines, work counting.
 export { ReferenceMla, createReferenceMla, referenceBackend, MLA_PATHS, ReferenceMha, ReferenceSeedLowRank, mhaWeightShapes, seedWeightShapes, WorkCounter } from "./reference/index.js";

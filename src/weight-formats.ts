@@ -175,6 +175,11 @@ export function convertMlaWeights(cfg: MlaConfig, w: MlaWeightsInput, format: We
   return out as unknown as MlaWeightsInput;
 }
 
+/** Whether any projection is a QuantisedWeight. */
+export function hasQuantised(w: MlaWeightsInput | MlaWeights): w is MlaWeightsInput {
+  return typeof w === "object" && w !== null && MLA_PROJECTIONS.some((n) => isQuantisedWeight((w as Record<string, unknown>)[n]));
+}
+
 /** The one format of the quantised projections, "f32" when none is quantised; mixed formats are refused. */
 export function inputWeightFormat(w: MlaWeightsInput): WeightFormat {
   const found = new Set(MLA_PROJECTIONS.map((n) => w[n]).filter(isQuantisedWeight).map((v) => v.format));

@@ -12,7 +12,8 @@ import { DSA_PROPERTY_NAMES, type DsaCase, checkDsaBackend, describeDsaCase } fr
 
 /** Every property checkBackend knows: the MLA ones, then the DeepSeek-V3.2 ones (run when the backend has createDsa). */
 export const ALL_PROPERTY_NAMES: readonly string[] = [...PROPERTY_NAMES, ...DSA_PROPERTY_NAMES];
-import { type Measurement, type Tolerance, fmt } from "./run-case.js";
+import { type Measurement, type Tolerance, convertingBackend, fmt } from "./run-case.js";
+import { type WeightFormat, checkWeightFormat } from "../weight-formats.js";
 
 export interface CheckOptions {
   /** Cases per property (default 50). Shrinking adds runs only when a property fails. */
@@ -33,6 +34,12 @@ export interface CheckOptions {
   cases?: CaseArbOptions;
   /** A case whose measurement (layer creation and calls) has not finished after this many ms fails (default 60 000): a backend that never answers cannot stall the run. A synchronous infinite loop still can. */
   timeoutMs?: number;
+  /**
+   * Give the backend every case's projections converted to this format ("bf16", "int8", "fp8":
+   * src/weight-formats.ts's rules) and check it against the oracle on their exact dequantised
+   * values, at the same tolerance. Default: the float weights.
+   */
+  weightFormat?: WeightFormat;
   /** Called after each property finishes (for progress output). */
   onProperty?: (r: PropertyResult) => void;
 }
@@ -75,7 +82,8 @@ export async function checkBackend(backend: Backend, options: CheckOptions = {})
   const seed = options.seed ?? (Math.random() * 0x7fffffff) | 0;
   const wanted = options.properties ?? ALL_PROPERTY_NAMES;
   for (const n of wanted) if (!ALL_PROPERTY_NAMES.includes(n)) throw new RangeError(`checkBackend: unknown property "${n}"; properties are ${ALL_PROPERTY_NAMES.join(", ")}`);
-  const ctx = { backend, tol: tolerance, compareCaches: options.compareCaches ?? true };
+  const wf = options.weightFormat === undefined ? undefined : checkWeightFormat(options.weightFormat, "options.weightFormat");
+  const ctx = { backend: wf && wf !== "f32" ? convertingBackend(backend, wf) : backend, tol: tolerance, compareCaches: options.compareCaches ?? true, weightFormat: wf };
   const timeoutMs = options.timeoutMs ?? 60_000;
   const results: PropertyResult[] = [];
   const paths = options.paths ?? (["naive", "absorbed"] as const);

@@ -7,6 +7,7 @@ import type fc from "fast-check";
 import type { Backend, MlaLayerPath } from "../backend.js";
 import { MlaError, NonFiniteError, PositionError, ShapeError } from "../errors.js";
 import type { AttentionLayer, NamedTensor } from "../layer.js";
+import type { WeightFormat } from "../weight-formats.js";
 import {
   BAD_CALL_KINDS,
   BAD_WEIGHT_KINDS,
@@ -31,6 +32,8 @@ export interface PropertyContext {
   tol: Tolerance;
   /** Also compare cache snapshots (official names) with the oracle's. */
   compareCaches: boolean;
+  /** The projections' format the backend was given (the oracle computes from their exact values); undefined: the float weights. */
+  weightFormat?: WeightFormat;
 }
 
 export interface ConformanceProperty<C extends MlaCase = MlaCase> {
@@ -52,7 +55,7 @@ function matchesOracle(path: MlaLayerPath): ConformanceProperty {
     measure: (ctx, c) =>
       guard(() =>
         withLayer(ctx.backend, c, path, (layer) => {
-          const ref = oracleLayer(c, path);
+          const ref = oracleLayer(c, path, ctx.weightFormat);
           const got = runCalls(layer, c);
           const want = runCalls(ref, c);
           const ms = got.map((g, i) => compare(`call ${i} (startPos ${c.calls[i].startPos}) output`, g, want[i], ctx.tol, outShape(c, c.calls[i].seqlen)));

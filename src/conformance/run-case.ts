@@ -4,6 +4,7 @@
 import type { Backend, MlaLayerPath } from "../backend.js";
 import type { AttentionLayer, NamedTensor } from "../layer.js";
 import { ReferenceMla } from "../reference/mla.js";
+import { type WeightFormat, convertMlaWeights, hasQuantised } from "../weight-formats.js";
 import { type CallSpec, type MlaCase, caseInput, caseWeights } from "./arbitraries.js";
 
 export interface Tolerance {
@@ -94,9 +95,20 @@ export function runCalls(layer: AttentionLayer, c: MlaCase, calls: CallSpec[] = 
   return calls.map((call, i) => Float64Array.from(layer.forward(inputs ? inputs[i] : caseInput(c, i, call), { batch: c.batch, seqlen: call.seqlen, startPos: call.startPos })));
 }
 
-/** The oracle (float64 reference) for the same case and path. */
-export function oracleLayer(c: MlaCase, path: MlaLayerPath): ReferenceMla {
-  return new ReferenceMla(c.config, caseWeights(c), { path });
+/** The oracle (float64 reference) for the same case and path; with a weight format, on the exact values of the case's weights converted to it. */
+export function oracleLayer(c: MlaCase, path: MlaLayerPath, weightFormat?: WeightFormat): ReferenceMla {
+  const w = caseWeights(c);
+  return new ReferenceMla(c.config, weightFormat ? convertMlaWeights(c.config, w, weightFormat) : w, { path });
+}
+
+/** A backend that gets every layer's projections converted to `format` (convertMlaWeights; the same conversion the oracle's weights go through). */
+export function convertingBackend(backend: Backend, format: WeightFormat): Backend {
+  return {
+    ...backend,
+    name: backend.name,
+    precision: backend.precision,
+    createMla: (config, weights, options) => backend.createMla(config, hasQuantised(weights) ? weights : convertMlaWeights(config, weights, format), options),
+  };
 }
 
 /** Official cache buffer names per path. */

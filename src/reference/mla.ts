@@ -11,6 +11,7 @@ import { type MlaConfig, qkHeadDim } from "../config.js";
 import { type AttentionLayer, type ForwardCall, type ForwardOptions, type ForwardStage, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, overflowError } from "../layer.js";
 import { ConfigError, memoryError } from "../errors.js";
 import { type MlaWeights, checkMlaWeights } from "../weights.js";
+import { type MlaWeightsInput, dequantiseMlaWeights, hasQuantised } from "../weight-formats.js";
 import { attendRow } from "./attention.js";
 import { type Counter, NO_COUNT } from "./counter.js";
 import { linear, readWeightRow } from "./linear.js";
@@ -197,8 +198,12 @@ export class ReferenceMla<K extends LatentCacheOptions | undefined = undefined> 
   private disposed = false;
   private readonly gate = new ForwardGate();
 
-  constructor(readonly cfg: MlaConfig, readonly weights: MlaWeights, readonly options: ReferenceMlaOptions<K> = {}) {
-    checkMlaWeights(cfg, weights);
+  readonly weights: MlaWeights;
+
+  /** Quantised projections (src/weight-formats.ts) are dequantised exactly (float64) first. */
+  constructor(readonly cfg: MlaConfig, weights: MlaWeights | MlaWeightsInput, readonly options: ReferenceMlaOptions<K> = {}) {
+    this.weights = hasQuantised(weights) ? dequantiseMlaWeights(cfg, weights) : (weights as MlaWeights);
+    checkMlaWeights(cfg, this.weights);
     this.path = options.path ?? "absorbed";
     if (!["naive", "absorbed", "recompute"].includes(this.path)) {
       throw new ConfigError("options.path", this.path, '"naive", "absorbed" or "recompute"');

@@ -110,6 +110,8 @@ export class WasmMla implements AttentionLayer {
 
   /** The format the projections are kept in. */
   readonly weightFormat: WeightFormat;
+  /** Bytes the layer's packed weights take in its memory (projections with their scales, norms). */
+  readonly weightBytes: number;
 
   constructor(readonly cfg: MlaConfig, weights: MlaWeights | MlaWeightsInput, kernels: WasmKernels, options: WasmMlaOptions = {}) {
     checkMlaWeightsInput(cfg, weights);
@@ -172,6 +174,12 @@ export class WasmMla implements AttentionLayer {
       wkvbHeads: this.path === "recompute" ? k.packPerHeadNK(wkvb as ArrayLike<number>, H, dn + dv, C) : null,
       wo: pack("wo", D, H * dv),
     };
+    const bufBytes = (b: F32Buf | null | undefined) => 4 * (b?.length ?? 0);
+    this.weightBytes = Object.values(this.w).reduce((sum: number, v: PackedWeight | F32Buf | HeadWeights | null) => {
+      if (!v) return sum;
+      if ("ptr" in v) return sum + bufBytes(v);
+      return sum + bufBytes(v.buf) + bufBytes(v.scales);
+    }, 0);
     try {
       this.cache = naive
         ? new WasmRowStore(k.arena, [{ name: "k_cache", tail: [H, qk] }, { name: "v_cache", tail: [H, dv] }], cfg.max_batch_size, cfg.max_seq_len, Math.min(cap0, cfg.max_seq_len))
