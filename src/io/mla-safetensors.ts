@@ -18,6 +18,7 @@
 import type { MlaConfig } from "../config.js";
 import { FormatError, ShapeError } from "../errors.js";
 import { type MlaWeightName, type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
+import { type MlaWeightsInput, type QuantisedWeight, checkMlaWeightsInput, checkQuantisedWeight, isQuantisedWeight } from "../weight-formats.js";
 import { type Naming, type ParsedName, parseWeightName, weightTensorName } from "./hf-names.js";
 import { type TensorInfo, type TensorToWrite, type WritableDtype, writeSafetensors } from "./safetensors.js";
 
@@ -25,6 +26,8 @@ import { type TensorInfo, type TensorToWrite, type WritableDtype, writeSafetenso
 export interface TensorStore {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   read(name: string): Promise<Float32Array | Float64Array>;
+  /** The stored bytes of a tensor (needed to keep FP8 tensors quantised). */
+  readBytes?(name: string): Promise<Uint8Array>;
 }
 
 export interface LoadMlaOptions {
@@ -38,10 +41,17 @@ export interface LoadMlaOptions {
   layout?: "official" | "as-stored";
   /** Block size of FP8 weight scales, rows x columns (DeepSeek: 128x128, weight = fp8 * scale[i/128, j/128]; HF config quantization_config.weight_block_size). */
   fp8BlockSize?: number | readonly [number, number];
+  /**
+   * Keep F8_E4M3 projections with block scales as they are stored (QuantisedWeight: codes and
+   * scales, no float copy) for a backend that takes them (createWasmBackend); default false:
+   * dequantise to float32 (DeepSeek's weight_dequant). Needs a store with readBytes.
+   */
+  keepFp8?: boolean;
 }
 
-export interface LoadedMla {
-  weights: MlaWeights;
+export interface LoadedMla<W extends MlaWeights | MlaWeightsInput = MlaWeights> {
+  /** Float arrays; with keepFp8 the FP8 projections are QuantisedWeight. */
+  weights: W;
   /** The config the weights are meant for (rope_layout "interleaved" after a layout conversion). */
   config: MlaConfig;
   naming: Naming;
@@ -63,7 +73,9 @@ export function mlaLayers(store: TensorStore): (number | null)[] {
 }
 
 /** Load one layer's MLA weights, reading only that layer's tensors. */
-export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts: LoadMlaOptions = {}): Promise<LoadedMla> {
+export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts?: LoadMlaOptions & { keepFp8?: false }): Promise<LoadedMla>;
+export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts: LoadMlaOptions): Promise<LoadedMla<MlaWeights | MlaWeightsInput>>;
+export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts: LoadMlaOptions = {}): Promise<LoadedMla<MlaWeights | MlaWeightsInput>> {
   const layers = mlaLayers(store);
   if (layers.length === 0) throw new FormatError("tensors", [...store.tensors.keys()].slice(0, 8), "MLA weights by official (wq_a, wkv_a, ...) or Hugging Face (self_attn.q_a_proj, kv_a_proj_with_mqa, ...) names");
   let layer: number | null;
@@ -84,7 +96,7 @@ export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts
     found.set(key, { tensor: name, parsed: p });
   }
   const shapes = mlaWeightShapes(config);
-  const weights: Record<string, Float32Array | Float64Array> = {};
+  const weights: Record<string, Float32Array | Float64Array | QuantisedWeight> = {};
   const names: Partial<Record<MlaWeightName, string>> = {};
   let naming: Naming | undefined;
   for (const [w, shape] of Object.entries(shapes) as [MlaWeightName, number[]][]) {
@@ -95,8 +107,13 @@ export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts
     const info = store.tensors.get(hit.tensor)!;
     if (info.shape.join(",") !== shape.join(",")) throw new ShapeError(`${hit.tensor}.shape`, info.shape, `[${shape.join(", ")}] for this config`);
     naming ??= hit.parsed.naming;
-    let data = await store.read(hit.tensor);
     const scale = found.get(`${w}.scale`);
+    if (scale && info.dtype === "F8_E4M3" && opts.keepFp8) {
+      weights[w] = await keptFp8(store, hit.tensor, shape, scale.tensor, opts.fp8BlockSize ?? 128);
+      names[w] = hit.tensor;
+      continue;
+    }
+    let data = await store.read(hit.tensor);
     if (scale && info.dtype.startsWith("F8")) data = await dequantFp8(store, data, shape, scale.tensor, opts.fp8BlockSize ?? 128);
     weights[w] = data;
     names[w] = hit.tensor;
@@ -104,18 +121,39 @@ export async function loadMlaWeights(store: TensorStore, config: MlaConfig, opts
   let cfg = config;
   let permutedRope = false;
   if ((opts.layout ?? "official") === "official" && config.rope_layout === "half") {
+    const kept = Object.entries(weights).filter(([, v]) => isQuantisedWeight(v)).map(([n]) => n);
+    if (kept.length) throw new FormatError("keepFp8", true, `false for a checkpoint in the half RoPE layout (its rope rows are permuted to the official layout, which the kept FP8 tensors ${kept.join(", ")} cannot be), or layout "as-stored"`);
     permuteRopeRows(weights as unknown as MlaWeights, config, "half-to-interleaved");
     cfg = { ...config, rope_layout: "interleaved" };
     permutedRope = true;
   }
-  checkMlaWeights(cfg, weights as unknown as MlaWeights);
-  return { weights: weights as unknown as MlaWeights, config: cfg, naming: naming!, layer, names, permutedRope };
+  checkMlaWeightsInput(cfg, weights as unknown as MlaWeightsInput);
+  return { weights: weights as unknown as MlaWeightsInput, config: cfg, naming: naming!, layer, names, permutedRope };
+}
+
+/** An F8_E4M3 tensor and its block scales as a QuantisedWeight (bytes as stored). */
+async function keptFp8(store: TensorStore, name: string, shape: number[], scaleName: string, block: number | readonly [number, number]): Promise<QuantisedWeight> {
+  if (!store.readBytes) throw new FormatError("keepFp8", true, "a store that reads tensors' bytes (openCheckpoint / openSafetensors)");
+  const [br, bc] = fp8Block(block), rows = shape[0], cols = shape[1];
+  const want = [Math.ceil(rows / br), Math.ceil(cols / bc)];
+  const sInfo = store.tensors.get(scaleName)!;
+  const got = sInfo.shape.length === 1 ? [sInfo.shape[0], 1] : sInfo.shape;
+  if (got.join(",") !== want.join(",")) throw new ShapeError(`${scaleName}.shape`, sInfo.shape, `[${want.join(", ")}] (${br}x${bc} blocks of a [${shape.join(", ")}] weight)`);
+  const codes = await store.readBytes(name);
+  const q: QuantisedWeight = { format: "fp8", shape: [rows, cols], codes, scales: Float32Array.from(await store.read(scaleName)), block: [br, bc] };
+  checkQuantisedWeight(name, q, [rows, cols]);
+  return q;
+}
+
+function fp8Block(block: number | readonly [number, number]): [number, number] {
+  const [br, bc] = typeof block === "number" ? [block, block] : block;
+  if (!(Number.isInteger(br) && br > 0 && Number.isInteger(bc) && bc > 0)) throw new FormatError("fp8BlockSize", block, "a positive integer or [rows, cols] of positive integers");
+  return [br, bc];
 }
 
 /** weight[i, j] = fp8[i, j] * scale[floor(i/br), floor(j/bc)] (DeepSeek's weight_dequant). */
 async function dequantFp8(store: TensorStore, data: Float32Array | Float64Array, shape: number[], scaleName: string, block: number | readonly [number, number]): Promise<Float32Array> {
-  const [br, bc] = typeof block === "number" ? [block, block] : block;
-  if (!(Number.isInteger(br) && br > 0 && Number.isInteger(bc) && bc > 0)) throw new FormatError("fp8BlockSize", block, "a positive integer or [rows, cols] of positive integers");
+  const [br, bc] = fp8Block(block);
   const rows = shape[0], cols = shape.length > 1 ? shape[1] : 1;
   const want = [Math.ceil(rows / br), Math.ceil(cols / bc)];
   const sInfo = store.tensors.get(scaleName)!;

@@ -56,6 +56,7 @@ export async function openSafetensorsFile(path: string, label?: string): Promise
 export interface CheckpointStore {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   read(name: string): Promise<Float32Array | Float64Array>;
+  readBytes(name: string): Promise<Uint8Array>;
   /** The files actually opened (only those holding wanted tensors). */
   readonly files: string[];
   close(): Promise<void>;
@@ -110,6 +111,11 @@ export async function openCheckpoint(path: string, want: (name: string) => boole
       const w = where.get(name);
       if (!w) throw new FormatError("checkpoint tensor", name, "one of the opened tensors");
       return w.file.read(name);
+    },
+    readBytes: (name) => {
+      const w = where.get(name);
+      if (!w) throw new FormatError("checkpoint tensor", name, "one of the opened tensors");
+      return w.file.readBytes(name);
     },
     close: async () => void (await Promise.all(opened.map((s) => s.close()))),
   };

@@ -233,6 +233,13 @@ export async function readTensorData(src: ByteSource, header: SafetensorsHeader,
   return decodeTensor(t.dtype, await exact(src, header.dataStart + t.begin, t.end - t.begin, source), name);
 }
 
+/** A tensor's bytes as stored (little-endian elements of its dtype), checked like readTensorData. */
+export async function readTensorBytes(src: ByteSource, header: SafetensorsHeader, name: string, source = "safetensors"): Promise<Uint8Array> {
+  const t = header.tensors.get(name);
+  if (!t) return fail(source, "tensor", name, `one of the ${header.tensors.size} tensors in the file`);
+  return exact(src, header.dataStart + t.begin, t.end - t.begin, source);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding (round to nearest, ties to even)
 
@@ -369,5 +376,9 @@ export class SafetensorsFile {
   }
   read(name: string): Promise<Float32Array | Float64Array> {
     return readTensorData(this.src, this.header, name, this.source);
+  }
+  /** The tensor's stored bytes (an FP8 tensor's e4m3 codes), without decoding. */
+  readBytes(name: string): Promise<Uint8Array> {
+    return readTensorBytes(this.src, this.header, name, this.source);
   }
 }

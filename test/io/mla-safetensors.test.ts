@@ -13,9 +13,12 @@ import { mlaTensorFilter, parseWeightName, weightTensorName } from "../../src/io
 import { loadMlaWeights, mlaLayers, mlaWeightTensors, mlaWeightsToSafetensors, permuteRopeRows } from "../../src/io/mla-safetensors.js";
 import { bytesSource, numberToE4m3, e4m3ToNumber, openSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { openCheckpoint, openSafetensorsFile } from "../../src/io/safetensors-file.js";
-import { F64_REORDER_TOL, firstMismatch } from "../../src/numerics.js";
+import { F64_REORDER_TOL, firstMismatch, toleranceFor } from "../../src/numerics.js";
+import { type QuantisedWeight, dequantiseWeight, isQuantisedWeight, quantiseWeight } from "../../src/weight-formats.js";
+import { E4M3_VALUES } from "../../src/cache/scalar.js";
+import { createWasmBackend } from "../../src/wasm/node.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
-import { type MlaWeights, mlaWeightShapes } from "../../src/weights.js";
+import { type MlaWeights, Rng, mlaWeightShapes } from "../../src/weights.js";
 
 const cfg = makeConfig({ dim: 11, n_heads: 3, q_lora_rank: 5, kv_lora_rank: 7, qk_nope_head_dim: 3, qk_rope_head_dim: 6, v_head_dim: 4, max_seq_len: 32, original_seq_len: 8, rope_factor: 4, max_batch_size: 2 });
 const open = async (bytes: Uint8Array) => openSafetensors(bytesSource(bytes));
@@ -161,6 +164,40 @@ describe("loading MLA weights", () => {
     const same2 = await loadMlaWeights(f, c, { fp8BlockSize: [B, B] });
     expect(Array.from(same2.weights.wo)).toEqual(Array.from(want.wo));
     await expect(loadMlaWeights(f, c, { fp8BlockSize: [B, 3] })).rejects.toThrow(/2x3 blocks/);
+  });
+
+  test("keepFp8 hands F8_E4M3 projections and their block scales through as they are stored; the WASM layer on them == the oracle on their exact values", async () => {
+    const c = makeConfig({ dim: 40, n_heads: 2, q_lora_rank: 24, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_seq_len: 16 });
+    const w = weightsFromSeed(c, 4), B = 8; // 8x8 blocks: several per weight, and W_UK/W_UV views at offsets 0, 16 (dn + dv)
+    const tensors: Record<string, { dtype: "F32" | "F8_E4M3"; shape: number[]; data: ArrayLike<number> }> = {};
+    const q: Record<string, QuantisedWeight> = {};
+    for (const [k, shape] of Object.entries(mlaWeightShapes(c))) {
+      const name = weightTensorName(k as never, "hf", 0), data = (w as unknown as Record<string, Float32Array>)[k];
+      if (shape.length === 1) {
+        tensors[name] = { dtype: "F32", shape, data };
+        continue;
+      }
+      q[k] = quantiseWeight("fp8", data, [shape[0], shape[1]], [B, B]);
+      tensors[name] = { dtype: "F8_E4M3", shape, data: Array.from(q[k].codes, (code) => E4M3_VALUES[code]) };
+      tensors[name.replace(/weight$/, "weight_scale_inv")] = { dtype: "F32", shape: [Math.ceil(shape[0] / B), Math.ceil(shape[1] / B)], data: q[k].scales! };
+    }
+    const f = await open(writeSafetensors(tensors));
+    const kept = await loadMlaWeights(f, c, { fp8BlockSize: B, keepFp8: true });
+    for (const k of Object.keys(q)) {
+      const got = (kept.weights as unknown as Record<string, QuantisedWeight>)[k];
+      expect(isQuantisedWeight(got), k).toBe(true);
+      expect(Array.from(got.codes), k).toEqual(Array.from(q[k].codes)); // the stored bytes
+      expect(Array.from(got.scales!), k).toEqual(Array.from(q[k].scales!));
+    }
+    const floats = await loadMlaWeights(f, c, { fp8BlockSize: B });
+    expect(Array.from(floats.weights.wo)).toEqual(Array.from(dequantiseWeight(q.wo), Math.fround)); // the float loader: the same values rounded to float32
+    const layer = await (await createWasmBackend()).createMla(c, kept.weights, { path: "absorbed" });
+    expect(layer.weightFormat).toBe("fp8");
+    const ref = new ReferenceMla(c, kept.weights, { path: "absorbed" }), x = new Rng(2).normalArray(3 * c.dim), call = { batch: 1, seqlen: 3, startPos: 0 };
+    const { atol, rtol } = toleranceFor("float32");
+    expect(firstMismatch(layer.forward(x, call), ref.forward(x, call), atol, rtol)).toBe(-1);
+    // a store that cannot give bytes cannot keep them
+    await expect(loadMlaWeights({ tensors: f.tensors, read: (n) => f.read(n) }, c, { fp8BlockSize: B, keepFp8: true })).rejects.toThrow(FormatError);
   });
 
   test("missing or mis-shaped weights are ShapeErrors naming both conventions", async () => {
