@@ -4,7 +4,7 @@ import type { ProbeResult } from "./probe.js";
 import type { Isa } from "./lib/env.js";
 import type { CoreShare } from "./lib/timing.js";
 
-export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "attn-recompute" | "attn-mha" | "attn-gqa" | "attn-mqa" | "attn-seed" | "dsa" | "threads" | "step";
+export type Group = "gemm" | "gemv" | "attn-absorbed" | "attn-naive" | "attn-recompute" | "attn-mha" | "attn-gqa" | "attn-mqa" | "attn-seed" | "dsa" | "threads" | "weights" | "step";
 
 export interface Figure {
   group: Group;

@@ -1,4 +1,5 @@
 // bench/results/latest.json -> the performance targets and a markdown report.
+import type { WeightAccuracyRow, WeightMemoryRow } from "./weight-formats.js";
 import type { ProbeResult } from "./probe.js";
 import type { Figure } from "./figures.js";
 import type { TimingPlan } from "./lib/timing.js";
@@ -21,10 +22,15 @@ export interface BenchResults {
   figures: Figure[];
   targets: TargetResult[];
   seconds: number;
+  /** Memory of one loaded layer per weight format (bench/weight-formats.ts). */
+  weightFormats?: WeightMemoryRow[];
+  /** Output error of each weight format's conversion against the float weights (bench/weight-formats.ts). */
+  weightAccuracy?: WeightAccuracyRow[];
 }
 
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
+const f0 = (x: number) => x.toFixed(0);
 
 /** The performance targets (single thread, float32, ratios in one run), judged on the relaxed build where there is one. */
 export function evaluateTargets(r: BenchResults): TargetResult[] {
@@ -59,6 +65,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     out.push({ target: `DSA indexer scores >= 70% of the ${isa} peak`, met: met === idx.length, value: `${met}/${idx.length} sizes; lowest ${f1(worst.pctPeak)}% (${worst.model} ${worst.what}, ${f1(worst.gflops)} GFLOP/s)` });
   }
   out.push(...threadTargets(r, isa));
+  out.push(...weightTargets(r));
   const steps = r.figures.filter((f) => f.group === "step" && f.ratio !== undefined);
   if (steps.length) {
     const worst = steps.reduce((a, b) => ((a.ratio ?? 0) <= (b.ratio ?? 0) ? a : b));
@@ -79,6 +86,50 @@ export const LLAMA_CPP_2T_ANCHOR_MS: Readonly<Record<string, Readonly<Record<num
   "V2-Lite": { 1024: 6.8, 4096: 9.5, 16384: 36.7 },
   V3: { 1024: 62.3, 4096: 84.4, 16384: 300 },
 };
+
+/** The compressed-weight targets: speed-ups over float32 weights in the same run, GEMV bandwidth, GEMM rate, layer memory. */
+function weightTargets(r: BenchResults): TargetResult[] {
+  const w = r.figures.filter((f) => f.group === "weights");
+  if (!w.length) return [{ target: "compressed weights (bf16, int8, fp8)", met: false, value: "not measured in this run" }];
+  const out: TargetResult[] = [];
+  const fmtOf = (f: Figure) => (f.impl.match(/\b(bf16|int8|fp8)\b/)?.[1] ?? "f32");
+  const step = (fmt: string, min: number) => {
+    const f = w.find((x) => x.model === "V3" && x.what === "step S=1024" && fmtOf(x) === fmt);
+    out.push({ target: `V3 decode step S 1024 with ${fmt} weights >= ${min}x float32 weights`, met: (f?.ratio ?? 0) >= min, value: f ? `x${f2(f.ratio ?? 0)} (${f1(f.ms)} vs ${f1(f.peer!.ms)} ms)` : "not measured" });
+  };
+  step("fp8", 3);
+  step("int8", 3);
+  step("bf16", 1.8);
+  const gemv = w.filter((f) => f.what.endsWith("M=1") && fmtOf(f) !== "f32");
+  if (gemv.length) {
+    const worst = gemv.reduce((a, b) => (a.pctBw <= b.pctBw ? a : b));
+    out.push({ target: "compressed GEMV >= 85% of the probe's bandwidth on the bytes read", met: gemv.every((f) => f.pctBw >= 85), value: `${gemv.filter((f) => f.pctBw >= 85).length}/${gemv.length}; lowest ${f1(worst.pctBw)}% (${worst.model} ${worst.what} ${fmtOf(worst)}, ${f1(worst.gbs)} GB/s)` });
+  }
+  const gemm = w.filter((f) => f.what.endsWith("M=64") && fmtOf(f) !== "f32");
+  if (gemm.length) {
+    const worst = gemm.reduce((a, b) => ((a.ratio ?? 0) <= (b.ratio ?? 0) ? a : b));
+    out.push({ target: "compressed prefill GEMM >= 85% of the float32 GEMM's FLOP rate", met: gemm.every((f) => (f.ratio ?? 0) >= 0.85), value: `${gemm.filter((f) => (f.ratio ?? 0) >= 0.85).length}/${gemm.length}; lowest ${f0(100 * (worst.ratio ?? 0))}% (${worst.model} ${worst.what} ${fmtOf(worst)})` });
+  }
+  const fp8 = r.weightFormats?.find((m) => m.model === "V3" && m.format === "fp8");
+  if (fp8) out.push({ target: "a loaded V3 layer in fp8 <= 200 MB", met: fp8.layerBytes <= 200e6, value: `${f1(fp8.layerBytes / 1e6)} MB of linear memory (packed weights ${f1(fp8.weightBytes / 1e6)} MB)` });
+  return out;
+}
+
+/** One loaded layer's memory per weight format, the conversions' output error, and the GEMVs' in-cache rates. */
+function weightFormatsSection(r: BenchResults): string {
+  let s = "";
+  if (r.weightFormats?.length) {
+    s += `\n## Memory of one loaded layer per weight format\n\n`;
+    s += table(["model", "format", "packed weights MB", "layer's linear memory MB"], r.weightFormats.map((m) => [m.model, m.format, f1(m.weightBytes / 1e6), f1(m.layerBytes / 1e6)]));
+  }
+  if (r.weightAccuracy?.length) {
+    s += `\n## Output error of each weight format's conversion (float64 oracle on the converted weights' exact values vs on the float weights)\n\n`;
+    s += table(["weights", "format", "max |error|", "relative RMS error"], r.weightAccuracy.map((a) => [a.weights, a.format, a.maxAbsErr.toExponential(2), a.relRms.toExponential(2)]));
+  }
+  const notes = r.figures.filter((f) => f.group === "weights" && f.note?.includes("in cache"));
+  if (notes.length) s += `\nThe decode GEMVs with their weights left in the caches (what the kernels' instructions allow without DRAM):\n\n` + notes.map((f) => `- ${f.model} ${f.what} ${f.impl}: ${f.note}`).join("\n") + "\n";
+  return s;
+}
 
 /** Sample pairs with both cores needed before a 2-thread ratio is judged on them alone. */
 const MIN_PAIRS = 3;
@@ -184,6 +235,7 @@ export function toMarkdown(r: BenchResults): string {
     ["attn-mqa", "MQA decode attention (1 kv head)"],
     ["attn-seed", "The seed text's per-head low-rank scheme (r latents per head for K and V, decompressed inside the kernel)"],
     ["dsa", "DeepSeek-V3.2 sparse decode (indexer + top-2048 + sparse attention) vs dense absorbed decode attention, same fp8 paged cache; ours / peer = dense / DSA step"],
+    ["weights", "Compressed projection weights (bf16, int8, fp8 e4m3 with 128x128 block scales) vs float32 weights in the same run: GEMV GB/s of the bytes read, GEMM FLOP rate, the whole V3 decode step; ours / peer = float32 ms / this format's ms"],
     ["threads", "Decode attention on 2 threads (split-KV + combine) vs 1 thread of the same pool; ours / peer = 1-thread ms / 2-thread ms; % peak is of one core"],
     ["step", "Whole absorbed decode step: wasm layer vs float64 reference"],
   ];
@@ -197,6 +249,7 @@ export function toMarkdown(r: BenchResults): string {
       fs.map((f) => [f.model, f.what, f.impl, f.isa, f2(f.ms), rooflineOf(r.probe, f, ceiling) ? f2(rooflineOf(r.probe, f, ceiling)!) : "", rooflineOf(r.probe, f, ceiling) ? `${f2(f.ms / rooflineOf(r.probe, f, ceiling)!)}x` : "", f1(f.gflops), f1(f.gbs), f1(f.pctPeak), f1(f.pctBw) + (f.bwGBs ? ` (of ${f1(f.bwGBs)})` : ""), f.bound, f.peer?.impl ?? "", f.peer ? f2(f.peer.ms) : "", f.ratio !== undefined ? `x${f2(f.ratio)}` : "",
         ...(two ? [f.peer2?.impl ?? "", f.peer2 ? f2(f.peer2.ms) : "", f.ratio2 !== undefined ? `x${f2(f.ratio2)}` : ""] : [])]));
   }
+  s += weightFormatsSection(r);
   s += rooflineSection(r);
   s += `\n## Targets (judged on the relaxed-simd build)\n\n`;
   s += table(["target", "measured", "met"], r.targets.map((t) => [t.target, t.value, t.met ? "yes" : "**no**"]));

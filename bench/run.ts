@@ -20,6 +20,7 @@ import { runDecodeStep } from "./step.js";
 import { runPathAttention } from "./paths.js";
 import { runDsaDecode } from "./dsa.js";
 import { runThreadedStep, runThreads } from "./threads.js";
+import { runWeightFormats } from "./weight-formats.js";
 import { runCacheFormats, cacheFormatsMarkdown } from "./cache-formats.js";
 
 const args = process.argv.slice(2);
@@ -180,6 +181,10 @@ const threads = await runThreads(probe, plan, quick, log, flush);
 for (const f of threads.figures) push(f);
 for (const f of await runThreadedStep(probe, plan, quick, log)) push(f);
 
+// Compressed projection weights against float32 weights (bench/weight-formats.ts), the best build.
+const weightsRun = await runWeightFormats(probe, plan, dramPlan, flush, best, quick, log);
+for (const f of weightsRun.figures) push(f);
+
 // The whole absorbed decode step: the wasm layer against the float64 reference.
 for (const f of await runDecodeStep(probe, plan, isas, quick, log)) push(f);
 
@@ -201,6 +206,8 @@ const results: BenchResults = {
   figures,
   targets: [],
   seconds: (performance.now() - t0) / 1000,
+  weightFormats: weightsRun.memory,
+  weightAccuracy: weightsRun.accuracy,
 };
 results.targets = evaluateTargets(results);
 mkdirSync(rootPath("bench", "results"), { recursive: true });
