@@ -110,26 +110,34 @@ export function scale_floats_w(N: i32, K: i32, KG: i32): i32 {
 /** K is cut into blocks of at most KC (and never across a k-group) so a panel slice stays in L1. */
 const KC: i32 = 256;
 
+/** Output panels per chunk of the GEMM: a chunk's y (rows x 8 x PC floats) stays in L2 across the K blocks. */
+const PC: i32 = 32;
+
 // @ts-ignore: decorator
 @inline function gemmW(fmt: i32, M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize, sp: usize, y: usize, ldy: i32): void {
   const panels = (N + 7) >> 3, rb = rowBytes(fmt), G = (K + KG - 1) / KG;
   const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
   const M4 = M & ~3;
-  for (let k0 = 0; k0 < K; ) {
-    const g = k0 / KG;
-    const kc = min(KC, min(K, (g + 1) * KG) - k0);
-    const acc = k0 > 0;
-    for (let p = 0; p < panels; p++) {
-      const w = wp + (<usize>p * K + k0) * rb;
-      const s = sp + ((<usize>(p * G + g)) << 5);
-      const nr = min(8, N - p * 8);
-      const yp = y + (<usize>(p * 8) << 2);
-      const xk = x + (<usize>k0 << 2);
-      let i = 0;
-      for (; i < M4; i += 4) micro4x8w(fmt, xk + <usize>i * ldxB, ldxB, w, kc, s, yp + <usize>i * ldyB, ldyB, nr, acc);
-      for (; i < M; i++) micro1x8w(fmt, xk + <usize>i * ldxB, w, kc, s, yp + <usize>i * ldyB, nr, acc);
+  // Scaled formats cut K at every k-group, so each K block adds into y: chunks of panels keep
+  // that y in L2 instead of streaming all of y once per block.
+  for (let c0 = 0; c0 < panels; c0 += PC) {
+    const c1 = min(panels, c0 + PC);
+    for (let k0 = 0; k0 < K; ) {
+      const g = k0 / KG;
+      const kc = min(KC, min(K, (g + 1) * KG) - k0);
+      const acc = k0 > 0;
+      for (let p = c0; p < c1; p++) {
+        const w = wp + (<usize>p * K + k0) * rb;
+        const s = sp + ((<usize>(p * G + g)) << 5);
+        const nr = min(8, N - p * 8);
+        const yp = y + (<usize>(p * 8) << 2);
+        const xk = x + (<usize>k0 << 2);
+        let i = 0;
+        for (; i < M4; i += 4) micro4x8w(fmt, xk + <usize>i * ldxB, ldxB, w, kc, s, yp + <usize>i * ldyB, ldyB, nr, acc);
+        for (; i < M; i++) micro1x8w(fmt, xk + <usize>i * ldxB, w, kc, s, yp + <usize>i * ldyB, nr, acc);
+      }
+      k0 += kc;
     }
-    k0 += kc;
   }
 }
 

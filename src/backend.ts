@@ -4,7 +4,6 @@
 import type { MlaConfig } from "./config.js";
 import type { AttentionLayer, ForwardOptions, Tensor } from "./layer.js";
 import type { MlaWeights } from "./weights.js";
-import type { MlaWeightsInput } from "./weight-formats.js";
 import type { DsaWeights } from "./io/dsa-weights.js";
 import type { DsaTrace } from "./reference/dsa/layer.js";
 
@@ -14,8 +13,12 @@ export interface Backend {
   readonly name: string;
   /** Float precision the backend computes in; decides the tolerance `verify` applies. */
   readonly precision: "float64" | "float32";
-  /** weights' projections may be QuantisedWeight (src/weight-formats.ts) where the backend takes them; the reference dequantises them exactly. */
-  createMla(config: MlaConfig, weights: MlaWeights | MlaWeightsInput, options: { path: MlaLayerPath }): AttentionLayer | Promise<AttentionLayer>;
+  /**
+   * Float weights. A backend that also takes quantised projections (QuantisedWeight of
+   * src/weight-formats.ts: the reference, which dequantises them exactly, and the WASM backend)
+   * widens the parameter to MlaWeights | MlaWeightsInput; checkBackend's weightFormat option needs that.
+   */
+  createMla(config: MlaConfig, weights: MlaWeights, options: { path: MlaLayerPath }): AttentionLayer | Promise<AttentionLayer>;
   /**
    * A DeepSeek-V3.2 layer (MLA + the lightning indexer's sparse attention), where the backend has
    * one. options.cacheFormat names the backend's latent record; "f32" asks for the official float32

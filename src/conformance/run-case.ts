@@ -5,6 +5,7 @@ import type { Backend, MlaLayerPath } from "../backend.js";
 import type { AttentionLayer, NamedTensor } from "../layer.js";
 import { ReferenceMla } from "../reference/mla.js";
 import { type WeightFormat, convertMlaWeights, hasQuantised } from "../weight-formats.js";
+import type { MlaWeights } from "../weights.js";
 import { type CallSpec, type MlaCase, caseInput, caseWeights } from "./arbitraries.js";
 
 export interface Tolerance {
@@ -101,13 +102,17 @@ export function oracleLayer(c: MlaCase, path: MlaLayerPath, weightFormat?: Weigh
   return new ReferenceMla(c.config, weightFormat ? convertMlaWeights(c.config, w, weightFormat) : w, { path });
 }
 
-/** A backend that gets every layer's projections converted to `format` (convertMlaWeights; the same conversion the oracle's weights go through). */
+/**
+ * A backend that gets every layer's projections converted to `format` (convertMlaWeights; the
+ * same conversion the oracle's weights go through): the inner backend must take QuantisedWeight
+ * projections (its createMla typed MlaWeights | MlaWeightsInput); one that does not fails the properties.
+ */
 export function convertingBackend(backend: Backend, format: WeightFormat): Backend {
   return {
     ...backend,
     name: backend.name,
     precision: backend.precision,
-    createMla: (config, weights, options) => backend.createMla(config, hasQuantised(weights) ? weights : convertMlaWeights(config, weights, format), options),
+    createMla: (config, weights, options) => backend.createMla(config, (hasQuantised(weights) ? weights : convertMlaWeights(config, weights, format)) as MlaWeights, options),
   };
 }
 

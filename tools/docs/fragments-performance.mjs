@@ -130,6 +130,7 @@ export function performanceFragments(r) {
     ),
     ...dsaFragments(L),
     ...threadFragments(L),
+    ...weightFragments(L),
     "perf-targets-table": table(["target (single thread, float32, one run)", "measured (relaxed build)", "met"], L.targets.map((t) => [t.target, t.value, t.met ? "**yes**" : "**no**"])),
     "perf-gemm-pct-range": pctRange(gemm.map((f) => f.pctPeak)),
     "perf-peer-gflops": `XNNPACK's wasm GEMM runs at ${range(gemm.map((f) => f.peer?.gflops ?? NaN), 0)} GFLOP/s here (it is built for simd128, without FMA), onnxruntime-web's at ${range(gemm.map((f) => f.peer2?.gflops ?? NaN), 0)}`,
@@ -209,6 +210,29 @@ function dsaFragments(L) {
   };
 }
 
+/** How much of the second core a 2-thread figure had (bench/lib/timing.ts timePaired), or "-" for a figure without it. @param {any} f */
+const coresCell = (f) => (f.cores ? `${f.cores.withBoth}/${f.cores.pairs}${f.cores.ratioWithBoth == null ? "" : `: ${times(f.cores.ratioWithBoth)}`} (FMA peak 2/1 median ${f.cores.peakMedian.toFixed(2)})` : "-");
+
+/** Compressed projection weights against float32 weights (group "weights", bench/weight-formats.ts). @param {BenchRun} L @returns {Record<string, string>} */
+function weightFragments(L) {
+  const w = L.figures.filter((f) => f.group === "weights");
+  const A = /** @type {any} */ (L);
+  const none = "not measured in the committed run";
+  if (!w.length) return { "perf-table-weights": none, "perf-weights-memory": none, "perf-weights-accuracy": none };
+  return {
+    "perf-table-weights": table(
+      ["model", "shape", "impl", "build", "ms", "GB/s of the bytes read", "% of the probe's read of the buffer", "GFLOP/s", "float32 ms", "float32 / this"],
+      w.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.ms), f1(f.gbs), f.bwGBs ? pct(f.pctBw) : "-", f1(f.gflops), f.peer ? ms2(f.peer.ms) : "-", f.ratio !== undefined ? times(f.ratio) : "-"]),
+    ),
+    "perf-weights-memory": A.weightFormats?.length
+      ? table(["model", "format", "packed weights (MB)", "the layer's linear memory (MB)"], A.weightFormats.map((/** @type {any} */ m) => [m.model, m.format, f1(m.weightBytes / 1e6), f1(m.layerBytes / 1e6)]))
+      : none,
+    "perf-weights-accuracy": A.weightAccuracy?.length
+      ? table(["weights", "format", "max abs error", "relative RMS error"], A.weightAccuracy.map((/** @type {any} */ a) => [a.weights, a.format, a.maxAbsErr.toExponential(2), a.relRms.toExponential(2)]))
+      : none,
+  };
+}
+
 /** Work on 2 threads against 1 (group "threads", bench/threads.ts), onnxruntime-web's own 2 threads beside mlakit's. @param {BenchRun} L @returns {Record<string, string>} */
 function threadFragments(L) {
   const all = L.figures.filter((f) => f.group === "threads" && f.peer);
@@ -218,8 +242,8 @@ function threadFragments(L) {
   const range = (/** @type {(f: any) => boolean} */ pick) => timesRange(two.filter(pick).map((f) => f.ratio ?? NaN));
   return {
     "perf-table-threads": table(
-      ["model", "shape", "what runs on 2 threads", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)", "GB/s on 1 / 2 threads"],
-      all.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN), `${f1(f.peer?.gbs ?? NaN)} / ${f1(f.gbs)}`]),
+      ["model", "shape", "what runs on 2 threads", "build", "1 thread ms", "2 threads ms", "2 threads / 1 (speed-up)", "sample pairs with both cores: speed-up over them", "GB/s on 1 / 2 threads"],
+      all.map((f) => [f.model, f.what, f.impl, f.isa, ms2(f.peer?.ms ?? NaN), ms2(f.ms), times(f.ratio ?? NaN), coresCell(f), `${f1(f.peer?.gbs ?? NaN)} / ${f1(f.gbs)}`]),
     ),
     "perf-threads-reading": two.length
       ? `2 threads ran absorbed decode attention ${range((f) => f.impl.startsWith("dense split-KV"))} faster than 1, sparse attention ${range((f) => f.impl.startsWith("sparse"))}, naive decode attention ${range((f) => f.impl.startsWith("naive"))}, the decode GEMVs ${range((f) => f.impl.startsWith("gemv"))}, the prefill GEMMs ${range((f) => f.impl.startsWith("gemm"))} and the whole decode step ${range((f) => /forward/.test(f.impl))} (${two[0].isa}-threads build), while the FMA-peak kernel on both threads at once ran ${typeof p21 === "number" ? times(p21) : "-"} the work of one` +
