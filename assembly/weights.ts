@@ -1,4 +1,5 @@
-// Projections over compressed weights, decoded in registers (never expanded to a float32 copy).
+// Projections over compressed weights, decoded in registers (never expanded to a float32 copy) by
+// gemm.ts's panel decoding (lo8 / hi8), which its float32 micro-kernels share.
 // The panels are pack_nk_8's (8 output columns, element (p, k, j) at (p*K + k)*8 + j) with narrow
 // elements; the host (src/wasm/weight-formats.ts) writes them.
 //
@@ -15,20 +16,12 @@
 // so the checkpoint's 128x128 blocks (or a per-row scale: KG = K) are applied exactly once per
 // group. KG is chosen by the host so that no group crosses a source scale block.
 
+import { WF_BF16, WF_F32, WF_FP8, WF_INT8, gemm_4x8, hi8, lo8, micro1x8w, micro4x8w, packed_size_8, rowBytes, storeRow8 } from "./gemm";
 import { madd } from "./common";
-import { gemm_4x8, packed_size_8, storeRow8 } from "./gemm";
+
+export { WF_BF16, WF_F32, WF_FP8, WF_INT8 };
 import { gemv_1x8 } from "./gemv";
 
-export const WF_F32: i32 = 0;
-export const WF_BF16: i32 = 1;
-export const WF_INT8: i32 = 2;
-export const WF_FP8: i32 = 3;
-
-/** Bytes per panel row (8 elements) of a compressed format. */
-// @ts-ignore: decorator
-@inline function rowBytes(fmt: i32): usize {
-  return fmt == WF_BF16 ? 16 : fmt == WF_F32 ? 32 : 8;
-}
 
 /** Bytes a packed [N, K] weight takes in format fmt (panels of 8 columns, zero-padded). */
 export function packed_bytes_w(fmt: i32, N: i32, K: i32): i32 {
@@ -38,73 +31,6 @@ export function packed_bytes_w(fmt: i32, N: i32, K: i32): i32 {
 /** Scale floats a packed [N, K] weight of a scaled format takes with k-groups of KG. */
 export function scale_floats_w(N: i32, K: i32, KG: i32): i32 {
   return ((N + 7) >> 3) * ((K + KG - 1) / KG) * 8;
-}
-
-/** Columns 0..3 of the panel row at w. */
-// @ts-ignore: decorator
-@inline function lo8(fmt: i32, w: usize): v128 {
-  if (fmt == WF_BF16) return i32x4.shl(v128.load(w), 16);
-  const b = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
-  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
-  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36)); // 2^120
-}
-
-/** Columns 4..7 of the panel row at w. */
-// @ts-ignore: decorator
-@inline function hi8(fmt: i32, w: usize): v128 {
-  if (fmt == WF_BF16) return v128.and(v128.load(w), i32x4.splat(<i32>0xffff0000));
-  const b = i32x4.extend_high_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
-  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
-  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36));
-}
-
-/**
- * One panel, kc steps of k from x0 and the panel row at w: the 1x8 partial sum, scaled by the
- * 8 floats at s (scaled formats) and stored (added into y0 when acc).
- */
-// @ts-ignore: decorator
-@inline function micro1x8w(fmt: i32, x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
-  const rb = rowBytes(fmt);
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const a = v128.load32_splat(x0);
-    c0 = madd(a, lo8(fmt, w), c0); c1 = madd(a, hi8(fmt, w), c1);
-    x0 += 4; w += rb;
-  }
-  if (fmt != WF_BF16) {
-    c0 = f32x4.mul(c0, v128.load(s)); c1 = f32x4.mul(c1, v128.load(s, 16));
-  }
-  storeRow8(y0, c0, c1, nr, acc);
-}
-
-/** 4 rows x 8 columns, as micro1x8w: one decode of each panel row serves the four rows. */
-// @ts-ignore: decorator
-@inline function micro4x8w(fmt: i32, x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
-  const rb = rowBytes(fmt);
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;
-  for (let k = 0; k < kc; k++) {
-    const b0 = lo8(fmt, w), b1 = hi8(fmt, w);
-    let a = v128.load32_splat(x0);
-    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
-    a = v128.load32_splat(x1);
-    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
-    a = v128.load32_splat(x2);
-    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
-    a = v128.load32_splat(x3);
-    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    x0 += 4; x1 += 4; x2 += 4; x3 += 4; w += rb;
-  }
-  if (fmt != WF_BF16) {
-    const s0 = v128.load(s), s1 = v128.load(s, 16);
-    c00 = f32x4.mul(c00, s0); c01 = f32x4.mul(c01, s1); c10 = f32x4.mul(c10, s0); c11 = f32x4.mul(c11, s1);
-    c20 = f32x4.mul(c20, s0); c21 = f32x4.mul(c21, s1); c30 = f32x4.mul(c30, s0); c31 = f32x4.mul(c31, s1);
-  }
-  storeRow8(y0, c00, c01, nr, acc);
-  storeRow8(y0 + ldyB, c10, c11, nr, acc);
-  storeRow8(y0 + 2 * ldyB, c20, c21, nr, acc);
-  storeRow8(y0 + 3 * ldyB, c30, c31, nr, acc);
 }
 
 /** K is cut into blocks of at most KC (and never across a k-group) so a panel slice stays in L1. */
