@@ -166,13 +166,17 @@ export function convertMlaWeights(cfg: MlaConfig, w: MlaWeightsInput, format: We
   const shapes = mlaWeightShapes(cfg), out: Record<string, unknown> = { ...w };
   for (const name of MLA_PROJECTIONS) {
     const v = w[name];
-    if (v === undefined) continue;
-    if (isQuantisedWeight(v) && v.format === format) continue;
-    const values = isQuantisedWeight(v) ? dequantiseWeight(v) : v;
-    const [N, K] = shapes[name]!;
-    out[name] = format === "f32" ? Float32Array.from(values) : quantiseWeight(format, values, [N, K], block);
+    if (v !== undefined) out[name] = convertWeight(v, format, shapes[name] as [number, number], block);
   }
   return out as unknown as MlaWeightsInput;
+}
+
+/** One weight in `format`: a quantised weight of that format as it is, else its (exact) values converted ("f32": a Float32Array, the given one if it is one). */
+export function convertWeight(v: ArrayLike<number> | QuantisedWeight, format: WeightFormat, shape: readonly [number, number], block: readonly [number, number] = [128, 128]): ArrayLike<number> | QuantisedWeight {
+  if (isQuantisedWeight(v) && v.format === format) return v;
+  const values = isQuantisedWeight(v) ? dequantiseWeight(v) : v;
+  if (format === "f32") return values instanceof Float32Array ? values : Float32Array.from(values);
+  return quantiseWeight(format, values, shape, block);
 }
 
 /** Whether any projection is a QuantisedWeight. */

@@ -24,7 +24,7 @@ import { ConfigError, memoryError } from "../errors.js";
 import { type AttentionLayer, type ForwardCall, type ForwardOptions, ForwardGate, type StageValues, beginForward, checkOutput, checkStage, disposedError } from "../layer.js";
 import { BLOCK_TOKENS, type StorageFormat, checkStorageFormat } from "../cache/layout.js";
 import { type MlaWeights, mlaWeightShapes } from "../weights.js";
-import { type MlaProjection, type MlaWeightsInput, type QuantisedWeight, type WeightFormat, checkMlaWeightsInput, checkWeightFormat, dequantiseWeight, inputWeightFormat, isQuantisedWeight, quantiseWeight } from "../weight-formats.js";
+import { type MlaProjection, type MlaWeightsInput, type WeightFormat, checkMlaWeightsInput, checkWeightFormat, convertWeight, inputWeightFormat, isQuantisedWeight } from "../weight-formats.js";
 import type { F32Buf, HeadWeights, PackedWeight, RopeTableBuf, WasmKernels } from "./kernels.js";
 import { type Allocated, type LinearFn, checkFloat32Range, checkMaxChunkTokens, checkNormInput, chunkTokens, latentQueries, queryStep, replaceWorkspace, runAllOrNothing } from "./layer-steps.js";
 import { WasmPagedCache } from "./paged-cache.js";
@@ -146,11 +146,7 @@ export class WasmMla implements AttentionLayer {
     const { H, D, Q, C, dn, dr, dv, qk } = d.sizes;
     const k = kernels, wf = this.weightFormat;
     // each projection in the layer's format: float32 values, or the quantised tensor (as given when its format is wf)
-    const inFormat = (name: MlaProjection, N: number, K: number): ArrayLike<number> | QuantisedWeight => {
-      const v = (weights as MlaWeightsInput)[name]!;
-      if (isQuantisedWeight(v)) return v.format === wf ? v : wf === "f32" ? Float32Array.from(dequantiseWeight(v)) : quantiseWeight(wf, dequantiseWeight(v), [N, K]);
-      return wf === "f32" ? v : quantiseWeight(wf, v, [N, K]);
-    };
+    const inFormat = (name: MlaProjection, N: number, K: number) => convertWeight((weights as MlaWeightsInput)[name]!, wf, [N, K]);
     const pack = (name: MlaProjection, N: number, K: number): PackedWeight => {
       const v = inFormat(name, N, K);
       return isQuantisedWeight(v) ? k.packQuantised({ w: v, N, K, r0: 0, c0: 0, kn: false }) : k.packNK(v, N, K);
