@@ -11,10 +11,20 @@
 // [e^-(2D + 2e), e^(2D + 2e)] with e = e_exp + 2(nb + 1)u. With M_i = sum_j p_j |v_ji|, the weighted
 // sum of length T adds gamma_T M_i and the final division u |o_i|:
 //   |o_lat_i' - o_lat_i| <= expm1(2D + 2e) M_i + gamma_(T+1) M_i (1 + expm1(...)).
+// Underflow: vexp returns 0 for an argument <= -87 (just above float32's smallest normal, e^-87.3),
+// so a weight whose exact x_j - max lies within 2D of -87 may vanish: its whole share
+// F_i = sum_(flushable j) p_j |v_ji| counts as error, times the (1 + expm1(...)) the others get. Products
+// and rescales that land among the subnormals round by <= 2^-150 absolute each (n products, nb
+// rescales, the division), and l' >= 1 (the max's own weight) keeps that absolute:
+//   + (1 + expm1(...)) F_i + (n + nb + 2) 2^-150.
 // The output projection o_d = sum_c W_dc o_lat_c (length C) then gives
 //   |o_d' - o_d| <= sum_c |W_dc| b_c + gamma_C sum_c |W_dc| (|o_lat_c| + b_c).
 
 const U = 2 ** -24;
+/** vexp (assembly/common.ts) returns 0 for arguments <= this. */
+const VEXP_FLUSH = -87;
+/** Half an ulp among float32's subnormals: the most one rounding there moves a value. */
+const SUBNORMAL_HALF_ULP = 2 ** -150;
 export const gamma = (n: number): number => (n * U) / (1 - n * U);
 
 /** Bounds on o_lat [s, H, C] for queries q [s, H, W] over keys [T, W], values [T, C] (T = startPos + s; row (t, h) sees keys <= startPos + t). */
@@ -43,10 +53,16 @@ export function attentionBound(q: ArrayLike<number>, keys: ArrayLike<number>, va
       const D = Math.abs(scale) * gamma(W) * maxAbsDot + 4 * U * maxAbsS;
       const e = 10 * U + 2 * (nb + 1) * U;
       const grow = Math.expm1(2 * D + 2 * e);
+      const flushable = Math.exp(VEXP_FLUSH + 2 * D + 2 * e); // p_j = e^(x_j - max) at or below this may be flushed
       for (let i = 0; i < C; i++) {
-        let M = 0;
-        for (let j = 0; j < n; j++) M += (p[j] / sum) * Math.abs(vals[j * C + i]);
-        out[(t * H + h) * C + i] = (grow + gamma(n + 1) * (1 + grow)) * M * (1 + 1e-9);
+        let M = 0, F = 0;
+        for (let j = 0; j < n; j++) {
+          const share = (p[j] / sum) * Math.abs(vals[j * C + i]);
+          M += share;
+          if (p[j] <= flushable) F += share;
+        }
+        const relative = (grow + gamma(n + 1) * (1 + grow)) * M + (1 + grow) * F;
+        out[(t * H + h) * C + i] = relative * (1 + 1e-9) + (n + nb + 2) * SUBNORMAL_HALF_ULP;
       }
     }
   }
