@@ -78,29 +78,46 @@ export const WF_BF16: i32 = 1;
 export const WF_INT8: i32 = 2;
 export const WF_FP8: i32 = 3;
 
+// The kernels over panels are generic over a type tag standing for the format, so each format
+// compiles to its own loop with its decode alone in it (a format passed as a value left every
+// format's branches inside the inner loop):
+//   f32 = WF_F32, u16 = WF_BF16 (the element's bits), i8 = WF_INT8, u8 = WF_FP8 (e4m3fn bits).
+
 /** Bytes per panel row (8 elements). */
 // @ts-ignore: decorator
 @inline export function rowBytes(fmt: i32): usize {
   return fmt == WF_BF16 ? 16 : fmt == WF_F32 ? 32 : 8;
 }
 
+/** Bytes per panel row of format tag T. */
+// @ts-ignore: decorator
+@inline export function rowBytesOf<T>(): usize {
+  return isFloat<T>() ? 32 : sizeof<T>() == 2 ? 16 : 8;
+}
+
+/** Whether format tag T carries a scale per (panel, k-group, column). */
+// @ts-ignore: decorator
+@inline export function scaledOf<T>(): bool {
+  return sizeof<T>() == 1;
+}
+
 /** Columns 0..3 of the panel row at w. */
 // @ts-ignore: decorator
-@inline export function lo8(fmt: i32, w: usize): v128 {
-  if (fmt == WF_F32) return v128.load(w);
-  if (fmt == WF_BF16) return i32x4.shl(v128.load(w), 16);
-  const b = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
-  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
+@inline export function lo8<T>(w: usize): v128 {
+  if (isFloat<T>()) return v128.load(w);
+  if (sizeof<T>() == 2) return i32x4.shl(v128.load(w), 16);
+  const b = i32x4.extend_low_i16x8_s(v128.load8x8_s(w));
+  if (isSigned<T>()) return f32x4.convert_i32x4_s(b);
   return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36)); // 2^120
 }
 
 /** Columns 4..7 of the panel row at w. */
 // @ts-ignore: decorator
-@inline export function hi8(fmt: i32, w: usize): v128 {
-  if (fmt == WF_F32) return v128.load(w, 16);
-  if (fmt == WF_BF16) return v128.and(v128.load(w), i32x4.splat(<i32>0xffff0000));
-  const b = i32x4.extend_high_i16x8_s(i16x8.extend_low_i8x16_s(v128.load64_zero(w)));
-  if (fmt == WF_INT8) return f32x4.convert_i32x4_s(b);
+@inline export function hi8<T>(w: usize): v128 {
+  if (isFloat<T>()) return v128.load(w, 16);
+  if (sizeof<T>() == 2) return v128.and(v128.load(w), i32x4.splat(<i32>0xffff0000));
+  const b = i32x4.extend_high_i16x8_s(v128.load8x8_s(w));
+  if (isSigned<T>()) return f32x4.convert_i32x4_s(b);
   return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36));
 }
 
@@ -109,15 +126,15 @@ export const WF_FP8: i32 = 3;
  * 8 floats at s (scaled formats) and stored (added into y0 when acc).
  */
 // @ts-ignore: decorator
-@inline export function micro1x8w(fmt: i32, x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
-  const rb = rowBytes(fmt);
+@inline export function micro1x8w<T>(x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
+  const rb = rowBytesOf<T>();
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let k = 0; k < kc; k++) {
     const a = v128.load32_splat(x0);
-    c0 = madd(a, lo8(fmt, w), c0); c1 = madd(a, hi8(fmt, w), c1);
+    c0 = madd(a, lo8<T>(w), c0); c1 = madd(a, hi8<T>(w), c1);
     x0 += 4; w += rb;
   }
-  if (fmt == WF_INT8 || fmt == WF_FP8) {
+  if (scaledOf<T>()) {
     c0 = f32x4.mul(c0, v128.load(s)); c1 = f32x4.mul(c1, v128.load(s, 16));
   }
   storeRow8(y0, c0, c1, nr, acc);
@@ -125,13 +142,13 @@ export const WF_FP8: i32 = 3;
 
 /** 4 rows x 8 columns, as micro1x8w: one decode of each panel row serves the four rows. */
 // @ts-ignore: decorator
-@inline export function micro4x8w(fmt: i32, x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
-  const rb = rowBytes(fmt);
+@inline export function micro4x8w<T>(x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
+  const rb = rowBytesOf<T>();
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;
   for (let k = 0; k < kc; k++) {
-    const b0 = lo8(fmt, w), b1 = hi8(fmt, w);
+    const b0 = lo8<T>(w), b1 = hi8<T>(w);
     let a = v128.load32_splat(x0);
     c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
     a = v128.load32_splat(x1);
@@ -142,7 +159,7 @@ export const WF_FP8: i32 = 3;
     c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
     x0 += 4; x1 += 4; x2 += 4; x3 += 4; w += rb;
   }
-  if (fmt == WF_INT8 || fmt == WF_FP8) {
+  if (scaledOf<T>()) {
     const s0 = v128.load(s), s1 = v128.load(s, 16);
     c00 = f32x4.mul(c00, s0); c01 = f32x4.mul(c01, s1); c10 = f32x4.mul(c10, s0); c11 = f32x4.mul(c11, s1);
     c20 = f32x4.mul(c20, s0); c21 = f32x4.mul(c21, s1); c30 = f32x4.mul(c30, s0); c31 = f32x4.mul(c31, s1);
@@ -156,7 +173,7 @@ export const WF_FP8: i32 = 3;
 /** 4 rows x 8 columns over kc steps of k of a float32 panel: x rows at x0 + i*ldxB; w = panel slice; y rows at y0 + i*ldyB. */
 // @ts-ignore: decorator
 @inline function micro4x8(x0: usize, ldxB: usize, w: usize, kc: i32, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
-  micro4x8w(WF_F32, x0, ldxB, w, kc, 0, y0, ldyB, nr, acc);
+  micro4x8w<f32>(x0, ldxB, w, kc, 0, y0, ldyB, nr, acc);
 }
 
 /**
@@ -168,7 +185,7 @@ export const WF_FP8: i32 = 3;
  */
 // @ts-ignore: decorator
 @inline export function micro1x8(x0: usize, w: usize, kc: i32, y0: usize, nr: i32, acc: bool): void {
-  micro1x8w(WF_F32, x0, w, kc, 0, y0, nr, acc);
+  micro1x8w<f32>(x0, w, kc, 0, y0, nr, acc);
 }
 
 /**

@@ -16,7 +16,7 @@
 // so the checkpoint's 128x128 blocks (or a per-row scale: KG = K) are applied exactly once per
 // group. KG is chosen by the host so that no group crosses a source scale block.
 
-import { WF_BF16, WF_F32, WF_FP8, WF_INT8, gemm_4x8, hi8, lo8, micro1x8w, micro4x8w, packed_size_8, rowBytes, storeRow8 } from "./gemm";
+import { WF_BF16, WF_F32, WF_FP8, WF_INT8, gemm_4x8, hi8, lo8, micro1x8w, micro4x8w, packed_size_8, rowBytes, rowBytesOf, scaledOf, storeRow8 } from "./gemm";
 import { madd } from "./common";
 
 export { WF_BF16, WF_F32, WF_FP8, WF_INT8 };
@@ -39,9 +39,8 @@ const KC: i32 = 256;
 /** Output panels per chunk of the GEMM: a chunk's y (rows x 8 x PC floats) stays in L2 across the K blocks. */
 const PC: i32 = 32;
 
-// @ts-ignore: decorator
-@inline function gemmW(fmt: i32, M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize, sp: usize, y: usize, ldy: i32): void {
-  const panels = (N + 7) >> 3, rb = rowBytes(fmt), G = (K + KG - 1) / KG;
+function gemmW<T>(M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize, sp: usize, y: usize, ldy: i32): void {
+  const panels = (N + 7) >> 3, rb = rowBytesOf<T>(), G = (K + KG - 1) / KG;
   const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
   const M4 = M & ~3;
   // Scaled formats cut K at every k-group, so each K block adds into y: chunks of panels keep
@@ -59,8 +58,8 @@ const PC: i32 = 32;
         const yp = y + (<usize>(p * 8) << 2);
         const xk = x + (<usize>k0 << 2);
         let i = 0;
-        for (; i < M4; i += 4) micro4x8w(fmt, xk + <usize>i * ldxB, ldxB, w, kc, s, yp + <usize>i * ldyB, ldyB, nr, acc);
-        for (; i < M; i++) micro1x8w(fmt, xk + <usize>i * ldxB, w, kc, s, yp + <usize>i * ldyB, nr, acc);
+        for (; i < M4; i += 4) micro4x8w<T>(xk + <usize>i * ldxB, ldxB, w, kc, s, yp + <usize>i * ldyB, ldyB, nr, acc);
+        for (; i < M; i++) micro1x8w<T>(xk + <usize>i * ldxB, w, kc, s, yp + <usize>i * ldyB, nr, acc);
       }
       k0 += kc;
     }
@@ -69,52 +68,51 @@ const PC: i32 = 32;
 
 /**
  * GEMV over a compressed weight: four panels from the four quarters of W walked together (four
- * DRAM streams, as gemv_1x8), each k-group's partial sum scaled into the row's accumulators.
+ * DRAM streams, as gemv_1x8). Each k-group's partial sum is scaled and added into y, as
+ * micro1x8w does for the leftover panels, so only the 8 partial accumulators stay live and a
+ * panel's bits do not depend on which path computed it.
  */
-// @ts-ignore: decorator
-@inline function gemvW(fmt: i32, N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: usize): void {
-  const P = (N + 7) >> 3, Q = P >> 2, rb = rowBytes(fmt), G = (K + KG - 1) / KG;
+function gemvW<T>(N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: usize): void {
+  const P = (N + 7) >> 3, Q = P >> 2, rb = rowBytesOf<T>(), G = (K + KG - 1) / KG;
   const pb = <usize>K * rb, qb = <usize>Q * pb; // bytes per panel, between the streams
   const sq = (<usize>Q * G) << 5; // scale bytes between the streams
+  const yq = <usize>(Q * 8) << 2; // y bytes between the streams
   for (let i = 0; i < Q; i++) {
     let w = wp + <usize>i * pb;
     let s = sp + ((<usize>i * G) << 5);
     let xk = x;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+    const yi = y + (<usize>(i * 8) << 2);
+    const nr = min(8, N - (i + 3 * Q) * 8); // only the last stream's panel can be partial
     for (let k0 = 0; k0 < K; k0 += KG) {
-      const kc = min(KG, K - k0);
+      const kc = min(KG, K - k0), acc = k0 > 0;
       let e0 = f32x4.splat(0), e1 = f32x4.splat(0), f0 = f32x4.splat(0), f1 = f32x4.splat(0);
       let g0 = f32x4.splat(0), g1 = f32x4.splat(0), h0 = f32x4.splat(0), h1 = f32x4.splat(0);
       for (let k = 0; k < kc; k++) {
         const v = v128.load32_splat(xk);
-        e0 = madd(v, lo8(fmt, w), e0); e1 = madd(v, hi8(fmt, w), e1);
-        f0 = madd(v, lo8(fmt, w + qb), f0); f1 = madd(v, hi8(fmt, w + qb), f1);
-        g0 = madd(v, lo8(fmt, w + 2 * qb), g0); g1 = madd(v, hi8(fmt, w + 2 * qb), g1);
-        h0 = madd(v, lo8(fmt, w + 3 * qb), h0); h1 = madd(v, hi8(fmt, w + 3 * qb), h1);
+        e0 = madd(v, lo8<T>(w), e0); e1 = madd(v, hi8<T>(w), e1);
+        f0 = madd(v, lo8<T>(w + qb), f0); f1 = madd(v, hi8<T>(w + qb), f1);
+        g0 = madd(v, lo8<T>(w + 2 * qb), g0); g1 = madd(v, hi8<T>(w + 2 * qb), g1);
+        h0 = madd(v, lo8<T>(w + 3 * qb), h0); h1 = madd(v, hi8<T>(w + 3 * qb), h1);
         w += rb; xk += 4;
       }
-      if (fmt == WF_BF16) {
-        a0 = f32x4.add(a0, e0); a1 = f32x4.add(a1, e1); b0 = f32x4.add(b0, f0); b1 = f32x4.add(b1, f1);
-        c0 = f32x4.add(c0, g0); c1 = f32x4.add(c1, g1); d0 = f32x4.add(d0, h0); d1 = f32x4.add(d1, h1);
-      } else {
-        a0 = madd(e0, v128.load(s), a0); a1 = madd(e1, v128.load(s, 16), a1);
-        b0 = madd(f0, v128.load(s + sq), b0); b1 = madd(f1, v128.load(s + sq, 16), b1);
-        c0 = madd(g0, v128.load(s + 2 * sq), c0); c1 = madd(g1, v128.load(s + 2 * sq, 16), c1);
-        d0 = madd(h0, v128.load(s + 3 * sq), d0); d1 = madd(h1, v128.load(s + 3 * sq, 16), d1);
+      if (scaledOf<T>()) {
+        e0 = f32x4.mul(e0, v128.load(s)); e1 = f32x4.mul(e1, v128.load(s, 16));
+        f0 = f32x4.mul(f0, v128.load(s + sq)); f1 = f32x4.mul(f1, v128.load(s + sq, 16));
+        g0 = f32x4.mul(g0, v128.load(s + 2 * sq)); g1 = f32x4.mul(g1, v128.load(s + 2 * sq, 16));
+        h0 = f32x4.mul(h0, v128.load(s + 3 * sq)); h1 = f32x4.mul(h1, v128.load(s + 3 * sq, 16));
         s += 32;
       }
+      storeRow8(yi, e0, e1, 8, acc);
+      storeRow8(yi + yq, f0, f1, 8, acc);
+      storeRow8(yi + 2 * yq, g0, g1, 8, acc);
+      storeRow8(yi + 3 * yq, h0, h1, nr, acc);
     }
-    storeRow8(y + (<usize>(i * 8) << 2), a0, a1, min(8, N - i * 8), false);
-    storeRow8(y + (<usize>((i + Q) * 8) << 2), b0, b1, min(8, N - (i + Q) * 8), false);
-    storeRow8(y + (<usize>((i + 2 * Q) * 8) << 2), c0, c1, min(8, N - (i + 2 * Q) * 8), false);
-    storeRow8(y + (<usize>((i + 3 * Q) * 8) << 2), d0, d1, min(8, N - (i + 3 * Q) * 8), false);
   }
   // leftover panels one by one, through the GEMM's per-group path
   for (let p = 4 * Q; p < P; p++) {
     for (let k0 = 0; k0 < K; k0 += KG) {
       const g = k0 / KG;
-      micro1x8w(fmt, x + (<usize>k0 << 2), wp + (<usize>p * K + k0) * rb, min(KG, K - k0), sp + ((<usize>(p * G + g)) << 5), y + (<usize>(p * 8) << 2), min(8, N - p * 8), k0 > 0);
+      micro1x8w<T>(x + (<usize>k0 << 2), wp + (<usize>p * K + k0) * rb, min(KG, K - k0), sp + ((<usize>(p * G + g)) << 5), y + (<usize>(p * 8) << 2), min(8, N - p * 8), k0 > 0);
     }
   }
 }
@@ -132,13 +130,13 @@ export function linear_w(fmt: i32, M: i32, N: i32, K: i32, KG: i32, x: usize, ld
   // bf16 has no groups: one group spanning K keeps the k-blocking and the GEMV's single pass
   const kg = fmt == WF_BF16 ? K : KG;
   if (M == 1) {
-    if (fmt == WF_BF16) gemvW(WF_BF16, N, K, kg, x, wp, sp, y);
-    else if (fmt == WF_INT8) gemvW(WF_INT8, N, K, kg, x, wp, sp, y);
-    else gemvW(WF_FP8, N, K, kg, x, wp, sp, y);
+    if (fmt == WF_BF16) gemvW<u16>(N, K, kg, x, wp, sp, y);
+    else if (fmt == WF_INT8) gemvW<i8>(N, K, kg, x, wp, sp, y);
+    else gemvW<u8>(N, K, kg, x, wp, sp, y);
   } else {
-    if (fmt == WF_BF16) gemmW(WF_BF16, M, N, K, kg, x, ldx, wp, sp, y, ldy);
-    else if (fmt == WF_INT8) gemmW(WF_INT8, M, N, K, kg, x, ldx, wp, sp, y, ldy);
-    else gemmW(WF_FP8, M, N, K, kg, x, ldx, wp, sp, y, ldy);
+    if (fmt == WF_BF16) gemmW<u16>(M, N, K, kg, x, ldx, wp, sp, y, ldy);
+    else if (fmt == WF_INT8) gemmW<i8>(M, N, K, kg, x, ldx, wp, sp, y, ldy);
+    else gemmW<u8>(M, N, K, kg, x, ldx, wp, sp, y, ldy);
   }
 }
 
