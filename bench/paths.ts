@@ -161,7 +161,7 @@ export async function runPathAttention(probe: ProbeResult, cores: Record<Isa, Co
             memoryBound = true;
           }
         }
-        const cost = attentionCost(cfg, path as AnyPath, S, 1, { format: "f32", weightBytes: 4 });
+        const cost = attentionCost(cfg, path as AnyPath, S, 1, { format: "f32", weightFormat: "f32" });
         const p = path === "recompute" ? slowPlan : plan;
         const t = timeIt(`${path} ${model} ${S} ${isa}`, run, p, memoryBound ? flush : undefined);
         const f = makeFigure(probe, {

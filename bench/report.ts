@@ -1,5 +1,6 @@
 // bench/results/latest.json -> the performance targets and a markdown report.
 import type { WeightAccuracyRow, WeightMemoryRow } from "./weight-formats.js";
+import type { WeightCostRow } from "./weight-cost.js";
 import type { ProbeResult } from "./probe.js";
 import type { Figure } from "./figures.js";
 import type { TimingPlan } from "./lib/timing.js";
@@ -26,6 +27,8 @@ export interface BenchResults {
   weightFormats?: WeightMemoryRow[];
   /** Output error of each weight format's conversion against the float weights (bench/weight-formats.ts). */
   weightAccuracy?: WeightAccuracyRow[];
+  /** The cost model's prediction for each weight format's decode step beside the measured one (bench/weight-cost.ts). */
+  weightCost?: WeightCostRow[];
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -125,6 +128,10 @@ function weightFormatsSection(r: BenchResults): string {
   if (r.weightAccuracy?.length) {
     s += `\n## Output error of each weight format's conversion (float64 oracle on the converted weights' exact values vs on the float weights)\n\n`;
     s += table(["weights", "format", "max |error|", "relative RMS error"], r.weightAccuracy.map((a) => [a.weights, a.format, a.maxAbsErr.toExponential(2), a.relRms.toExponential(2)]));
+  }
+  if (r.weightCost?.length) {
+    s += `\n## The cost model against the weight formats' decode steps\n\nThe cost model (src/analysis/cost.ts, absorbed decode, float32 cache) with each weight format: the weight bytes it prices beside the loaded layer's packed weights, and its roofline time on this run's limits (${f1(r.probe.peakRelaxedGflops ?? r.probe.peakSimd128Gflops)} GFLOP/s, ${f1(dramCeilingGBs(r))} GB/s) beside the measured step. The model takes the weights' decoding as free; where the measured speed-up falls short of the predicted one, the kernels' instructions bound it (the in-cache rates below).\n\n`;
+    s += table(["model", "S", "format", "model weight MB", "layer weight MB", "roofline ms", "measured ms", "measured / roofline", "predicted speed-up", "measured speed-up"], r.weightCost.map((c) => [c.model, String(c.context), c.format, f1(c.modelWeightBytes / 1e6), c.layerWeightBytes !== null ? f1(c.layerWeightBytes / 1e6) : "-", f2(c.predictedMs), f2(c.measuredMs), f2(c.measuredMs / c.predictedMs), c.predictedSpeedup !== null ? `x${f2(c.predictedSpeedup)}` : "-", c.measuredSpeedup !== null ? `x${f2(c.measuredSpeedup)}` : "-"]));
   }
   const notes = r.figures.filter((f) => f.group === "weights" && f.note?.includes("in cache"));
   if (notes.length) s += `\nThe decode GEMVs with their weights left in the caches (what the kernels' instructions allow without DRAM):\n\n` + notes.map((f) => `- ${f.model} ${f.what} ${f.impl}: ${f.note}`).join("\n") + "\n";

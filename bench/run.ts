@@ -15,7 +15,8 @@ import { tfjsReady, tfjsInfo, TfjsLinear, transpose } from "./peers/tfjs.js";
 import { OrtLinear, ortInfo } from "./peers/ort.js";
 import { V3, V2_LITE, projections, DECODE_S, type ModelShape } from "./shapes.js";
 import { makeFigure, type Figure } from "./figures.js";
-import { evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
+import { dramCeilingGBs, evaluateTargets, toMarkdown, type BenchResults } from "./report.js";
+import { weightCostRows } from "./weight-cost.js";
 import { runDecodeStep } from "./step.js";
 import { runPathAttention } from "./paths.js";
 import { runDsaDecode } from "./dsa.js";
@@ -209,6 +210,7 @@ const results: BenchResults = {
   weightFormats: weightsRun.memory,
   weightAccuracy: weightsRun.accuracy,
 };
+results.weightCost = weightCostRows(figures, results.probe, dramCeilingGBs(results), weightsRun.memory);
 results.targets = evaluateTargets(results);
 mkdirSync(rootPath("bench", "results"), { recursive: true });
 writeFileSync(rootPath("bench", "results", "latest.json"), JSON.stringify({ ...results, cacheFormats }, null, 2) + "\n");

@@ -6,7 +6,8 @@
 
 import { type DsaConfig, type MlaConfig, isDsaConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { type CostOptions, PATH_SCHEME, decodeShape, defaultWeightBytes, layerCost, modelCost, prefillShape } from "./cost.js";
+import { type CostOptions, PATH_SCHEME, checkCostWeightFormat, decodeShape, defaultWeightFormat, layerCost, modelCost, prefillShape, weightBytesPerElement } from "./cost.js";
+import type { WeightFormat } from "../weight-formats.js";
 import { type CacheFormat, checkFormat } from "./formats.js";
 import { type KvCacheFigures, type KvScheme, indexKeyBytesPerTokenPerLayer, kvBytesPerTokenPerLayer, kvCacheTable, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type Bound, type Crossover, type Machine, type Phase, boundChanges, checkMachine, contextCrossovers, headCrossovers, roofline, sequentialSeconds } from "./roofline.js";
@@ -22,7 +23,8 @@ export interface AnalysisOptions {
   machine: Machine;
   groups?: number;
   seedRank?: number;
-  weightBytes?: number;
+  /** Format of the projection weights (default: the cache format's value width, cost.ts defaultWeightFormat). */
+  weightFormat?: WeightFormat;
 }
 
 export interface PathFigures {
@@ -88,6 +90,8 @@ export interface Analysis {
   context: number;
   batch: number;
   format: CacheFormat;
+  weightFormat: WeightFormat;
+  /** Bytes a kernel reads per weight element in that format (scales included). */
   weightBytes: number;
   groups: number;
   seedRank: number;
@@ -133,9 +137,9 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
   const format = checkFormat(o.format);
   const machine = checkMachine(o.machine);
   const { groups, seedRank } = resolveSchemeOptions(cfg, o);
-  const weightBytes = o.weightBytes ?? defaultWeightBytes(format);
-  if (!(Number.isFinite(weightBytes) && weightBytes > 0)) throw new ConfigError("weightBytes", weightBytes, "a number > 0");
-  const copts: CostOptions = { format, groups, seedRank, weightBytes };
+  const weightFormat = o.weightFormat === undefined ? defaultWeightFormat(format) : checkCostWeightFormat(o.weightFormat);
+  const weightBytes = weightBytesPerElement(weightFormat);
+  const copts: CostOptions = { format, groups, seedRank, weightFormat };
 
   const paths = [...pathsOf(cfg)];
   const dsa = isDsaConfig(cfg);
@@ -189,6 +193,7 @@ export function analyze(cfg: MlaConfig, name: string, o: AnalysisOptions): Analy
     context,
     batch,
     format,
+    weightFormat,
     weightBytes,
     groups,
     seedRank,

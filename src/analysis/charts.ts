@@ -5,7 +5,7 @@
 
 import type { MlaConfig } from "../config.js";
 import { BENCH_MODELS, type MeasuredDecode, measuredOn } from "./bench-results.js";
-import { type CostOptions, attentionCost, decodeShape, layerCost } from "./cost.js";
+import { type CostOptions, attentionCost, decodeShape, defaultWeightFormat, layerCost } from "./cost.js";
 import { KV_SCHEMES, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Machine, roofline } from "./roofline.js";
 import { type ChartSpec, type Markers, PALETTE, type Series } from "./svg.js";
@@ -63,7 +63,7 @@ function shortSource(m: Machine): string {
 
 export function timeChart(cfg: MlaConfig, name: string, o: CostOptions & { batch: number; maxContext: number; machine: Machine; measured?: MeasuredDecode[] }): ChartSpec {
   const xs = contextGrid(o.maxContext);
-  const measured = (o.measured ?? []).filter((m) => measuredOn(m, cfg, o.batch, o.format) && (o.weightBytes ?? 4) === 4);
+  const measured = (o.measured ?? []).filter((m) => measuredOn(m, cfg, o.batch, o.format) && (o.weightFormat ?? defaultWeightFormat(o.format)) === "f32"); // the benchmarks time float32 weights
   const noMatch = (o.measured ?? []).length > 0 && measured.length === 0;
   const color = (p: string) => (p === "naive" ? PALETTE[1] : PALETTE[2]);
   const markers: Markers[] = [];

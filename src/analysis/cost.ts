@@ -13,6 +13,8 @@
 // (no FLOPs), as the exponentials are.
 
 import type { MlaConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { type WeightFormat, WEIGHT_FORMATS } from "../weight-formats.js";
 import { type CacheFormat } from "./formats.js";
 import { type KvScheme, type KvSchemeOptions, indexKeyBytesPerTokenPerLayer, indexKeyElementsPerTokenPerLayer, kvBytesPerTokenPerLayer, kvElementsPerTokenPerLayer, resolveSchemeOptions } from "./kv-cache.js";
 import { type WorkTerm, WORK_TERMS } from "../work-terms.js";
@@ -33,12 +35,43 @@ export const PATH_SCHEME: Record<ModelPath, KvScheme> = {
 export interface CostOptions extends KvSchemeOptions {
   /** Storage format of the KV cache. */
   format: CacheFormat;
-  /** Bytes per weight element (default: the format's value width: f32 4, bf16/f16 2, int8/fp8 1). */
-  weightBytes?: number;
+  /** Format of the projection weights (default: defaultWeightFormat of the cache format). */
+  weightFormat?: WeightFormat;
 }
 
-export function defaultWeightBytes(format: CacheFormat): number {
-  return format === "f32" ? 4 : format === "int8" || format === "fp8" ? 1 : 2;
+/**
+ * The k-group of the scaled weight formats as the WASM core packs a checkpoint's 128x128 blocks:
+ * one float32 scale per output column per group (assembly/weights.ts), so a kernel reads 4 / 128
+ * bytes of scale beside each 1-byte code. (The checkpoint itself stores 4 per 128 x 128 block.)
+ */
+export const SCALED_WEIGHT_GROUP = 128;
+
+/** Bytes a kernel reads per weight element in format f: the element and its share of the scales. */
+export function weightBytesPerElement(f: WeightFormat): number {
+  switch (f) {
+    case "f32":
+      return 4;
+    case "bf16":
+      return 2;
+    case "int8":
+    case "fp8":
+      return 1 + 4 / SCALED_WEIGHT_GROUP;
+  }
+}
+
+/** Weights in the cache's value width when not given: f32 -> f32, bf16/f16 -> bf16, int8 -> int8, fp8 -> fp8. */
+export function defaultWeightFormat(format: CacheFormat): WeightFormat {
+  return format === "f32" || format === "int8" || format === "fp8" ? format : "bf16";
+}
+
+export function checkCostWeightFormat(v: unknown): WeightFormat {
+  if (!WEIGHT_FORMATS.includes(v as WeightFormat)) throw new ConfigError("weightFormat", v as string, `one of ${WEIGHT_FORMATS.join(", ")}`);
+  return v as WeightFormat;
+}
+
+/** Bytes per weight element for a cost call's options. */
+export function weightBytesOf(opts: CostOptions): number {
+  return weightBytesPerElement(opts.weightFormat === undefined ? defaultWeightFormat(opts.format) : checkCostWeightFormat(opts.weightFormat));
 }
 
 /** One layer's work for a path and a call shape (the closed forms of work.ts). */
@@ -88,7 +121,7 @@ export function layerCost(cfg: MlaConfig, path: ModelPath, shape: CallShape, opt
   // Reads and writes are whole tokens, so bytes per element = bytes per token / elements per token (exact for scaled formats too).
   const cachePerElement = kvBytesPerTokenPerLayer(cfg, scheme, opts.format, opts) / kvElementsPerTokenPerLayer(cfg, scheme, opts);
   const indexPerElement = path === "dsa" ? indexKeyBytesPerTokenPerLayer(requireDsa(cfg)) / indexKeyElementsPerTokenPerLayer(requireDsa(cfg)) : cachePerElement;
-  const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
+  const wb = weightBytesOf(opts);
   const perElement = (t: WorkTerm) => (t === "indexer" || t === "indexScores" ? indexPerElement : cachePerElement);
   const terms = {} as Record<WorkTerm, TermCost>;
   for (const t of WORK_TERMS) {
@@ -132,7 +165,7 @@ export function attentionCost(cfg: MlaConfig, path: AnyPath, context: number, ba
   const l = layerCost(cfg, path, decodeShape(context, batch), opts);
   const t = l.terms;
   const wuv = path === "absorbed" ? cfg.n_heads * cfg.kv_lora_rank * cfg.v_head_dim : 0; // elements of W_UV; madds per row
-  const wb = opts.weightBytes ?? defaultWeightBytes(opts.format);
+  const wb = weightBytesOf(opts);
   const fused = path === "recompute" || path === "seedPerHead" ? t.decompression : { flops: 0, bytes: 0 };
   return { flops: t.scores.flops + t.weightedSum.flops + fused.flops + 2 * batch * wuv, bytes: t.scores.bytes + t.weightedSum.bytes + fused.bytes + wuv * wb };
 }

@@ -3,7 +3,7 @@
 // roofline.ts) on the preset deepseek-v3.2, batch 1, as plain typed data for report-dsa-markdown.ts.
 
 import { type DsaConfig, preset } from "../config.js";
-import { type CostOptions, decodeShape, defaultWeightBytes, layerCost, modelCost, pathWork } from "./cost.js";
+import { type CostOptions, decodeShape, defaultWeightFormat, layerCost, modelCost, pathWork, weightBytesPerElement } from "./cost.js";
 import { type CacheFormat } from "./formats.js";
 import { indexKeyBytesPerTokenPerLayer, kvBytesPerTokenPerLayer } from "./kv-cache.js";
 import { type Bound, type Machine, contextCrossovers, roofline } from "./roofline.js";
@@ -56,10 +56,10 @@ export interface DsaFigures {
   settings: DsaSetting[];
 }
 
-/** Weights at the format's width (cost.ts defaultWeightBytes), as the rest of the report prices them. */
+/** Weights in the format's width (cost.ts defaultWeightFormat), as the rest of the report prices them. */
 function setting(cfg: DsaConfig, label: string, machine: Machine, format: CacheFormat): DsaSetting {
-  const weightBytes = defaultWeightBytes(format);
-  const opts: CostOptions = { format, weightBytes };
+  const weightFormat = defaultWeightFormat(format), weightBytes = weightBytesPerElement(weightFormat);
+  const opts: CostOptions = { format, weightFormat };
   const time = (path: "absorbed" | "dsa", L: number) => {
     const c = modelCost(cfg, path, decodeShape(L, 1), opts);
     const r = roofline(c.flops, c.bytes, machine);
@@ -107,8 +107,8 @@ export function dsaFigures(machine: Machine, gpu: Machine): DsaFigures {
       selectedAttentionFlops: long.scores.flops + long.weightedSum.flops,
       indexerProjectionFlops: long.indexer.flops,
       indexerWeightElements: projWeights,
-      indexerWeightBytesBf16: defaultWeightBytes("bf16") * projWeights,
-      asLatentTokensBf16: (defaultWeightBytes("bf16") * projWeights) / latent("bf16"),
+      indexerWeightBytesBf16: weightBytesPerElement("bf16") * projWeights,
+      asLatentTokensBf16: (weightBytesPerElement("bf16") * projWeights) / latent("bf16"),
     },
     settings: [
       setting(cfg, "this machine, f32", machine, "f32"),

@@ -109,7 +109,7 @@ export interface ReportFigures {
 
 /** Is absorbed the fastest of naive, absorbed and MHA (decode, roofline) at every context of the chart grid? */
 function absorbedFastest(a: Analysis): boolean {
-  const opts = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightBytes: a.weightBytes };
+  const opts = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightFormat: a.weightFormat };
   return contextGrid(a.config.max_seq_len).every((L) => {
     const t = (path: "naive" | "absorbed" | "mha") => {
       const c = layerCost(a.config, path, decodeShape(L, a.batch), opts);

@@ -125,7 +125,6 @@ export const RANGES = {
   context: { min: 1, max: 2 ** 30 },
   batch: { min: 1, max: 2 ** 16 },
   heads: { min: 1, max: 2 ** 16 },
-  weightBytes: { min: 1, max: 8 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   /** fast-check seeds are 32-bit signed (the replay line may print a negative one). */
   checkSeed: { min: -(2 ** 31), max: 2 ** 31 - 1 },

@@ -11,7 +11,8 @@ import type { ModelPath } from "../analysis/work.js";
 import { WORK_TERMS } from "../work-terms.js";
 import { FormatError } from "../errors.js";
 import { checkWritable, readRegularFileSync, writeRegularFileSync } from "../io/regular-file.js";
-import { RANGES, intFlag, parseFlags } from "./args.js";
+import { RANGES, choiceFlag, intFlag, parseFlags } from "./args.js";
+import { WEIGHT_FORMATS } from "../weight-formats.js";
 import { CLI_FORMAT_NAMES, cacheFormatFlag, toAnalysisFormat } from "./formats.js";
 import { type CliIo, EXIT_OK, UsageError, oneLine, printJson } from "./io.js";
 import { resolveMachine } from "./machine.js";
@@ -20,7 +21,7 @@ import { formatTable } from "./table.js";
 export { parseMachine } from "./machine.js";
 
 export const analyzeHelp = `mlakit analyze [--preset NAME | --config FILE] [--context N] [--batch B] [--format ${CLI_FORMAT_NAMES}]
-               [--machine GFLOPS,GBPS | --machine FILE] [--bench FILE] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weight-bytes N]
+               [--machine GFLOPS,GBPS | --machine FILE] [--bench FILE] [--json] [--svg FILE] [--groups G] [--seed-rank R] [--weights f32|bf16|int8|fp8]
   The cost model: KV-cache bytes per scheme (MHA, GQA, MQA, MLA latent, MLA decompressed, the seed's
   per-head rank r), FLOPs and bytes of a decode step and a prefill per path (naive, recompute,
   absorbed, MHA; GQA, MQA, seed too; DSA, the sparse attention, for a DeepSeek-V3.2 config, with
@@ -68,7 +69,7 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
     svg: { type: "string" },
     groups: { type: "string" },
     "seed-rank": { type: "string" },
-    "weight-bytes": { type: "string" },
+    weights: { type: "string" },
     bench: { type: "string" },
   });
   const format = cacheFormatFlag("format", v.format ?? "bf16");
@@ -76,17 +77,17 @@ export async function analyzeCommand(argv: string[], io: CliIo): Promise<number>
   const batch = intFlag("batch", v.batch, RANGES.batch, 1);
   const groups = intFlag("groups", v.groups, RANGES.heads);
   const seedRank = intFlag("seed-rank", v["seed-rank"], RANGES.heads);
-  const weightBytes = intFlag("weight-bytes", v["weight-bytes"], RANGES.weightBytes);
+  const weightFormat = v.weights === undefined ? undefined : choiceFlag("weights", v.weights, WEIGHT_FORMATS);
   const svgPath = v.svg as string | undefined;
   if (svgPath !== undefined) checkWritable(svgPath, "--svg"); // before the work
   const { cfg, name } = loadConfig(v.preset as string | undefined, v.config as string | undefined, io, common.json || common.quiet);
   const bench = v.bench === undefined ? undefined : loadBenchResults(v.bench as string);
   const machine = resolveMachine(v.machine as string | undefined, bench, io);
 
-  const a = analyze(cfg, name, { context, batch, format: toAnalysisFormat(format), machine, groups, seedRank, weightBytes });
+  const a = analyze(cfg, name, { context, batch, format: toAnalysisFormat(format), machine, groups, seedRank, weightFormat });
 
   if (svgPath !== undefined) {
-    const common = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightBytes: a.weightBytes, batch, maxContext: Math.max(cfg.max_seq_len, context) };
+    const common = { format: a.format, groups: a.groups, seedRank: a.seedRank, weightFormat: a.weightFormat, batch, maxContext: Math.max(cfg.max_seq_len, context) };
     const svg = svgDocument([cacheChart(cfg, name, common), timeChart(cfg, name, { ...common, machine, measured: bench?.decode })]);
     writeRegularFileSync(svgPath, svg, "--svg");
   }
@@ -106,7 +107,7 @@ export function renderText(a: Omit<Analysis, "format"> & { format: string }): st
   const out: string[] = [];
   out.push(
     `${a.name}: D ${c.dim}, H ${c.n_heads}, q_lora_rank ${c.q_lora_rank}, kv_lora_rank ${c.kv_lora_rank}, dn ${c.qk_nope_head_dim}, dr ${c.qk_rope_head_dim}, dv ${c.v_head_dim}, ${c.n_layers} layers`,
-    `context ${fmtInt(a.context)}, batch ${a.batch}, cache ${a.format}, weights ${a.weightBytes} B/element, GQA ${a.groups} groups, seed rank r = ${a.seedRank}`,
+    `context ${fmtInt(a.context)}, batch ${a.batch}, cache ${a.format}, weights ${a.weightFormat} (${+a.weightBytes.toFixed(4)} B/element read), GQA ${a.groups} groups, seed rank r = ${a.seedRank}`,
     `machine: ${fmtNum(a.machine.gflops)} GFLOP/s, ${fmtNum(a.machine.gbps)} GB/s, ridge ${(a.machine.gflops / a.machine.gbps).toFixed(1)} FLOP/B (${a.machine.source})`,
     "",
     `KV cache (whole model = per layer x ${c.n_layers}):`,

@@ -15,7 +15,6 @@ const NUMERIC: { argv: (v: string) => string[]; flag: string; min: number }[] = 
   { flag: "batch", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--batch", v] },
   { flag: "groups", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--groups", v] },
   { flag: "seed-rank", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--seed-rank", v] },
-  { flag: "weight-bytes", min: 1, argv: (v) => ["analyze", "--machine", "31,14", "--weight-bytes", v] },
   { flag: "context", min: 1, argv: (v) => ["demo", "--context", v] },
   { flag: "measure-at", min: 1, argv: (v) => ["demo", "--measure-at", v] },
   { flag: "random", min: 0, argv: (v) => ["cache", "--random", v] },
@@ -73,7 +72,7 @@ describe("every numeric flag: one line naming it, exit 2", () => {
   it("the top of each range is taken, one above it is not", async () => {
     expect((await cli(["analyze", "--machine", "31,14", "--preset", "deepseek-v2-lite", "--context", String(2 ** 30), "--json"])).code).toBe(0);
     expect((await cli(["analyze", "--machine", "31,14", "--context", String(2 ** 30 + 1)])).code).toBe(2);
-    expect((await cli(["analyze", "--machine", "31,14", "--weight-bytes", "9"])).err).toMatch(/--weight-bytes "9": expected an integer from 1 to 8/);
+    expect((await cli(["analyze", "--machine", "31,14", "--weights", "fp16"])).err).toMatch(/--weights "fp16": expected one of f32, bf16, int8, fp8/);
   });
 
   it("--machine and --tokens: one line each", async () => {

@@ -218,7 +218,7 @@ function weightFragments(L) {
   const w = L.figures.filter((f) => f.group === "weights");
   const A = /** @type {any} */ (L);
   const none = "not measured in the committed run";
-  if (!w.length) return { "perf-table-weights": none, "perf-weights-memory": none, "perf-weights-accuracy": none };
+  if (!w.length) return { "perf-table-weights": none, "perf-weights-memory": none, "perf-weights-accuracy": none, "perf-weights-cost": none };
   return {
     "perf-table-weights": table(
       ["model", "shape", "impl", "build", "ms", "GB/s of the bytes read", "% of the probe's read of the buffer", "GFLOP/s", "float32 ms", "float32 / this"],
@@ -226,6 +226,12 @@ function weightFragments(L) {
     ),
     "perf-weights-memory": A.weightFormats?.length
       ? table(["model", "format", "packed weights (MB)", "the layer's linear memory (MB)"], A.weightFormats.map((/** @type {any} */ m) => [m.model, m.format, f1(m.weightBytes / 1e6), f1(m.layerBytes / 1e6)]))
+      : none,
+    "perf-weights-cost": A.weightCost?.length
+      ? table(
+          ["model", "S", "weights", "cost model's weight MB", "loaded layer's weight MB", "roofline ms", "measured ms", "measured / roofline", "predicted speed-up over f32", "measured speed-up"],
+          A.weightCost.map((/** @type {any} */ c) => [c.model, String(c.context), c.format, f1(c.modelWeightBytes / 1e6), c.layerWeightBytes !== null ? f1(c.layerWeightBytes / 1e6) : "-", ms2(c.predictedMs), ms2(c.measuredMs), (c.measuredMs / c.predictedMs).toFixed(2), c.predictedSpeedup !== null ? times(c.predictedSpeedup) : "-", c.measuredSpeedup !== null ? times(c.measuredSpeedup) : "-"]),
+        )
       : none,
     "perf-weights-accuracy": A.weightAccuracy?.length
       ? table(["weights", "format", "max abs error", "relative RMS error"], A.weightAccuracy.map((/** @type {any} */ a) => [a.weights, a.format, a.maxAbsErr.toExponential(2), a.relRms.toExponential(2)]))
