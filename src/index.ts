@@ -18,7 +18,7 @@ export type { Backend, MlaLayerPath } from "./backend.js";
 export { mlaWeightShapes, checkMlaWeights, mlaWeightsFromStateDict, randomMlaWeights, Rng } from "./weights.js";
 export type { MlaWeights, MlaWeightName } from "./weights.js";
 // Projections as checkpoints ship them (bf16, int8, fp8 e4m3 with block scales): exact dequantisation and the conversion rules.
-export { WEIGHT_FORMATS, MLA_PROJECTIONS, quantiseWeight, dequantiseWeight, convertMlaWeights, dequantiseMlaWeights, checkMlaWeightsInput, isQuantisedWeight, quantisedBytes } from "./weight-formats.js";
+export { WEIGHT_FORMATS, MLA_PROJECTIONS, quantiseWeight, dequantiseWeight, convertMlaWeights, randomMlaWeightsIn, dequantiseMlaWeights, checkMlaWeightsInput, isQuantisedWeight, quantisedBytes } from "./weight-formats.js";
 export type { WeightFormat, QuantisedWeight, MlaWeightsInput } from "./weight-formats.js";
 
 // The float64 oracle: MLA (naive, absorbed, recompute), the MHA/GQA/MQA and seed baselines, work counting.
@@ -64,7 +64,7 @@ export { KV_SCHEMES, kvCacheTable, kvCacheFigures, kvBytesPerTokenPerLayer } fro
 export type { KvScheme, KvSchemeOptions, KvCacheFigures } from "./analysis/kv-cache.js";
 export { CACHE_FORMATS } from "./analysis/formats.js";
 export type { CacheFormat } from "./analysis/formats.js";
-export { layerCost, modelCost, decodeShape, prefillShape } from "./analysis/cost.js";
+export { layerCost, modelCost, decodeShape, prefillShape, weightBytesPerElement } from "./analysis/cost.js";
 export type { CostOptions, LayerCost } from "./analysis/cost.js";
 export type { CallShape } from "./analysis/work.js";
 export { roofline, pathRoofline, contextCrossovers, headCrossovers } from "./analysis/roofline.js";

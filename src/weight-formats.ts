@@ -17,7 +17,7 @@
 
 import type { MlaConfig } from "./config.js";
 import { FormatError, ShapeError } from "./errors.js";
-import { type MlaWeights, checkWeights, mlaWeightShapes } from "./weights.js";
+import { type MlaWeights, type Rng, checkWeights, mlaWeightShapes } from "./weights.js";
 import { E4M3_MAX, E4M3_VALUES, bf16FromF32Bits, bitsF32, e4m3FromF32Bits, f32Bits, f32BitsFromBf16, roundHalfEven } from "./cache/scalar.js";
 
 export type WeightFormat = "f32" | "bf16" | "int8" | "fp8";
@@ -167,6 +167,41 @@ export function convertMlaWeights(cfg: MlaConfig, w: MlaWeightsInput, format: We
   for (const name of MLA_PROJECTIONS) {
     const v = w[name];
     if (v !== undefined) out[name] = convertWeight(v, format, shapes[name] as [number, number], block);
+  }
+  return out as unknown as MlaWeightsInput;
+}
+
+/**
+ * randomMlaWeights(cfg, rng) converted to `format` (128x128 blocks), without ever holding a
+ * projection as floats: each band of 128 rows is drawn (the same random stream, in the same order)
+ * and quantised before the next, so a layer too large for a float32 copy (DeepSeek-V3's, 750 MB)
+ * can be made in its format's size. Equal to convertMlaWeights(cfg, randomMlaWeights(cfg, rng), format).
+ */
+export function randomMlaWeightsIn(cfg: MlaConfig, format: WeightFormat, rng: Rng): MlaWeightsInput {
+  checkWeightFormat(format, "format");
+  const BAND = 128;
+  const out: Record<string, unknown> = {};
+  for (const [name, shape] of Object.entries(mlaWeightShapes(cfg)) as [string, number[]][]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (name === "q_norm" || name === "kv_norm" || format === "f32") {
+      const a = new Float32Array(n);
+      if (name === "q_norm" || name === "kv_norm") for (let i = 0; i < n; i++) a[i] = rng.uniform(0.6, 1.4);
+      else rng.fillNormal(a, 1 / Math.sqrt(shape[1]));
+      out[name] = a;
+      continue;
+    }
+    const [N, K] = shape;
+    const codes = format === "bf16" ? new Uint16Array(N * K) : format === "int8" ? new Int8Array(N * K) : new Uint8Array(N * K);
+    const Cb = Math.ceil(K / BAND), scales = format === "bf16" ? null : new Float32Array(Math.ceil(N / BAND) * Cb);
+    const band = new Float32Array(Math.min(N, BAND) * K);
+    for (let r0 = 0; r0 < N; r0 += BAND) {
+      const rows = Math.min(BAND, N - r0), part = band.subarray(0, rows * K);
+      rng.fillNormal(part, 1 / Math.sqrt(K));
+      const q = quantiseWeight(format, part, [rows, K]);
+      codes.set(q.codes, r0 * K);
+      if (scales) scales.set(q.scales!, (r0 / BAND) * Cb);
+    }
+    out[name] = scales ? { format, shape: [N, K], codes, scales, block: [BAND, BAND] } : { format, shape: [N, K], codes };
   }
   return out as unknown as MlaWeightsInput;
 }

@@ -11,7 +11,8 @@ import { parseVectorCaseText } from "../../src/io/mla-vectors.js";
 import { F64_REORDER_TOL, VECTOR_ATOL, maxAbsDiff, vectorTolerance } from "../../src/numerics.js";
 import { referenceBackend } from "../../src/reference/index.js";
 import { verifyCase } from "../../src/verify.js";
-import { Rng, randomMlaWeights } from "../../src/weights.js";
+import { Rng, mlaWeightShapes, randomMlaWeights } from "../../src/weights.js";
+import { convertMlaWeights } from "../../src/weight-formats.js";
 import { preset, validateConfig } from "../../src/config.js";
 import { decodeShape, layerCost } from "../../src/analysis/cost.js";
 import { analyze } from "../../src/analysis/analyze.js";
@@ -290,6 +291,42 @@ if (!HAVE_CHROMIUM && REQUIRE_BROWSER) {
       expect(timeChartText).toContain("measured naive step");
       // Leave the default backend selected (the screenshot uses it).
       await page.selectOption("#bench-backend", { label: wasm[0].label });
+    }, 120_000);
+
+    it("with fp8 or int8 weights, the decode step matches the oracle in Node on the weights' exact values, and V3's layer becomes selectable in fp8", async () => {
+      const cfg = benchCfg;
+      const s0 = await pageState();
+      const b = s0.backends.find((x) => x.name === "wasm")!;
+      await page.selectOption("#bench-backend", { label: b.label });
+      // V3 in float32 (750 MB) does not fit the page; in fp8 (193 MB) it does
+      await page.selectOption("#bench-weights", "f32");
+      expect(await page.$eval("#bench-preset option[value=deepseek-v3]", (o) => (o as HTMLOptionElement).disabled)).toBe(true);
+      await page.selectOption("#bench-weights", "fp8");
+      expect(await page.$eval("#bench-preset option[value=deepseek-v3]", (o) => (o as HTMLOptionElement).disabled)).toBe(false);
+      for (const format of ["fp8", "int8"] as const) {
+        await page.selectOption("#bench-weights", format);
+        await page.selectOption("#bench-preset", BENCH_PRESET);
+        await page.selectOption("#bench-context", BENCH_CONTEXT);
+        await page.click("#bench-run");
+        await page.waitForSelector("body[data-bench]", { timeout: 60_000 });
+        const s = await pageState();
+        expect(s.errors).toEqual([]);
+        const run = s.bench!;
+        expect(run.weightFormat).toBe(format);
+        expect(run.paths.map((p) => p.path)).toEqual(["absorbed", "naive"]);
+        const T = run.context - 1, D = cfg.dim;
+        for (const p of run.paths) {
+          // the oracle on the converted weights' exact values (ReferenceMla dequantises them), the page's recipe
+          const ref = await referenceBackend.createMla(cfg, convertMlaWeights(cfg, randomMlaWeights(cfg, new Rng(run.seed)), format) as never, { path: p.path });
+          ref.forward(new Rng(run.seed + 1).normalArray(T * D), { batch: 1, seqlen: T, startPos: 0 });
+          const want = ref.forward(new Rng(run.seed + 2).normalArray(D), { batch: 1, seqlen: 1, startPos: T });
+          // VECTOR_ATOL as for float32 weights above: the dequantisation is exact, so only the kernels' float32 arithmetic differs
+          expect(maxAbsDiff(p.y, want)).toBeLessThanOrEqual(VECTOR_ATOL);
+          // codes and scales: about a quarter of the float32 layer
+          expect(p.weightBytes!).toBeLessThan(0.3 * 4 * Object.values(mlaWeightShapes(cfg)).reduce((n, sh) => n + (sh as number[]).reduce((x, y) => x * y, 1), 0));
+        }
+      }
+      await page.selectOption("#bench-weights", "f32");
     }, 120_000);
 
     it("times the decode step in a Web Worker that loads the .wasm the library's default way, and the page stays responsive", async () => {

@@ -1,5 +1,6 @@
 // Messages between the page and its decode worker (bench-worker.ts). Type-only: erased from both bundles.
 import type { BenchPath } from "./state.js";
+import type { WeightFormat } from "../../src/weight-formats.js";
 
 /** Which backend the worker builds: a WASM build loaded the library's default way, or the float64 oracle. */
 export type BenchBackendSpec = { kind: "wasm"; build: "simd128" | "relaxed" } | { kind: "reference" };
@@ -19,6 +20,8 @@ export interface BenchRequest {
   backend: BenchBackendSpec;
   threads: ThreadsAsked;
   preset: string;
+  /** Format of the projection weights, drawn straight into it (randomMlaWeightsIn). */
+  weightFormat: WeightFormat;
   context: number;
   prefillChunk: number;
   seed: number;
@@ -30,6 +33,8 @@ export interface CheckRequest {
   id: number;
   backend: BenchBackendSpec;
   threads: ThreadsAsked;
+  /** The layers get their weights in this format, the oracle their exact values (checkBackend's weightFormat). */
+  weightFormat: WeightFormat;
   numRuns: number;
   seed: number;
 }
@@ -57,6 +62,8 @@ export interface BenchDone {
   /** The worker's crossOriginIsolated (false: no SharedArrayBuffer, so no threads). */
   isolated: boolean;
   paths: BenchPath[];
+  /** The naive path when its per-head cache would exceed the worker's budget (bench-config.ts), and why. */
+  skipped: string | null;
 }
 
 export interface CheckDone {
@@ -64,6 +71,7 @@ export interface CheckDone {
   id: number;
   build: string | null;
   threads: ThreadsGot;
+  weightFormat: WeightFormat;
   pass: boolean;
   seed: number;
   numRuns: number;

@@ -3,16 +3,14 @@
 // renders the result; the same worker runs the conformance kit on the chosen backend. Threads run
 // where the page is cross-origin isolated (npm run web serves it so; ?isolation=off shows the
 // fallback and its reason). Speed is shown, never asserted.
-import { PRESET_NAMES } from "mlakit";
+import { PRESET_NAMES, WEIGHT_FORMATS, type WeightFormat } from "mlakit";
 import type { PageBackend } from "./backends.js";
-import { benchConfig, weightBytes } from "./bench-config.js";
+import { WEIGHT_BUDGET, benchConfig, weightBytes } from "./bench-config.js";
 import type { BenchBackendSpec, BenchProgress, BenchReply, ThreadsAsked, WorkerRequest } from "./bench-protocol.js";
 import { fmtSi } from "./analysis.js";
 import { byId, bytes, el, int, labelled, sci, select, table } from "./dom.js";
 import { type BenchRun, type CheckRun, state } from "./state.js";
 
-/** Weights above this many bytes (float32) are too large to generate in a page. */
-const WEIGHT_BUDGET = 128 * 2 ** 20;
 const CONTEXTS = [16, 128, 512, 1024, 2048, 4096];
 const SEED = 7;
 /** Tokens per prefill call; `?prefillChunk=N` overrides it (the e2e test uses a small one so chunking is exercised). */
@@ -26,22 +24,35 @@ function chunkParam(v: string | null, fallback: number): number {
 }
 
 export function mountBenchSection(backends: PageBackend[], onRun: () => void): void {
-  const presetSel = select(
-    "bench-preset",
-    PRESET_NAMES.map((p) => {
-      const w = weightBytes(benchConfig(p));
-      return { value: p, label: w > WEIGHT_BUDGET ? `${p} (weights ${bytes(w)}: too large for a page)` : `${p} (weights ${bytes(w)})`, disabled: w > WEIGHT_BUDGET };
-    }),
-    "deepseek-v2-lite",
-  );
+  const formatSel = select("bench-weights", WEIGHT_FORMATS.map((f) => ({ value: f, label: f === "fp8" ? "fp8 (e4m3, 128x128 scales)" : f === "int8" ? "int8 (128x128 scales)" : f })), "f32");
+  const presetSel = select("bench-preset", [], "deepseek-v2-lite");
   const ctxSel = select("bench-context", CONTEXTS.map((c) => ({ value: String(c), label: int(c) })), "1024");
   const backendSel = select("bench-backend", backends.map((b, i) => ({ value: String(i), label: b.label })), "0");
   const cores = navigator.hardwareConcurrency ?? 1;
   const threadsSel = select("bench-threads", [{ value: "1", label: "1" }, { value: "2", label: "2" }, { value: "auto", label: `auto (${cores})` }], "1");
+  // Which presets fit depends on the weights' format and on the backend (the reference holds float64).
+  const fitPresets = (): void => {
+    const format = formatSel.value as WeightFormat, reference = backends[Number(backendSel.value)].build === null;
+    const keep = presetSel.value;
+    presetSel.replaceChildren(
+      ...PRESET_NAMES.map((p) => {
+        const w = weightBytes(benchConfig(p), format, reference);
+        const opt = el("option", { value: p }, w > WEIGHT_BUDGET ? `${p} (weights ${bytes(w)}: too large for a page)` : `${p} (weights ${bytes(w)})`);
+        opt.disabled = w > WEIGHT_BUDGET;
+        return opt;
+      }),
+    );
+    const first = [...presetSel.options].find((o) => !o.disabled)?.value ?? PRESET_NAMES[0];
+    presetSel.value = [...presetSel.options].some((o) => o.value === keep && !o.disabled) ? keep : first;
+  };
+  fitPresets();
+  presetSel.value = "deepseek-v2-lite";
+  formatSel.addEventListener("change", fitPresets);
+  backendSel.addEventListener("change", fitPresets);
   const button = el("button", { id: "bench-run" }, "Run decode step");
   const checkButton = el("button", { id: "check-run" }, "Check against the oracle");
   const out = byId("bench-result");
-  byId("bench-controls").append(labelled("preset", presetSel), labelled("context", ctxSel), labelled("backend", backendSel), labelled("threads", threadsSel), button, checkButton);
+  byId("bench-controls").append(labelled("preset", presetSel), labelled("weights", formatSel), labelled("context", ctxSel), labelled("backend", backendSel), labelled("threads", threadsSel), button, checkButton);
   out.append(
     el("p", { class: "note" }, "Random weights with the preset's exact shapes (seeded), one layer, batch 1, run in a Web Worker so this page stays responsive."),
     el(
@@ -66,13 +77,13 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
     try {
       const pb = backends[Number(backendSel.value)];
       const asked = threadsAsked();
-      const reply = await worker.run({ type: "check", backend: specOf(pb), threads: asked, numRuns: KIT_RUNS, seed: SEED }, () => {});
+      const reply = await worker.run({ type: "check", backend: specOf(pb), threads: asked, weightFormat: formatSel.value as WeightFormat, numRuns: KIT_RUNS, seed: SEED }, () => {});
       if (reply.type !== "checked") throw new Error(`unexpected reply ${reply.type}`);
       const { type: _t, id: _i, ...got } = reply;
       const run: CheckRun = { ...got, backend: pb.label, threadsAsked: asked };
       state.check = run;
       checkOut.replaceChildren(
-        el("p", { class: run.pass ? "note" : "error", id: "check-summary" }, `Conformance kit on ${run.backend}, threads ${run.threads.reason}: ${run.properties.filter((p) => p.pass).length} of ${run.properties.length} properties hold (seed ${run.seed}, ${run.numRuns} cases each).`),
+        el("p", { class: run.pass ? "note" : "error", id: "check-summary" }, `Conformance kit on ${run.backend}, ${run.weightFormat} weights, threads ${run.threads.reason}: ${run.properties.filter((p) => p.pass).length} of ${run.properties.length} properties hold (seed ${run.seed}, ${run.numRuns} cases each).`),
         el("pre", { class: "note" }, run.report),
       );
     } catch (e) {
@@ -95,14 +106,14 @@ export function mountBenchSection(backends: PageBackend[], onRun: () => void): v
       const pb = backends[Number(backendSel.value)];
       const context = Number(ctxSel.value);
       const asked = threadsAsked();
-      const reply = await worker.run({ type: "bench", backend: specOf(pb), threads: asked, preset: presetSel.value, context, prefillChunk: PREFILL_CHUNK, seed: SEED }, (p) => {
+      const reply = await worker.run({ type: "bench", backend: specOf(pb), threads: asked, preset: presetSel.value, weightFormat: formatSel.value as WeightFormat, context, prefillChunk: PREFILL_CHUNK, seed: SEED }, (p) => {
         state.benchProgress.push(p);
         bar.value = progressFraction(p);
         msg.textContent = progressText(p);
       });
       if (reply.type !== "done") throw new Error(`unexpected reply ${reply.type}`);
       if (reply.build !== pb.build) throw new Error(`the worker loaded build ${String(reply.build)}, not ${String(pb.build)}`);
-      const run: BenchRun = { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetSel.value, config: benchConfig(presetSel.value), context, seed: SEED, inWorker: reply.inWorker, isolated: reply.isolated, threadsAsked: asked, threads: reply.threads, paths: reply.paths };
+      const run: BenchRun = { prefillChunk: PREFILL_CHUNK, backend: pb.label, build: pb.build, chosen: pb.chosen, preset: presetSel.value, config: benchConfig(presetSel.value), weightFormat: formatSel.value as WeightFormat, context, seed: SEED, inWorker: reply.inWorker, isolated: reply.isolated, threadsAsked: asked, threads: reply.threads, paths: reply.paths, skipped: reply.skipped };
       state.bench = run;
       render(out, run);
       onRun();
@@ -171,17 +182,20 @@ class BenchWorker {
 function render(out: HTMLElement, run: BenchRun): void {
   const [abs, naive] = run.paths;
   let diff = 0;
-  for (let i = 0; i < abs.y.length; i++) diff = Math.max(diff, Math.abs(abs.y[i] - naive.y[i]));
+  if (naive) for (let i = 0; i < abs.y.length; i++) diff = Math.max(diff, Math.abs(abs.y[i] - naive.y[i]));
+  const compare = naive
+    ? `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. `
+    : `Naive path skipped: ${run.skipped}. `;
   out.replaceChildren(
     table(
-      ["path", "ms / step (median)", "GFLOP/s", "FLOPs / step", "cache in use", "steps timed"],
-      run.paths.map((p) => [p.path, p.ms.toPrecision(3), (p.flops / p.ms / 1e6).toFixed(2), fmtSi(p.flops), bytes(p.cacheBytes), p.reps]),
+      ["path", "ms / step (median)", "GFLOP/s", "FLOPs / step", "weights held", "cache in use", "steps timed"],
+      run.paths.map((p) => [p.path, p.ms.toPrecision(3), (p.flops / p.ms / 1e6).toFixed(2), fmtSi(p.flops), p.weightBytes !== null ? `${bytes(p.weightBytes)} (${run.weightFormat})` : `${run.weightFormat}, dequantised to float64`, bytes(p.cacheBytes), p.reps]),
     ),
     el(
       "p",
       { class: "note", id: "bench-summary" },
-      `${run.preset}, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}, threads ${run.threads.reason}, timed in a Web Worker. ` +
-        `Absorbed/naive time: ${(abs.ms / naive.ms).toFixed(2)}x. The two paths' outputs differ by at most ${sci(diff)}. ` +
+      `${run.preset}, ${run.weightFormat} weights, context ${int(run.context)}, backend ${run.backend}${run.chosen ? ", the WASM build the loader chose in this browser" : ""}, threads ${run.threads.reason}, timed in a Web Worker. ` +
+        compare +
         `FLOPs from the cost model (src/analysis); times are medians over batches of steps (the browser coarsens its clock). ` +
         `Pick the same preset in the section above to see these points on its time chart.`,
     ),

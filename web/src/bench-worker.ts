@@ -5,10 +5,11 @@
 // `new URL(..., import.meta.url)`), as a user's bundle would, with the threads the page asked for
 // (they run only where this worker is cross-origin isolated; backend.threads says what it got).
 // Progress is posted after each stage. A "check" request runs the conformance kit on the backend.
-import { type AttentionLayer, type Backend, Rng, type WasmBackend, createWasmBackend, randomMlaWeights, referenceBackend } from "mlakit";
+import { type AttentionLayer, type Backend, type MlaWeights, Rng, type WasmBackend, type WasmMla, createWasmBackend, randomMlaWeightsIn, referenceBackend } from "mlakit";
 import { PROPERTY_NAMES, checkBackend } from "mlakit/conformance";
 import type { BenchBackendSpec, BenchReply, BenchRequest, CheckRequest, ThreadsAsked, ThreadsGot, WorkerRequest } from "./bench-protocol.js";
-import { benchConfig } from "./bench-config.js";
+import { NAIVE_CACHE_BUDGET, benchConfig, naiveCacheBytes } from "./bench-config.js";
+import { bytes } from "./dom.js";
 import { decodeStepFlops } from "./cost.js";
 import type { BenchPath } from "./state.js";
 
@@ -35,8 +36,8 @@ self.addEventListener("message", (ev: MessageEvent<WorkerRequest>) => {
 
 async function check(req: CheckRequest): Promise<void> {
   const backend = await backendFor(req.backend, req.threads);
-  const r = await checkBackend(backend, { numRuns: req.numRuns, seed: req.seed, properties: PROPERTY_NAMES });
-  post({ type: "checked", id: req.id, build: buildOf(backend), threads: threadsOf(backend), pass: r.pass, seed: r.seed, numRuns: req.numRuns, properties: r.properties.map((p) => ({ name: p.name, pass: p.pass })), report: r.report });
+  const r = await checkBackend(backend, { numRuns: req.numRuns, seed: req.seed, properties: PROPERTY_NAMES, weightFormat: req.weightFormat });
+  post({ type: "checked", id: req.id, build: buildOf(backend), threads: threadsOf(backend), weightFormat: req.weightFormat, pass: r.pass, seed: r.seed, numRuns: req.numRuns, properties: r.properties.map((p) => ({ name: p.name, pass: p.pass })), report: r.report });
 }
 
 async function run(req: BenchRequest): Promise<void> {
@@ -44,13 +45,18 @@ async function run(req: BenchRequest): Promise<void> {
   const backend = await backendFor(req.backend, req.threads);
   const cfg = benchConfig(req.preset);
   const D = cfg.dim;
-  const weights = randomMlaWeights(cfg, new Rng(seed));
+  // drawn straight into the format: a layer too large for a float32 copy still fits
+  const weights = randomMlaWeightsIn(cfg, req.weightFormat, new Rng(seed));
   const prefill = new Rng(seed + 1).normalArray((context - 1) * D);
   const step = new Rng(seed + 2).normalArray(D);
   post({ type: "progress", id, path: null, stage: "weights", done: 0, total: context - 1 });
   const paths: BenchPath[] = [];
-  for (const path of ["absorbed", "naive"] as const) {
-    const layer = await backend.createMla(cfg, weights, { path });
+  const naiveBytes = naiveCacheBytes(cfg, context);
+  const skipped = naiveBytes > NAIVE_CACHE_BUDGET ? `the naive path's per-head cache would take ${bytes(naiveBytes)} at this context (over the worker's ${bytes(NAIVE_CACHE_BUDGET)})` : null;
+  for (const path of skipped ? (["absorbed"] as const) : (["absorbed", "naive"] as const)) {
+    const layer = backend.name === "wasm"
+      ? await (backend as WasmBackend).createMla(cfg, weights, { path, weightFormat: req.weightFormat })
+      : await backend.createMla(cfg, weights as MlaWeights, { path }); // the reference dequantises a quantised projection exactly
     try {
       for (let start = 0; start < context - 1; start += prefillChunk) {
         const n = Math.min(prefillChunk, context - 1 - start);
@@ -59,13 +65,13 @@ async function run(req: BenchRequest): Promise<void> {
       }
       post({ type: "progress", id, path, stage: "timing", done: context - 1, total: context - 1 });
       const { ms, reps, y } = timeStep(layer, step, context - 1);
-      paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse() });
+      paths.push({ path, ms, reps, y, flops: decodeStepFlops(cfg, context, path), cacheBytes: layer.cache.bytesInUse(), weightBytes: backend.name === "wasm" ? (layer as WasmMla).weightBytes : null });
     } finally {
       layer.dispose();
     }
   }
   const g = globalThis as { WorkerGlobalScope?: unknown; crossOriginIsolated?: boolean };
-  post({ type: "done", id, build: buildOf(backend), threads: threadsOf(backend), inWorker: typeof g.WorkerGlobalScope !== "undefined" && typeof document === "undefined", isolated: g.crossOriginIsolated === true, paths });
+  post({ type: "done", id, build: buildOf(backend), threads: threadsOf(backend), inWorker: typeof g.WorkerGlobalScope !== "undefined" && typeof document === "undefined", isolated: g.crossOriginIsolated === true, paths, skipped });
 }
 
 // Repeats the identical step (a call at the same startPos rolls the cache back first, per the

@@ -89,7 +89,7 @@ function render(name: string, context: number, format: CacheFormat, width: numbe
     el("p", { class: "note" }, `Machine: ${machine.source}.`),
   );
   const measured: MeasuredDecode[] =
-    state.bench && state.bench.preset === name
+    state.bench && state.bench.preset === name && state.bench.weightFormat === "f32" // the chart's lines price float32 weights
       ? state.bench.paths.map((p) => ({ path: p.path, scope: "step" as const, heads: cfg.n_heads, config: cfg, context: state.bench!.context, seconds: p.ms / 1e3, label: `this browser, ${state.bench!.backend}` }))
       : [];
   const common = { format, batch: 1, maxContext: cfg.max_seq_len, groups: a.groups, seedRank: a.seedRank };

@@ -2,6 +2,7 @@
 // `window.__mlakit` and recomputes every number with the float64 oracle in Node.
 // Type-only and erased from the bundle; a relative path so test/ type-checks this file without the alias.
 import type { MlaConfig } from "../../src/config.js";
+import type { WeightFormat } from "../../src/weight-formats.js";
 import type { BenchProgress, CheckDone, ThreadsAsked, ThreadsGot } from "./bench-protocol.js";
 
 export interface VerifyRow {
@@ -23,6 +24,8 @@ export interface BenchPath {
   /** Output of the decode step, [D]. */
   y: number[];
   cacheBytes: number;
+  /** The layer's packed weights (WASM: WasmMla.weightBytes), null on the reference. */
+  weightBytes: number | null;
 }
 
 export interface BenchRun {
@@ -33,11 +36,13 @@ export interface BenchRun {
   chosen: boolean;
   preset: string;
   config: MlaConfig;
+  /** Format of the projection weights. */
+  weightFormat: WeightFormat;
   /** Tokens per prefill call (the prefill is split into calls of this many tokens). */
   prefillChunk: number;
   /** Keys the decode step attends: prefill of context-1 tokens, then one token at startPos context-1. */
   context: number;
-  /** Weights: randomMlaWeights(config, new Rng(seed)); prefill x: new Rng(seed + 1).normalArray((context - 1) * dim); decode x: new Rng(seed + 2).normalArray(dim). */
+  /** Weights: randomMlaWeightsIn(config, weightFormat, new Rng(seed)) (= randomMlaWeights converted to the format); prefill x: new Rng(seed + 1).normalArray((context - 1) * dim); decode x: new Rng(seed + 2).normalArray(dim). */
   seed: number;
   /** The worker said it ran in a dedicated worker scope (no document). */
   inWorker: boolean;
@@ -47,6 +52,8 @@ export interface BenchRun {
   threadsAsked: ThreadsAsked;
   threads: ThreadsGot;
   paths: BenchPath[];
+  /** Why the naive path did not run (its cache would not fit the worker's budget), else null. */
+  skipped: string | null;
 }
 
 /** The conformance kit run in the decode worker on one backend: the worker's reply, with the page's backend label and the threads it asked for. */
