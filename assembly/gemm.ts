@@ -101,24 +101,70 @@ export const WF_FP8: i32 = 3;
   return sizeof<T>() == 1;
 }
 
-/** Columns 0..3 of the panel row at w. */
+// fp8 e4m3fn decodes in 16-bit lanes: the sign-extended byte shifted left 4 and masked (0x87f0)
+// is the bfloat16 whose exponent field is the e4m3 exponent (bias 7 read as bias 127) and whose
+// mantissa is the e4m3 mantissa, so as float32 (that bf16 in a lane's high half) it is the code's
+// value x 2^-120, subnormal codes included (they land on float32 subnormals). The kernels undo
+// the 2^-120 exactly (powers of two): the GEMM's panel rows x 2^120 as decoded; the GEMVs split
+// it between x (x 2^60 as it is splat) and each group's partial sum (x 2^60 before its scale),
+// the same products rounded the same, with one multiply per k instead of one per 4 weights. That
+// holds while |x| < 2^68 and the products |x| |code| stay above 2^-66 (below, they round among
+// float32 subnormals).
+//
+// The decode constants live in static memory and are loaded once before a kernel's loop: V8
+// rebuilds a v128.const at each use inside the loop, which cost the fp8 GEMM half its speed.
+const DECODE_CONSTS: usize = memory.data<u32>([
+  0x87f087f0, 0x87f087f0, 0x87f087f0, 0x87f087f0, // fp8 mask, per 16-bit lane
+  0x7b800000, 0x7b800000, 0x7b800000, 0x7b800000, // 2^120
+  0x5d800000, 0x5d800000, 0x5d800000, 0x5d800000, // 2^60
+], 16);
+
+/** The fp8 decode mask (the `k` of lo8 / hi8): load it once, outside the loop. */
 // @ts-ignore: decorator
-@inline export function lo8<T>(w: usize): v128 {
-  if (isFloat<T>()) return v128.load(w);
-  if (sizeof<T>() == 2) return i32x4.shl(v128.load(w), 16);
-  const b = i32x4.extend_low_i16x8_s(v128.load8x8_s(w));
-  if (isSigned<T>()) return f32x4.convert_i32x4_s(b);
-  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36)); // 2^120
+@inline export function fp8Mask(): v128 {
+  return v128.load(DECODE_CONSTS);
+}
+/** 2^120 (x a raw fp8 decode = the code's value), loaded. */
+// @ts-ignore: decorator
+@inline export function fp8Unbias(): v128 {
+  return v128.load(DECODE_CONSTS, 16);
+}
+/** 2^60 (the GEMVs' half of the undoing), loaded. */
+// @ts-ignore: decorator
+@inline export function fp8HalfUnbias(): v128 {
+  return v128.load(DECODE_CONSTS, 32);
 }
 
-/** Columns 4..7 of the panel row at w. */
+/** Whether tag T is fp8 (its decode is raw: the code's value x 2^-120). */
 // @ts-ignore: decorator
-@inline export function hi8<T>(w: usize): v128 {
+@inline export function rawOf<T>(): bool {
+  return !isFloat<T>() && sizeof<T>() == 1 && !isSigned<T>();
+}
+
+// The fp8 bf16 halves go to float32 by an interleave with zero (one shuffle) in the GEMVs, and by
+// a zero-extend and a shift in the 4-row GEMM, whose 8 accumulators leave no room for the
+// shuffle's constants (measured: the shuffle halved the GEMM's rate and sped the GEMV by 15%).
+
+/** Columns 0..3 of the panel row at w, as values (fp8: x 2^-120; k = fp8Mask(), ignored by the other formats; byShuffle: see above). */
+// @ts-ignore: decorator
+@inline export function lo8<T>(w: usize, k: v128, byShuffle: bool): v128 {
+  if (isFloat<T>()) return v128.load(w);
+  if (sizeof<T>() == 2) return i32x4.shl(v128.load(w), 16);
+  if (isSigned<T>()) return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v128.load8x8_s(w)));
+  const h = v128.and(i16x8.shl(v128.load8x8_s(w), 4), k);
+  if (byShuffle) return i8x16.shuffle(f32x4.splat(0), h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  return i32x4.shl(i32x4.extend_low_i16x8_u(h), 16);
+}
+
+/** Columns 4..7 of the panel row at w, as lo8. */
+// @ts-ignore: decorator
+@inline export function hi8<T>(w: usize, k: v128, byShuffle: bool): v128 {
   if (isFloat<T>()) return v128.load(w, 16);
   if (sizeof<T>() == 2) return v128.and(v128.load(w), i32x4.splat(<i32>0xffff0000));
-  const b = i32x4.extend_high_i16x8_s(v128.load8x8_s(w));
-  if (isSigned<T>()) return f32x4.convert_i32x4_s(b);
-  return f32x4.mul(v128.and(i32x4.shl(b, 20), i32x4.splat(<i32>0x87f00000)), f32x4.splat(1.329227995784916e36));
+  if (isSigned<T>()) return f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v128.load8x8_s(w)));
+  const h = v128.and(i16x8.shl(v128.load8x8_s(w), 4), k);
+  if (byShuffle) return i8x16.shuffle(f32x4.splat(0), h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  return i32x4.shl(i32x4.extend_high_i16x8_u(h), 16);
 }
 
 /**
@@ -127,12 +173,16 @@ export const WF_FP8: i32 = 3;
  */
 // @ts-ignore: decorator
 @inline export function micro1x8w<T>(x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
-  const rb = rowBytesOf<T>();
+  const rb = rowBytesOf<T>(), m = fp8Mask(), half = fp8HalfUnbias();
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let k = 0; k < kc; k++) {
-    const a = v128.load32_splat(x0);
-    c0 = madd(a, lo8<T>(w), c0); c1 = madd(a, hi8<T>(w), c1);
+    let a = v128.load32_splat(x0);
+    if (rawOf<T>()) a = f32x4.mul(a, half);
+    c0 = madd(a, lo8<T>(w, m, true), c0); c1 = madd(a, hi8<T>(w, m, true), c1);
     x0 += 4; w += rb;
+  }
+  if (rawOf<T>()) {
+    c0 = f32x4.mul(c0, half); c1 = f32x4.mul(c1, half);
   }
   if (scaledOf<T>()) {
     c0 = f32x4.mul(c0, v128.load(s)); c1 = f32x4.mul(c1, v128.load(s, 16));
@@ -143,12 +193,15 @@ export const WF_FP8: i32 = 3;
 /** 4 rows x 8 columns, as micro1x8w: one decode of each panel row serves the four rows. */
 // @ts-ignore: decorator
 @inline export function micro4x8w<T>(x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
-  const rb = rowBytesOf<T>();
+  const rb = rowBytesOf<T>(), m = fp8Mask(), unbias = fp8Unbias();
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;
   for (let k = 0; k < kc; k++) {
-    const b0 = lo8<T>(w), b1 = hi8<T>(w);
+    let b0 = lo8<T>(w, m, false), b1 = hi8<T>(w, m, false);
+    if (rawOf<T>()) {
+      b0 = f32x4.mul(b0, unbias); b1 = f32x4.mul(b1, unbias);
+    }
     let a = v128.load32_splat(x0);
     c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
     a = v128.load32_splat(x1);

@@ -6,17 +6,17 @@
 //   WF_BF16  2 bytes: u32 lane i of a panel row holds column i (low half) and column i+4 (high
 //            half), so one shift and one mask give the 8 columns as float32 (exact).
 //   WF_INT8  1 byte, signed; y[n] = sum over groups of scale[n, g] * sum_k x[k] q[n, k].
-//   WF_FP8   1 byte, e4m3fn as the checkpoint stores it; the same group scales. Decode: the
-//            sign-extended byte shifted left 20 and masked is a float32 whose exponent is the
-//            e4m3 exponent less 120 (subnormal codes give float32 subnormals); x 2^120 makes it
-//            exact (multiplication by a power of two).
+//   WF_FP8   1 byte, e4m3fn as the checkpoint stores it; the same group scales. Decode (gemm.ts
+//            lo8 / hi8): in 16-bit lanes the byte becomes the bfloat16 of its value x 2^-120
+//            (subnormal codes give float32 subnormals); the GEMM multiplies the decoded row by
+//            2^120, the GEMVs x and each group's partial sum by 2^60 (exact: powers of two).
 //
 // Scaled formats (int8, fp8) carry one float32 per (panel, k-group, column): at sp, panel p group g
 // column j is float (p*G + g)*8 + j, G = ceil(K / KG). A group's partial sum is scaled and added,
 // so the checkpoint's 128x128 blocks (or a per-row scale: KG = K) are applied exactly once per
 // group. KG is chosen by the host so that no group crosses a source scale block.
 
-import { WF_BF16, WF_F32, WF_FP8, WF_INT8, gemm_4x8, hi8, lo8, micro1x8w, micro4x8w, packed_size_8, rowBytes, rowBytesOf, scaledOf, storeRow8 } from "./gemm";
+import { WF_BF16, WF_F32, WF_FP8, WF_INT8, gemm_4x8, hi8, lo8, fp8HalfUnbias, fp8Mask, micro1x8w, micro4x8w, packed_size_8, rawOf, rowBytes, rowBytesOf, scaledOf, storeRow8 } from "./gemm";
 import { madd } from "./common";
 
 export { WF_BF16, WF_F32, WF_FP8, WF_INT8 };
@@ -74,6 +74,7 @@ function gemmW<T>(M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize
  */
 function gemvW<T>(N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: usize): void {
   const P = (N + 7) >> 3, Q = P >> 2, rb = rowBytesOf<T>(), G = (K + KG - 1) / KG;
+  const m = fp8Mask(), half = fp8HalfUnbias();
   const pb = <usize>K * rb, qb = <usize>Q * pb; // bytes per panel, between the streams
   const sq = (<usize>Q * G) << 5; // scale bytes between the streams
   const yq = <usize>(Q * 8) << 2; // y bytes between the streams
@@ -88,12 +89,17 @@ function gemvW<T>(N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: us
       let e0 = f32x4.splat(0), e1 = f32x4.splat(0), f0 = f32x4.splat(0), f1 = f32x4.splat(0);
       let g0 = f32x4.splat(0), g1 = f32x4.splat(0), h0 = f32x4.splat(0), h1 = f32x4.splat(0);
       for (let k = 0; k < kc; k++) {
-        const v = v128.load32_splat(xk);
-        e0 = madd(v, lo8<T>(w), e0); e1 = madd(v, hi8<T>(w), e1);
-        f0 = madd(v, lo8<T>(w + qb), f0); f1 = madd(v, hi8<T>(w + qb), f1);
-        g0 = madd(v, lo8<T>(w + 2 * qb), g0); g1 = madd(v, hi8<T>(w + 2 * qb), g1);
-        h0 = madd(v, lo8<T>(w + 3 * qb), h0); h1 = madd(v, hi8<T>(w + 3 * qb), h1);
+        let v = v128.load32_splat(xk);
+        if (rawOf<T>()) v = f32x4.mul(v, half);
+        e0 = madd(v, lo8<T>(w, m, true), e0); e1 = madd(v, hi8<T>(w, m, true), e1);
+        f0 = madd(v, lo8<T>(w + qb, m, true), f0); f1 = madd(v, hi8<T>(w + qb, m, true), f1);
+        g0 = madd(v, lo8<T>(w + 2 * qb, m, true), g0); g1 = madd(v, hi8<T>(w + 2 * qb, m, true), g1);
+        h0 = madd(v, lo8<T>(w + 3 * qb, m, true), h0); h1 = madd(v, hi8<T>(w + 3 * qb, m, true), h1);
         w += rb; xk += 4;
+      }
+      if (rawOf<T>()) {
+        e0 = f32x4.mul(e0, half); e1 = f32x4.mul(e1, half); f0 = f32x4.mul(f0, half); f1 = f32x4.mul(f1, half);
+        g0 = f32x4.mul(g0, half); g1 = f32x4.mul(g1, half); h0 = f32x4.mul(h0, half); h1 = f32x4.mul(h1, half);
       }
       if (scaledOf<T>()) {
         e0 = f32x4.mul(e0, v128.load(s)); e1 = f32x4.mul(e1, v128.load(s, 16));

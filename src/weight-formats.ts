@@ -92,6 +92,7 @@ export function quantisedBytes(w: QuantisedWeight): number {
 /** Convert a float [rows, cols] weight to `format` by the rule in the file comment; block: the scale block of int8 and fp8 (default 128x128). */
 export function quantiseWeight(format: "bf16" | "int8" | "fp8", w: ArrayLike<number>, shape: readonly [number, number], block: readonly [number, number] = [128, 128]): QuantisedWeight {
   const [N, K] = shape;
+  if (format !== "bf16" && format !== "int8" && format !== "fp8") throw new ShapeError("format", String(format), 'one of "bf16", "int8", "fp8"');
   if (w.length !== N * K) throw new ShapeError("weight.length", w.length, `${N * K} (${N} x ${K})`);
   if (format === "bf16") {
     const codes = new Uint16Array(N * K);

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeConfig } from "../../src/config.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
-import { WEIGHT_FORMATS, convertMlaWeights, randomMlaWeightsIn } from "../../src/weight-formats.js";
+import { WEIGHT_FORMATS, convertMlaWeights, quantiseWeight, randomMlaWeightsIn } from "../../src/weight-formats.js";
 import { ShapeError } from "../../src/errors.js";
 
 const cfgArb = fc.record({
@@ -35,5 +35,11 @@ describe("randomMlaWeightsIn", () => {
 
   it("refuses an unknown format with a ShapeError naming it", () => {
     expect(() => randomMlaWeightsIn(makeConfig({ dim: 8, n_heads: 1, q_lora_rank: 0, kv_lora_rank: 4, qk_nope_head_dim: 2, qk_rope_head_dim: 2, v_head_dim: 2 }), "fp16" as never, new Rng(1))).toThrow(ShapeError);
+  });
+});
+
+describe("quantiseWeight", () => {
+  it("refuses a format it has no rule for (a cache format's name included) with a ShapeError naming the field", () => {
+    for (const f of ["fp8_e4m3", "f16", "f32", ""]) expect(() => quantiseWeight(f as never, [1, 2], [1, 2]), f).toThrow(/format/);
   });
 });

@@ -52,31 +52,40 @@ function randomQuantised(format: (typeof FORMATS)[number], rows: number, cols: n
 }
 
 describe.each(KERNEL_BUILDS)("%s build", (build) => {
-  it("decodes every fp8 and int8 code, and bf16 codes, to the TypeScript codecs' value bit for bit", async () => {
+  it("decodes every fp8 and int8 code, and bf16 codes, to the TypeScript codecs' value bit for bit (GEMV streams and leftovers, GEMM 4-row and 1-row)", async () => {
     const k = await kernels(build);
     for (const format of FORMATS) {
-      // N = 8 columns x K = 256 codes each (fp8: all 254 non-NaN codes + 2 zeros); x = e_j picks code (n, j)
-      const N = 8, K = 256, codes = format === "bf16" ? new Uint16Array(N * K) : format === "int8" ? new Int8Array(N * K) : new Uint8Array(N * K);
+      // N = 40 columns (4 GEMV streams + 1 leftover panel) x K = 256 codes each (fp8: all 254
+      // non-NaN codes + 2 zeros in every column, rotated); x = e_j picks code (n, j); M = 1 is the
+      // GEMV, M = 5 the GEMM's 4-row and 1-row kernels
+      const N = 40, K = 256, codes = format === "bf16" ? new Uint16Array(N * K) : format === "int8" ? new Int8Array(N * K) : new Uint8Array(N * K);
       const rng = new Rng(7);
       for (let i = 0; i < N * K; i++) {
-        if (format === "fp8") codes[i] = (i & 0x7f) === 0x7f ? 0 : i & 0xff;
-        else if (format === "int8") codes[i] = (i % 255) - 127;
+        const c = (i + 37 * Math.floor(i / K)) & 0xff;
+        if (format === "fp8") codes[i] = (c & 0x7f) === 0x7f ? 0 : c;
+        else if (format === "int8") codes[i] = (c % 255) - 127;
         else codes[i] = (rng.next() * 0x10000) & 0xff7f; // no exponent 0xff: finite
       }
-      const w: QuantisedWeight = format === "bf16" ? { format, shape: [N, K], codes } : { format, shape: [N, K], codes, scales: new Float32Array([0.25]), block: [8, 256] };
+      const w: QuantisedWeight = format === "bf16" ? { format, shape: [N, K], codes } : { format, shape: [N, K], codes, scales: new Float32Array([0.25, 0.5, 2, 0.125, 1]), block: [8, 256] };
       const pw = k.packQuantised({ w, N, K, r0: 0, c0: 0, kn: false });
-      const x = k.alloc(K).fill(0), y = k.alloc(N);
-      for (let j = 0; j < K; j++) {
-        x.fill(0);
-        x.view()[j] = 1;
-        y.fill(SENTINEL);
-        k.linear(1, x, pw, y);
-        for (let n = 0; n < N; n++) {
-          const want = Math.fround(codeValue(w, n * K + j) * scaleAt(w, n, j));
-          expect(Object.is(y.view()[n], want) || (want === 0 && y.view()[n] === 0), `${format} code ${codes[n * K + j]}: got ${y.view()[n]}, want ${want}`).toBe(true);
+      for (const M of [1, 5]) {
+        const x = k.alloc(M * K).fill(0), y = k.alloc(M * N);
+        for (let j = 0; j < K; j++) {
+          x.fill(0);
+          for (let r = 0; r < M; r++) x.view()[r * K + j] = 1;
+          y.fill(SENTINEL);
+          k.linear(M, x, pw, y);
+          for (let r = 0; r < M; r++) {
+            for (let n = 0; n < N; n++) {
+              const want = Math.fround(codeValue(w, n * K + j) * scaleAt(w, n, j)), got = y.view()[r * N + n];
+              expect(Object.is(got, want) || (want === 0 && got === 0), `${format} M=${M} row ${r} code ${codes[n * K + j]}: got ${got}, want ${want}`).toBe(true);
+            }
+          }
         }
+        x.free();
+        y.free();
       }
-      if (format === "fp8") expect(new Set(Array.from(codes)).size).toBe(254); // every code but the two NaNs (their slots hold 0x00)
+      if (format === "fp8") expect(new Set(Array.from(codes.subarray(0, K))).size).toBe(254); // every code but the two NaNs (their slots hold 0x00)
     }
     expect(E4M3_VALUES[0x01]).toBe(2 ** -9); // the smallest subnormal decodes through the float32 subnormal path
   });

@@ -30,7 +30,7 @@ for (const build of ["simd128", "relaxed"]) {
   const x = k.alloc(M * K, xs), y = k.alloc(M * N);
   let base = 0;
   const row = [];
-  for (const format of ["f32", "bf16", "int8", "fp8_e4m3"]) {
+  for (const format of ["f32", "bf16", "int8", "fp8"]) {
     const w = format === "f32" ? k.packNK(src, N, K) : k.packQuantised({ w: quantiseWeight(format, src, [N, K]), N, K, r0: 0, c0: 0, kn: false });
     const t = ms(() => k.linear(M, x, w, y));
     if (format === "f32") base = t;
