@@ -55,6 +55,11 @@ export { openSafetensors, SafetensorsFile, bytesSource, blobSource, writeSafeten
 export type { ByteSource, TensorInfo, SafetensorsHeader, SafetensorsDtype, TensorToWrite } from "./io/safetensors.js";
 export { loadMlaWeights, mlaWeightsToSafetensors } from "./io/mla-safetensors.js";
 export type { TensorStore, LoadMlaOptions, LoadedMla, SaveMlaOptions } from "./io/mla-safetensors.js";
+// GGUF (llama.cpp's container): deepseek2 attention layers read and written, F32/F16/BF16/Q8_0.
+export { openGguf, readGgufHeader, writeGguf, GgufFile, GGML_TYPE } from "./io/gguf.js";
+export type { GgufHeader, GgufTensorInfo, GgufValue, GgufTypedValue, GgufTensorToWrite, GgmlTypeName } from "./io/gguf.js";
+export { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf } from "./io/mla-gguf.js";
+export type { MlaGgufOptions } from "./io/mla-gguf.js";
 export { mlaTensorFilter } from "./io/hf-names.js";
 
 // The cost model: KV-cache bytes per scheme and format, FLOPs and bytes per path, roofline, crossovers.

@@ -19,7 +19,7 @@ export const DEFAULT_MAX_PARAMS = 300_000_000;
 /** Above this much oracle work, progress goes to stderr. */
 const PROGRESS_PARAMS = 5_000_000;
 
-export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE) [--seed N] [--tokens P+D] [--batch B]
+export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FILE | --weights-from FILE.gguf) [--seed N] [--tokens P+D] [--batch B]
                        [--out DIR] [--name NAME] [--weights json|safetensors] [--scale-down K] [--max-params N]
                        [--weights-from CHECKPOINT [--layer N]] [--progress | --quiet] [--json]
   Runs the float64 oracle (naive and absorbed paths) over a prefill of P tokens and D single-token
@@ -35,7 +35,9 @@ export const vectorsHelp = `mlakit vectors generate (--preset NAME | --config FI
   --json: {"case": path, "weightsFile": path or null, "params", "prefill", "decodes", "batch", "maxAbsDiffNaiveVsAbsorb"}.
   --weights-from takes real weights instead of random ones: a .safetensors file, a sharded
   checkpoint's model.safetensors.index.json, or its directory; official or Hugging Face names;
-  --layer N picks the layer (only the shards holding it are read). Use the model's config.json.`;
+  --layer N picks the layer (only the shards holding it are read). Use the model's config.json.
+  A deepseek2 .gguf (llama.cpp's; F32, F16, BF16 or Q8_0 tensors) also works, and brings its own
+  config from its metadata (--preset / --config may then be left out).`;
 
 /** The preset or config shrunk by k (see vectorsHelp). */
 export function scaleDown(cfg: MlaConfig, k: number): MlaConfig {
@@ -70,7 +72,9 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
     layer: { type: "string" },
   });
   const values = v as Record<string, string | undefined>;
-  if ((values.preset === undefined) === (values.config === undefined)) throw new UsageError(`vectors generate needs exactly one of --preset NAME or --config FILE\n${vectorsHelp}`);
+  // a GGUF carries its own config: --preset / --config are optional with one
+  const ggufConfig = values.preset === undefined && values.config === undefined && (values["weights-from"]?.endsWith(".gguf") ?? false);
+  if (!ggufConfig && (values.preset === undefined) === (values.config === undefined)) throw new UsageError(`vectors generate needs exactly one of --preset NAME or --config FILE (or --weights-from FILE.gguf alone)\n${vectorsHelp}`);
   // every number first: a bad one is refused before any config is read or any size checked
   const k = intFlag("scale-down", values["scale-down"], RANGES.scaleDown, 1);
   const seed = intFlag("seed", values.seed, RANGES.seed, 1);
@@ -85,6 +89,11 @@ export async function vectorsCommand(argv: string[], io: CliIo): Promise<number>
   if (values.preset !== undefined) {
     cfg = preset(values.preset);
     label = values.preset;
+  } else if (ggufConfig) {
+    const store = await openCheckpoint(values["weights-from"]!, () => false);
+    await store.close();
+    cfg = store.config!;
+    label = (values["weights-from"]!.split("/").pop() ?? "model").replace(/\.gguf$/, "");
   } else {
     const { config, json } = readConfigFile(values.config!, io, common.json || common.quiet);
     cfg = config;

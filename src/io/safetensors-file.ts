@@ -7,6 +7,9 @@ import { dirname, join } from "node:path";
 import { FormatError } from "../errors.js";
 import { listDirectory, pathKind, openRegularFile, readRegularFileSync } from "./regular-file.js";
 import { type ByteSource, type SafetensorsFile, type TensorInfo, openSafetensors } from "./safetensors.js";
+import { openGguf } from "./gguf.js";
+import { deepseek2Config, ggufMlaStore } from "./mla-gguf.js";
+import type { MlaConfig } from "../config.js";
 
 /** An index JSON above this size is refused unread (DeepSeek-V3's, 91,991 tensors, is ~9 MB). */
 export const MAX_INDEX_JSON_BYTES = 64 * 2 ** 20;
@@ -59,6 +62,8 @@ export interface CheckpointStore {
   readBytes(name: string): Promise<Uint8Array>;
   /** The files actually opened (only those holding wanted tensors). */
   readonly files: string[];
+  /** A GGUF's own attention config (from its deepseek2 metadata); absent for safetensors. */
+  readonly config?: MlaConfig;
   close(): Promise<void>;
 }
 
@@ -66,11 +71,14 @@ export interface CheckpointStore {
  * Open a checkpoint lazily: a .safetensors file, a model.safetensors.index.json ({"weight_map":
  * {tensor: file}}), or a directory holding either (or several .safetensors files). With `want`,
  * only files holding a wanted tensor are opened and only wanted tensors are listed, so loading
- * one layer of a 163-shard checkpoint opens the one or two shards that hold it.
+ * one layer of a 163-shard checkpoint opens the one or two shards that hold it. A .gguf file (a
+ * deepseek2 model as llama.cpp's converter writes it) is seen under the official names
+ * (src/io/mla-gguf.ts ggufMlaStore) and carries its config.
  */
 export async function openCheckpoint(path: string, want: (name: string) => boolean = () => true): Promise<CheckpointStore> {
   const { kind } = pathKind(path, "checkpoint");
-  if (kind !== "file" && kind !== "directory") throw new FormatError("checkpoint", path, "a .safetensors file, an index .json or a directory", `found a ${kind}`);
+  if (kind !== "file" && kind !== "directory") throw new FormatError("checkpoint", path, "a .safetensors file, an index .json, a .gguf file or a directory", `found a ${kind}`);
+  if (kind === "file" && path.endsWith(".gguf")) return openGgufCheckpoint(path, want);
   let files: string[];
   let owner: Map<string, string> | undefined; // tensor -> file, from an index
   let index: string | undefined;
@@ -119,6 +127,33 @@ export async function openCheckpoint(path: string, want: (name: string) => boole
     },
     close: async () => void (await Promise.all(opened.map((s) => s.close()))),
   };
+}
+
+async function openGgufCheckpoint(path: string, want: (name: string) => boolean): Promise<CheckpointStore> {
+  const source = await fileSource(path, "GGUF file");
+  try {
+    const file = await openGguf(source, path);
+    const config = deepseek2Config(file);
+    const all = ggufMlaStore(file);
+    const tensors = new Map([...all.tensors].filter(([name]) => want(name)));
+    const opened = (name: string) => {
+      if (!tensors.has(name)) throw new FormatError("checkpoint tensor", name, "one of the opened tensors");
+    };
+    return {
+      tensors,
+      files: [path],
+      config,
+      read: async (name) => (opened(name), all.read(name)),
+      readBytes: async (name) => {
+        opened(name);
+        throw new FormatError("keepFp8", name, "a safetensors checkpoint: a GGUF's tensors are read as values (F16, BF16 and Q8_0 widen to float32 exactly)");
+      },
+      close: () => source.close(),
+    };
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
 }
 
 function readIndex(indexPath: string): { files: string[]; owner: Map<string, string> } {

@@ -1,0 +1,210 @@
+// DeepSeek2 attention in GGUF, as llama.cpp's converter (convert_hf_to_gguf.py, DeepseekV2Model)
+// writes it and its deepseek2 model reads it:
+//   metadata  general.architecture = "deepseek2"; deepseek2.{embedding_length, block_count,
+//             context_length, attention.head_count, attention.head_count_kv (1: the latent is
+//             one shared "head"), attention.q_lora_rank (0 when wq is one matrix),
+//             attention.kv_lora_rank, attention.key_length = C + dr and value_length = C (the
+//             latent-only cache), attention.key_length_mla = dn + dr and value_length_mla = dv,
+//             rope.dimension_count = dr, rope.freq_base, rope.scaling.{type "yarn", factor,
+//             original_context_length, yarn_log_multiplier = 0.1 x mscale_all_dim},
+//             leading_dense_block_count, attention.layer_norm_rms_epsilon}
+//   tensors   blk.N.attn_q (or attn_q_a, attn_q_a_norm, attn_q_b), attn_kv_a_mqa, attn_kv_a_norm,
+//             attn_k_b [H, C, dn] and attn_v_b [H, dv, C] (wkv_b split per head, k_b transposed
+//             for the absorbed product) or the older single attn_kv_b, attn_output; dims stored
+//             innermost first, so a PyTorch [N, K] weight has dims [K, N].
+// RoPE rows are as DeepSeek stores them (llama.cpp runs deepseek2 with adjacent-pair rotation,
+// the official layout), so no permutation is involved. `ggufMlaStore` presents a GGUF's layers
+// under the official names (layers.N.attn.*), reassembling wkv_b from attn_k_b / attn_v_b, so
+// loadMlaWeights reads a GGUF as it reads a safetensors checkpoint.
+
+import { type MlaConfig, makeConfig } from "../config.js";
+import { FormatError } from "../errors.js";
+import { type MlaWeightName, type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
+import { type GgmlTypeName, type GgufFile, type GgufTensorToWrite, type GgufTypedValue, type GgufValue, writeGguf } from "./gguf.js";
+import { weightTensorName } from "./hf-names.js";
+import type { TensorInfo } from "./safetensors.js";
+import type { TensorStore } from "./mla-safetensors.js";
+
+export const DEEPSEEK2 = "deepseek2";
+
+/** GGUF tensor name (without "blk.N." and ".weight") of each MLA weight; wkv_b is attn_k_b + attn_v_b (or attn_kv_b). */
+export const GGUF_MLA_NAMES: Readonly<Record<Exclude<MlaWeightName, "wkv_b">, string>> = {
+  wq: "attn_q", wq_a: "attn_q_a", q_norm: "attn_q_a_norm", wq_b: "attn_q_b", wkv_a: "attn_kv_a_mqa", kv_norm: "attn_kv_a_norm", wo: "attn_output",
+};
+
+const num = (file: GgufFile, key: string, required: boolean): number | undefined => {
+  const v: GgufValue | undefined = file.metadata.get(key);
+  if (v === undefined) {
+    if (required) throw new FormatError(`${file.source}: ${key}`, undefined, "a number (the deepseek2 metadata llama.cpp's converter writes)");
+    return undefined;
+  }
+  const n = typeof v === "bigint" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isFinite(n)) throw new FormatError(`${file.source}: ${key}`, typeof v === "object" ? "an array" : v, "a number");
+  return n;
+};
+
+/** The MlaConfig of a deepseek2 GGUF's attention (official rules: YaRN on when the context exceeds the original one). */
+export function deepseek2Config(file: GgufFile, overrides: Partial<MlaConfig> = {}): MlaConfig {
+  const arch = file.metadata.get("general.architecture");
+  if (arch !== DEEPSEEK2) throw new FormatError(`${file.source}: general.architecture`, arch, `"${DEEPSEEK2}"`);
+  const k = (s: string, required = true) => num(file, `${DEEPSEEK2}.${s}`, required);
+  const dr = k("rope.dimension_count")!;
+  // The MLA-split files (head_count_kv 1) carry the per-head sizes as *_mla; older ones as key/value_length.
+  const keyLen = k("attention.key_length_mla", false) ?? k("attention.key_length")!;
+  const valueLen = k("attention.value_length_mla", false) ?? k("attention.value_length")!;
+  const ctx = k("context_length")!;
+  const yarn = file.metadata.get(`${DEEPSEEK2}.rope.scaling.type`) === "yarn";
+  const logMul = k("rope.scaling.yarn_log_multiplier", false);
+  return makeConfig({
+    dim: k("embedding_length")!,
+    n_heads: k("attention.head_count")!,
+    q_lora_rank: k("attention.q_lora_rank", false) ?? 0,
+    kv_lora_rank: k("attention.kv_lora_rank")!,
+    qk_nope_head_dim: keyLen - dr,
+    qk_rope_head_dim: dr,
+    v_head_dim: valueLen,
+    max_seq_len: ctx,
+    original_seq_len: yarn ? (k("rope.scaling.original_context_length", false) ?? ctx) : ctx,
+    rope_theta: k("rope.freq_base", false) ?? 10000,
+    rope_factor: yarn ? (k("rope.scaling.factor", false) ?? 1) : 1,
+    ...(yarn && logMul !== undefined && { mscale: logMul / 0.1 }),
+    n_layers: k("block_count")!,
+    ...overrides,
+  });
+}
+
+/** The layers of a GGUF that hold MLA attention (blk.N.attn_kv_a_mqa present). */
+export function ggufMlaLayers(file: GgufFile): number[] {
+  const out: number[] = [];
+  for (const name of file.tensors.keys()) {
+    const m = /^blk\.(\d+)\.attn_kv_a_mqa\.weight$/.exec(name);
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * A TensorStore over a GGUF's MLA layers under the official names (layers.N.attn.wq_a.weight, ...):
+ * loadMlaWeights(ggufMlaStore(file), deepseek2Config(file), { layer }) loads it like a checkpoint.
+ * F16, BF16 and Q8_0 tensors are widened to float32 exactly; wkv_b is rebuilt from attn_k_b and
+ * attn_v_b per head (or read from attn_kv_b).
+ */
+export function ggufMlaStore(file: GgufFile): TensorStore {
+  const tensors = new Map<string, TensorInfo>();
+  const readers = new Map<string, () => Promise<Float32Array>>();
+  const info = (name: string, shape: number[]): TensorInfo => ({ name, dtype: "F32", shape, begin: 0, end: 0 });
+  for (const layer of ggufMlaLayers(file)) {
+    const blk = (t: string) => `blk.${layer}.${t}.weight`;
+    for (const [w, t] of Object.entries(GGUF_MLA_NAMES) as [MlaWeightName, string][]) {
+      const g = file.tensors.get(blk(t));
+      if (!g) continue;
+      const name = weightTensorName(w, "official", layer);
+      tensors.set(name, info(name, w === "q_norm" || w === "kv_norm" ? [g.dims.reduce((a, b) => a * b, 1)] : g.shape));
+      readers.set(name, () => file.read(g.name));
+    }
+    const name = weightTensorName("wkv_b", "official", layer);
+    const kvb = file.tensors.get(blk("attn_kv_b")), kb = file.tensors.get(blk("attn_k_b")), vb = file.tensors.get(blk("attn_v_b"));
+    if (kb && vb) {
+      // k_b [H, C, dn], v_b [H, dv, C] (row-major shapes) -> wkv_b [H (dn + dv), C]
+      const [H, C, dn] = kb.shape.length === 3 ? kb.shape : [1, ...kb.shape];
+      const [Hv, dv, Cv] = vb.shape.length === 3 ? vb.shape : [1, ...vb.shape];
+      if (kb.shape.length > 3 || vb.shape.length > 3 || H !== Hv || C !== Cv) throw new FormatError(`${file.source}: blk.${layer}.attn_k_b / attn_v_b shapes`, `[${kb.shape.join(", ")}] / [${vb.shape.join(", ")}]`, "[H, C, dn] and [H, dv, C] with the same H and C");
+      tensors.set(name, info(name, [H * (dn + dv), C]));
+      readers.set(name, async () => {
+        const k = await file.read(kb.name), v = await file.read(vb.name);
+        const out = new Float32Array(H * (dn + dv) * C);
+        for (let h = 0; h < H; h++) {
+          const row0 = h * (dn + dv);
+          for (let c = 0; c < C; c++) for (let i = 0; i < dn; i++) out[(row0 + i) * C + c] = k[(h * C + c) * dn + i];
+          out.set(v.subarray(h * dv * C, (h + 1) * dv * C), (row0 + dn) * C);
+        }
+        return out;
+      });
+    } else if (kvb) {
+      tensors.set(name, info(name, kvb.shape));
+      readers.set(name, () => file.read(kvb.name));
+    }
+  }
+  return {
+    tensors,
+    read: (n) => {
+      const r = readers.get(n);
+      if (!r) throw new FormatError(`${file.source}: tensor`, n, "an MLA weight of the file");
+      return r();
+    },
+  };
+}
+
+export interface MlaGgufOptions {
+  /** Tensor type of the projections (the norms are always F32, as llama.cpp's converter keeps 1-D tensors). Default F32. */
+  type?: GgmlTypeName;
+  /** Also write the single attn_kv_b llama.cpp's non-MLA path reads (default false). */
+  kvB?: boolean;
+  /** Extra metadata (a model's other fields), added after the attention's. */
+  metadata?: Record<string, GgufTypedValue>;
+}
+
+/** The deepseek2 metadata of an attention config (every layer dense; feed_forward_length and vocabulary are the caller's). */
+export function deepseek2Metadata(cfg: MlaConfig, layers: number): Record<string, GgufTypedValue> {
+  const u32 = (value: number): GgufTypedValue => ({ type: "u32", value });
+  const f32 = (value: number): GgufTypedValue => ({ type: "f32", value });
+  const a = (s: string) => `${DEEPSEEK2}.${s}`;
+  const C = cfg.kv_lora_rank, dr = cfg.qk_rope_head_dim;
+  const yarnOn = cfg.max_seq_len > cfg.original_seq_len;
+  return {
+    "general.architecture": { type: "string", value: DEEPSEEK2 },
+    [a("block_count")]: u32(layers),
+    [a("context_length")]: u32(cfg.max_seq_len),
+    [a("embedding_length")]: u32(cfg.dim),
+    [a("attention.head_count")]: u32(cfg.n_heads),
+    [a("attention.head_count_kv")]: u32(1),
+    [a("attention.q_lora_rank")]: u32(cfg.q_lora_rank), // written even when 0: llama.cpp reads 0 as "one wq"
+    [a("attention.kv_lora_rank")]: u32(C),
+    [a("attention.key_length")]: u32(C + dr),
+    [a("attention.value_length")]: u32(C),
+    [a("attention.key_length_mla")]: u32(cfg.qk_nope_head_dim + dr),
+    [a("attention.value_length_mla")]: u32(cfg.v_head_dim),
+    [a("attention.layer_norm_rms_epsilon")]: f32(1e-6),
+    [a("rope.dimension_count")]: u32(dr),
+    [a("rope.freq_base")]: f32(cfg.rope_theta),
+    [a("leading_dense_block_count")]: u32(layers),
+    ...(yarnOn && {
+      [a("rope.scaling.type")]: { type: "string", value: "yarn" },
+      [a("rope.scaling.factor")]: f32(cfg.rope_factor),
+      [a("rope.scaling.original_context_length")]: u32(cfg.original_seq_len),
+      [a("rope.scaling.yarn_log_multiplier")]: f32(0.1 * cfg.mscale),
+    }),
+  };
+}
+
+/** The GGUF tensors of one layer's MLA weights (blk.N.*), wkv_b split into attn_k_b / attn_v_b as the converter does. */
+export function mlaGgufTensors(cfg: MlaConfig, w: MlaWeights, layer: number, opts: MlaGgufOptions = {}): Record<string, GgufTensorToWrite> {
+  checkMlaWeights(cfg, w);
+  const type = opts.type ?? "F32";
+  const shapes = mlaWeightShapes(cfg);
+  const out: Record<string, GgufTensorToWrite> = {};
+  for (const [name, t] of Object.entries(GGUF_MLA_NAMES) as [Exclude<MlaWeightName, "wkv_b">, string][]) {
+    const data = w[name];
+    if (!data) continue;
+    const norm = name === "q_norm" || name === "kv_norm";
+    out[`blk.${layer}.${t}.weight`] = { type: norm ? "F32" : type, shape: shapes[name] as number[], data };
+  }
+  const { n_heads: H, kv_lora_rank: C, qk_nope_head_dim: dn, v_head_dim: dv } = cfg;
+  const kb = new Float32Array(H * C * dn), vb = new Float32Array(H * dv * C);
+  for (let h = 0; h < H; h++) {
+    const row0 = h * (dn + dv);
+    for (let i = 0; i < dn; i++) for (let c = 0; c < C; c++) kb[(h * C + c) * dn + i] = w.wkv_b[(row0 + i) * C + c];
+    for (let j = 0; j < dv * C; j++) vb[h * dv * C + j] = w.wkv_b[(row0 + dn) * C + j];
+  }
+  out[`blk.${layer}.attn_k_b.weight`] = { type, shape: [H, C, dn], data: kb };
+  out[`blk.${layer}.attn_v_b.weight`] = { type, shape: [H, dv, C], data: vb };
+  if (opts.kvB) out[`blk.${layer}.attn_kv_b.weight`] = { type, shape: [H * (dn + dv), C], data: w.wkv_b };
+  return out;
+}
+
+/** A deepseek2 GGUF of MLA layers (the attention only: a model's other tensors go in through opts.metadata and extra tensors). */
+export function mlaWeightsToGguf(cfg: MlaConfig, layers: readonly MlaWeights[], opts: MlaGgufOptions & { extraTensors?: Record<string, GgufTensorToWrite> } = {}): Uint8Array {
+  const tensors: Record<string, GgufTensorToWrite> = {};
+  layers.forEach((w, i) => Object.assign(tensors, mlaGgufTensors(cfg, w, i, opts)));
+  return writeGguf({ ...deepseek2Metadata(cfg, layers.length), ...opts.metadata }, { ...tensors, ...opts.extraTensors });
+}
