@@ -7,11 +7,12 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { scaleDown } from "../../src/cli/cmd-vectors.js";
 import { run } from "../../src/cli/run.js";
 import { fromHfConfig, makeConfig, preset } from "../../src/config.js";
-import { mlaWeightsToGguf } from "../../src/io/mla-gguf.js";
+import { ggufMlaStore, mlaWeightsToGguf } from "../../src/io/mla-gguf.js";
+import { openGguf } from "../../src/io/gguf.js";
 import { weightsFromSeed } from "../../src/conformance/index.js";
-import { mlaWeightTensors } from "../../src/io/mla-safetensors.js";
+import { loadMlaWeights, mlaWeightTensors } from "../../src/io/mla-safetensors.js";
 import { OFFICIAL_TO_HF } from "../../src/io/hf-names.js";
-import { e4m3ToNumber, f16ToNumber, numberToF16, writeSafetensors } from "../../src/io/safetensors.js";
+import { bytesSource, e4m3ToNumber, f16ToNumber, numberToF16, writeSafetensors } from "../../src/io/safetensors.js";
 import { mlaWeightShapes } from "../../src/weights.js";
 
 async function cli(...argv: string[]) {
@@ -120,21 +121,25 @@ describe("mlakit vectors generate", () => {
     expect((await cli("vectors", "generate", "--config", cfgPath, "--weights-from", ckpt, "--layer", "1", "--scale-down", "2")).err).toMatch(/cannot shrink real weights/);
   });
 
-  test("--weights-from a deepseek2 GGUF (F16): its config from its metadata, one layer's weights, and the case verifies", async () => {
-    const c = makeConfig({ dim: 32, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 32, qk_nope_head_dim: 32, qk_rope_head_dim: 4, v_head_dim: 6, max_seq_len: 256, original_seq_len: 64, rope_factor: 4, mscale: 0.707, n_layers: 2 });
+  test("--weights-from a deepseek2 GGUF (F16, Q8_0): its config from its metadata, one layer's weights, and the case verifies", async () => {
+    const c = makeConfig({ dim: 32, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 32, qk_nope_head_dim: 32, qk_rope_head_dim: 4, v_head_dim: 16, max_seq_len: 256, original_seq_len: 64, rope_factor: 4, mscale: 0.707, n_layers: 2 });
     const ws = [weightsFromSeed(c, 3), weightsFromSeed(c, 4)];
-    const gguf = join(dir, "tiny-ds2.gguf");
-    writeFileSync(gguf, mlaWeightsToGguf(c, ws, { type: "F16" }));
-    const g = await cli("vectors", "generate", "--weights-from", gguf, "--layer", "1", "--tokens", "3+1", "--out", join(dir, "gguf"), "--name", "g");
-    expect(g.code, g.err).toBe(0);
-    const json = JSON.parse(readFileSync(join(dir, "gguf", "g.json"), "utf8"));
-    expect(Float32Array.from(json.tensors["wkv_b.weight"].data)).toEqual(Float32Array.from(ws[1].wkv_b, (v) => f16ToNumber(numberToF16(v))));
-    expect(json.generation.weights).toMatch(/tiny-ds2\.gguf layer 1/);
-    expect((await cli("verify", join(dir, "gguf", "g.json"))).code).toBe(0);
+    for (const type of ["F16", "Q8_0"] as const) {
+      const gguf = join(dir, `tiny-ds2-${type}.gguf`);
+      writeFileSync(gguf, mlaWeightsToGguf(c, ws, { type }));
+      const g = await cli("vectors", "generate", "--weights-from", gguf, "--layer", "1", "--tokens", "3+1", "--out", join(dir, "gguf"), "--name", type);
+      expect(g.code, g.err).toBe(0);
+      const json = JSON.parse(readFileSync(join(dir, "gguf", `${type}.json`), "utf8"));
+      // the case holds the file's values: F16 the weights' rounding; Q8_0 those of its decoder (its accuracy is test/io/gguf.test.ts's)
+      const want = type === "F16" ? Float32Array.from(ws[1].wkv_b, (v) => f16ToNumber(numberToF16(v))) : (await loadMlaWeights(ggufMlaStore(await openGguf(bytesSource(readFileSync(gguf)))), c, { layer: 1 })).weights.wkv_b;
+      expect(Float32Array.from(json.tensors["wkv_b.weight"].data)).toEqual(Float32Array.from(want));
+      expect(json.generation.weights).toMatch(new RegExp(`tiny-ds2-${type}\\.gguf layer 1`));
+      expect((await cli("verify", join(dir, "gguf", `${type}.json`))).code).toBe(0);
+    }
     // a config that does not match the file's shapes is refused with the tensor named
     const wrongCfg = join(dir, "wrong-dim.json");
-    writeFileSync(wrongCfg, JSON.stringify({ dim: 64, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 32, qk_nope_head_dim: 32, qk_rope_head_dim: 4, v_head_dim: 6, max_seq_len: 256 }));
-    const wrong = await cli("vectors", "generate", "--config", wrongCfg, "--weights-from", gguf, "--layer", "0", "--out", join(dir, "gguf"));
+    writeFileSync(wrongCfg, JSON.stringify({ dim: 64, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 32, qk_nope_head_dim: 32, qk_rope_head_dim: 4, v_head_dim: 16, max_seq_len: 256 }));
+    const wrong = await cli("vectors", "generate", "--config", wrongCfg, "--weights-from", join(dir, "tiny-ds2-F16.gguf"), "--layer", "0", "--out", join(dir, "gguf"));
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/layers\.0\.attn\.\w+\.weight\.shape/);
   });
