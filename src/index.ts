@@ -24,6 +24,9 @@ export type { WeightFormat, QuantisedWeight, MlaWeightsInput } from "./weight-fo
 // The float64 oracle: MLA (naive, absorbed, recompute), the MHA/GQA/MQA and seed baselines, work counting.
 export { ReferenceMla, createReferenceMla, referenceBackend, MLA_PATHS, ReferenceMha, ReferenceSeedLowRank, mhaWeightShapes, seedWeightShapes, WorkCounter } from "./reference/index.js";
 export type { MlaPath, ReferenceMlaOptions, MhaConfig, MhaWeights, SeedLowRankConfig, SeedLowRankWeights } from "./reference/index.js";
+// A tiny whole DeepSeek2 model (embedding, per layer RMSNorm + MLA + SwiGLU FFN, output) in float64: the oracle for backends that run models.
+export { TinyModel, randomTinyModel, checkTinyModel } from "./reference/tiny-model.js";
+export type { TinyModelConfig, TinyModelWeights, TinyLayerWeights } from "./reference/tiny-model.js";
 
 // DeepSeek-V3.2 (MLA + DeepSeek Sparse Attention): the oracle, its weights, its vectors, its float32 numerics.
 export { ReferenceDsa, createReferenceDsa, DSA_STEPS } from "./reference/dsa/layer.js";
@@ -58,7 +61,7 @@ export type { TensorStore, LoadMlaOptions, LoadedMla, SaveMlaOptions } from "./i
 // GGUF (llama.cpp's container): deepseek2 attention layers read and written, F32/F16/BF16/Q8_0.
 export { openGguf, readGgufHeader, writeGguf, GgufFile, GGML_TYPE } from "./io/gguf.js";
 export type { GgufHeader, GgufTensorInfo, GgufValue, GgufTypedValue, GgufTensorToWrite, GgmlTypeName } from "./io/gguf.js";
-export { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf } from "./io/mla-gguf.js";
+export { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf, tinyModelToGguf, loadTinyModel } from "./io/mla-gguf.js";
 export type { MlaGgufOptions } from "./io/mla-gguf.js";
 export { mlaTensorFilter } from "./io/hf-names.js";
 

@@ -23,7 +23,8 @@ import { type MlaWeightName, type MlaWeights, checkMlaWeights, mlaWeightShapes }
 import { type GgmlTypeName, type GgufFile, type GgufTensorToWrite, type GgufTypedValue, type GgufValue, writeGguf } from "./gguf.js";
 import { weightTensorName } from "./hf-names.js";
 import type { TensorInfo } from "./safetensors.js";
-import type { TensorStore } from "./mla-safetensors.js";
+import { type TensorStore, loadMlaWeights } from "./mla-safetensors.js";
+import { type TinyLayerWeights, type TinyModelConfig, type TinyModelWeights, checkTinyModel } from "../reference/tiny-model.js";
 
 export const DEEPSEEK2 = "deepseek2";
 
@@ -207,4 +208,67 @@ export function mlaWeightsToGguf(cfg: MlaConfig, layers: readonly MlaWeights[], 
   const tensors: Record<string, GgufTensorToWrite> = {};
   layers.forEach((w, i) => Object.assign(tensors, mlaGgufTensors(cfg, w, i, opts)));
   return writeGguf({ ...deepseek2Metadata(cfg, layers.length), ...opts.metadata }, { ...tensors, ...opts.extraTensors });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole tiny DeepSeek2 model (src/reference/tiny-model.ts): what llama.cpp loads as a model.
+
+const MODEL_TENSORS = { attn_norm: "attn_norm", ffn_norm: "ffn_norm", ffn_gate: "ffn_gate", ffn_up: "ffn_up", ffn_down: "ffn_down" } as const;
+
+/**
+ * A tiny model as a deepseek2 GGUF: the attention as mlaGgufTensors writes it, plus token_embd,
+ * per layer attn_norm / ffn_norm (F32) and ffn_gate / ffn_up / ffn_down, output_norm and output.
+ * The tokenizer's metadata is the caller's (opts.metadata).
+ */
+export function tinyModelToGguf(cfg: TinyModelConfig, w: TinyModelWeights, opts: MlaGgufOptions = {}): Uint8Array {
+  checkTinyModel(cfg, w);
+  const type = opts.type ?? "F32", D = cfg.mla.dim, F = cfg.ffn, V = cfg.vocab;
+  const tensors: Record<string, GgufTensorToWrite> = { "token_embd.weight": { type, shape: [V, D], data: w.token_embd } };
+  w.layers.forEach((l, i) => {
+    Object.assign(tensors, mlaGgufTensors(cfg.mla, l.mla, i, opts));
+    tensors[`blk.${i}.attn_norm.weight`] = { type: "F32", shape: [D], data: l.attn_norm };
+    tensors[`blk.${i}.ffn_norm.weight`] = { type: "F32", shape: [D], data: l.ffn_norm };
+    tensors[`blk.${i}.ffn_gate.weight`] = { type, shape: [F, D], data: l.ffn_gate };
+    tensors[`blk.${i}.ffn_up.weight`] = { type, shape: [F, D], data: l.ffn_up };
+    tensors[`blk.${i}.ffn_down.weight`] = { type, shape: [D, F], data: l.ffn_down };
+  });
+  tensors["output_norm.weight"] = { type: "F32", shape: [D], data: w.output_norm };
+  tensors["output.weight"] = { type, shape: [V, D], data: w.output };
+  const meta = {
+    ...deepseek2Metadata(cfg.mla, w.layers.length),
+    [`${DEEPSEEK2}.feed_forward_length`]: { type: "u32", value: F } as GgufTypedValue,
+    [`${DEEPSEEK2}.vocab_size`]: { type: "u32", value: V } as GgufTypedValue,
+    ...opts.metadata,
+  };
+  return writeGguf(meta, tensors);
+}
+
+/** A tiny model back from its GGUF (every tensor widened to float32 exactly). */
+export async function loadTinyModel(file: GgufFile): Promise<{ config: TinyModelConfig; weights: TinyModelWeights }> {
+  const mla = deepseek2Config(file);
+  const read = async (name: string, shape: number[]): Promise<Float32Array> => {
+    const t = file.tensors.get(name);
+    if (!t) throw new FormatError(`${file.source}: tensor`, name, "a tensor of a deepseek2 model");
+    if (t.shape.join(",") !== shape.join(",")) throw new FormatError(`${file.source}: ${name}.shape`, t.shape, `[${shape.join(", ")}]`);
+    return file.read(name);
+  };
+  const embd = file.tensors.get("token_embd.weight");
+  if (!embd || embd.shape.length !== 2) throw new FormatError(`${file.source}: token_embd.weight`, embd?.shape, "a [vocab, dim] tensor");
+  const V = embd.shape[0], D = mla.dim;
+  const F = num(file, `${DEEPSEEK2}.feed_forward_length`, true)!;
+  const config: TinyModelConfig = { mla, vocab: V, ffn: F };
+  const store = ggufMlaStore(file);
+  const layers: TinyLayerWeights[] = [];
+  for (let i = 0; i < mla.n_layers; i++) {
+    const blk = (t: string) => `blk.${i}.${t}.weight`;
+    layers.push({
+      attn_norm: await read(blk(MODEL_TENSORS.attn_norm), [D]),
+      mla: (await loadMlaWeights(store, mla, { layer: i })).weights,
+      ffn_norm: await read(blk(MODEL_TENSORS.ffn_norm), [D]),
+      ffn_gate: await read(blk(MODEL_TENSORS.ffn_gate), [F, D]),
+      ffn_up: await read(blk(MODEL_TENSORS.ffn_up), [F, D]),
+      ffn_down: await read(blk(MODEL_TENSORS.ffn_down), [D, F]),
+    });
+  }
+  return { config, weights: { token_embd: await read("token_embd.weight", [V, D]), layers, output_norm: await read("output_norm.weight", [D]), output: await read("output.weight", [V, D]) } };
 }
