@@ -5,25 +5,12 @@
 import fc from "fast-check";
 import { describe, expect, it, test } from "vitest";
 import { FormatError } from "../../src/errors.js";
-import { type ByteSource, bytesSource, f16ToNumber, bf16ToNumber, numberToF16, numberToBf16 } from "../../src/io/safetensors.js";
+import { bytesSource, f16ToNumber, bf16ToNumber, numberToF16, numberToBf16 } from "../../src/io/safetensors.js";
 import { q8Bound } from "./q8-bound.js";
+import { strictSource } from "./strict-source.js";
 import { GGML_TYPE, GGUF_LIMITS, type GgmlTypeName, type GgufTypedValue, openGguf, readGgufHeader, writeGguf } from "../../src/io/gguf.js";
 
 const TYPES: GgmlTypeName[] = ["F32", "F16", "BF16", "Q8_0"];
-
-/** A source that refuses reads outside the file: an unchecked size would show here. */
-function strictSource(bytes: Uint8Array): ByteSource & { maxRead: number } {
-  const s = {
-    size: bytes.length,
-    maxRead: 0,
-    read: async (o: number, l: number) => {
-      if (!(o >= 0 && l >= 0 && o + l <= bytes.length)) throw new Error(`read out of range: ${o}+${l} of ${bytes.length}`);
-      s.maxRead = Math.max(s.maxRead, l);
-      return bytes.subarray(o, o + l);
-    },
-  };
-  return s;
-}
 
 const tensorArb = fc.record({
   type: fc.constantFrom(...TYPES),

@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { FormatError } from "../../src/errors.js";
+import { strictSource } from "./strict-source.js";
 import {
   type ByteSource,
   MAX_HEADER_BYTES,
@@ -146,19 +147,6 @@ describe("write and read", () => {
 });
 
 describe("the parser under fuzzing: a FormatError or a checked header, never anything else", () => {
-  // A source that refuses reads outside the file or larger than it: a "huge allocation" would show here.
-  const strictSource = (bytes: Uint8Array): ByteSource & { maxRead: number } => {
-    const s = {
-      size: bytes.length,
-      maxRead: 0,
-      read: async (o: number, l: number) => {
-        if (!(o >= 0 && l >= 0 && o + l <= bytes.length)) throw new Error(`read out of range: ${o}+${l} of ${bytes.length}`);
-        s.maxRead = Math.max(s.maxRead, l);
-        return bytes.subarray(o, o + l);
-      },
-    };
-    return s;
-  };
   async function outcome(bytes: Uint8Array): Promise<"ok" | "format"> {
     try {
       const h = await readHeader(strictSource(bytes));
