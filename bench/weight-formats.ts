@@ -147,7 +147,7 @@ export async function runWeightFormats(probe: ProbeResult, plan: TimingPlan, dra
     const cfg = makeConfig({ ...PRESETS[preset], max_seq_len: 4096 + 16, max_batch_size: 1 });
     const floatW = benchWeights(cfg, 101);
     const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
-    const steps = model === "V3" ? (quick ? [1024] : [1024, 4096]) : [];
+    const steps = model === "V3" ? (quick ? [1024] : [1024, 4096]) : quick ? [] : [1024]; // V2-Lite at S 1024: the native F16 anchor's point
     const f32ms = new Map<number, number>();
     for (const format of WEIGHT_BENCH_FORMATS) {
       const w = format === "f32" ? floatW : convertMlaWeights(cfg, floatW, format);
