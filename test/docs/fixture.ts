@@ -2,10 +2,13 @@
 // this package, built; or, with MLAKIT_READER_PACKAGE set, the package a tarball install put
 // somewhere, as test/package/install.test.mjs does), the repository's vector sets under vectors/,
 // a Hugging Face config.json, and a small DeepSeek-V3-style checkpoint in DeepSeek-V3/ whose
-// tensors are named for layer 3. Commands and snippets run inside it, so whatever they write stays in it.
+// tensors are named for layer 3, and a small deepseek2 GGUF (DeepSeek-V2-Lite-F16.gguf, 4 layers). Commands and snippets run inside it, so whatever they write stays in it.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeConfig } from "../../src/config.js";
+import { Rng, randomMlaWeights } from "../../src/weights.js";
+import { mlaWeightsToGguf } from "../../src/io/mla-gguf.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 /** The mlakit the reader has installed: this checkout, or an installed tarball's package directory. */
@@ -41,6 +44,9 @@ export function makeReaderDir(): string {
   writeFileSync(join(ckpt, "config.json"), JSON.stringify({ ...config, num_hidden_layers: 4 }, null, 2));
   const weights = renameTensors(readFileSync(join(HF_CASE, "model.safetensors")), (k) => k.replace("model.layers.0.", "model.layers.3."));
   writeFileSync(join(ckpt, "model.safetensors"), weights);
+  // a small deepseek2 GGUF in F16 with layers 0..3, for the GGUF example (the name is the README's)
+  const g = makeConfig({ dim: 32, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 32, qk_nope_head_dim: 32, qk_rope_head_dim: 4, v_head_dim: 16, max_seq_len: 256, original_seq_len: 64, rope_factor: 4, n_layers: 4 });
+  writeFileSync(join(dir, "DeepSeek-V2-Lite-F16.gguf"), mlaWeightsToGguf(g, [1, 2, 3, 4].map((seed) => randomMlaWeights(g, new Rng(seed))), { type: "F16" }));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "readme-reader", private: true, type: "module" }));
   return dir;
 }
