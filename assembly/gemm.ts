@@ -111,8 +111,8 @@ export const WF_FP8: i32 = 3;
 // holds while |x| < 2^68 and the products |x| |code| stay above 2^-66 (below, they round among
 // float32 subnormals).
 //
-// The decode constants live in static memory and are loaded once before a kernel's loop: V8
-// rebuilds a v128.const at each use inside the loop, which cost the fp8 GEMM half its speed.
+// The decode constants live in static memory and are loaded once before a kernel's loop (V8
+// rebuilds a v128.const at each use inside the loop); the other formats never load them.
 const DECODE_CONSTS: usize = memory.data<u32>([
   0x87f087f0, 0x87f087f0, 0x87f087f0, 0x87f087f0, // fp8 mask, per 16-bit lane
   0x7b800000, 0x7b800000, 0x7b800000, 0x7b800000, // 2^120
@@ -143,7 +143,7 @@ const DECODE_CONSTS: usize = memory.data<u32>([
 
 // The fp8 bf16 halves go to float32 by an interleave with zero (one shuffle) in the GEMVs, and by
 // a zero-extend and a shift in the 4-row GEMM, whose 8 accumulators leave no room for the
-// shuffle's constants (measured: the shuffle halved the GEMM's rate and sped the GEMV by 15%).
+// shuffle's constants.
 
 /** Columns 0..3 of the panel row at w, as values (fp8: x 2^-120; k = fp8Mask(), ignored by the other formats; byShuffle: see above). */
 // @ts-ignore: decorator
@@ -173,7 +173,7 @@ const DECODE_CONSTS: usize = memory.data<u32>([
  */
 // @ts-ignore: decorator
 @inline export function micro1x8w<T>(x0: usize, w: usize, kc: i32, s: usize, y0: usize, nr: i32, acc: bool): void {
-  const rb = rowBytesOf<T>(), m = fp8Mask(), half = fp8HalfUnbias();
+  const rb = rowBytesOf<T>(), m = rawOf<T>() ? fp8Mask() : f32x4.splat(0), half = rawOf<T>() ? fp8HalfUnbias() : f32x4.splat(0);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let k = 0; k < kc; k++) {
     let a = v128.load32_splat(x0);
@@ -193,7 +193,7 @@ const DECODE_CONSTS: usize = memory.data<u32>([
 /** 4 rows x 8 columns, as micro1x8w: one decode of each panel row serves the four rows. */
 // @ts-ignore: decorator
 @inline export function micro4x8w<T>(x0: usize, ldxB: usize, w: usize, kc: i32, s: usize, y0: usize, ldyB: usize, nr: i32, acc: bool): void {
-  const rb = rowBytesOf<T>(), m = fp8Mask(), unbias = fp8Unbias();
+  const rb = rowBytesOf<T>(), m = rawOf<T>() ? fp8Mask() : f32x4.splat(0), unbias = rawOf<T>() ? fp8Unbias() : f32x4.splat(0);
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let x1 = x0 + ldxB, x2 = x1 + ldxB, x3 = x2 + ldxB;

@@ -74,7 +74,7 @@ function gemmW<T>(M: i32, N: i32, K: i32, KG: i32, x: usize, ldx: i32, wp: usize
  */
 function gemvW<T>(N: i32, K: i32, KG: i32, x: usize, wp: usize, sp: usize, y: usize): void {
   const P = (N + 7) >> 3, Q = P >> 2, rb = rowBytesOf<T>(), G = (K + KG - 1) / KG;
-  const m = fp8Mask(), half = fp8HalfUnbias();
+  const m = rawOf<T>() ? fp8Mask() : f32x4.splat(0), half = rawOf<T>() ? fp8HalfUnbias() : f32x4.splat(0);
   const pb = <usize>K * rb, qb = <usize>Q * pb; // bytes per panel, between the streams
   const sq = (<usize>Q * G) << 5; // scale bytes between the streams
   const yq = <usize>(Q * 8) << 2; // y bytes between the streams

@@ -17,7 +17,7 @@
 
 import type { MlaConfig } from "./config.js";
 import { FormatError, ShapeError } from "./errors.js";
-import { type MlaWeights, type Rng, checkWeights, mlaWeightShapes } from "./weights.js";
+import { type MlaWeights, type Rng, checkWeights, mlaWeightShapes, randomWeights } from "./weights.js";
 import { E4M3_MAX, E4M3_VALUES, bf16FromF32Bits, bitsF32, e4m3FromF32Bits, f32Bits, f32BitsFromBf16, roundHalfEven } from "./cache/scalar.js";
 
 export type WeightFormat = "f32" | "bf16" | "int8" | "fp8";
@@ -183,12 +183,8 @@ export function randomMlaWeightsIn(cfg: MlaConfig, format: WeightFormat, rng: Rn
   const BAND = 128;
   const out: Record<string, unknown> = {};
   for (const [name, shape] of Object.entries(mlaWeightShapes(cfg)) as [string, number[]][]) {
-    const n = shape.reduce((a, b) => a * b, 1);
     if (name === "q_norm" || name === "kv_norm" || format === "f32") {
-      const a = new Float32Array(n);
-      if (name === "q_norm" || name === "kv_norm") for (let i = 0; i < n; i++) a[i] = rng.uniform(0.6, 1.4);
-      else rng.fillNormal(a, 1 / Math.sqrt(shape[1]));
-      out[name] = a;
+      out[name] = randomWeights({ [name]: shape }, rng, ["q_norm", "kv_norm"])[name]; // randomMlaWeights' own draw of this tensor
       continue;
     }
     const [N, K] = shape;
@@ -197,7 +193,7 @@ export function randomMlaWeightsIn(cfg: MlaConfig, format: WeightFormat, rng: Rn
     const band = new Float32Array(Math.min(N, BAND) * K);
     for (let r0 = 0; r0 < N; r0 += BAND) {
       const rows = Math.min(BAND, N - r0), part = band.subarray(0, rows * K);
-      rng.fillNormal(part, 1 / Math.sqrt(K));
+      rng.fillNormal(part, 1 / Math.sqrt(K)); // randomWeights' scale for a [N, K] projection
       const q = quantiseWeight(format, part, [rows, K]);
       codes.set(q.codes, r0 * K);
       if (scales) scales.set(q.scales!, (r0 / BAND) * Cb);
