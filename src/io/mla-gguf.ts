@@ -18,7 +18,7 @@
 // loadMlaWeights reads a GGUF as it reads a safetensors checkpoint.
 
 import { type MlaConfig, makeConfig } from "../config.js";
-import { FormatError } from "../errors.js";
+import { ConfigError, FormatError } from "../errors.js";
 import { type MlaWeightName, type MlaWeights, checkMlaWeights, mlaWeightShapes } from "../weights.js";
 import { type GgmlTypeName, type GgufFile, type GgufTensorToWrite, type GgufTypedValue, type GgufValue, writeGguf } from "./gguf.js";
 import { weightTensorName } from "./hf-names.js";
@@ -169,6 +169,10 @@ export function deepseek2Metadata(cfg: MlaConfig, layers: number): Record<string
     [a("rope.dimension_count")]: u32(dr),
     [a("rope.freq_base")]: f32(cfg.rope_theta),
     [a("leading_dense_block_count")]: u32(layers),
+    // Every layer is dense, but llama.cpp's deepseek2 loader requires the MoE keys.
+    [a("expert_feed_forward_length")]: u32(0),
+    [a("expert_shared_count")]: u32(0),
+    [a("expert_weights_scale")]: f32(1),
     ...(yarnOn && {
       [a("rope.scaling.type")]: { type: "string", value: "yarn" },
       [a("rope.scaling.factor")]: f32(cfg.rope_factor),
@@ -215,10 +219,38 @@ export function mlaWeightsToGguf(cfg: MlaConfig, layers: readonly MlaWeights[], 
 
 const MODEL_TENSORS = { attn_norm: "attn_norm", ffn_norm: "ffn_norm", ffn_gate: "ffn_gate", ffn_up: "ffn_up", ffn_down: "ffn_down" } as const;
 
+/** The smallest vocabulary llama.cpp's SPM ("llama") tokenizer initialises: <unk>, <s>, </s> and the 256 byte tokens. */
+export const BYTE_VOCAB_SIZE = 3 + 256;
+
+/**
+ * Tokenizer metadata for a model of `vocab` tokens: an SPM vocabulary whose ids 0-2 are <unk>, <s>,
+ * </s>, 3-258 the byte tokens <0x00>..<0xFF> (llama.cpp's vocabulary loader requires every byte
+ * token) and any further ids plain tokens "<tN>". Scores are 0 (no merges are ever scored: the
+ * model is run on token ids, not text).
+ */
+export function byteVocabMetadata(vocab: number): Record<string, GgufTypedValue> {
+  if (!Number.isInteger(vocab) || vocab < BYTE_VOCAB_SIZE) throw new ConfigError("vocab", vocab, `an integer >= ${BYTE_VOCAB_SIZE} (<unk>, <s>, </s> and 256 byte tokens)`);
+  const hex = (b: number) => b.toString(16).toUpperCase().padStart(2, "0");
+  const tokens = Array.from({ length: vocab }, (_, i) => (i === 0 ? "<unk>" : i === 1 ? "<s>" : i === 2 ? "</s>" : i < BYTE_VOCAB_SIZE ? `<0x${hex(i - 3)}>` : `<t${i}>`));
+  // llama.cpp's token types: 1 normal, 2 unknown, 3 control, 6 byte.
+  const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < BYTE_VOCAB_SIZE ? 6 : 1));
+  return {
+    "tokenizer.ggml.model": { type: "string", value: "llama" },
+    "tokenizer.ggml.tokens": { type: "array", of: "string", value: tokens },
+    "tokenizer.ggml.scores": { type: "array", of: "f32", value: tokens.map(() => 0) },
+    "tokenizer.ggml.token_type": { type: "array", of: "i32", value: types },
+    "tokenizer.ggml.unknown_token_id": { type: "u32", value: 0 },
+    "tokenizer.ggml.bos_token_id": { type: "u32", value: 1 },
+    "tokenizer.ggml.eos_token_id": { type: "u32", value: 2 },
+    "tokenizer.ggml.add_bos_token": { type: "bool", value: false },
+  };
+}
+
 /**
  * A tiny model as a deepseek2 GGUF: the attention as mlaGgufTensors writes it, plus token_embd,
  * per layer attn_norm / ffn_norm (F32) and ffn_gate / ffn_up / ffn_down, output_norm and output.
- * The tokenizer's metadata is the caller's (opts.metadata).
+ * A vocabulary of at least BYTE_VOCAB_SIZE gets byteVocabMetadata's tokenizer, so llama.cpp can
+ * load the file as a model; opts.metadata overrides it.
  */
 export function tinyModelToGguf(cfg: TinyModelConfig, w: TinyModelWeights, opts: MlaGgufOptions = {}): Uint8Array {
   checkTinyModel(cfg, w);
@@ -238,6 +270,7 @@ export function tinyModelToGguf(cfg: TinyModelConfig, w: TinyModelWeights, opts:
     ...deepseek2Metadata(cfg.mla, w.layers.length),
     [`${DEEPSEEK2}.feed_forward_length`]: { type: "u32", value: F } as GgufTypedValue,
     [`${DEEPSEEK2}.vocab_size`]: { type: "u32", value: V } as GgufTypedValue,
+    ...(V >= BYTE_VOCAB_SIZE && byteVocabMetadata(V)),
     ...opts.metadata,
   };
   return writeGguf(meta, tensors);

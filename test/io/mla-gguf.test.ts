@@ -9,7 +9,9 @@ import { FormatError } from "../../src/errors.js";
 import { Rng, mlaWeightShapes, randomMlaWeights } from "../../src/weights.js";
 import { bytesSource, f16ToNumber, numberToF16 } from "../../src/io/safetensors.js";
 import { openGguf, writeGguf } from "../../src/io/gguf.js";
-import { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf } from "../../src/io/mla-gguf.js";
+import { BYTE_VOCAB_SIZE, byteVocabMetadata, deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf, tinyModelToGguf } from "../../src/io/mla-gguf.js";
+import { randomTinyModel } from "../../src/reference/tiny-model.js";
+import { ConfigError } from "../../src/errors.js";
 import { loadMlaWeights } from "../../src/io/mla-safetensors.js";
 import { q8Bound } from "./q8-bound.js";
 
@@ -100,5 +102,30 @@ describe("MLA layers in a deepseek2 GGUF", () => {
     expect(() => deepseek2Config(other)).toThrow(/general.architecture/);
     const bare = await openGguf(bytesSource(writeGguf({ "general.architecture": { type: "string", value: "deepseek2" } }, {})));
     expect(() => deepseek2Config(bare)).toThrow(/deepseek2\.rope\.dimension_count/);
+  });
+
+  it("a tiny model's GGUF carries a vocabulary llama.cpp's SPM loader accepts: <unk> <s> </s>, every byte token, then plain tokens", async () => {
+    const mla = makeConfig({ dim: 4, n_heads: 1, q_lora_rank: 0, kv_lora_rank: 2, qk_nope_head_dim: 2, qk_rope_head_dim: 2, v_head_dim: 2, max_seq_len: 8, original_seq_len: 8, n_layers: 1, max_batch_size: 1 });
+    for (const vocab of [BYTE_VOCAB_SIZE, BYTE_VOCAB_SIZE + 3]) {
+      const f = await openGguf(bytesSource(tinyModelToGguf({ mla, vocab, ffn: 2 }, randomTinyModel({ mla, vocab, ffn: 2 }, new Rng(2)))));
+      const tokens = f.metadata.get("tokenizer.ggml.tokens") as string[], types = f.metadata.get("tokenizer.ggml.token_type") as number[];
+      expect(f.metadata.get("tokenizer.ggml.model")).toBe("llama");
+      expect(tokens.length).toBe(vocab);
+      expect(types.length).toBe(vocab);
+      expect((f.metadata.get("tokenizer.ggml.scores") as number[]).length).toBe(vocab);
+      expect(tokens.slice(0, 3)).toEqual(["<unk>", "<s>", "</s>"]);
+      for (let b = 0; b < 256; b++) {
+        expect(tokens[3 + b]).toBe(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+        expect(types[3 + b]).toBe(6);
+      }
+      expect(new Set(tokens).size).toBe(vocab);
+      expect([f.metadata.get("tokenizer.ggml.unknown_token_id"), f.metadata.get("tokenizer.ggml.bos_token_id"), f.metadata.get("tokenizer.ggml.eos_token_id")]).toEqual([0, 1, 2]);
+      // llama.cpp's deepseek2 loader requires the MoE keys even when every layer is dense.
+      expect(f.metadata.get("deepseek2.expert_weights_scale")).toBe(1);
+      expect(f.metadata.get("deepseek2.leading_dense_block_count")).toBe(1);
+    }
+    const small = await openGguf(bytesSource(tinyModelToGguf({ mla, vocab: 5, ffn: 2 }, randomTinyModel({ mla, vocab: 5, ffn: 2 }, new Rng(2)))));
+    expect(small.metadata.has("tokenizer.ggml.tokens")).toBe(false);
+    expect(() => byteVocabMetadata(BYTE_VOCAB_SIZE - 1)).toThrow(ConfigError);
   });
 });
