@@ -61,7 +61,8 @@ export type { TensorStore, LoadMlaOptions, LoadedMla, SaveMlaOptions } from "./i
 // GGUF (llama.cpp's container): deepseek2 attention layers read and written, F32/F16/BF16/Q8_0.
 export { openGguf, readGgufHeader, writeGguf, GgufFile, GGML_TYPE } from "./io/gguf.js";
 export type { GgufHeader, GgufTensorInfo, GgufValue, GgufTypedValue, GgufTensorToWrite, GgmlTypeName } from "./io/gguf.js";
-export { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf, tinyModelToGguf, loadTinyModel } from "./io/mla-gguf.js";
+export { deepseek2Config, deepseek2Metadata, ggufMlaLayers, ggufMlaStore, mlaGgufTensors, mlaWeightsToGguf, tinyModelToGguf, loadTinyModel, byteVocabMetadata, BYTE_VOCAB_SIZE } from "./io/mla-gguf.js";
+export { tinyModelBound, llamaCppNumerics, type BackendNumerics, type LlamaCppWeightType, type TinyModelBoundResult, type TinyModelBoundOptions } from "./reference/tiny-model-bound.js";
 export type { MlaGgufOptions } from "./io/mla-gguf.js";
 export { mlaTensorFilter } from "./io/hf-names.js";
 
