@@ -4,7 +4,7 @@
 import * as ort from "onnxruntime-web";
 
 // --- a minimal protobuf writer: varints, length-delimited fields ---------------------------------
-class Pb {
+export class Pb {
   private parts: Uint8Array[] = [];
   private static varint(n: number): Uint8Array {
     const out: number[] = [];
@@ -41,10 +41,10 @@ class Pb {
   }
 }
 
-const FLOAT = 1; // TensorProto.DataType.FLOAT
+export const FLOAT = 1; // TensorProto.DataType.FLOAT
 
 /** ValueInfoProto {name 1, type 2: TypeProto {tensor_type 1: {elem_type 1, shape 2: {dim 1: {dim_value 1 | dim_param 2}}}}}. */
-function valueInfo(name: string, dims: (number | string)[]): Pb {
+export function valueInfo(name: string, dims: (number | string)[]): Pb {
   const shape = new Pb();
   for (const d of dims) shape.msg(1, typeof d === "number" ? new Pb().int(1, d) : new Pb().str(2, d));
   return new Pb().str(1, name).msg(2, new Pb().msg(1, new Pb().int(1, FLOAT).msg(2, shape)));
