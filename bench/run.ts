@@ -4,8 +4,7 @@
 // and latest.md. Run under `flock /tmp/mlakit-heavy.lock` on the shared 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { execFileSync } from "node:child_process";
-import { availableIsas, rootPath, type Isa } from "./lib/env.js";
+import { availableIsas, rootPath, sourceState, type Isa } from "./lib/env.js";
 import { timeIt, timeItAsync, QUICK, FULL } from "./lib/timing.js";
 import { randomMatrix, randomVector, fillUniform } from "./lib/data.js";
 import { checkLinear, checkCalDiff, assertOk, absorbedAttention64, naiveAttention64, pickRows } from "./lib/check.js";
@@ -218,12 +217,3 @@ writeFileSync(rootPath("bench", "results", "latest.md"), toMarkdown(results) + c
 log(`wrote bench/results/latest.json and latest.md (${results.seconds.toFixed(0)} s)`);
 for (const t of results.targets) log(`target ${t.met ? "MET   " : "MISSED"} ${t.target}: ${t.value}`);
 
-/** The commit the kernels were built from, and whether assembly/ or src/ had uncommitted edits. */
-function sourceState(): { commit: string; dirty: string[] } {
-  try {
-    const git = (...a: string[]) => execFileSync("git", a, { cwd: rootPath(), encoding: "utf8" }).trim();
-    return { commit: git("rev-parse", "HEAD"), dirty: git("status", "--porcelain", "--", "assembly", "src").split("\n").filter(Boolean) };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: [] };
-  }
-}

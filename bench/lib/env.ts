@@ -1,6 +1,7 @@
 // Where the bench finds its files and how it loads WebAssembly in Node 20.
 // Node 20 (V8 11.3) rejects relaxed-simd opcodes unless the V8 flag is set before compiling
 // (TOOLCHAIN.md); NODE_OPTIONS refuses it, setFlagsFromString does not.
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,4 +60,14 @@ export async function instantiateFile(relPath: string): Promise<WebAssembly.Inst
     },
   });
   return instance;
+}
+
+/** The commit the kernels were built from, and whether assembly/ or src/ had uncommitted edits. */
+export function sourceState(): { commit: string; dirty: string[] } {
+  try {
+    const git = (...a: string[]) => execFileSync("git", a, { cwd: rootPath(), encoding: "utf8" }).trim();
+    return { commit: git("rev-parse", "HEAD"), dirty: git("status", "--porcelain", "--", "assembly", "src").split("\n").filter(Boolean) };
+  } catch {
+    return { commit: "unknown (not a git checkout)", dirty: [] };
+  }
 }

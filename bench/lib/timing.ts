@@ -45,7 +45,7 @@ export function timeIt(name: string, fn: () => void, plan: TimingPlan, before?: 
 }
 
 /** timeIt for an async fn (onnxruntime-web's session.run): the same plan and statistics. */
-export async function timeItAsync(name: string, fn: () => Promise<unknown>, plan: TimingPlan, before?: () => void): Promise<Timing> {
+export async function timeItAsync(name: string, fn: () => Promise<unknown>, plan: TimingPlan, before?: () => void | Promise<void>): Promise<Timing> {
   const bench = new Bench({
     iterations: plan.iterations,
     time: plan.time,

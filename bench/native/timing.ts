@@ -1,0 +1,222 @@
+// Decode ms/token in one run, same attention weights for every implementation (models.ts):
+//   - llama.cpp (node-llama-cpp): weights F32 / F16 / Q8_0, 1 and 2 threads, flash attention off
+//     and on, its default f16 KV cache. The context is filled once per (model, S, flash attention)
+//     by a real prefill whose state is saved and loaded into every other setting's context (the
+//     state holds the cache, not the weights: timing needs its size, not its values). A timed
+//     call evaluates one token at position S; the token is erased before the next call.
+//     Its time includes node-llama-cpp's per-call cost (the floor: the tiny check model's step)
+//     and the model's small rest (embedding row, 32-wide FFN, 259-token output).
+//   - mlakit: WasmMla's absorbed step on the same attention weights, float32 and its compressed
+//     formats, 1 and 2 threads, the cache written directly (bench/step.ts does the same).
+//   - onnxruntime-web (1 thread) running the layer's naive step as an exported model does
+//     (bench/peers/ort-mla.ts), at V2-Lite: a per-head K/V cache fed as past and returned as present.
+// Cache bytes per token per layer: llama.cpp's own report, mlakit's float32 latent rows, the
+// exported graph's float32 per-head K and V.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { MlaConfig } from "../../src/config.js";
+import { callRopeTable, ropeFrequencies } from "../../src/derived.js";
+import { ReferenceMla } from "../../src/reference/mla.js";
+import { convertMlaWeights, dequantiseMlaWeights } from "../../src/weight-formats.js";
+import { createWasmBackend } from "../../src/wasm/node.js";
+import type { WasmMla, WasmPagedCache } from "../../src/wasm/index.js";
+import type { MlaWeights } from "../../src/weights.js";
+import { fillUniform } from "../lib/data.js";
+import { assertOk, checkCalDiff } from "../lib/check.js";
+import { timeIt, timeItAsync, type TimingPlan } from "../lib/timing.js";
+import { OrtNaiveMlaStep } from "../peers/ort-mla.js";
+import { CHECK_MODELS, NATIVE_WEIGHT_TYPES, type NativeWeightType, geometryModel, nonAttentionWeights, writeModel } from "./models.js";
+import type { NativePeer } from "./llama.js";
+import { Rng } from "../../src/weights.js";
+import { randomTinyModel } from "../../src/reference/tiny-model.js";
+
+export interface NativeTimingRow {
+  model: "V2-Lite" | "V3";
+  S: number;
+  impl: "llama.cpp" | "mlakit" | "onnxruntime-web";
+  /** llama.cpp: F32 / F16 / Q8_0; mlakit: f32 / bf16 / int8 / fp8; onnxruntime-web: f32. */
+  weights: string;
+  threads: number;
+  flashAttention?: boolean;
+  ms: number;
+  samples: number;
+  /** The cache each implementation keeps, per token per layer. */
+  cacheBytesPerToken: number;
+  cache: string;
+}
+
+export interface NativePrefillRow {
+  model: "V2-Lite" | "V3";
+  S: number;
+  flashAttention: boolean;
+  threads: number;
+  ms: number;
+}
+
+export interface NativeTiming {
+  rows: NativeTimingRow[];
+  prefill: NativePrefillRow[];
+  /** node-llama-cpp's per-call cost: one decode of the tiny check model (1 thread), ms. */
+  floorMs: number;
+  /** Weight elements outside the attention llama.cpp also reads per step, by model. */
+  restWeights: Record<string, { rest: number; attention: number }>;
+}
+
+const MLAKIT_FORMATS = ["f32", "bf16", "int8", "fp8"] as const;
+
+export function nativeContexts(quick: boolean): Record<"V2-Lite" | "V3", number[]> {
+  return quick ? { "V2-Lite": [1024], V3: [1024] } : { "V2-Lite": [1024, 4096, 16384], V3: [1024, 4096] };
+}
+
+/** Weight elements of the attention layer. */
+const attentionWeights = (w: MlaWeights) => Object.values(w).reduce((a, t) => a + (t ? (t as ArrayLike<number>).length : 0), 0);
+
+async function llamaRows(peer: NativePeer, dir: string, plan: TimingPlan, quick: boolean, log: (s: string) => void, out: NativeTiming): Promise<void> {
+  const contexts = nativeContexts(quick);
+  for (const name of ["V2-Lite", "V3"] as const) {
+    const Ss = contexts[name], maxS = Math.max(...Ss);
+    const geo = geometryModel(name, maxS + 64);
+    out.restWeights[name] = { rest: nonAttentionWeights(geo.cfg), attention: attentionWeights(geo.weights.layers[0].mla) };
+    // F16 first: its prefills write the states the other weight types load.
+    for (const type of ["F16", ...NATIVE_WEIGHT_TYPES.filter((t) => t !== "F16")] as NativeWeightType[]) {
+      const path = writeModel(dir, `${name}-layer`, geo.cfg, geo.weights, type);
+      const model = await peer.loadModel(path);
+      try {
+        for (const S of Ss) {
+          for (const fa of [true, false]) {
+            const state = join(dir, `state-${name}-${S}-fa${fa ? 1 : 0}.bin`);
+            if (!existsSync(state)) {
+              const ctx = await model.createContext({ contextSize: S + 64, threads: { ideal: 2, min: 2 }, batchSize: 512, flashAttention: fa });
+              const seq = ctx.getSequence();
+              const t0 = performance.now();
+              await seq.evaluateWithoutGeneratingNewTokens(Array.from({ length: S }, (_, i) => 3 + ((i * 37 + 11) % 256)));
+              const ms = performance.now() - t0;
+              out.prefill.push({ model: name, S, flashAttention: fa, threads: 2, ms });
+              log(`llama.cpp prefill ${name} S ${S} fa ${fa ? "on" : "off"} (2 threads, ${type}): ${(ms / 1000).toFixed(1)} s`);
+              await seq.saveStateToFile(state);
+              await ctx.dispose();
+            }
+            for (const threads of [1, 2]) {
+              const ctx = await model.createContext({ contextSize: S + 64, threads: { ideal: threads, min: threads }, batchSize: 512, flashAttention: fa });
+              try {
+                const seq = ctx.getSequence();
+                await seq.loadStateFromFile(state, { acceptRisk: true });
+                if (seq.nextTokenIndex !== S) throw new Error(`bench:native: the state of ${name} S ${S} restored ${seq.nextTokenIndex} tokens`);
+                const kv = peer.lastKvCache();
+                const t = await timeItAsync(`llama.cpp ${name} S=${S} ${type} ${threads}t fa=${fa}`, () => seq.evaluateWithoutGeneratingNewTokens([42]), plan, () => seq.eraseContextTokenRanges([{ start: S, end: S + 1 }]));
+                out.rows.push({ model: name, S, impl: "llama.cpp", weights: type, threads, flashAttention: fa, ms: t.medianMs, samples: t.samples, cacheBytesPerToken: kv?.bytesPerTokenLayer ?? NaN, cache: `latent + k_pe, ${kv?.kType ?? "?"}` });
+                log(`llama.cpp ${name} S ${S} ${type} ${threads} thread(s) fa ${fa ? "on" : "off"}: ${t.medianMs.toFixed(2)} ms/token`);
+              } finally {
+                await ctx.dispose();
+              }
+            }
+          }
+        }
+      } finally {
+        await model.dispose();
+      }
+    }
+  }
+  // The per-call floor: the tiny check model, whose compute is a few microseconds.
+  const m = CHECK_MODELS[0];
+  const model = await peer.loadModel(writeModel(dir, m.name, m.cfg, randomTinyModel(m.cfg, new Rng(m.seed)), "F32"));
+  const ctx = await model.createContext({ contextSize: 256, threads: 1, flashAttention: false });
+  const seq = ctx.getSequence();
+  await seq.evaluateWithoutGeneratingNewTokens([5, 6, 7, 8]);
+  out.floorMs = (await timeItAsync("llama.cpp floor", () => seq.evaluateWithoutGeneratingNewTokens([9]), plan, () => seq.eraseContextTokenRanges([{ start: 4, end: 5 }]))).medianMs;
+  await ctx.dispose();
+  await model.dispose();
+}
+
+/** The absorbed step output of the oracle on a layer's (dequantised) weights over the same cache. */
+function referenceStep(cfg: MlaConfig, w: MlaWeights, kv: Float32Array, pe: Float32Array, x: Float32Array, S: number): Float64Array {
+  const ref = new ReferenceMla(cfg, w, { path: "absorbed" });
+  const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
+  ref.cache.reserve(1, S + 1);
+  for (let t = 0; t < S; t++) {
+    ref.cache.write(0, 0, t, kv, t * C);
+    ref.cache.write(1, 0, t, pe, t * dr);
+  }
+  ref.cache.commit(1, S);
+  return ref.forward(x, { batch: 1, seqlen: 1, startPos: S }) as Float64Array;
+}
+
+async function mlakitRows(plan: TimingPlan, quick: boolean, log: (s: string) => void, out: NativeTiming): Promise<void> {
+  const contexts = nativeContexts(quick);
+  const one = await createWasmBackend({});
+  const two = await createWasmBackend({ threads: 2, build: one.build });
+  for (const name of ["V2-Lite", "V3"] as const) {
+    const Ss = contexts[name], maxS = Math.max(...Ss);
+    const geo = geometryModel(name, maxS + 64), cfg = geo.cfg.mla, w = geo.weights.layers[0].mla;
+    const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+    for (const format of MLAKIT_FORMATS) {
+      const weights = format === "f32" ? w : convertMlaWeights(cfg, w, format);
+      for (const [threads, backend] of [[1, one], [2, two]] as const) {
+        if (threads === 2 && two.threads.count < 2) {
+          log(`mlakit 2 threads: not measured (${two.threads.reason})`);
+          continue;
+        }
+        const layer = (await backend.createMla(cfg, weights, { path: "absorbed" })) as WasmMla;
+        try {
+          for (const S of Ss) {
+            const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
+            const cache = layer.cache as WasmPagedCache;
+            cache.latent.truncate(0, 0);
+            cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
+            cache.latent.append(0, kv, pe);
+            const opts = { batch: 1, seqlen: 1, startPos: S };
+            if (S === Ss[0]) {
+              const want = referenceStep(cfg, format === "f32" ? w : dequantiseMlaWeights(cfg, weights), kv, pe, x, S);
+              assertOk(`mlakit ${name} ${format} ${threads}t`, checkCalDiff(layer.forward(x, opts), want, "step vs float64 on the same weights"));
+            }
+            const t = timeIt(`mlakit ${name} S=${S} ${format} ${threads}t`, () => void layer.forward(x, opts), plan);
+            out.rows.push({ model: name, S, impl: "mlakit", weights: format, threads, ms: t.medianMs, samples: t.samples, cacheBytesPerToken: 4 * (C + dr), cache: "latent + k_pe, f32" });
+            log(`mlakit ${name} S ${S} ${format} ${threads} thread(s): ${t.medianMs.toFixed(2)} ms/token`);
+          }
+        } finally {
+          layer.dispose();
+        }
+      }
+    }
+  }
+}
+
+async function ortRows(plan: TimingPlan, quick: boolean, log: (s: string) => void, out: NativeTiming): Promise<void> {
+  const Ss = nativeContexts(quick)["V2-Lite"];
+  const geo = geometryModel("V2-Lite", Math.max(...Ss) + 64), cfg = geo.cfg.mla, w = geo.weights.layers[0].mla;
+  const { n_heads: H, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv, dim: D } = cfg;
+  const ort = await OrtNaiveMlaStep.create(cfg, w);
+  const freqs = ropeFrequencies(cfg);
+  const angles = (pos: number) => {
+    const t = callRopeTable(cfg, freqs, pos, 1);
+    return [Float32Array.from(t.cos), Float32Array.from(t.sin)] as const;
+  };
+  try {
+    // Two steps from an empty cache against the oracle's naive path on the same weights.
+    const ref = new ReferenceMla({ ...cfg, max_batch_size: 1 }, w, { path: "naive" });
+    let pk: Float32Array = new Float32Array(0), pv: Float32Array = new Float32Array(0);
+    for (let t = 0; t < 2; t++) {
+      const x = fillUniform(new Float32Array(D), 90 + t);
+      const got = await ort.step(x, pk, pv, t, ...angles(t));
+      assertOk(`onnxruntime-web naive step ${t}`, checkCalDiff(got.y, ref.forward(x, { batch: 1, seqlen: 1, startPos: t }), "exported-graph step vs float64"));
+      [pk, pv] = [got.present_k, got.present_v];
+    }
+    for (const S of Ss) {
+      const pastK = fillUniform(new Float32Array(H * S * (dn + dr)), S + 5), pastV = fillUniform(new Float32Array(H * S * dv), S + 6), x = fillUniform(new Float32Array(D), S + 7);
+      const [cos, sin] = angles(S);
+      const t = await timeItAsync(`onnxruntime-web naive ${S}`, () => ort.step(x, pastK, pastV, S, cos, sin), plan);
+      out.rows.push({ model: "V2-Lite", S, impl: "onnxruntime-web", weights: "f32", threads: 1, ms: t.medianMs, samples: t.samples, cacheBytesPerToken: 4 * H * (dn + dr + dv), cache: "per-head K and V, f32" });
+      log(`onnxruntime-web V2-Lite S ${S} naive exported graph: ${t.medianMs.toFixed(2)} ms/token`);
+    }
+  } finally {
+    await ort.dispose();
+  }
+}
+
+export async function runNativeTiming(peer: NativePeer, dir: string, plan: TimingPlan, quick: boolean, log: (s: string) => void): Promise<NativeTiming> {
+  const out: NativeTiming = { rows: [], prefill: [], floorMs: NaN, restWeights: {} };
+  await llamaRows(peer, dir, plan, quick, log, out);
+  await mlakitRows(plan, quick, log, out);
+  await ortRows(plan, quick, log, out);
+  return out;
+}
