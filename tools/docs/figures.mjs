@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheFragments } from "./fragments-cache.mjs";
+import { nativeFragments } from "./fragments-native.mjs";
 import { performanceFragments } from "./fragments-performance.mjs";
 import { readmeFragments } from "./fragments-readme.mjs";
 import { fillMarkers } from "./markers.mjs";
@@ -18,7 +19,7 @@ export const DOC_FILES = ["README.md", "docs/performance.md", "docs/cache.md"];
 
 /** Every fragment, from the results. @param {import("./results.mjs").Results} r @param {string} [root] */
 export function allFragments(r, root = ROOT) {
-  const parts = [readmeFragments(r, root), cacheFragments(r), performanceFragments(r)];
+  const parts = [readmeFragments(r, root), cacheFragments(r), performanceFragments(r), nativeFragments(r)];
   /** @type {Record<string, string>} */
   const out = {};
   for (const p of parts) for (const [k, v] of Object.entries(p)) {

@@ -39,6 +39,15 @@ export function nativeLongTable(n) {
   return table(["S (decode after S - 1)", "worst \\|Δ log p\\|, flash attention off", "on", "on / off"], Ss.map((S) => { const a = at(S, false), b = at(S, true); return [String(S), a ? sci2(a.worstAbs) : "-", b ? sci2(b.worstAbs) : "-", a && b ? times(b.worstAbs / a.worstAbs) : "-"]; }));
 }
 
+/** The long rows in a sentence: flash attention's error against none, at the shortest and longest S. @param {NativeRun} n */
+export function nativeLongReading(n) {
+  const Ss = [...new Set(n.check.long.map((r) => r.S))].sort((a, b) => a - b);
+  const at = (/** @type {number} */ S, /** @type {boolean} */ fa) => n.check.long.find((r) => r.S === S && r.flashAttention === fa)?.worstAbs ?? NaN;
+  const lo = Ss[0], hi = Ss[Ss.length - 1];
+  const offs = Ss.map((S) => at(S, false));
+  return `decoding token ${hi} after ${hi - 1} cached ones, the worst |Δ log p| was ${sci2(at(hi, true))} with flash attention and ${sci2(at(hi, false))} without (${times(at(hi, true) / at(hi, false))}); at S ${lo} they were ${sci2(at(lo, true))} and ${sci2(at(lo, false))}. Without flash attention it stayed within ${sci2(Math.min(...offs))}-${sci2(Math.max(...offs))} over S ${lo}-${hi}`;
+}
+
 /** llama.cpp's grid per model: rows weights x threads, columns S x flash attention. @param {NativeRun} n @param {string} model */
 export function nativeLlamaTable(n, model) {
   const { find } = finder(n);
@@ -76,14 +85,19 @@ export function nativeOrtTable(n) {
   );
 }
 
-/** Cache bytes per token per layer, as each reports it. @param {NativeRun} n */
+/**
+ * Cache bytes per token per layer, as each reports it. llama.cpp prints its cache in MiB to two
+ * decimals: the longest context's report is the one precise to the byte.
+ * @param {NativeRun} n
+ */
 export function nativeCacheTable(n) {
-  const seen = new Map();
+  /** @type {Map<string, TimingRow>} */
+  const longest = new Map();
   for (const r of n.timing.rows) {
-    const key = `${r.model}|${r.impl}|${r.cache}`;
-    if (!seen.has(key)) seen.set(key, [r.model, r.impl, r.cache, String(Math.round(r.cacheBytesPerToken))]);
+    const key = `${r.model}|${r.impl}|${r.cache}`, seen = longest.get(key);
+    if (!seen || r.S > seen.S) longest.set(key, r);
   }
-  return table(["model", "implementation", "cache", "bytes/token/layer"], [...seen.values()]);
+  return table(["model", "implementation", "cache", "bytes/token/layer", "from"], [...longest.values()].map((r) => [r.model, r.impl, r.cache, String(Math.round(r.cacheBytesPerToken)), r.impl === "llama.cpp" ? `its report at S ${r.S}` : "the element count"]));
 }
 
 /** @param {NativeRun} n */
@@ -107,6 +121,9 @@ export function nativeReading(n) {
   ].filter(Boolean).join(" ");
 }
 
+/** The prefills that filled llama.cpp's contexts. @param {NativeRun} n */
+export const nativePrefills = (n) => n.timing.prefill.map((p) => `${p.model} S ${p.S} FA ${onOff(p.flashAttention)} ${f1(p.ms / 1000)} s`).join("; ");
+
 /** bench/results/native.md. @param {NativeRun} n */
 export function nativeMarkdown(n) {
   return [
@@ -119,6 +136,8 @@ export function nativeMarkdown(n) {
     "## llama.cpp's log-probabilities against the oracle (prefill of 8, then 4 decodes)",
     "",
     nativeCheckTable(n),
+    "",
+    nativeLongReading(n) + ".",
     "",
     "## Agreement against context length (tiny-lite, F32 weights, f16 cache; token S decoded after a prefill of S - 1)",
     "",
@@ -137,7 +156,7 @@ export function nativeMarkdown(n) {
     "",
     nativeCacheTable(n),
     "",
-    `Prefills (2 threads, F16 weights): ${n.timing.prefill.map((p) => `${p.model} S ${p.S} FA ${onOff(p.flashAttention)} ${f1(p.ms / 1000)} s`).join("; ")}.`,
+    `Prefills (2 threads, F16 weights): ${nativePrefills(n)}.`,
     "",
   ].join("\n");
 }
@@ -150,11 +169,13 @@ export function nativeFragments(r) {
     "perf-native-reading": nativeReading(n),
     "perf-native-check": nativeCheckTable(n),
     "perf-native-long": nativeLongTable(n),
+    "perf-native-long-reading": nativeLongReading(n),
     "perf-native-versus": nativeVersusTable(n),
     "perf-native-ort": nativeOrtTable(n),
     "perf-native-llama-v2lite": nativeLlamaTable(n, "V2-Lite"),
     "perf-native-llama-v3": nativeLlamaTable(n, "V3"),
     "perf-native-cache": nativeCacheTable(n),
+    "perf-native-prefill": nativePrefills(n),
     "native-summary": `From the committed run (${nativeRunLine(n)}): ${nativeReading(n)}`,
   };
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
  * @typedef {{ group: string, model: string, what: string, impl: string, isa: string, ms: number, gflops: number, gbs: number, pctPeak: number, pctBw: number, bwGBs?: number, ratio?: number, ratio2?: number, check?: string, peer?: { ms: number, gflops: number, gbs: number }, peer2?: { ms: number, gflops: number, gbs: number }, bound: string }} Figure
  * @typedef {{ date: string, seconds: number, machine: any, probe: { peakRelaxedGflops: number, peakSimd128Gflops: number, streamGBs: number, stream1GBs: number, stream4GBs: number, l2GBs: number }, figures: Figure[], targets: { target: string, met: boolean, value: string }[], cacheFormats: { S: number, rows: any[], accuracy: any[] } }} BenchRun
  * @typedef {{ date: string, seconds: number, host: { node: string, cores: number }, tolerance: number, runtimes: any[], examples: any[] }} RuntimeRun
- * @typedef {{ latest: BenchRun, before: BenchRun, rerun: BenchRun, runtimes: RuntimeRun, variants: { date: string, rows: any[] } }} Results
+ * @typedef {{ latest: BenchRun, before: BenchRun, rerun: BenchRun, runtimes: RuntimeRun, variants: { date: string, rows: any[] }, native: import("./fragments-native.mjs").NativeRun }} Results
  */
 
 /** The files, by what the docs call them. */
@@ -18,6 +18,7 @@ export const RESULT_FILES = {
   rerun: "bench/results/full-run-2.json", // a second run of the same code as `before`, minutes later
   runtimes: "bench/results/runtimes.json", // the runtime matrix (`node test/runtimes/run.mjs --results ...`)
   variants: "bench/results/variants.json", // `npm run bench:variants`
+  native: "bench/results/native.json", // `npm run bench:native`
 };
 
 /** @param {string} root @returns {Results} */
