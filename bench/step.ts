@@ -36,6 +36,35 @@ export function weightBytes(cfg: MlaConfig): number {
   return 4 * Object.values(shapes).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 }
 
+/** A decode step's inputs at cache length S: S random latent and k_pe rows, and the token's x (the seeds every step figure uses). */
+export function stepInputs(cfg: MlaConfig, S: number): { kv: Float32Array; pe: Float32Array; x: Float32Array } {
+  const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+  return { kv: fillUniform(new Float32Array(S * C), S + 5), pe: fillUniform(new Float32Array(S * dr), S + 6), x: fillUniform(new Float32Array(D), S + 7) };
+}
+
+/** Make a wasm layer's cache hold exactly those S rows (its f32 pool stores float32 rows as they are), room for one more. */
+export function fillWasmCache(layer: WasmMla, S: number, kv: Float32Array, pe: Float32Array): void {
+  const cache = layer.cache as WasmPagedCache;
+  cache.latent.truncate(0, 0);
+  cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
+  cache.latent.append(0, kv, pe);
+}
+
+/** Write the same S rows into a reference layer's cache. */
+export function fillReferenceCache(ref: ReferenceMla, cfg: MlaConfig, S: number, kv: Float32Array, pe: Float32Array): void {
+  const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
+  ref.cache.reserve(1, S + 1);
+  for (let t = 0; t < S; t++) (ref.cache.write(0, 0, t, kv, t * C), ref.cache.write(1, 0, t, pe, t * dr));
+  ref.cache.commit(1, S);
+}
+
+/** The float64 oracle's absorbed step over those rows, on (exact) float weights. */
+export function referenceStep(cfg: MlaConfig, w: MlaWeights, S: number, kv: Float32Array, pe: Float32Array, x: Float32Array): Float64Array {
+  const ref = new ReferenceMla(cfg, w, { path: "absorbed" });
+  fillReferenceCache(ref, cfg, S, kv, pe);
+  return Float64Array.from(ref.forward(x, { batch: 1, seqlen: 1, startPos: S }));
+}
+
 export interface StepCase { preset: "deepseek-v3" | "deepseek-v2-lite"; model: string; S: number }
 
 export function stepCases(quick: boolean): StepCase[] {
@@ -65,26 +94,16 @@ export async function runDecodeStep(probe: ProbeResult, plan: TimingPlan, isas: 
         layers.set(isa, new WasmMla(cfg, weights, k, { path: "absorbed" }));
       }
     }
-    const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+    const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
     const S = c.S;
-    const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6);
-    const x = fillUniform(new Float32Array(D), S + 7);
-    // Same cache contents in both layers.
-    ref.cache.reserve(1, S + 1);
-    for (let t = 0; t < S; t++) {
-      ref.cache.write(0, 0, t, kv, t * C);
-      ref.cache.write(1, 0, t, pe, t * dr);
-    }
-    ref.cache.commit(1, S);
+    const { kv, pe, x } = stepInputs(cfg, S);
+    fillReferenceCache(ref, cfg, S, kv, pe); // same cache contents in both layers
     const opts = { batch: 1, seqlen: 1, startPos: S };
     let y64: Float64Array = new Float64Array(0);
     const tr = timeIt(`reference step ${c.model} S=${S}`, () => void (y64 = ref.forward(x, opts) as Float64Array), refPlan);
     for (const isa of isas) {
       const layer = layers.get(isa)!;
-      const cache = layer.cache as WasmPagedCache;
-      cache.latent.truncate(0, 0);
-      cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
-      cache.latent.append(0, kv, pe); // the f32 pool holds the float32 rows as they are
+      fillWasmCache(layer, S, kv, pe);
       const y = layer.forward(x, opts);
       const chk = checkCalDiff(y, y64, `step output vs float64`);
       assertOk(`wasm decode step ${c.model} S=${S} ${isa}`, chk);

@@ -26,10 +26,10 @@ import { head64 } from "./dsa.js";
 import { attendHead64 } from "./paths.js";
 import { makeConfig } from "../src/config.js";
 import { createWasmBackend } from "../src/wasm/node.js";
-import type { WasmMla, WasmPagedCache } from "../src/wasm/index.js";
+import type { WasmMla } from "../src/wasm/index.js";
 import type { F32Buf } from "../src/wasm/kernels.js";
 import type { OrtThreadsResult, OrtThreadsShape } from "./peers/ort-threads.js";
-import { benchWeights, stepFlop, weightBytes } from "./step.js";
+import { benchWeights, fillWasmCache, stepFlop, stepInputs, weightBytes } from "./step.js";
 
 const KB = 64;
 const bitsEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
@@ -239,18 +239,12 @@ export async function runThreadedStep(probe: ProbeResult, plan: TimingPlan, quic
       const cfg = makeConfig({ ...PRESETS[preset], max_seq_len: 16384 + 16, max_batch_size: 1 });
       const w = benchWeights(cfg, 101);
       const layers = [await one.createMla(cfg, w, { path: "absorbed" }), await two.createMla(cfg, w, { path: "absorbed" })] as WasmMla[];
-      const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+      const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
       try {
         for (const S of quick ? [1024] : [1024, 4096, 16384]) {
-          const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
+          const { kv, pe, x } = stepInputs(cfg, S);
           const opts = { batch: 1, seqlen: 1, startPos: S };
-          const ys = layers.map((l) => {
-            const cache = l.cache as WasmPagedCache;
-            cache.latent.truncate(0, 0);
-            cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
-            cache.latent.append(0, kv, pe);
-            return l.forward(x, opts);
-          });
+          const ys = layers.map((l) => (fillWasmCache(l, S, kv, pe), l.forward(x, opts)));
           const chk = checkCalDiff(ys[1], Float64Array.from(ys[0]), "2-thread step output vs 1-thread");
           assertOk(`threaded step ${model} S=${S}`, chk);
           const t = timePaired(`step ${model} S=${S}`, () => void layers[0].forward(x, opts), () => void layers[1].forward(x, opts), plan, peak);

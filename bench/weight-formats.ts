@@ -11,7 +11,6 @@ import { PRESETS, makeConfig } from "../src/config.js";
 import { WasmKernels, type PackedWeight } from "../src/wasm/kernels.js";
 import { loadCoreNode } from "../src/wasm/node.js";
 import { WasmMla } from "../src/wasm/mla-layer.js";
-import type { WasmPagedCache } from "../src/wasm/paged-cache.js";
 import { type QuantisedWeight, convertMlaWeights, dequantiseMlaWeights, dequantiseWeight, quantiseWeight } from "../src/weight-formats.js";
 import { ReferenceMla } from "../src/reference/mla.js";
 import { fillUniform } from "./lib/data.js";
@@ -24,7 +23,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { rootPath } from "./lib/env.js";
 import { parseVectorCaseText } from "../src/io/mla-vectors.js";
-import { benchWeights, stepFlop, weightBytes } from "./step.js";
+import { benchWeights, fillWasmCache, referenceStep, stepFlop, stepInputs, weightBytes } from "./step.js";
 
 export const WEIGHT_BENCH_FORMATS = ["f32", "bf16", "int8", "fp8"] as const;
 type Fmt = (typeof WEIGHT_BENCH_FORMATS)[number];
@@ -146,7 +145,7 @@ export async function runWeightFormats(probe: ProbeResult, plan: TimingPlan, dra
   for (const [model, preset] of (quick ? [["V3", "deepseek-v3"]] : [["V3", "deepseek-v3"], ["V2-Lite", "deepseek-v2-lite"]]) as [string, "deepseek-v3" | "deepseek-v2-lite"][]) {
     const cfg = makeConfig({ ...PRESETS[preset], max_seq_len: 4096 + 16, max_batch_size: 1 });
     const floatW = benchWeights(cfg, 101);
-    const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+    const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
     const steps = model === "V3" ? (quick ? [1024] : [1024, 4096]) : quick ? [] : [1024]; // V2-Lite at S 1024: the native F16 anchor's point
     const f32ms = new Map<number, number>();
     for (const format of WEIGHT_BENCH_FORMATS) {
@@ -158,19 +157,12 @@ export async function runWeightFormats(probe: ProbeResult, plan: TimingPlan, dra
         if (!steps.length) continue;
         const exactW = format === "f32" ? floatW : dequantiseMlaWeights(cfg, w);
         for (const S of steps) {
-          const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
-          const cache = layer.cache as WasmPagedCache;
-          cache.latent.truncate(0, 0);
-          cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
-          cache.latent.append(0, kv, pe);
+          const { kv, pe, x } = stepInputs(cfg, S);
+          fillWasmCache(layer, S, kv, pe);
           const opts = { batch: 1, seqlen: 1, startPos: S };
           const y = layer.forward(x, opts);
           // the float64 oracle on the exact weights, the same cache rows
-          const ref = new ReferenceMla(cfg, exactW, { path: "absorbed" });
-          ref.cache.reserve(1, S + 1);
-          for (let t = 0; t < S; t++) (ref.cache.write(0, 0, t, kv, t * C), ref.cache.write(1, 0, t, pe, t * dr));
-          ref.cache.commit(1, S);
-          const chk = checkCalDiff(y, Float64Array.from(ref.forward(x, opts)), `${format} step vs float64 on the dequantised weights`);
+          const chk = checkCalDiff(y, referenceStep(cfg, exactW, S, kv, pe, x), `${format} step vs float64 on the dequantised weights`);
           assertOk(`weights step ${model} S=${S} ${format}`, chk);
           const t = timeIt(`weights step ${model} ${S} ${format}`, () => void layer.forward(x, opts), plan);
           if (format === "f32") f32ms.set(S, t.medianMs);

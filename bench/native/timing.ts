@@ -14,14 +14,14 @@
 // exported graph's float32 per-head K and V.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { MlaConfig } from "../../src/config.js";
 import { callRopeTable, ropeFrequencies } from "../../src/derived.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { convertMlaWeights, dequantiseMlaWeights } from "../../src/weight-formats.js";
 import { createWasmBackend } from "../../src/wasm/node.js";
-import type { WasmMla, WasmPagedCache } from "../../src/wasm/index.js";
+import type { WasmMla } from "../../src/wasm/index.js";
 import type { MlaWeights } from "../../src/weights.js";
 import { fillUniform } from "../lib/data.js";
+import { fillWasmCache, referenceStep, stepInputs } from "../step.js";
 import { assertOk, checkCalDiff } from "../lib/check.js";
 import { timeIt, timeItAsync, type TimingPlan } from "../lib/timing.js";
 import { OrtNaiveMlaStep } from "../peers/ort-mla.js";
@@ -128,19 +128,6 @@ async function llamaRows(peer: NativePeer, dir: string, plan: TimingPlan, quick:
   await model.dispose();
 }
 
-/** The absorbed step output of the oracle on a layer's (dequantised) weights over the same cache. */
-function referenceStep(cfg: MlaConfig, w: MlaWeights, kv: Float32Array, pe: Float32Array, x: Float32Array, S: number): Float64Array {
-  const ref = new ReferenceMla(cfg, w, { path: "absorbed" });
-  const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
-  ref.cache.reserve(1, S + 1);
-  for (let t = 0; t < S; t++) {
-    ref.cache.write(0, 0, t, kv, t * C);
-    ref.cache.write(1, 0, t, pe, t * dr);
-  }
-  ref.cache.commit(1, S);
-  return ref.forward(x, { batch: 1, seqlen: 1, startPos: S }) as Float64Array;
-}
-
 async function mlakitRows(plan: TimingPlan, quick: boolean, log: (s: string) => void, out: NativeTiming): Promise<void> {
   const contexts = nativeContexts(quick);
   const one = await createWasmBackend({});
@@ -148,7 +135,7 @@ async function mlakitRows(plan: TimingPlan, quick: boolean, log: (s: string) => 
   for (const name of ["V2-Lite", "V3"] as const) {
     const Ss = contexts[name], maxS = Math.max(...Ss);
     const geo = geometryModel(name, maxS + 64), cfg = geo.cfg.mla, w = geo.weights.layers[0].mla;
-    const { kv_lora_rank: C, qk_rope_head_dim: dr, dim: D } = cfg;
+    const { kv_lora_rank: C, qk_rope_head_dim: dr } = cfg;
     for (const format of MLAKIT_FORMATS) {
       const weights = format === "f32" ? w : convertMlaWeights(cfg, w, format);
       for (const [threads, backend] of [[1, one], [2, two]] as const) {
@@ -159,14 +146,11 @@ async function mlakitRows(plan: TimingPlan, quick: boolean, log: (s: string) => 
         const layer = (await backend.createMla(cfg, weights, { path: "absorbed" })) as WasmMla;
         try {
           for (const S of Ss) {
-            const kv = fillUniform(new Float32Array(S * C), S + 5), pe = fillUniform(new Float32Array(S * dr), S + 6), x = fillUniform(new Float32Array(D), S + 7);
-            const cache = layer.cache as WasmPagedCache;
-            cache.latent.truncate(0, 0);
-            cache.reserve([{ seq: 0, startPos: 0, n: S + 1 }]);
-            cache.latent.append(0, kv, pe);
+            const { kv, pe, x } = stepInputs(cfg, S);
+            fillWasmCache(layer, S, kv, pe);
             const opts = { batch: 1, seqlen: 1, startPos: S };
             if (S === Ss[0]) {
-              const want = referenceStep(cfg, format === "f32" ? w : dequantiseMlaWeights(cfg, weights), kv, pe, x, S);
+              const want = referenceStep(cfg, format === "f32" ? w : dequantiseMlaWeights(cfg, weights), S, kv, pe, x);
               assertOk(`mlakit ${name} ${format} ${threads}t`, checkCalDiff(layer.forward(x, opts), want, "step vs float64 on the same weights"));
             }
             const t = timeIt(`mlakit ${name} S=${S} ${format} ${threads}t`, () => void layer.forward(x, opts), plan);

@@ -1,35 +1,26 @@
 // The exported-model peer computes the layer: the ONNX graph bench/peers/ort-mla.ts writes, run by
 // onnxruntime-web one token at a time with its present tensors fed back as past (the way an
-// exported DeepSeek model decodes), gives the oracle's output at every step, on random configs
-// (q-LoRA on and off, YaRN on and off, one head, odd sizes). The gate is the bench's own
+// exported DeepSeek model decodes), gives the oracle's output at every step, on the conformance
+// kit's random configs. The gate is the bench's own
 // (DeepSeek's cal_diff, bench/lib/check.ts), as for every peer figure.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeConfig } from "../../src/config.js";
+import { arbMlaConfig } from "../../src/conformance/arbitraries.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { callRopeTable, ropeFrequencies } from "../../src/derived.js";
 import { OrtNaiveMlaStep, naiveMlaStepModel } from "../../bench/peers/ort-mla.js";
 import { checkCalDiff } from "../../bench/lib/check.js";
 
-const arb = fc.record({
-  dim: fc.integer({ min: 1, max: 24 }),
-  n_heads: fc.integer({ min: 1, max: 4 }),
-  q_lora_rank: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })),
-  kv_lora_rank: fc.integer({ min: 1, max: 16 }),
-  qk_nope_head_dim: fc.integer({ min: 1, max: 8 }),
-  half: fc.integer({ min: 1, max: 4 }),
-  v_head_dim: fc.integer({ min: 1, max: 8 }),
-  yarn: fc.boolean(),
-  steps: fc.integer({ min: 1, max: 5 }),
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-});
+// The kit's configs (odd sizes, one head, q-LoRA on and off, YaRN on and off, both conventions), the layout the graph rotates.
+const arb = fc.record({ cfg: arbMlaConfig({ ropeLayouts: ["interleaved"] }), steps: fc.integer({ min: 1, max: 5 }), seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }) });
 
 describe("onnxruntime-web running the naive MLA decode step as an exported model does", () => {
   it("steps from an empty cache give the oracle's outputs, and the cache grows by one row per head", async () => {
     await fc.assert(
       fc.asyncProperty(arb, async (c) => {
-        const cfg = makeConfig({ dim: c.dim, n_heads: c.n_heads, q_lora_rank: c.q_lora_rank, kv_lora_rank: c.kv_lora_rank, qk_nope_head_dim: c.qk_nope_head_dim, qk_rope_head_dim: 2 * c.half, v_head_dim: c.v_head_dim, max_seq_len: c.yarn ? 64 : 16, original_seq_len: 16, rope_factor: c.yarn ? 4 : 1, max_batch_size: 1 });
+        const cfg = c.cfg;
         const rng = new Rng(c.seed), w = randomMlaWeights(cfg, rng);
         const ref = new ReferenceMla(cfg, w, { path: "naive" });
         const ort = await OrtNaiveMlaStep.create(cfg, w);
