@@ -6,7 +6,7 @@ import { day, f1, ms2, pct, sci2, table, times, timesRange } from "./format.mjs"
 
 /** @typedef {{ model: string, weights: string, kv: string, flashAttention: boolean, positions: number, worstAbs: number, worstRatio: number, medianBound: number, agrees: boolean, worstRatioAsRequested?: number }} CheckRow */
 /** @typedef {{ model: string, S: number, impl: string, weights: string, threads: number, flashAttention?: boolean, ms: number, samples: number, cacheBytesPerToken: number, cache: string }} TimingRow */
-/** @typedef {{ date: string, mode: string, seconds: number, source: { commit: string }, peer: { nodeLlamaCpp: string, llamaCpp: string, cpuBackend: string, systemInfo: string }, probe: { peakRelaxedGflops: number, streamGBs: number }, check: { rows: CheckRow[], long: { S: number, flashAttention: boolean, worstAbs: number, model: string }[] }, timing: { rows: TimingRow[], prefill: { model: string, S: number, flashAttention: boolean, threads: number, ms: number }[], floorMs: number, restWeights: Record<string, { rest: number, attention: number }> } }} NativeRun */
+/** @typedef {{ date: string, mode: string, machine?: { loadavg: { start: number[] } }, seconds: number, source: { commit: string }, peer: { nodeLlamaCpp: string, llamaCpp: string, cpuBackend: string, systemInfo: string }, probe: { peakRelaxedGflops: number, streamGBs: number }, check: { rows: CheckRow[], long: { S: number, flashAttention: boolean, worstAbs: number, model: string }[] }, timing: { rows: TimingRow[], prefill: { model: string, S: number, flashAttention: boolean, threads: number, ms: number }[], floorMs: number, restWeights: Record<string, { rest: number, attention: number }> } }} NativeRun */
 
 const onOff = (/** @type {boolean | undefined} */ b) => (b ? "on" : "off");
 /** The same weight bytes on both sides: llama.cpp's type -> mlakit's format. */
@@ -102,7 +102,7 @@ export function nativeCacheTable(n) {
 
 /** @param {NativeRun} n */
 export function nativeRunLine(n) {
-  return `${day(n.date)}, ${n.mode} mode, ${Math.round(n.seconds)} s, commit ${n.source.commit.slice(0, 7)}; node-llama-cpp ${n.peer.nodeLlamaCpp} (llama.cpp ${n.peer.llamaCpp}, CPU backend ${n.peer.cpuBackend}); probe ${f1(n.probe.peakRelaxedGflops)} GFLOP/s FMA peak, DRAM ${f1(n.probe.streamGBs)} GB/s`;
+  return `${day(n.date)}, ${n.mode} mode, ${Math.round(n.seconds)} s, commit ${n.source.commit.slice(0, 7)}; node-llama-cpp ${n.peer.nodeLlamaCpp} (llama.cpp ${n.peer.llamaCpp}, CPU backend ${n.peer.cpuBackend}); probe ${f1(n.probe.peakRelaxedGflops)} GFLOP/s FMA peak, DRAM ${f1(n.probe.streamGBs)} GB/s${n.machine?.loadavg ? `; load average ${n.machine.loadavg.start[0].toFixed(2)} at the start (2 cores)` : ""}`;
 }
 
 /** The reading of the run, in one paragraph. @param {NativeRun} n */
