@@ -79,3 +79,6 @@ export function writeModel(dir: string, name: string, cfg: TinyModelConfig, w: T
   writeFileSync(path, tinyModelToGguf(cfg, w, { type }));
   return path;
 }
+
+/** A prompt of S byte tokens (ids 3..258) that does not repeat with a short period. */
+export const promptTokens = (S: number): number[] => Array.from({ length: S }, (_, i) => 3 + ((i * 37 + 11) % 256));

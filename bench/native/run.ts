@@ -24,8 +24,8 @@ const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toF
 if (loadAtStart[0] > 0.5) log(`warning: load average ${loadAtStart[0].toFixed(2)} at the start; the machine is busy and the timings will be slow`);
 
 const dir = mkdtempSync(join(tmpdir(), "mlakit-native-"));
+const peer = await loadNativePeer();
 try {
-  const peer = await loadNativePeer();
   log(`node-llama-cpp ${peer.nodeLlamaCpp}, llama.cpp ${peer.llamaCpp}: ${peer.systemInfo}`);
   const probe = await runProbe(plan);
   log(`probe: peak ${probe.peakRelaxedGflops?.toFixed(1)} GFLOP/s (relaxed), DRAM ${probe.streamGBs.toFixed(1)} GB/s`);
@@ -42,16 +42,18 @@ try {
     check,
     timing,
   };
-  await peer.dispose();
   const out = rootPath("bench", "results");
   mkdirSync(out, { recursive: true });
   const base = quick ? "native-quick" : "native";
-  writeFileSync(join(out, `${base}.json`), JSON.stringify(results, null, 1) + "\n");
+  // Rendered before either file is written: a renderer error leaves the previous pair intact.
   const { nativeMarkdown } = (await import(pathToFileURL(rootPath("tools", "docs", "fragments-native.mjs")).href)) as { nativeMarkdown(r: unknown): string };
-  writeFileSync(join(out, `${base}.md`), nativeMarkdown(results));
+  const md = nativeMarkdown(results);
+  writeFileSync(join(out, `${base}.json`), JSON.stringify(results, null, 1) + "\n");
+  writeFileSync(join(out, `${base}.md`), md);
   log(`wrote bench/results/${base}.json and ${base}.md (${results.seconds.toFixed(0)} s)`);
   const disagree = check.rows.filter((r) => !r.agrees);
   for (const r of disagree) log(`FINDING: llama.cpp ${r.model} ${r.weights} kv ${r.kv} fa ${r.flashAttention ? "on" : "off"} is ${(100 * r.worstRatio).toFixed(0)}% of the bound`);
 } finally {
+  await peer.dispose();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -27,7 +27,7 @@ import { fillWasmCache, referenceStep, stepInputs } from "../step.js";
 import { assertOk, checkCalDiff } from "../lib/check.js";
 import { timeIt, timeItAsync, type TimingPlan } from "../lib/timing.js";
 import { OrtNaiveMlaStep } from "../peers/ort-mla.js";
-import { CHECK_MODELS, NATIVE_WEIGHT_TYPES, type NativeWeightType, type GeometryModel, geometryModel, nonAttentionWeights, writeModel } from "./models.js";
+import { CHECK_MODELS, NATIVE_WEIGHT_TYPES, type NativeWeightType, type GeometryModel, geometryModel, nonAttentionWeights, promptTokens, writeModel } from "./models.js";
 import type { NativePeer } from "./llama.js";
 import { Rng } from "../../src/weights.js";
 import { randomTinyModel } from "../../src/reference/tiny-model.js";
@@ -91,7 +91,7 @@ async function llamaRows(peer: NativePeer, dir: string, geo: GeometryModel, Ss: 
           const ctx = await model.createContext({ contextSize: S + 64, threads: { ideal: 2, min: 2 }, batchSize: 512, flashAttention: fa });
           const seq = ctx.getSequence();
           const t0 = performance.now();
-          await seq.evaluateWithoutGeneratingNewTokens(Array.from({ length: S }, (_, i) => 3 + ((i * 37 + 11) % 256)));
+          await seq.evaluateWithoutGeneratingNewTokens(promptTokens(S));
           const ms = performance.now() - t0;
           out.prefill.push({ model: name, S, flashAttention: fa, threads: 2, ms });
           log(`llama.cpp prefill ${name} S ${S} fa ${fa ? "on" : "off"} (2 threads, ${type}): ${(ms / 1000).toFixed(1)} s`);

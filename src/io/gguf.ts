@@ -222,6 +222,7 @@ export function decodeGgmlTensor(type: GgmlTypeName, bytes: Uint8Array, elements
 /** Encode float values (rows of dims[0]) in a type: F16/BF16 round to nearest even; Q8_0 as ggml's quantize_row_q8_0 (d = amax / 127 in float16, q = round(x / d)). */
 export function encodeGgmlTensor(type: GgmlTypeName, values: ArrayLike<number>, name = "tensor"): Uint8Array {
   const n = values.length;
+  if (type === "Q8_0" && n % 32 !== 0) throw new FormatError(`${name} length`, n, "a multiple of 32 (Q8_0 blocks)");
   const bytes = new Uint8Array(type === "Q8_0" ? (n / 32) * 34 : n * BLOCK[type].bytes);
   const v = new DataView(bytes.buffer);
   for (let i = 0; i < n; i++) if (!Number.isFinite(values[i])) throw new FormatError(`${name}[${i}]`, values[i], "a finite value");
@@ -236,7 +237,6 @@ export function encodeGgmlTensor(type: GgmlTypeName, values: ArrayLike<number>, 
       for (let i = 0; i < n; i++) v.setUint16(2 * i, numberToBf16(values[i]), true);
       break;
     case "Q8_0": {
-      if (n % 32 !== 0) throw new FormatError(`${name} length`, n, "a multiple of 32 (Q8_0 blocks)");
       for (let b = 0; b < n / 32; b++) {
         let amax = 0;
         for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(values[32 * b + j]));

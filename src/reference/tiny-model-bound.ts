@@ -25,7 +25,8 @@
 
 import { mlaSoftmaxScale, ropeFrequencies, RMSNORM_EPS, yarnMscaleFactor } from "../derived.js";
 import { ConfigError, ShapeError } from "../errors.js";
-import { bf16FromF32Bits, f16FromF32Bits, f32Bits, f32BitsFromBf16, f32BitsFromF16 } from "../cache/scalar.js";
+import { bf16FromF32Bits, bitsF32, f16FromF32Bits, f32Bits, f32BitsFromBf16, f32BitsFromF16 } from "../cache/scalar.js";
+import { decodeGgmlTensor, encodeGgmlTensor } from "../io/gguf.js";
 import { type TinyModelConfig, type TinyModelWeights, checkTinyModel } from "./tiny-model.js";
 
 /** Where a backend rounds (see the file's comment). */
@@ -48,20 +49,22 @@ export type LlamaCppWeightType = "F32" | "F16" | "BF16" | "Q8_0";
  * f16 before ggml_flash_attn_ext (`asRequested` gives the numerics the cache type alone implies).
  */
 export function llamaCppNumerics(weights: LlamaCppWeightType, kv: "f32" | "f16", flashAttention: boolean, asRequested = false): BackendNumerics {
-  const activations = ({ F32: "f32", F16: "f16", BF16: "bf16", Q8_0: "q8_0" } as const)[weights];
-  if (!activations) throw new ConfigError("weights", weights, "F32, F16, BF16 or Q8_0");
+  const table = { F32: "f32", F16: "f16", BF16: "bf16", Q8_0: "q8_0" } as const;
+  if (!Object.hasOwn(table, weights)) throw new ConfigError("weights", weights, "F32, F16, BF16 or Q8_0");
   if (kv !== "f32" && kv !== "f16") throw new ConfigError("kv", kv, "f32 or f16");
   const k = flashAttention && !asRequested ? "f16" : kv;
-  return { activations, kv: k, probs: k === "f16" && !flashAttention ? "f16" : "f32", accumulate: k === "f16" && flashAttention ? "f16" : "f32" };
+  return { activations: table[weights], kv: k, probs: k === "f16" && !flashAttention ? "f16" : "f32", accumulate: k === "f16" && flashAttention ? "f16" : "f32" };
 }
 
 const U32 = 2 ** -24, U16 = 2 ** -11, UBF16 = 2 ** -8;
 const F16_SUB = 2 ** -25, F32_SUB = 2 ** -150; // half the spacing of the subnormals: the absolute rounding floor
-const gamma = (n: number, u: number) => (n * u) / (1 - n * u);
+/** Higham's gamma_n = n u / (1 - n u); past n u >= 1 the analysis gives no bound (f16 sums of 1024+ terms). */
+const gamma = (n: number, u: number) => (n * u < 1 ? (n * u) / (1 - n * u) : Infinity);
 
-const bitsToF32 = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0];
-const f16 = (x: number) => bitsToF32(f32BitsFromF16(f16FromF32Bits(f32Bits(x))));
-const bf16 = (x: number) => bitsToF32(f32BitsFromBf16(bf16FromF32Bits(f32Bits(x))));
+const f16 = (x: number) => bitsF32(f32BitsFromF16(f16FromF32Bits(f32Bits(x))));
+const bf16 = (x: number) => bitsF32(f32BitsFromBf16(bf16FromF32Bits(f32Bits(x))));
+/** Emulated float32 sum-of-products step: the product and the sum each rounded. */
+const fmaF32 = (acc: number, a: number, b: number) => Math.fround(acc + Math.fround(a * b));
 
 /** A value on the tape: its elements, their gradient in the current reverse pass, and the rounding bound of each element. */
 interface Node {
@@ -99,13 +102,13 @@ class Tape {
       for (let b = 0; b < n; b += 32) {
         let amax = 0;
         for (let i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(v[i]));
-        // ggml: d = amax/127, q = roundf(x/d), d stored in f16: |x - q fp16(d)| <= d/2 + 127 |fp16(d) - d|.
-        const d = amax / 127, d16 = f16(d);
-        for (let i = b; i < b + 32; i++) {
-          r[i] = d * (0.5 + 127 * U16) + 127 * F16_SUB + 4 * U32 * Math.abs(v[i]);
-          if (this.emulate) v[i] = d === 0 ? 0 : Math.round(v[i] / d) * d16;
-        }
+        // ggml: d = amax/127, q = round(x/d), d stored in f16: |x - q fp16(d)| <= d/2 + 127 |fp16(d) - d|,
+        // plus the float32 roundings of d, 1/d and x/d.
+        const d = amax / 127;
+        for (let i = b; i < b + 32; i++) r[i] = d * (0.5 + 127 * U16) + 127 * F16_SUB + 4 * U32 * Math.abs(v[i]);
       }
+      // The GGUF writer's quantize_row_q8_0 (ggml's SIMD variant breaks ties to even instead: the same bound).
+      if (this.emulate) v.set(decodeGgmlTensor("Q8_0", encodeGgmlTensor("Q8_0", v, field), n));
     } else if (fmt !== "f32") {
       const u = fmt === "f16" ? U16 : UBF16, floor = fmt === "f16" ? F16_SUB : 0, rnd = fmt === "f16" ? f16 : bf16;
       for (let i = 0; i < n; i++) {
@@ -126,7 +129,7 @@ class Tape {
       let acc = 0, mag = 0;
       for (let k = 0; k < K; k++) {
         const w = W[wOff + n * K + k];
-        acc += w * xv[k];
+        acc = this.emulate ? fmaF32(acc, w, xv[k]) : acc + w * xv[k];
         mag += Math.abs(w * xv[k]);
       }
       v[n] = acc;
@@ -212,8 +215,8 @@ class Tape {
     const keys = cached.slice(), L = q.v.length, v = new Float64Array(keys.length), extra = new Float64Array(keys.length), g = gamma(L + 1, U32);
     keys.forEach((k, j) => {
       let acc = 0, mag = 0;
-      for (let i = 0; i < L; i++) (acc += q.v[i] * k.v[i]), (mag += Math.abs(q.v[i] * k.v[i]));
-      v[j] = acc * scale;
+      for (let i = 0; i < L; i++) (acc = this.emulate ? fmaF32(acc, q.v[i], k.v[i]) : acc + q.v[i] * k.v[i]), (mag += Math.abs(q.v[i] * k.v[i]));
+      v[j] = this.emulate ? Math.fround(acc * Math.fround(scale)) : acc * scale;
       extra[j] = scale * mag * (g + scaleRel);
     });
     const y = this.push(v, extra, () => {
@@ -249,7 +252,7 @@ class Tape {
     for (let c = 0; c < C; c++) {
       let sum = 0, mag = 0;
       for (let j = 0; j < T; j++) {
-        sum += p.v[j] * keys[j].v[c];
+        sum = this.emulate ? fmaF32(sum, p.v[j], keys[j].v[c]) : sum + p.v[j] * keys[j].v[c];
         if (this.emulate && acc === "f16") sum = f16(sum);
         mag += Math.abs(p.v[j] * keys[j].v[c]);
       }
@@ -329,7 +332,8 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
   const m = cfg.mla, D = m.dim, H = m.n_heads, C = m.kv_lora_rank, dn = m.qk_nope_head_dim, dr = m.qk_rope_head_dim, dv = m.v_head_dim, V = cfg.vocab;
   if (m.rope_layout !== "interleaved") throw new ConfigError("mla.rope_layout", m.rope_layout, '"interleaved" (the GGUF layout llama.cpp rotates)');
   const freqs = ropeFrequencies(m), scale = mlaSoftmaxScale(m);
-  // llama.cpp's kq_scale = mscale^2 / sqrtf(dn + dr), and the rope's attn_factor product: a few float32 roundings.
+  // llama.cpp's kq_scale = mscale^2 / sqrtf(dn + dr) in float32: sqrtf, the division and the product with the score
+  // (3 u32); with YaRN, mscale = 1 + 0.1 m logf(factor) adds logf, two products and the add (4 u32), twice when squared.
   const scaleRel = (yarnMscaleFactor(m) === 1 ? 3 : 10) * U32;
   // attn_k_b[h] [C, dn]: attn_k_b[h][c][i] = wkv_b[h (dn + dv) + i][c].
   const kb = w.layers.map((l) =>
@@ -375,13 +379,16 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
     outs.push({ node: out, end: tape.nodes.length - 1 });
   }
   const logits = new Float64Array(S * V), logp = new Float64Array(S * V), bound = new Float64Array(S * V).fill(NaN);
-  const softmaxExtra = (opts.float32Softmax ?? true) ? (V + 8) * U32 : 0;
+  // A float32 softmax: expf of the rounded z_i - max (u32 |z_i - max| absolute in log p), a few ulp of expf,
+  // the float32 sum of V terms and the division (relative, so absolute in log p).
+  const f32Softmax = opts.float32Softmax ?? true;
   const positions = opts.positions ?? Array.from({ length: S }, (_, t) => t);
+  const zMinusMax = new Float64Array(S * V);
   outs.forEach(({ node }, t) => {
     let mx = -Infinity, se = 0;
     for (const z of node.v) mx = Math.max(mx, z);
     for (const z of node.v) se += Math.exp(z - mx);
-    for (let i = 0; i < V; i++) (logits[t * V + i] = node.v[i]), (logp[t * V + i] = node.v[i] - mx - Math.log(se));
+    for (let i = 0; i < V; i++) (logits[t * V + i] = node.v[i]), (logp[t * V + i] = node.v[i] - mx - Math.log(se)), (zMinusMax[t * V + i] = Math.abs(node.v[i] - mx));
   });
   for (const t of positions) {
     if (!Number.isInteger(t) || t < 0 || t >= S) throw new ShapeError("positions", t, `positions in 0..${S - 1}`);
@@ -391,7 +398,7 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
     const seed = new Float64Array(V);
     for (let i = 0; i < V; i++) {
       for (let k = 0; k < V; k++) seed[k] = (k === i ? 1 : 0) - p[k];
-      bound[t * V + i] = tape.sensitivity(node, seed, end) + softmaxExtra;
+      bound[t * V + i] = tape.sensitivity(node, seed, end) + (f32Softmax ? (V + 8) * U32 + U32 * zMinusMax[t * V + i] : 0);
     }
   }
   return { logits, logp, bound };

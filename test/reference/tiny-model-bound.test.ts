@@ -3,9 +3,10 @@
 // stays inside it on random configs; the same emulated backend rounding more coarsely than claimed
 // (f16 activations or an f16 cache against an f32 claim) leaves it, so the bound is not vacuous.
 //
-// No tolerance is added to the bound. It is first-order: products of two roundings (relative size
-// ~ the bound itself, < 1e-2 here) are dropped. Over 300 draws of these arbitraries the emulated
-// error reached 0.80 of the bound, so the dropped terms cannot decide a case.
+// The emulated backend rounds every stored result, every product and partial sum of its float32
+// dot products (f16 too where it accumulates in f16), and the activations to the weight type's.
+// No tolerance is added to the bound. It is first-order: the dropped terms are products of two
+// roundings, of the order of the bound squared (< 1e-2 relative here), so they cannot decide a case.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeConfig } from "../../src/config.js";
@@ -83,7 +84,8 @@ describe("tinyModelBound: a first-order bound on a float32 backend's log-probabi
   });
 
   it("rounding more coarsely than claimed leaves it: f16 activations against an f32 claim, an f16 cache against f32", () => {
-    // The bound is worst-case over the roundings' signs, about 10x the errors measured: a coarsening must exceed that.
+    // The bound is worst-case over the roundings' signs; a coarsening must exceed that sum. Rounding every
+    // activation (or every cached value) to f16 adds 2^-11 relative per value against the claim's 2^-24.
     const c: Drawn = { dim: 32, n_heads: 2, q_lora_rank: 0, kv_lora_rank: 16, qk_nope_head_dim: 8, half: 4, v_head_dim: 8, layers: 1, vocab: 12, ffn: 16, yarn: false, seqlen: 6, seed: 11 };
     const f32All: BackendNumerics = { activations: "f32", kv: "f32", probs: "f32", accumulate: "f32" };
     expect(worstRatio(cfgOf(c), c.seed, c.seqlen, f32All, f32All)).toBeLessThanOrEqual(1);
@@ -99,6 +101,7 @@ describe("tinyModelBound: a first-order bound on a float32 backend's log-probabi
     expect(llamaCppNumerics("F32", "f32", true)).toEqual({ activations: "f32", kv: "f16", probs: "f32", accumulate: "f16" });
     expect(llamaCppNumerics("F32", "f32", true, true)).toEqual({ activations: "f32", kv: "f32", probs: "f32", accumulate: "f32" });
     expect(() => llamaCppNumerics("Q4_0" as never, "f16", false)).toThrow(ConfigError);
+    expect(() => llamaCppNumerics("toString" as never, "f16", false)).toThrow(ConfigError);
   });
 
   it("refuses Q8_0 activations on a size that is not whole blocks, and token ids out of the vocabulary", () => {
@@ -106,5 +109,17 @@ describe("tinyModelBound: a first-order bound on a float32 backend's log-probabi
     const w = randomTinyModel(cfg, new Rng(1));
     expect(() => tinyModelBound(cfg, w, [0], llamaCppNumerics("Q8_0", "f16", false))).toThrow(ShapeError);
     expect(() => tinyModelBound(cfg, w, [4], llamaCppNumerics("F32", "f16", false))).toThrow(/tokens\[0\]/);
+  });
+
+  it("an f16 accumulation of 1024+ terms has no first-order bound: Infinity, never a negative one that would pass anything", () => {
+    // gamma_n = n u / (1 - n u) with u = 2^-11: the flash-attention sum over T keys rounds 2T + 1 times.
+    const cfg = cfgOf({ dim: 4, n_heads: 1, q_lora_rank: 0, kv_lora_rank: 2, qk_nope_head_dim: 2, half: 1, v_head_dim: 2, layers: 1, vocab: 3, ffn: 2, yarn: false, seqlen: 1, seed: 1 });
+    const w = randomTinyModel(cfg, new Rng(3));
+    const numerics: BackendNumerics = { activations: "f32", kv: "f16", probs: "f32", accumulate: "f16" };
+    const tokens = Array.from({ length: 1100 }, (_, i) => i % 3);
+    const { bound } = tinyModelBound(cfg, w, tokens, numerics, { positions: [1022, 1023] });
+    const at = (t: number) => Array.from(bound.subarray(t * 3, t * 3 + 3));
+    for (const b of at(1022)) expect(Number.isFinite(b) && b > 0).toBe(true); // 2 * 1023 + 1 roundings: n u < 1
+    for (const b of at(1023)) expect(b).toBe(Infinity); // 2 * 1024 + 1: n u > 1
   });
 });
