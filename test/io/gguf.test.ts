@@ -8,7 +8,7 @@ import { FormatError } from "../../src/errors.js";
 import { bytesSource, f16ToNumber, bf16ToNumber, numberToF16, numberToBf16 } from "../../src/io/safetensors.js";
 import { q8Bound } from "./q8-bound.js";
 import { strictSource } from "./strict-source.js";
-import { GGML_TYPE, GGUF_LIMITS, type GgmlTypeName, type GgufTypedValue, openGguf, readGgufHeader, writeGguf } from "../../src/io/gguf.js";
+import { GGML_TYPE, GGUF_LIMITS, type GgmlTypeName, type GgufTypedValue, encodeGgmlTensor, openGguf, readGgufHeader, writeGguf } from "../../src/io/gguf.js";
 
 const TYPES: GgmlTypeName[] = ["F32", "F16", "BF16", "Q8_0"];
 
@@ -115,6 +115,8 @@ describe("GGUF write and read", () => {
     expect(() => writeGguf({}, { q: { type: "Q8_0", shape: [1, 33], data: new Float32Array(33) } })).toThrow(/q dims\[0\]/);
     expect(() => writeGguf({}, { w: { type: "F32", shape: [2, 2], data: [1, 2, 3] } })).toThrow(FormatError);
     expect(() => writeGguf({}, { w: { type: "F16", shape: [1], data: [NaN] } })).toThrow(FormatError);
+    // The codec alone: a length that is not whole Q8_0 blocks is named before any buffer is sized from it.
+    expect(() => encodeGgmlTensor("Q8_0", new Float32Array(33), "x")).toThrow(/x length.*33.*multiple of 32/);
   });
 });
 
