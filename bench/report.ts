@@ -81,9 +81,10 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
 }
 
 /**
- * Native llama.cpp (b10573, AVX2/FMA, F32 weights, best setting, one layer) on 2 threads, ms per
- * decode token, measured on this machine before the threads work (issue text): the anchor until
- * the native peer runs in the bench itself. Not a same-run ratio: compared as measured.
+ * Native llama.cpp (b10573 built here with AVX2/FMA, F32 weights, best setting, one layer) on 2
+ * threads, ms per decode token, measured with llama-bench on this machine. A fixed anchor for the
+ * main bench's targets, not a same-run ratio: `npm run bench:native` times node-llama-cpp's
+ * llama.cpp beside mlakit in one run.
  */
 export const LLAMA_CPP_2T_ANCHOR_MS: Readonly<Record<string, Readonly<Record<number, number>>>> = {
   "V2-Lite": { 1024: 6.8, 4096: 9.5, 16384: 36.7 },
@@ -92,8 +93,8 @@ export const LLAMA_CPP_2T_ANCHOR_MS: Readonly<Record<string, Readonly<Record<num
 
 /**
  * Native llama.cpp (b10573, AVX2/FMA, one thread, F16 weights, one layer) ms per decode token at
- * S 1024, measured on this machine beforehand (issue text): with bf16 or fp8 weights the step must
- * be ahead of it. Not a same-run ratio: compared as measured.
+ * S 1024, measured with llama-bench on this machine: with bf16 or fp8 weights the step must be
+ * ahead of it. Not a same-run ratio: compared as measured.
  */
 export const LLAMA_CPP_F16_ANCHOR_MS: Readonly<Record<string, number>> = { "V2-Lite": 6.3, V3: 66.6 };
 

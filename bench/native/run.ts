@@ -20,8 +20,6 @@ const quick = process.argv.includes("--quick");
 const plan = quick ? QUICK : FULL;
 const t0 = performance.now(), loadAtStart = loadavg();
 const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
-// Other sessions share the 2 cores: a busy start slows whatever is timed first and skews the pairs.
-if (loadAtStart[0] > 0.5) log(`warning: load average ${loadAtStart[0].toFixed(2)} at the start; the machine is busy and the timings will be slow`);
 
 const dir = mkdtempSync(join(tmpdir(), "mlakit-native-"));
 const peer = await loadNativePeer();

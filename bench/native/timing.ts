@@ -73,7 +73,7 @@ type Backends = readonly (readonly [number, WasmBackend])[];
 const PAIRED_FORMATS: Record<NativeWeightType, MlakitFormat[]> = { F32: ["f32"], F16: ["bf16"], Q8_0: ["int8", "fp8"] };
 
 export function nativeContexts(quick: boolean): Record<"V2-Lite" | "V3", number[]> {
-  return quick ? { "V2-Lite": [1024], V3: [1024] } : { "V2-Lite": [1024, 4096, 16384], V3: [1024, 4096] };
+  return quick ? { "V2-Lite": [1024], V3: [1024] } : { "V2-Lite": [1024, 4096, 16384], V3: [1024, 4096, 16384] };
 }
 
 /** Weight elements of the attention layer. */

@@ -25,6 +25,7 @@ import { weightTensorName } from "./hf-names.js";
 import type { TensorInfo } from "./safetensors.js";
 import { type TensorStore, loadMlaWeights } from "./mla-safetensors.js";
 import { type TinyLayerWeights, type TinyModelConfig, type TinyModelWeights, checkTinyModel } from "../reference/tiny-model.js";
+import { joinWkvB, splitWkvB } from "../wkv-b.js";
 
 export const DEEPSEEK2 = "deepseek2";
 
@@ -112,14 +113,7 @@ export function ggufMlaStore(file: GgufFile): TensorStore {
       if (kb.shape.length > 3 || vb.shape.length > 3 || H !== Hv || C !== Cv) throw new FormatError(`${file.source}: blk.${layer}.attn_k_b / attn_v_b shapes`, `[${kb.shape.join(", ")}] / [${vb.shape.join(", ")}]`, "[H, C, dn] and [H, dv, C] with the same H and C");
       tensors.set(name, info(name, [H * (dn + dv), C]));
       readers.set(name, async () => {
-        const k = await file.read(kb.name), v = await file.read(vb.name);
-        const out = new Float32Array(H * (dn + dv) * C);
-        for (let h = 0; h < H; h++) {
-          const row0 = h * (dn + dv);
-          for (let c = 0; c < C; c++) for (let i = 0; i < dn; i++) out[(row0 + i) * C + c] = k[(h * C + c) * dn + i];
-          out.set(v.subarray(h * dv * C, (h + 1) * dv * C), (row0 + dn) * C);
-        }
-        return out;
+        return joinWkvB(await file.read(kb.name), await file.read(vb.name), H, C, dn, dv);
       });
     } else if (kvb) {
       tensors.set(name, info(name, kvb.shape));
@@ -195,12 +189,7 @@ export function mlaGgufTensors(cfg: MlaConfig, w: MlaWeights, layer: number, opt
     out[`blk.${layer}.${t}.weight`] = { type: norm ? "F32" : type, shape: shapes[name] as number[], data };
   }
   const { n_heads: H, kv_lora_rank: C, qk_nope_head_dim: dn, v_head_dim: dv } = cfg;
-  const kb = new Float32Array(H * C * dn), vb = new Float32Array(H * dv * C);
-  for (let h = 0; h < H; h++) {
-    const row0 = h * (dn + dv);
-    for (let i = 0; i < dn; i++) for (let c = 0; c < C; c++) kb[(h * C + c) * dn + i] = w.wkv_b[(row0 + i) * C + c];
-    for (let j = 0; j < dv * C; j++) vb[h * dv * C + j] = w.wkv_b[(row0 + dn) * C + j];
-  }
+  const { kb, vb } = splitWkvB(w.wkv_b, H, C, dn, dv);
   out[`blk.${layer}.attn_k_b.weight`] = { type, shape: [H, C, dn], data: kb };
   out[`blk.${layer}.attn_v_b.weight`] = { type, shape: [H, dv, C], data: vb };
   if (opts.kvB) out[`blk.${layer}.attn_kv_b.weight`] = { type, shape: [H * (dn + dv), C], data: w.wkv_b };

@@ -27,6 +27,7 @@ import { mlaSoftmaxScale, ropeFrequencies, RMSNORM_EPS, yarnMscaleFactor } from 
 import { ConfigError, ShapeError } from "../errors.js";
 import { bf16FromF32Bits, bitsF32, f16FromF32Bits, f32Bits, f32BitsFromBf16, f32BitsFromF16 } from "../cache/scalar.js";
 import { decodeGgmlTensor, encodeGgmlTensor } from "../io/gguf.js";
+import { splitWkvB } from "../wkv-b.js";
 import { type TinyModelConfig, type TinyModelWeights, checkTinyModel } from "./tiny-model.js";
 
 /** Where a backend rounds (see the file's comment). */
@@ -335,14 +336,8 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
   // llama.cpp's kq_scale = mscale^2 / sqrtf(dn + dr) in float32: sqrtf, the division and the product with the score
   // (3 u32); with YaRN, mscale = 1 + 0.1 m logf(factor) adds logf, two products and the add (4 u32), twice when squared.
   const scaleRel = (yarnMscaleFactor(m) === 1 ? 3 : 10) * U32;
-  // attn_k_b[h] [C, dn]: attn_k_b[h][c][i] = wkv_b[h (dn + dv) + i][c].
-  const kb = w.layers.map((l) =>
-    Array.from({ length: H }, (_, h) => {
-      const a = new Float64Array(C * dn);
-      for (let c = 0; c < C; c++) for (let i = 0; i < dn; i++) a[c * dn + i] = l.mla.wkv_b[(h * (dn + dv) + i) * C + c];
-      return a;
-    }),
-  );
+  // attn_k_b [H, C, dn] per layer, as llama.cpp multiplies q_nope with it.
+  const kb = w.layers.map((l) => splitWkvB(l.mla.wkv_b, H, C, dn, dv).kb);
   const S = tokens.length;
   const cache: Node[][] = w.layers.map(() => []);
   const outs: { node: Node; end: number }[] = [];
@@ -362,7 +357,7 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
       cache[l].push(numerics.kv === "f16" ? tape.round(entry, 0, C + dr, "f16", "cache") : entry);
       const heads: Node[] = [];
       for (let hd = 0; hd < H; hd++) {
-        const qlat = tape.matmul(kb[l][hd], 0, C, dn, q, hd * (dn + dr), act, "attn_k_b"); // [C]
+        const qlat = tape.matmul(kb[l], hd * C * dn, C, dn, q, hd * (dn + dr), act, "attn_k_b"); // [C]
         const qcat = tape.concat([qlat, tape.rope(q, hd * (dn + dr) + dn, dr, t, freqs, m.rope_theta)]);
         const qk = numerics.kv === "f16" ? tape.round(qcat, 0, C + dr, "f16", "query") : qcat;
         let p = tape.softmax(tape.scores(qk, cache[l], scale, scaleRel));
