@@ -15,7 +15,6 @@
 // exported graph's float32 per-head K and V.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { callRopeTable, ropeFrequencies } from "../../src/derived.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
 import { convertMlaWeights, dequantiseMlaWeights } from "../../src/weight-formats.js";
 import { createWasmBackend } from "../../src/wasm/node.js";
@@ -168,25 +167,19 @@ async function ortRows(geo: GeometryModel, Ss: number[], plan: TimingPlan, log: 
   const cfg = geo.cfg.mla, w = geo.weights.layers[0].mla;
   const { n_heads: H, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv, dim: D } = cfg;
   const ort = await OrtNaiveMlaStep.create(cfg, w);
-  const freqs = ropeFrequencies(cfg);
-  const angles = (pos: number) => {
-    const t = callRopeTable(cfg, freqs, pos, 1);
-    return [Float32Array.from(t.cos), Float32Array.from(t.sin)] as const;
-  };
   try {
     // Two steps from an empty cache against the oracle's naive path on the same weights.
     const ref = new ReferenceMla({ ...cfg, max_batch_size: 1 }, w, { path: "naive" });
     let pk: Float32Array = new Float32Array(0), pv: Float32Array = new Float32Array(0);
     for (let t = 0; t < 2; t++) {
       const x = fillUniform(new Float32Array(D), 90 + t);
-      const got = await ort.step(x, pk, pv, t, ...angles(t));
+      const got = await ort.step(x, pk, pv, t);
       assertOk(`onnxruntime-web naive step ${t}`, checkCalDiff(got.y, ref.forward(x, { batch: 1, seqlen: 1, startPos: t }), "exported-graph step vs float64"));
       [pk, pv] = [got.present_k, got.present_v];
     }
     for (const S of Ss) {
       const pastK = fillUniform(new Float32Array(H * S * (dn + dr)), S + 5), pastV = fillUniform(new Float32Array(H * S * dv), S + 6), x = fillUniform(new Float32Array(D), S + 7);
-      const [cos, sin] = angles(S);
-      const t = await timeItAsync(`onnxruntime-web naive ${S}`, () => ort.step(x, pastK, pastV, S, cos, sin), plan);
+      const t = await timeItAsync(`onnxruntime-web naive ${S}`, () => ort.step(x, pastK, pastV, S), plan);
       out.rows.push({ model: geo.model, S, impl: "onnxruntime-web", weights: "f32", threads: 1, ms: t.medianMs, samples: t.samples, cacheBytesPerToken: 4 * H * (dn + dr + dv), cache: "per-head K and V, f32" });
       log(`onnxruntime-web ${geo.model} S ${S} naive exported graph: ${t.medianMs.toFixed(2)} ms/token`);
     }

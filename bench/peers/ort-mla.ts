@@ -15,7 +15,7 @@
 import * as ort from "onnxruntime-web";
 import type { MlaConfig } from "../../src/config.js";
 import type { MlaWeights } from "../../src/weights.js";
-import { RMSNORM_EPS, mlaSoftmaxScale } from "../../src/derived.js";
+import { RMSNORM_EPS, callRopeTable, mlaSoftmaxScale, ropeFrequencies } from "../../src/derived.js";
 import { FLOAT, Pb, valueInfo } from "./ort.js";
 
 const INT64 = 7; // TensorProto.DataType.INT64
@@ -130,7 +130,10 @@ const OUTPUT_NAMES = ["y", "present_k", "present_v"] as const;
 
 /** One naive decode step at a time through onnxruntime-web (wasm EP, 1 thread), the cache as past/present tensors. */
 export class OrtNaiveMlaStep {
-  private constructor(private readonly session: ort.InferenceSession, readonly cfg: MlaConfig) {}
+  private readonly freqs: Float64Array;
+  private constructor(private readonly session: ort.InferenceSession, readonly cfg: MlaConfig) {
+    this.freqs = ropeFrequencies(cfg);
+  }
 
   static async create(cfg: MlaConfig, w: MlaWeights): Promise<OrtNaiveMlaStep> {
     ort.env.wasm.numThreads = 1;
@@ -138,9 +141,10 @@ export class OrtNaiveMlaStep {
     return new OrtNaiveMlaStep(session, cfg);
   }
 
-  /** y [D] and the grown cache, for token x at the position whose angles are cos/sin; past [H, S, *] row-major. */
-  async step(x: Float32Array, pastK: Float32Array, pastV: Float32Array, S: number, cos: Float32Array, sin: Float32Array): Promise<Record<(typeof OUTPUT_NAMES)[number], Float32Array>> {
+  /** y [D] and the grown cache, for token x at position S (its rope angles fed as cos/sin); past [H, S, *] row-major. */
+  async step(x: Float32Array, pastK: Float32Array, pastV: Float32Array, S: number): Promise<Record<(typeof OUTPUT_NAMES)[number], Float32Array>> {
     const { n_heads: H, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv, dim: D } = this.cfg;
+    const angles = callRopeTable(this.cfg, this.freqs, S, 1), cos = Float32Array.from(angles.cos), sin = Float32Array.from(angles.sin);
     const feeds = {
       x: new ort.Tensor("float32", x, [1, D]),
       past_k: new ort.Tensor("float32", pastK, [H, S, dn + dr]),

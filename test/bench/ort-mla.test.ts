@@ -9,7 +9,6 @@ import { makeConfig } from "../../src/config.js";
 import { arbMlaConfig } from "../../src/conformance/arbitraries.js";
 import { Rng, randomMlaWeights } from "../../src/weights.js";
 import { ReferenceMla } from "../../src/reference/mla.js";
-import { callRopeTable, ropeFrequencies } from "../../src/derived.js";
 import { OrtNaiveMlaStep, naiveMlaStepModel } from "../../bench/peers/ort-mla.js";
 import { checkCalDiff } from "../../bench/lib/check.js";
 
@@ -24,14 +23,13 @@ describe("onnxruntime-web running the naive MLA decode step as an exported model
         const rng = new Rng(c.seed), w = randomMlaWeights(cfg, rng);
         const ref = new ReferenceMla(cfg, w, { path: "naive" });
         const ort = await OrtNaiveMlaStep.create(cfg, w);
-        const H = cfg.n_heads, qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, freqs = ropeFrequencies(cfg);
+        const H = cfg.n_heads, qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim;
         let pastK: Float32Array = new Float32Array(0), pastV: Float32Array = new Float32Array(0);
         try {
           for (let t = 0; t < c.steps; t++) {
             const x = Float32Array.from(rng.normalArray(cfg.dim));
             const want = ref.forward(x, { batch: 1, seqlen: 1, startPos: t });
-            const table = callRopeTable(cfg, freqs, t, 1);
-            const got = await ort.step(x, pastK, pastV, t, Float32Array.from(table.cos), Float32Array.from(table.sin));
+            const got = await ort.step(x, pastK, pastV, t);
             const chk = checkCalDiff(got.y, want, `step ${t}`);
             expect(chk.ok, chk.detail).toBe(true);
             expect(got.present_k.length).toBe(H * (t + 1) * qk);
