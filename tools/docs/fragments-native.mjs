@@ -124,6 +124,26 @@ export function nativeReading(n) {
 /** The prefills that filled llama.cpp's contexts. @param {NativeRun} n */
 export const nativePrefills = (n) => n.timing.prefill.map((p) => `${p.model} S ${p.S} FA ${onOff(p.flashAttention)} ${f1(p.ms / 1000)} s`).join("; ");
 
+/** node-llama-cpp's one-thread F16 step at S 1024 (its faster flash-attention setting), per model: beside the native anchors. @param {NativeRun} n */
+export function nativeF16OneThread(n) {
+  const { bestLlama } = finder(n);
+  return ["V2-Lite", "V3"].flatMap((m) => { const r = bestLlama(m, 1024, "F16", 1); return r ? [`${m} ${ms2(r.ms)} ms`] : []; }).join(", ");
+}
+
+/** What mlakit's step gains from a second thread, per model and format, over the run's S. @param {NativeRun} n */
+export function nativeThreadGain(n) {
+  const { find, mlakit } = finder(n);
+  const out = [];
+  for (const model of [...new Set(find({ impl: "mlakit" }).map((r) => r.model))]) {
+    const parts = [...new Set(find({ impl: "mlakit", model }).map((r) => r.weights))].map((f) => {
+      const gains = find({ impl: "mlakit", model, weights: f, threads: 1 }).flatMap((one) => { const two = mlakit(model, one.S, f, 2); return two ? [one.ms / two.ms] : []; });
+      return `${f} ${timesRange(gains)}`;
+    });
+    out.push(`${model}: ${parts.join(", ")}`);
+  }
+  return out.join("; ");
+}
+
 /** bench/results/native.md. @param {NativeRun} n */
 export function nativeMarkdown(n) {
   return [
@@ -176,6 +196,8 @@ export function nativeFragments(r) {
     "perf-native-llama-v3": nativeLlamaTable(n, "V3"),
     "perf-native-cache": nativeCacheTable(n),
     "perf-native-prefill": nativePrefills(n),
+    "perf-native-f16-1t": nativeF16OneThread(n),
+    "perf-native-thread-gain": nativeThreadGain(n),
     "native-summary": `From the committed run (${nativeRunLine(n)}): ${nativeReading(n)}`,
   };
 }
