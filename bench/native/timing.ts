@@ -20,9 +20,8 @@ import { convertMlaWeights, dequantiseMlaWeights } from "../../src/weight-format
 import { createWasmBackend } from "../../src/wasm/node.js";
 import type { WasmMla } from "../../src/wasm/index.js";
 import type { WasmBackend } from "../../src/wasm/backend.js";
-import type { MlaWeights } from "../../src/weights.js";
 import { fillUniform } from "../lib/data.js";
-import { fillWasmCache, referenceStep, stepInputs } from "../step.js";
+import { fillWasmCache, referenceStep, stepInputs, weightBytes } from "../step.js";
 import { assertOk, checkCalDiff } from "../lib/check.js";
 import { timeIt, timeItAsync, type TimingPlan } from "../lib/timing.js";
 import { OrtNaiveMlaStep } from "../peers/ort-mla.js";
@@ -74,9 +73,6 @@ const PAIRED_FORMATS: Record<NativeWeightType, MlakitFormat[]> = { F32: ["f32"],
 export function nativeContexts(quick: boolean): Record<"V2-Lite" | "V3", number[]> {
   return quick ? { "V2-Lite": [1024], V3: [1024] } : { "V2-Lite": [1024, 4096, 16384], V3: [1024, 4096, 16384] };
 }
-
-/** Weight elements of the attention layer. */
-const attentionWeights = (w: MlaWeights) => Object.values(w).reduce((a, t) => a + (t ? (t as ArrayLike<number>).length : 0), 0);
 
 /** llama.cpp on one geometry model in one weight type, every S, flash attention on and off, 1 and 2 threads. */
 async function llamaRows(peer: NativePeer, dir: string, geo: GeometryModel, Ss: number[], type: NativeWeightType, plan: TimingPlan, log: (s: string) => void, out: NativeTiming): Promise<void> {
@@ -198,7 +194,7 @@ export async function runNativeTiming(peer: NativePeer, dir: string, plan: Timin
   for (const name of ["V2-Lite", "V3"] as const) {
     const Ss = contexts[name];
     const geo = geometryModel(name, Math.max(...Ss) + 64);
-    out.restWeights[name] = { rest: nonAttentionWeights(geo.cfg), attention: attentionWeights(geo.weights.layers[0].mla) };
+    out.restWeights[name] = { rest: nonAttentionWeights(geo.cfg), attention: weightBytes(geo.cfg.mla) / 4 };
     // F16 first: its prefills write the states the other weight types load.
     for (const type of ["F16", ...NATIVE_WEIGHT_TYPES.filter((t) => t !== "F16")] as NativeWeightType[]) {
       await llamaRows(peer, dir, geo, Ss, type, plan, log, out);

@@ -131,6 +131,8 @@ const OUTPUT_NAMES = ["y", "present_k", "present_v"] as const;
 /** One naive decode step at a time through onnxruntime-web (wasm EP, 1 thread), the cache as past/present tensors. */
 export class OrtNaiveMlaStep {
   private readonly freqs: Float64Array;
+  /** The last position's angles: a timed loop repeats one position, so it pays for them once. */
+  private angles: { S: number; cos: Float32Array; sin: Float32Array } | null = null;
   private constructor(private readonly session: ort.InferenceSession, readonly cfg: MlaConfig) {
     this.freqs = ropeFrequencies(cfg);
   }
@@ -144,7 +146,11 @@ export class OrtNaiveMlaStep {
   /** y [D] and the grown cache, for token x at position S (its rope angles fed as cos/sin); past [H, S, *] row-major. */
   async step(x: Float32Array, pastK: Float32Array, pastV: Float32Array, S: number): Promise<Record<(typeof OUTPUT_NAMES)[number], Float32Array>> {
     const { n_heads: H, qk_nope_head_dim: dn, qk_rope_head_dim: dr, v_head_dim: dv, dim: D } = this.cfg;
-    const angles = callRopeTable(this.cfg, this.freqs, S, 1), cos = Float32Array.from(angles.cos), sin = Float32Array.from(angles.sin);
+    if (this.angles?.S !== S) {
+      const t = callRopeTable(this.cfg, this.freqs, S, 1);
+      this.angles = { S, cos: Float32Array.from(t.cos), sin: Float32Array.from(t.sin) };
+    }
+    const { cos, sin } = this.angles;
     const feeds = {
       x: new ort.Tensor("float32", x, [1, D]),
       past_k: new ort.Tensor("float32", pastK, [H, S, dn + dr]),

@@ -378,12 +378,13 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
   // the float32 sum of V terms and the division (relative, so absolute in log p).
   const f32Softmax = opts.float32Softmax ?? true;
   const positions = opts.positions ?? Array.from({ length: S }, (_, t) => t);
-  const zMinusMax = new Float64Array(S * V);
+  const maxAt = new Float64Array(S);
   outs.forEach(({ node }, t) => {
     let mx = -Infinity, se = 0;
     for (const z of node.v) mx = Math.max(mx, z);
     for (const z of node.v) se += Math.exp(z - mx);
-    for (let i = 0; i < V; i++) (logits[t * V + i] = node.v[i]), (logp[t * V + i] = node.v[i] - mx - Math.log(se)), (zMinusMax[t * V + i] = Math.abs(node.v[i] - mx));
+    for (let i = 0; i < V; i++) (logits[t * V + i] = node.v[i]), (logp[t * V + i] = node.v[i] - mx - Math.log(se));
+    maxAt[t] = mx;
   });
   for (const t of positions) {
     if (!Number.isInteger(t) || t < 0 || t >= S) throw new ShapeError("positions", t, `positions in 0..${S - 1}`);
@@ -393,7 +394,7 @@ export function tinyModelBound(cfg: TinyModelConfig, w: TinyModelWeights, tokens
     const seed = new Float64Array(V);
     for (let i = 0; i < V; i++) {
       for (let k = 0; k < V; k++) seed[k] = (k === i ? 1 : 0) - p[k];
-      bound[t * V + i] = tape.sensitivity(node, seed, end) + (f32Softmax ? (V + 8) * U32 + U32 * zMinusMax[t * V + i] : 0);
+      bound[t * V + i] = tape.sensitivity(node, seed, end) + (f32Softmax ? (V + 8) * U32 + U32 * Math.abs(logits[t * V + i] - maxAt[t]) : 0);
     }
   }
   return { logits, logp, bound };
